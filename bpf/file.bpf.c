@@ -1,0 +1,706 @@
+//go:build ignore
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * File activity on protected data, decided by identity in the kernel.
+ *
+ * Opens and fd-based calls look at the struct file the syscall produced or
+ * used. Path-based namespace and attribute changes (rename, unlink, link,
+ * chmod, ...) cannot be resolved from their string arguments here, so the
+ * inode ctime tracepoints tell us which inodes such a syscall really
+ * changed; a hit on protected data is parked per thread in `inflight` and
+ * turned into one record at sys_exit, with the names as the caller gave them.
+ */
+
+/* x86_64 syscall numbers used below. */
+#define NR_write 1
+#define NR_open 2
+#define NR_close 3
+#define NR_pwrite64 18
+#define NR_writev 20
+#define NR_dup 32
+#define NR_dup2 33
+#define NR_connect 42
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_sendmsg 46
+#define NR_fcntl 72
+#define NR_truncate 76
+#define NR_ftruncate 77
+#define NR_rename 82
+#define NR_mkdir 83
+#define NR_rmdir 84
+#define NR_creat 85
+#define NR_link 86
+#define NR_unlink 87
+#define NR_symlink 88
+#define NR_chmod 90
+#define NR_fchmod 91
+#define NR_chown 92
+#define NR_fchown 93
+#define NR_lchown 94
+#define NR_openat 257
+#define NR_mkdirat 258
+#define NR_fchownat 260
+#define NR_unlinkat 263
+#define NR_renameat 264
+#define NR_linkat 265
+#define NR_symlinkat 266
+#define NR_fchmodat 268
+#define NR_accept4 288
+#define NR_dup3 292
+#define NR_pwritev 296
+#define NR_sendmmsg 307
+#define NR_renameat2 316
+#define NR_pwritev2 328
+#define NR_openat2 437
+#define NR_fchmodat2 452
+
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+#define AT_REMOVEDIR 0x200
+#define O_CREAT 0100
+#define O_TRUNC 01000
+
+static __always_inline int is_ns_syscall(long nr)
+{
+	switch (nr) {
+	case NR_rename: case NR_renameat: case NR_renameat2:
+	case NR_unlink: case NR_unlinkat: case NR_rmdir:
+	case NR_link: case NR_linkat: case NR_symlink: case NR_symlinkat:
+	case NR_mkdir: case NR_mkdirat:
+	case NR_chmod: case NR_fchmodat: case NR_fchmodat2:
+	case NR_chown: case NR_lchown: case NR_fchownat:
+	case NR_truncate:
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void fill_inode_attrs(struct file_event *e, struct inode *inode)
+{
+	struct inode_key k = {};
+	if (inode_key_of(inode, &k) < 0)
+		return;
+	e->dev = k.dev;
+	e->ino = k.ino;
+	e->i_mode = BPF_CORE_READ(inode, i_mode);
+	e->i_uid = BPF_CORE_READ(inode, i_uid.val);
+	e->i_gid = BPF_CORE_READ(inode, i_gid.val);
+}
+
+static __always_inline void file_event_init(struct file_event *e, struct task_struct *task,
+					    __u8 op, long nr, long ret)
+{
+	fill_hdr(&e->hdr, op);
+	fill_proc(&e->proc, task);
+	e->ret = ret;
+	e->nr = nr;
+	e->fd = -1;
+	e->flags = 0;
+	e->mode = 0;
+	e->uid = -1;
+	e->gid = -1;
+	e->dev = 0;
+	e->ino = 0;
+	e->count = 0;
+	e->pos = -1;
+	e->i_mode = 0;
+	e->i_uid = 0;
+	e->i_gid = 0;
+	e->kind = 0;
+	e->path_len = 0;
+	e->name_len = 0;
+	e->path2_len = 0;
+	e->name2_len = 0;
+	e->pad = 0;
+}
+
+/* Append a user string at off; returns its length (without NUL). */
+static __always_inline __u32 put_user_str(struct file_event *e, __u8 *buf, __u32 off, const char *src)
+{
+	long n;
+
+	if (!src)
+		return 0;
+	n = bpf_probe_read_user_str(&buf[off & OFF_MASK], USER_NAME_BUF, src);
+	if (n <= 0) {
+		e->hdr.flags |= EF_READ_FAILED;
+		stat_inc(STAT_USER_READ_FAIL);
+		return 0;
+	}
+	if (n == USER_NAME_BUF)
+		e->hdr.flags |= EF_TRUNCATED;
+	return (n - 1) & (USER_NAME_BUF - 1);
+}
+
+/* Append the resolved path of (dentry, mnt) at off; returns its length. */
+static __always_inline __u32 put_path(struct scratch *s, struct file_event *e, __u32 off,
+				      struct dentry *d, struct vfsmount *mnt)
+{
+	int trunc = 0;
+	__u32 pos, len;
+
+	if (!d || !mnt)
+		return 0;
+	pos = build_path(s, d, mnt, &trunc);
+	len = copy_built_path(s, pos, (char *)&s->buf[off & OFF_MASK]);
+	if (trunc) {
+		e->hdr.flags |= EF_TRUNCATED;
+		stat_inc(STAT_PATH_TRUNCATED);
+	}
+	return len;
+}
+
+/*
+ * The directory a user-supplied name is relative to: the dirfd's file, or
+ * the cwd for AT_FDCWD. Absolute names need no anchor.
+ */
+static __always_inline __u32 put_anchor(struct scratch *s, struct file_event *e, __u32 off,
+					struct task_struct *task, int dfd, const char *name)
+{
+	char c = 0;
+
+	if (!name || bpf_probe_read_user(&c, 1, name) < 0 || c == '/')
+		return 0;
+	if (dfd == AT_FDCWD) {
+		struct fs_struct *fs = task->fs;
+		return put_path(s, e, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt));
+	}
+	struct file *f = fd_file(task, dfd);
+	if (!f)
+		return 0;
+	return put_path(s, e, off, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+}
+
+/* The sensor asked for the kernel's identity of a path it just opened. */
+static __always_inline void self_probe_open(struct task_struct *task, long ret)
+{
+	__u32 zero = 0;
+	struct self_probe *sp = bpf_map_lookup_elem(&self_probe, &zero);
+	struct inode_key k = {};
+
+	if (!sp || !sp->armed || ret < 0)
+		return;
+	struct file *f = fd_file(task, ret);
+	if (!f || inode_key_of(BPF_CORE_READ(f, f_path.dentry, d_inode), &k) < 0)
+		return;
+	sp->dev = k.dev;
+	sp->ino = k.ino;
+	sp->armed = 0;
+}
+
+static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
+	const char *uname = NULL;
+	__u32 flags = 0, mode = 0;
+	struct proc_state *ps;
+	struct scratch *s;
+	struct file_event *e;
+	struct file *f;
+	struct dentry *d;
+	struct vfsmount *mnt;
+	struct inode *inode;
+	int prot, tainted;
+	__u32 off;
+
+	if (ret < 0)
+		return 0;
+	f = fd_file(task, ret);
+	if (!f)
+		return 0;
+	d = BPF_CORE_READ(f, f_path.dentry);
+	mnt = BPF_CORE_READ(f, f_path.mnt);
+	prot = dentry_protected(d, mnt);
+	ps = proc_state_get(tgid);
+	tainted = ps && (ps->flags & PS_TAINTED);
+
+	switch (nr) {
+	case NR_open:
+		uname = (const char *)regs->di;
+		flags = regs->si;
+		mode = regs->dx;
+		break;
+	case NR_creat:
+		uname = (const char *)regs->di;
+		flags = O_CREAT | O_WRONLY | O_TRUNC;
+		mode = regs->si;
+		break;
+	case NR_openat:
+		uname = (const char *)regs->si;
+		flags = regs->dx;
+		mode = regs->r10;
+		break;
+	case NR_openat2: {
+		struct open_how how = {};
+		uname = (const char *)regs->si;
+		if (bpf_probe_read_user(&how, sizeof(how), (void *)regs->dx) == 0) {
+			flags = how.flags;
+			mode = how.mode;
+		}
+		break;
+	}
+	}
+
+	inode = BPF_CORE_READ(d, d_inode);
+	__u32 imode = BPF_CORE_READ(inode, i_mode);
+	int writes = (flags & O_ACCMODE) != 0;
+
+	if (!prot) {
+		/* A tainted process opening a regular file to write: data may be
+		 * copied out. Track it so its writes are attributed. */
+		if (!(tainted && writes && (imode & S_IFMT) == S_IFREG)) {
+			if (ps)
+				fd_untrack(tgid, ret); /* fd number reused */
+			return 0;
+		}
+	}
+
+	struct fd_info info = {.kind = FD_KIND_FILE, .protected_data = prot};
+	struct inode_key k = {};
+	inode_key_of(inode, &k);
+	info.dev = k.dev;
+	info.ino = k.ino;
+	fd_track(tgid, ret, &info);
+	if (prot) {
+		__u32 one = 1;
+		if ((imode & S_IFMT) == S_IFREG)
+			bpf_map_update_elem(&protected_inodes, &k, &one, BPF_ANY);
+		if ((flags & O_ACCMODE) != O_WRONLY) {
+			ps = proc_state_ensure(tgid);
+			if (ps)
+				ps->flags |= PS_TAINTED;
+			tainted = 1;
+		}
+	}
+
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	file_event_init(e, task, OP_FILE_OPEN, nr, ret);
+	if (prot)
+		e->hdr.flags |= EF_PROTECTED;
+	if (tainted)
+		e->hdr.flags |= EF_TAINTED;
+	e->fd = ret;
+	e->flags = flags;
+	e->mode = mode;
+	fill_inode_attrs(e, inode);
+	off = sizeof(*e);
+	e->path_len = put_path(s, e, off, d, mnt);
+	off += e->path_len;
+	e->name_len = put_user_str(e, s->buf, off, uname);
+	off += e->name_len;
+	submit(e, off);
+	return 0;
+}
+
+static __always_inline void fill_sock(struct net_event *e, struct socket *sock, int local_only)
+{
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+
+	e->type = BPF_CORE_READ(sock, type);
+	if (!sk)
+		return;
+	e->protocol = BPF_CORE_READ(sk, sk_protocol);
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (e->family == AF_INET) {
+		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_rcv_saddr);
+		if (!local_only)
+			BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_daddr);
+	} else if (e->family == AF_INET6) {
+		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		if (!local_only)
+			BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr);
+	}
+	if (!local_only)
+		e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* The struct socket behind fd, or NULL when fd is not a socket. */
+static __always_inline struct socket *fd_socket(struct task_struct *task, int fd)
+{
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return NULL;
+	__u32 imode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((imode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	return BPF_CORE_READ(f, private_data);
+}
+
+static __always_inline void net_event_init(struct net_event *e, struct task_struct *task,
+					   __u8 op, long nr, long ret, int fd)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_hdr(&e->hdr, op);
+	fill_proc(&e->proc, task);
+	e->ret = ret;
+	e->nr = nr;
+	e->fd = fd;
+}
+
+static __noinline int handle_write(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
+	int fd = regs->di;
+	struct fd_key key = {.tgid = tgid, .fd = fd};
+	struct fd_info *info = bpf_map_lookup_elem(&fd_table, &key);
+	struct proc_state *ps;
+	struct scratch *s;
+	struct file *f;
+	struct inode_key k = {};
+
+	if (!info)
+		return 0;
+	f = fd_file(task, fd);
+	if (!f || inode_key_of(BPF_CORE_READ(f, f_path.dentry, d_inode), &k) < 0 ||
+	    k.dev != info->dev || k.ino != info->ino) {
+		/* Closed by a path we do not see (exec with O_CLOEXEC,
+		 * close_range) and reused: forget the stale entry. */
+		stat_inc(STAT_STALE_FD);
+		fd_untrack(tgid, fd);
+		return 0;
+	}
+	ps = proc_state_get(tgid);
+	int tainted = ps && (ps->flags & PS_TAINTED);
+	s = get_scratch();
+	if (!s)
+		return 0;
+
+	if (info->kind == FD_KIND_SOCKET) {
+		if (!tainted)
+			return 0;
+		struct net_event *n = (void *)s->buf;
+		net_event_init(n, task, OP_NET_SEND, nr, ret, fd);
+		n->hdr.flags |= EF_TAINTED;
+		n->bytes = regs->dx;
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		fill_sock(n, sock, 0);
+		submit(n, sizeof(*n));
+		return 0;
+	}
+
+	struct file_event *e = (void *)s->buf;
+	file_event_init(e, task, OP_FILE_WRITE, nr, ret);
+	if (info->protected_data)
+		e->hdr.flags |= EF_PROTECTED;
+	if (tainted)
+		e->hdr.flags |= EF_TAINTED;
+	e->fd = fd;
+	e->count = regs->dx; /* bytes for write/pwrite64, iovcnt for the vector calls */
+	if (nr == NR_pwrite64 || nr == NR_pwritev || nr == NR_pwritev2)
+		e->pos = regs->r10;
+	fill_inode_attrs(e, BPF_CORE_READ(f, f_path.dentry, d_inode));
+	e->path_len = put_path(s, e, sizeof(*e), BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	submit(e, sizeof(*e) + e->path_len);
+	return 0;
+}
+
+static __noinline int handle_dup(struct pt_regs *regs, long nr, long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fd_key k = {.tgid = tgid, .fd = regs->di};
+	struct fd_info *info;
+
+	if (ret < 0)
+		return 0;
+	if (nr == NR_fcntl && regs->si != F_DUPFD && regs->si != F_DUPFD_CLOEXEC)
+		return 0;
+	if (!proc_state_get(tgid))
+		return 0;
+	info = bpf_map_lookup_elem(&fd_table, &k);
+	if (!info) {
+		fd_untrack(tgid, ret); /* dup2 over a tracked fd */
+		return 0;
+	}
+	struct fd_info copy = *info;
+	fd_track(tgid, ret, &copy);
+	return 0;
+}
+
+/* fchmod, fchown, ftruncate: the fd names the object. */
+static __noinline int handle_fd_attr(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = fd_file(task, regs->di);
+	struct scratch *s;
+	struct file_event *e;
+	struct dentry *d;
+	struct vfsmount *mnt;
+
+	if (!f)
+		return 0;
+	d = BPF_CORE_READ(f, f_path.dentry);
+	mnt = BPF_CORE_READ(f, f_path.mnt);
+	if (!dentry_protected(d, mnt))
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	file_event_init(e, task, OP_FILE_NS, nr, ret);
+	e->hdr.flags |= EF_PROTECTED;
+	e->fd = regs->di;
+	switch (nr) {
+	case NR_fchmod:
+		e->kind = NS_CHMOD;
+		e->mode = regs->si;
+		break;
+	case NR_fchown:
+		e->kind = NS_CHOWN;
+		e->uid = regs->si;
+		e->gid = regs->dx;
+		break;
+	case NR_ftruncate:
+		e->kind = NS_TRUNCATE;
+		e->count = regs->si;
+		break;
+	}
+	fill_inode_attrs(e, BPF_CORE_READ(d, d_inode));
+	e->path_len = put_path(s, e, sizeof(*e), d, mnt);
+	submit(e, sizeof(*e) + e->path_len);
+	return 0;
+}
+
+/* A path-based namespace or attribute syscall that touched protected data. */
+static __noinline int handle_ns(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tid = task->pid;
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight hit;
+	int dfd1 = AT_FDCWD, dfd2 = AT_FDCWD;
+	const char *name1 = NULL, *name2 = NULL;
+	int anchor1 = 1;
+	struct scratch *s;
+	struct file_event *e;
+	__u32 off;
+
+	if (!in)
+		return 0;
+	hit = *in;
+	bpf_map_delete_elem(&inflight, &tid);
+
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	file_event_init(e, task, OP_FILE_NS, nr, ret);
+	e->hdr.flags |= EF_PROTECTED;
+	e->dev = hit.dev;
+	e->ino = hit.ino;
+	e->i_mode = hit.i_mode;
+	e->i_uid = hit.i_uid;
+	e->i_gid = hit.i_gid;
+
+	switch (nr) {
+	case NR_rename:
+		e->kind = NS_RENAME;
+		name1 = (void *)regs->di;
+		name2 = (void *)regs->si;
+		break;
+	case NR_renameat:
+	case NR_renameat2:
+		e->kind = NS_RENAME;
+		dfd1 = regs->di;
+		name1 = (void *)regs->si;
+		dfd2 = regs->dx;
+		name2 = (void *)regs->r10;
+		if (nr == NR_renameat2)
+			e->flags = regs->r8;
+		break;
+	case NR_unlink:
+		e->kind = NS_UNLINK;
+		name1 = (void *)regs->di;
+		break;
+	case NR_rmdir:
+		e->kind = NS_RMDIR;
+		name1 = (void *)regs->di;
+		break;
+	case NR_unlinkat:
+		dfd1 = regs->di;
+		name1 = (void *)regs->si;
+		e->flags = regs->dx;
+		e->kind = (e->flags & AT_REMOVEDIR) ? NS_RMDIR : NS_UNLINK;
+		break;
+	case NR_link:
+		e->kind = NS_LINK;
+		name1 = (void *)regs->di;
+		name2 = (void *)regs->si;
+		break;
+	case NR_linkat:
+		e->kind = NS_LINK;
+		dfd1 = regs->di;
+		name1 = (void *)regs->si;
+		dfd2 = regs->dx;
+		name2 = (void *)regs->r10;
+		e->flags = regs->r8;
+		break;
+	case NR_symlink:
+		e->kind = NS_SYMLINK;
+		name1 = (void *)regs->di; /* the target: a string, not resolved */
+		anchor1 = 0;
+		name2 = (void *)regs->si;
+		break;
+	case NR_symlinkat:
+		e->kind = NS_SYMLINK;
+		name1 = (void *)regs->di;
+		anchor1 = 0;
+		dfd2 = regs->si;
+		name2 = (void *)regs->dx;
+		break;
+	case NR_mkdir:
+		e->kind = NS_MKDIR;
+		name1 = (void *)regs->di;
+		e->mode = regs->si;
+		break;
+	case NR_mkdirat:
+		e->kind = NS_MKDIR;
+		dfd1 = regs->di;
+		name1 = (void *)regs->si;
+		e->mode = regs->dx;
+		break;
+	case NR_chmod:
+		e->kind = NS_CHMOD;
+		name1 = (void *)regs->di;
+		e->mode = regs->si;
+		break;
+	case NR_fchmodat:
+	case NR_fchmodat2:
+		e->kind = NS_CHMOD;
+		dfd1 = regs->di;
+		name1 = (void *)regs->si;
+		e->mode = regs->dx;
+		if (nr == NR_fchmodat2)
+			e->flags = regs->r10;
+		break;
+	case NR_chown:
+	case NR_lchown:
+		e->kind = NS_CHOWN;
+		name1 = (void *)regs->di;
+		e->uid = regs->si;
+		e->gid = regs->dx;
+		break;
+	case NR_fchownat:
+		e->kind = NS_CHOWN;
+		dfd1 = regs->di;
+		name1 = (void *)regs->si;
+		e->uid = regs->dx;
+		e->gid = regs->r10;
+		e->flags = regs->r8;
+		break;
+	case NR_truncate:
+		e->kind = NS_TRUNCATE;
+		name1 = (void *)regs->di;
+		e->count = regs->si;
+		break;
+	}
+
+	off = sizeof(*e);
+	if (anchor1) {
+		e->path_len = put_anchor(s, e, off, task, dfd1, name1);
+		off += e->path_len;
+	}
+	e->name_len = put_user_str(e, s->buf, off, name1);
+	off += e->name_len;
+	if (name2) {
+		e->path2_len = put_anchor(s, e, off, task, dfd2, name2);
+		off += e->path2_len;
+		e->name2_len = put_user_str(e, s->buf, off, name2);
+		off += e->name2_len;
+	}
+	submit(e, off);
+	return 0;
+}
+
+/*
+ * Called for every inode whose ctime changes. Inside one of the namespace
+ * syscalls, note whether a protected inode was touched.
+ */
+static __always_inline void ctime_hit(struct inode *inode)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	long nr = regs->orig_ax;
+	struct inode_key k = {};
+	int prot;
+
+	if (!is_ns_syscall(nr))
+		return;
+	if (task->flags & 0x00200000 /* PF_KTHREAD */)
+		return;
+	if (self_tgid && task->tgid == self_tgid)
+		return;
+	if (inode_key_of(inode, &k) < 0)
+		return;
+	prot = bpf_map_lookup_elem(&protected_inodes, &k) != NULL;
+	if (!prot) {
+		struct hlist_node *first = BPF_CORE_READ(inode, i_dentry.first);
+		if (first) {
+			struct dentry *d = container_of(first, struct dentry, d_u.d_alias);
+			prot = dentry_protected(d, NULL);
+		}
+	}
+	if (!prot)
+		return;
+
+	__u32 imode = BPF_CORE_READ(inode, i_mode);
+	/* Protected data stays protected wherever it is moved or linked to. */
+	if ((imode & S_IFMT) == S_IFREG &&
+	    (nr == NR_rename || nr == NR_renameat || nr == NR_renameat2 ||
+	     nr == NR_link || nr == NR_linkat)) {
+		__u32 one = 1;
+		bpf_map_update_elem(&protected_inodes, &k, &one, BPF_ANY);
+	}
+
+	__u32 tid = task->pid;
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	if (in) {
+		/* Prefer the object over its directory. */
+		if ((in->i_mode & S_IFMT) == 0040000 && (imode & S_IFMT) != 0040000) {
+			in->dev = k.dev;
+			in->ino = k.ino;
+			in->i_mode = imode;
+			in->i_uid = BPF_CORE_READ(inode, i_uid.val);
+			in->i_gid = BPF_CORE_READ(inode, i_gid.val);
+		}
+		in->hits++;
+		return;
+	}
+	struct inflight n = {
+		.dev = k.dev,
+		.ino = k.ino,
+		.i_mode = imode,
+		.i_uid = BPF_CORE_READ(inode, i_uid.val),
+		.i_gid = BPF_CORE_READ(inode, i_gid.val),
+		.hits = 1,
+	};
+	if (bpf_map_update_elem(&inflight, &tid, &n, BPF_ANY) < 0)
+		stat_inc(STAT_INFLIGHT_FULL);
+}
+
+SEC("tp_btf/inode_set_ctime_to_ts")
+int BPF_PROG(on_ctime_set, struct inode *inode, struct timespec64 *ts)
+{
+	ctime_hit(inode);
+	return 0;
+}
+
+SEC("tp_btf/ctime_ns_xchg")
+int BPF_PROG(on_ctime_xchg, struct inode *inode, u32 old, u32 new, u32 cur)
+{
+	ctime_hit(inode);
+	return 0;
+}
+
+SEC("tp_btf/ctime_xchg_skip")
+int BPF_PROG(on_ctime_skip, struct inode *inode, struct timespec64 *ctime)
+{
+	ctime_hit(inode);
+	return 0;
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Records shared between the kernel programs and the Go decoder
+ * (sensor/decode.go). Every record starts with struct event_hdr; the opcode
+ * says which body follows. Keep the layouts in sync with the Go side: the
+ * decoder checks sizes against the object's BTF in its tests.
+ */
+#ifndef BANSHO_H
+#define BANSHO_H
+
+#define TASK_COMM_LEN 16
+#define PATH_BUF 4096     /* longest path the kernel side reports */
+#define NAME_BUF 256      /* one path component */
+#define USER_NAME_BUF 2048 /* a path string as a syscall's caller gave it */
+#define ARGS_BUF 1024     /* bytes of argv captured at exec */
+#define MAX_DEPTH 64      /* dentry levels walked (protected check and path) */
+#define FD_BITS 1024      /* fds tracked per process in proc_state.fds */
+
+enum op {
+	OP_EXEC = 1,
+	OP_FORK = 2,
+	OP_EXIT = 3,
+	OP_FILE_OPEN = 10,
+	OP_FILE_WRITE = 11,
+	OP_FILE_NS = 12,       /* rename, unlink, link, symlink, mkdir, chmod, chown, truncate */
+	OP_NET_CONNECT = 20,
+	OP_NET_ACCEPT = 21,
+	OP_NET_SEND = 22,
+};
+
+/* Which namespace or attribute change an OP_FILE_NS record describes. */
+enum file_ns_kind {
+	NS_RENAME = 1,
+	NS_UNLINK = 2,
+	NS_RMDIR = 3,
+	NS_LINK = 4,
+	NS_SYMLINK = 5,
+	NS_MKDIR = 6,
+	NS_CHMOD = 7,
+	NS_CHOWN = 8,
+	NS_TRUNCATE = 9,
+};
+
+/* hdr.flags */
+#define EF_TRUNCATED   (1 << 0) /* a string or argv was cut to its buffer */
+#define EF_READ_FAILED (1 << 1) /* a user-memory read failed; a field is empty */
+#define EF_TAINTED     (1 << 2) /* the process has read protected data */
+#define EF_PROTECTED   (1 << 3) /* the object is protected data */
+
+/* stats map indexes (per-CPU array) */
+enum stat_idx {
+	STAT_RB_RESERVE_FAIL = 0, /* ring buffer full: a record was dropped */
+	STAT_USER_READ_FAIL = 1,  /* bpf_probe_read_user failed */
+	STAT_PATH_TRUNCATED = 2,  /* path deeper/longer than the buffer */
+	STAT_FDTABLE_FULL = 3,    /* fd_table update failed */
+	STAT_PROC_STATE_FULL = 4, /* proc_state update failed */
+	STAT_INFLIGHT_FULL = 5,   /* inflight update failed */
+	STAT_COMPAT_SYSCALL = 6,  /* 32-bit syscall seen: not decoded */
+	STAT_SEND_DEDUPED = 7,    /* unconnected UDP send folded into an earlier one */
+	STAT_STALE_FD = 8,        /* fd_table entry no longer matched the fd */
+	STAT_MAX = 16,
+};
+
+struct event_hdr {
+	__u8 op;
+	__u8 flags;
+	__u16 size;  /* bytes of the whole record, header included */
+	__u32 cpu;
+	__u64 ktime; /* CLOCK_BOOTTIME ns */
+};
+
+/* The acting task, in every record. */
+struct proc_ctx {
+	__u32 pid;  /* tgid */
+	__u32 tid;
+	__u32 ppid; /* real parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u32 auid;      /* audit login uid; 4294967295 when unset */
+	__u32 sessionid; /* audit session id */
+	__u32 sid;       /* session leader pid */
+	__u32 pgid;
+	__u32 tty;       /* (major << 20) | minor of the controlling tty, 0 when none */
+	__u64 cgroup_id; /* cgroup v2 id */
+	__u64 start_time;  /* group leader start, CLOCK_BOOTTIME ns */
+	__u64 pstart_time; /* real parent's group leader start */
+	__u32 mnt_ns;
+	__u32 pid_ns;
+	char comm[TASK_COMM_LEN];
+};
+
+struct exec_event {
+	struct event_hdr hdr;
+	struct proc_ctx proc;
+	__u32 old_pid;    /* pid before exec (a non-leader thread exec'd) */
+	__u16 filename_len;
+	__u16 exe_len;
+	__u16 cwd_len;
+	__u16 args_len;   /* argv, NUL separated */
+	__u32 argc;
+	/* filename, exe path, cwd, args follow, in that order */
+};
+
+struct fork_event {
+	struct event_hdr hdr;
+	struct proc_ctx proc; /* the new child */
+	__u32 parent_pid;
+	__u32 clone_flags_hi; /* reserved */
+};
+
+struct exit_event {
+	struct event_hdr hdr;
+	struct proc_ctx proc;
+	__u32 exit_code; /* wait(2) status: (code << 8) | signal */
+	__u32 pad;
+};
+
+struct file_event {
+	struct event_hdr hdr;
+	struct proc_ctx proc;
+	__s64 ret;
+	__u32 nr;       /* syscall number */
+	__s32 fd;
+	__u32 flags;    /* open flags / renameat2 flags / unlinkat flags */
+	__u32 mode;     /* open mode / chmod mode */
+	__u32 uid;      /* chown: new owner */
+	__u32 gid;
+	__u64 dev;      /* object identity, when known */
+	__u64 ino;
+	__u64 count;    /* write: bytes asked; truncate: new length */
+	__s64 pos;      /* pwrite: offset; -1 otherwise */
+	__u32 i_mode;   /* object's inode mode (type and permissions) */
+	__u32 i_uid;
+	__u32 i_gid;
+	__u16 kind;     /* enum file_ns_kind for OP_FILE_NS */
+	__u16 path_len; /* resolved path (opens, fd-based) or first anchor */
+	__u16 name_len; /* first user-supplied name */
+	__u16 path2_len;/* second anchor */
+	__u16 name2_len;/* second user-supplied name */
+	__u16 pad;
+	/* path, name, path2, name2 follow */
+};
+
+struct net_event {
+	struct event_hdr hdr;
+	struct proc_ctx proc;
+	__s64 ret;
+	__u32 nr;
+	__s32 fd;
+	__u16 family;   /* AF_INET, AF_INET6 */
+	__u16 type;     /* SOCK_STREAM, SOCK_DGRAM */
+	__u16 protocol; /* IPPROTO_TCP, IPPROTO_UDP */
+	__u16 sport;    /* host order */
+	__u16 dport;    /* host order */
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u64 bytes;    /* sends: bytes asked */
+};
+
+/* Keys and values of the maps userspace reads or writes. */
+struct inode_key {
+	__u64 dev; /* kernel dev_t (MAJOR << 20 | MINOR) */
+	__u64 ino;
+};
+
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+#define FD_KIND_FILE 1
+#define FD_KIND_SOCKET 2
+
+struct fd_info {
+	__u8 kind;
+	__u8 protected_data; /* the file is protected data */
+	__u16 family;
+	__u16 dport;
+	__u16 sport;
+	__u64 dev;
+	__u64 ino;
+	__u8 daddr[16];
+};
+
+#define PS_TAINTED 1
+
+struct proc_state {
+	__u32 flags;
+	__u32 pad;
+	__u64 fds[FD_BITS / 64]; /* fds with an fd_table entry */
+};
+
+struct self_probe {
+	__u64 armed;
+	__u64 dev;
+	__u64 ino;
+};
+
+#endif

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Maps, load-time knobs and helpers shared by every hook. */
+#ifndef BANSHO_COMMON_H
+#define BANSHO_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "bansho.h"
+
+#define EINPROGRESS 115
+#define AF_INET 2
+#define AF_INET6 10
+#define AT_FDCWD -100
+#define O_ACCMODE 00000003
+#define O_WRONLY 00000001
+#define O_RDWR 00000002
+#define TS_COMPAT 0x0002
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFREG 0100000
+
+/* Load-time knobs, set by the loader on the CollectionSpec. */
+const volatile __u32 self_tgid = 0;          /* the sensor itself: never traced */
+const volatile __u64 wakeup_bytes = 256 * 1024; /* wake the reader past this backlog */
+const volatile __u64 send_dedupe_ns = 10ULL * 1000000000ULL;
+const volatile __u8 trace_accept = 1;
+const volatile __u8 trace_udp_send = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Ring buffer reserve failures by opcode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 32);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Protected directories, by the kernel's own (dev, ino) of each. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct inode_key);
+	__type(value, __u32); /* index in protect.paths */
+} protected_dirs SEC(".maps");
+
+/* Protected files known by inode, wherever they are linked or moved to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct inode_key);
+	__type(value, __u32);
+} protected_inodes SEC(".maps");
+
+/* Open protected files and sockets, by (tgid, fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, struct fd_info);
+} fd_table SEC(".maps");
+
+/* Processes that hold fd_table entries or have read protected data. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct proc_state);
+} proc_states SEC(".maps");
+
+/* Namespace syscalls in flight that touched a protected inode (by tid). */
+struct inflight {
+	__u64 dev;
+	__u64 ino;
+	__u32 i_mode;
+	__u32 i_uid;
+	__u32 i_gid;
+	__u32 hits;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* Last report of an unconnected datagram destination, per process. */
+struct send_key {
+	__u32 tgid;
+	__u16 dport;
+	__u16 family;
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct send_key);
+	__type(value, __u64);
+} send_seen SEC(".maps");
+
+/* The sensor asks the kernel for its own view of a path's identity. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct self_probe);
+} self_probe SEC(".maps");
+
+/* Scratch space for building a record: too large for the BPF stack. */
+/*
+ * Records are assembled at offsets masked with OFF_MASK, and each field
+ * copied is at most PATH_BUF, so the buffer has PATH_BUF of headroom past
+ * the largest offset: the verifier can then prove every copy in bounds.
+ * The largest record (a rename: two resolved anchors and two user names of
+ * at most USER_NAME_BUF) stays below OFF_MASK, so offsets never wrap.
+ */
+#define OFF_MASK (4 * PATH_BUF - 1)
+#define SCRATCH_SIZE (5 * PATH_BUF + 512)
+struct scratch {
+	__u8 buf[SCRATCH_SIZE];
+	char path[2 * PATH_BUF]; /* paths are built backwards in here */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/*
+ * Submit a record built in scratch space. The reader is woken only when
+ * enough has piled up; it also polls on a short deadline, so nothing waits
+ * long. A full ring drops the record and counts it by opcode.
+ */
+static __always_inline void submit(void *rec, __u32 size)
+{
+	struct event_hdr *hdr = rec;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	hdr->size = size;
+	if (size > SCRATCH_SIZE)
+		return;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, rec, size, flags) < 0) {
+		__u32 op = hdr->op & 31;
+		__u64 *v = bpf_map_lookup_elem(&drops, &op);
+		if (v)
+			*v += 1;
+		stat_inc(STAT_RB_RESERVE_FAIL);
+	}
+}
+
+static __always_inline __u32 encode_tty(struct tty_struct *tty)
+{
+	if (!tty)
+		return 0;
+	struct tty_driver *drv = BPF_CORE_READ(tty, driver);
+	if (!drv)
+		return 0;
+	__u32 major = BPF_CORE_READ(drv, major);
+	__u32 minor = BPF_CORE_READ(drv, minor_start) + BPF_CORE_READ(tty, index);
+	return (major << 20) | (minor & 0xfffff);
+}
+
+static __always_inline __u32 pid_nr_of(struct pid *p)
+{
+	if (!p)
+		return 0;
+	return BPF_CORE_READ(p, numbers[0].nr);
+}
+
+static __always_inline void fill_proc(struct proc_ctx *p, struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+
+	p->pid = BPF_CORE_READ(task, tgid);
+	p->tid = BPF_CORE_READ(task, pid);
+	p->ppid = BPF_CORE_READ(parent, tgid);
+	p->uid = BPF_CORE_READ(cred, uid.val);
+	p->gid = BPF_CORE_READ(cred, gid.val);
+	p->euid = BPF_CORE_READ(cred, euid.val);
+	p->egid = BPF_CORE_READ(cred, egid.val);
+	p->auid = BPF_CORE_READ(task, loginuid.val);
+	p->sessionid = BPF_CORE_READ(task, sessionid);
+	p->sid = pid_nr_of(BPF_CORE_READ(sig, pids[PIDTYPE_SID]));
+	p->pgid = pid_nr_of(BPF_CORE_READ(sig, pids[PIDTYPE_PGID]));
+	p->tty = encode_tty(BPF_CORE_READ(sig, tty));
+	p->cgroup_id = bpf_get_current_cgroup_id();
+	p->start_time = BPF_CORE_READ(leader, start_boottime);
+	p->pstart_time = BPF_CORE_READ(parent, group_leader, start_boottime);
+	p->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	p->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
+	BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
+}
+
+static __always_inline void fill_hdr(struct event_hdr *h, __u8 op)
+{
+	h->op = op;
+	h->flags = 0;
+	h->size = 0;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ktime = bpf_ktime_get_boot_ns();
+}
+
+/* The struct file behind fd in task's table, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+{
+	struct file **fds;
+	struct file *f = NULL;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline int inode_key_of(struct inode *inode, struct inode_key *k)
+{
+	if (!inode)
+		return -1;
+	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	k->ino = BPF_CORE_READ(inode, i_ino);
+	return 0;
+}
+
+static __always_inline struct mount *real_mount(struct vfsmount *mnt)
+{
+	return container_of(mnt, struct mount, mnt);
+}
+
+struct walk_ctx {
+	struct dentry *d;
+	struct mount *mnt; /* NULL: stay inside d's file system */
+	__u32 pos;         /* build_path: first byte of the path so far */
+	__u8 found;        /* dentry_protected: a protected directory was hit */
+	__u8 trunc;
+	__u8 done;
+};
+
+/* Step one level up: to the parent, or across a mount to its mount point. */
+static __always_inline int walk_up(struct walk_ctx *c, struct dentry *parent)
+{
+	struct dentry *d = c->d;
+	struct mount *mnt = c->mnt;
+
+	/* Locals, not c->...: BPF_CORE_READ would relocate walk_ctx too. */
+	if (mnt && d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+		if (mp == mnt || !mp)
+			return 1;
+		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = mp;
+		return 0;
+	}
+	if (parent == d || !parent)
+		return 1;
+	c->d = parent;
+	return 0;
+}
+
+static long protected_step(__u64 i, struct walk_ctx *c)
+{
+	struct inode_key k = {};
+	struct dentry *d = c->d;
+
+	if (inode_key_of(BPF_CORE_READ(d, d_inode), &k) == 0 &&
+	    bpf_map_lookup_elem(&protected_dirs, &k)) {
+		c->found = 1;
+		return 1;
+	}
+	if (walk_up(c, BPF_CORE_READ(d, d_parent))) {
+		c->done = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Is the object at dentry (seen through mnt, which may be NULL) protected
+ * data? True when it is a known protected inode, or when it or any ancestor
+ * directory is a protected directory. The walk follows d_parent, so relative
+ * paths, dirfds, "..", symlinks and bind mounts all end at the same
+ * identities; with a mount it also climbs to the mount point, so a file
+ * system mounted below a protected directory is covered too.
+ */
+static __always_inline int dentry_protected(struct dentry *dentry, struct vfsmount *vfsmnt)
+{
+	struct inode_key k = {};
+	struct walk_ctx c = {.d = dentry, .mnt = vfsmnt ? real_mount(vfsmnt) : NULL};
+
+	if (inode_key_of(BPF_CORE_READ(dentry, d_inode), &k) == 0 &&
+	    bpf_map_lookup_elem(&protected_inodes, &k))
+		return 1;
+	bpf_loop(MAX_DEPTH, protected_step, &c, 0);
+	return c.found;
+}
+
+static long path_step(__u64 i, struct walk_ctx *c)
+{
+	struct scratch *s = get_scratch();
+	struct dentry *d = c->d;
+	struct mount *mnt = c->mnt;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	int crossing = mnt && d == BPF_CORE_READ(mnt, mnt.mnt_root);
+	struct qstr name;
+	__u32 len, pos;
+
+	if (!s)
+		return 1;
+	if (!crossing && parent != d && parent) {
+		name = BPF_CORE_READ(d, d_name);
+		len = name.len & (NAME_BUF - 1);
+		if (len + 1 > c->pos) {
+			c->trunc = 1;
+			return 1;
+		}
+		pos = c->pos - len;
+		bpf_probe_read_kernel(&s->path[pos & (PATH_BUF - 1)], len, name.name);
+		pos -= 1;
+		s->path[pos & (PATH_BUF - 1)] = '/';
+		c->pos = pos;
+	}
+	if (walk_up(c, parent)) {
+		c->done = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Build the absolute path of (dentry, mnt) at the end of s->path, like
+ * d_path but bounded. Returns the offset of the first byte; the path ends at
+ * PATH_BUF. *trunc is set when the path was deeper or longer than allowed.
+ */
+static __always_inline __u32 build_path(struct scratch *s, struct dentry *dentry,
+					struct vfsmount *vfsmnt, int *trunc)
+{
+	struct walk_ctx c = {.d = dentry, .mnt = real_mount(vfsmnt), .pos = PATH_BUF};
+
+	s->path[PATH_BUF & (2 * PATH_BUF - 1)] = 0;
+	bpf_loop(MAX_DEPTH, path_step, &c, 0);
+	if (c.trunc || !c.done)
+		*trunc = 1;
+	if (c.pos >= PATH_BUF) {
+		c.pos = PATH_BUF - 1;
+		s->path[c.pos & (PATH_BUF - 1)] = '/';
+	}
+	return c.pos;
+}
+
+/*
+ * Copy the path built at s->path[pos..PATH_BUF) to dst (capacity PATH_BUF).
+ * Returns bytes copied.
+ */
+static __always_inline __u32 copy_built_path(struct scratch *s, __u32 pos, char *dst)
+{
+	__u32 len = (PATH_BUF - pos) & (PATH_BUF - 1);
+	if (pos >= PATH_BUF)
+		return 0;
+	if (len == 0)
+		len = PATH_BUF - 1;
+	bpf_probe_read_kernel(dst, len, &s->path[pos & (PATH_BUF - 1)]);
+	return len;
+}
+
+static __always_inline struct proc_state *proc_state_get(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&proc_states, &tgid);
+}
+
+static __always_inline struct proc_state *proc_state_ensure(__u32 tgid)
+{
+	struct proc_state *ps = bpf_map_lookup_elem(&proc_states, &tgid);
+	if (ps)
+		return ps;
+	struct proc_state zero = {};
+	if (bpf_map_update_elem(&proc_states, &tgid, &zero, BPF_NOEXIST) < 0 &&
+	    !bpf_map_lookup_elem(&proc_states, &tgid)) {
+		stat_inc(STAT_PROC_STATE_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&proc_states, &tgid);
+}
+
+/* The word of proc_state.fds holding fd's bit, or NULL past FD_BITS. */
+static __always_inline __u64 *fd_word(struct proc_state *ps, int fd)
+{
+	__u32 w = (__u32)fd >> 6;
+
+	if (!ps || fd < 0 || fd >= FD_BITS)
+		return NULL;
+	barrier_var(w); /* keep the mask: the verifier needs the bound */
+	w &= FD_BITS / 64 - 1;
+	return &ps->fds[w];
+}
+
+static __always_inline void fd_track(__u32 tgid, int fd, struct fd_info *info)
+{
+	struct fd_key k = {.tgid = tgid, .fd = fd};
+
+	if (bpf_map_update_elem(&fd_table, &k, info, BPF_ANY) < 0) {
+		stat_inc(STAT_FDTABLE_FULL);
+		return;
+	}
+	__u64 *w = fd_word(proc_state_ensure(tgid), fd);
+	if (w)
+		*w |= 1ULL << (fd & 63);
+}
+
+static __always_inline void fd_untrack(__u32 tgid, int fd)
+{
+	struct fd_key k = {.tgid = tgid, .fd = fd};
+
+	if (bpf_map_delete_elem(&fd_table, &k) < 0)
+		return;
+	__u64 *w = fd_word(proc_state_get(tgid), fd);
+	if (w)
+		*w &= ~(1ULL << (fd & 63));
+}
+
+#endif

@@ -1,0 +1,175 @@
+//go:build ignore
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Outbound connects, inbound accepts, datagram destinations, tainted sends. */
+
+struct sockaddr_any {
+	__u16 family;
+	__u16 port;          /* network order */
+	__u32 flowinfo_or_v4;/* sin_addr for AF_INET; sin6_flowinfo for AF_INET6 */
+	__u8 addr6[16];
+};
+
+/* Read a user sockaddr into e's destination. Returns 0 for AF_INET(6). */
+static __always_inline int read_dest(struct net_event *e, const void *uaddr)
+{
+	struct sockaddr_any sa = {};
+
+	if (!uaddr)
+		return -1;
+	if (bpf_probe_read_user(&sa, sizeof(sa), uaddr) < 0) {
+		/* A short AF_INET sockaddr may end before addr6: retry. */
+		if (bpf_probe_read_user(&sa, 8, uaddr) < 0) {
+			e->hdr.flags |= EF_READ_FAILED;
+			stat_inc(STAT_USER_READ_FAIL);
+			return -1;
+		}
+	}
+	if (sa.family == AF_INET) {
+		__builtin_memcpy(e->daddr, &sa.flowinfo_or_v4, 4);
+	} else if (sa.family == AF_INET6) {
+		__builtin_memcpy(e->daddr, sa.addr6, 16);
+	} else {
+		return -1;
+	}
+	e->family = sa.family;
+	e->dport = bpf_ntohs(sa.port);
+	return 0;
+}
+
+static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	int fd = regs->di;
+	struct scratch *s = get_scratch();
+	struct net_event *e;
+	struct socket *sock;
+
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	net_event_init(e, task, OP_NET_CONNECT, nr, ret, fd);
+	if (read_dest(e, (void *)regs->si) < 0)
+		return 0;
+	sock = fd_socket(task, fd);
+	if (sock) {
+		__u16 fam = e->family, dport = e->dport;
+		fill_sock(e, sock, 1);
+		e->family = fam;
+		e->dport = dport;
+	}
+	struct proc_state *ps = proc_state_get(task->tgid);
+	if (ps && (ps->flags & PS_TAINTED))
+		e->hdr.flags |= EF_TAINTED;
+
+	if (ret == 0 || ret == -EINPROGRESS) {
+		struct file *f = fd_file(task, fd);
+		struct inode_key k = {};
+		struct fd_info info = {.kind = FD_KIND_SOCKET, .family = e->family,
+				       .dport = e->dport, .sport = e->sport};
+		if (f && inode_key_of(BPF_CORE_READ(f, f_path.dentry, d_inode), &k) == 0) {
+			info.dev = k.dev;
+			info.ino = k.ino;
+			__builtin_memcpy(info.daddr, e->daddr, 16);
+			fd_track(task->tgid, fd, &info);
+		}
+	}
+	submit(e, sizeof(*e));
+	return 0;
+}
+
+static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct scratch *s;
+	struct net_event *e;
+	struct socket *sock;
+
+	if (!trace_accept || ret < 0)
+		return 0;
+	sock = fd_socket(task, ret);
+	if (!sock)
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	net_event_init(e, task, OP_NET_ACCEPT, nr, ret, ret);
+	fill_sock(e, sock, 0);
+	if (e->family != AF_INET && e->family != AF_INET6)
+		return 0;
+	struct proc_state *ps = proc_state_get(task->tgid);
+	if (ps && (ps->flags & PS_TAINTED))
+		e->hdr.flags |= EF_TAINTED;
+	struct file *f = fd_file(task, ret);
+	struct inode_key k = {};
+	if (f && inode_key_of(BPF_CORE_READ(f, f_path.dentry, d_inode), &k) == 0) {
+		struct fd_info info = {.kind = FD_KIND_SOCKET, .family = e->family,
+				       .dport = e->dport, .sport = e->sport,
+				       .dev = k.dev, .ino = k.ino};
+		__builtin_memcpy(info.daddr, e->daddr, 16);
+		fd_track(task->tgid, ret, &info);
+	}
+	submit(e, sizeof(*e));
+	return 0;
+}
+
+/*
+ * sendto/sendmsg/sendmmsg. A datagram with an explicit destination is
+ * reported (deduplicated per process and destination); any send by a
+ * tainted process is reported with its peer.
+ */
+static __noinline int handle_send(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	int fd = regs->di;
+	const void *dest = NULL;
+	struct scratch *s;
+	struct net_event *e;
+	struct socket *sock;
+	struct proc_state *ps = proc_state_get(task->tgid);
+	int tainted = ps && (ps->flags & PS_TAINTED);
+
+	if (nr == NR_sendto) {
+		dest = (void *)regs->r8;
+	} else {
+		/* msghdr (sendmsg) or the first mmsghdr (sendmmsg): msg_name first */
+		void *msg = (void *)regs->si;
+		if (msg && bpf_probe_read_user(&dest, sizeof(dest), msg) < 0) {
+			stat_inc(STAT_USER_READ_FAIL);
+			dest = NULL;
+		}
+	}
+	if (!dest && !tainted)
+		return 0;
+	if (dest && !trace_udp_send && !tainted)
+		return 0;
+	sock = fd_socket(task, fd);
+	if (!sock)
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	net_event_init(e, task, OP_NET_SEND, nr, ret, fd);
+	e->bytes = nr == NR_sendto ? regs->dx : (ret > 0 ? ret : 0);
+	fill_sock(e, sock, dest != NULL);
+	if (dest && read_dest(e, dest) < 0 && !tainted)
+		return 0;
+	if (e->family != AF_INET && e->family != AF_INET6)
+		return 0;
+	if (tainted) {
+		e->hdr.flags |= EF_TAINTED;
+	} else {
+		struct send_key k = {.tgid = task->tgid, .dport = e->dport, .family = e->family};
+		__u64 now = e->hdr.ktime;
+		__builtin_memcpy(k.daddr, e->daddr, 16);
+		__u64 *last = bpf_map_lookup_elem(&send_seen, &k);
+		if (last && now - *last < send_dedupe_ns) {
+			stat_inc(STAT_SEND_DEDUPED);
+			return 0;
+		}
+		bpf_map_update_elem(&send_seen, &k, &now, BPF_ANY);
+	}
+	submit(e, sizeof(*e));
+	return 0;
+}

@@ -1,0 +1,209 @@
+//go:build ignore
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Process lifecycle: exec, fork (new processes, not threads), exit. */
+
+/* Up to ARGS_BUF bytes of argv, NUL separated, as the new program sees it. */
+static __always_inline __u32 read_args(struct task_struct *task, char *dst, __u8 *flags)
+{
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start);
+	unsigned long end = BPF_CORE_READ(mm, arg_end);
+	__u32 len;
+
+	if (end <= start)
+		return 0;
+	len = end - start;
+	if (len > ARGS_BUF) {
+		len = ARGS_BUF;
+		*flags |= EF_TRUNCATED;
+	}
+	barrier_var(len); /* keep the mask below: the verifier needs it */
+	len &= (ARGS_BUF * 2 - 1);
+	if (bpf_probe_read_user(dst, len, (void *)start) < 0) {
+		*flags |= EF_READ_FAILED;
+		stat_inc(STAT_USER_READ_FAIL);
+		return 0;
+	}
+	return len;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct scratch *s;
+	struct exec_event *e;
+	__u32 off, pos;
+	int trunc = 0;
+	long n;
+
+	if (self_tgid && task->tgid == self_tgid)
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	fill_hdr(&e->hdr, OP_EXEC);
+	fill_proc(&e->proc, task);
+	e->old_pid = old_pid;
+	e->argc = bprm->argc;
+	off = sizeof(*e);
+
+	n = bpf_probe_read_kernel_str(&s->buf[off], PATH_BUF, bprm->filename);
+	e->filename_len = n > 0 ? n - 1 : 0;
+	off += e->filename_len & (PATH_BUF - 1);
+
+	e->exe_len = 0;
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	if (exe) {
+		pos = build_path(s, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), &trunc);
+		e->exe_len = copy_built_path(s, pos, (char *)&s->buf[off & OFF_MASK]);
+		off += e->exe_len & (PATH_BUF - 1);
+	}
+
+	e->cwd_len = 0;
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	if (fs) {
+		pos = build_path(s, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), &trunc);
+		e->cwd_len = copy_built_path(s, pos, (char *)&s->buf[off & OFF_MASK]);
+		off += e->cwd_len & (PATH_BUF - 1);
+	}
+	if (trunc) {
+		e->hdr.flags |= EF_TRUNCATED;
+		stat_inc(STAT_PATH_TRUNCATED);
+	}
+
+	e->args_len = read_args(task, (char *)&s->buf[off & OFF_MASK], &e->hdr.flags);
+	off += e->args_len & (ARGS_BUF * 2 - 1);
+
+	struct proc_state *ps = proc_state_get(task->tgid);
+	if (ps && (ps->flags & PS_TAINTED))
+		e->hdr.flags |= EF_TAINTED;
+
+	submit(e, off);
+	return 0;
+}
+
+struct fork_copy_ctx {
+	__u32 parent;
+	__u32 child;
+	struct proc_state *ps;
+};
+
+/* Copy the parent's fd_table entries to the child: fds are inherited. */
+static long fork_copy_fd(__u64 idx, struct fork_copy_ctx *c)
+{
+	__u32 fd = idx & (FD_BITS - 1);
+
+	__u64 *w = fd_word(c->ps, fd);
+	if (!w || !(*w & (1ULL << (fd & 63))))
+		return 0;
+	struct fd_key k = {.tgid = c->parent, .fd = fd};
+	struct fd_info *info = bpf_map_lookup_elem(&fd_table, &k);
+	if (!info)
+		return 0;
+	struct fd_info copy = *info;
+	k.tgid = c->child;
+	if (bpf_map_update_elem(&fd_table, &k, &copy, BPF_ANY) < 0)
+		stat_inc(STAT_FDTABLE_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct scratch *s;
+	struct fork_event *e;
+	struct proc_state *pps, *cps;
+
+	/* Threads share the process: only new thread groups are processes. */
+	if (child->pid != child->tgid)
+		return 0;
+	if (self_tgid && parent->tgid == self_tgid)
+		return 0;
+
+	pps = proc_state_get(parent->tgid);
+	if (pps) {
+		__u32 ctgid = child->tgid;
+		if (bpf_map_update_elem(&proc_states, &ctgid, pps, BPF_ANY) < 0) {
+			stat_inc(STAT_PROC_STATE_FULL);
+		} else {
+			struct fork_copy_ctx c = {.parent = parent->tgid, .child = ctgid, .ps = pps};
+			bpf_loop(FD_BITS, fork_copy_fd, &c, 0);
+		}
+	}
+
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	fill_hdr(&e->hdr, OP_FORK);
+	fill_proc(&e->proc, child);
+	/* fill_proc reads the cgroup of current (the parent); same at fork. */
+	e->parent_pid = parent->tgid;
+	e->clone_flags_hi = 0;
+	cps = proc_state_get(child->tgid);
+	if (cps && (cps->flags & PS_TAINTED))
+		e->hdr.flags |= EF_TAINTED;
+	submit(e, sizeof(*e));
+	return 0;
+}
+
+struct exit_clean_ctx {
+	__u32 tgid;
+	struct proc_state *ps;
+};
+
+static long exit_clean_fd(__u64 idx, struct exit_clean_ctx *c)
+{
+	__u32 fd = idx & (FD_BITS - 1);
+
+	__u64 *w = fd_word(c->ps, fd);
+	if (!w || !(*w & (1ULL << (fd & 63))))
+		return 0;
+	struct fd_key k = {.tgid = c->tgid, .fd = fd};
+	bpf_map_delete_elem(&fd_table, &k);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
+{
+	struct scratch *s;
+	struct exit_event *e;
+	__u32 tgid = task->tgid;
+	struct proc_state *ps;
+	__u8 tainted = 0;
+
+	if (!group_dead)
+		return 0;
+
+	ps = proc_state_get(tgid);
+	if (ps) {
+		struct exit_clean_ctx c = {.tgid = tgid, .ps = ps};
+		tainted = ps->flags & PS_TAINTED;
+		bpf_loop(FD_BITS, exit_clean_fd, &c, 0);
+		bpf_map_delete_elem(&proc_states, &tgid);
+	}
+	if (self_tgid && tgid == self_tgid)
+		return 0;
+
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	fill_hdr(&e->hdr, OP_EXIT);
+	fill_proc(&e->proc, task);
+	if (tainted)
+		e->hdr.flags |= EF_TAINTED;
+	{
+		struct signal_struct *sig = task->signal;
+		__u32 code = task->exit_code;
+		/* A group exit (exit_group, fatal signal) sets the group's code. */
+		if (BPF_CORE_READ(sig, flags) & 0x00000004 /* SIGNAL_GROUP_EXIT */)
+			code = BPF_CORE_READ(sig, group_exit_code);
+		e->exit_code = code;
+	}
+	e->pad = 0;
+	submit(e, sizeof(*e));
+	return 0;
+}

@@ -1,0 +1,73 @@
+//go:build ignore
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * bansho's kernel side: one object, one ring buffer. The per-hook files are
+ * included here so bpf2go compiles a single object.
+ *
+ * Syscalls are seen at tp_btf/sys_exit only: on x86_64 the argument
+ * registers in pt_regs are unchanged at exit, so every handler sees the
+ * arguments and the result together, reads user memory the kernel has just
+ * touched (resident), and needs no enter/exit bookkeeping.
+ */
+#include "lib/common.h"
+#include "process.bpf.c"
+#include "file.bpf.c"
+#include "net.bpf.c"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	long nr = regs->orig_ax;
+
+	if (task->thread_info.status & TS_COMPAT) {
+		stat_inc(STAT_COMPAT_SYSCALL);
+		return 0;
+	}
+	if (self_tgid && task->tgid == self_tgid) {
+		if (nr == NR_openat || nr == NR_open)
+			self_probe_open(task, ret);
+		return 0;
+	}
+
+	switch (nr) {
+	case NR_open:
+	case NR_openat:
+	case NR_openat2:
+	case NR_creat:
+		return handle_open(regs, nr, ret);
+	case NR_write:
+	case NR_pwrite64:
+	case NR_writev:
+	case NR_pwritev:
+	case NR_pwritev2:
+		return handle_write(regs, nr, ret);
+	case NR_close:
+		if (ret == 0 && proc_state_get(task->tgid))
+			fd_untrack(task->tgid, regs->di);
+		return 0;
+	case NR_dup:
+	case NR_dup2:
+	case NR_dup3:
+	case NR_fcntl:
+		return handle_dup(regs, nr, ret);
+	case NR_fchmod:
+	case NR_fchown:
+	case NR_ftruncate:
+		return handle_fd_attr(regs, nr, ret);
+	case NR_connect:
+		return handle_connect(regs, nr, ret);
+	case NR_accept:
+	case NR_accept4:
+		return handle_accept(regs, nr, ret);
+	case NR_sendto:
+	case NR_sendmsg:
+	case NR_sendmmsg:
+		return handle_send(regs, nr, ret);
+	}
+	if (is_ns_syscall(nr))
+		return handle_ns(regs, nr, ret);
+	return 0;
+}

@@ -1,0 +1,322 @@
+//go:build linux
+
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// hook is one kernel program and what losing it costs.
+type hook struct {
+	prog       string // program name in the object
+	tracepoint string // tp_btf target
+	optional   bool
+	lost       string // what goes unreported when an optional hook is missing
+}
+
+var hooks = []hook{
+	{prog: "on_exec", tracepoint: "sched_process_exec"},
+	{prog: "on_fork", tracepoint: "sched_process_fork"},
+	{prog: "on_exit", tracepoint: "sched_process_exit"},
+	{prog: "on_sys_exit", tracepoint: "sys_exit"},
+	{prog: "on_ctime_set", tracepoint: "inode_set_ctime_to_ts", optional: true,
+		lost: "rename, unlink, link, chmod, chown and truncate by path on file systems without multigrain timestamps"},
+	{prog: "on_ctime_xchg", tracepoint: "ctime_ns_xchg", optional: true,
+		lost: "rename, unlink, link, chmod, chown and truncate by path on multigrain file systems (ext4, xfs, btrfs, tmpfs)"},
+	{prog: "on_ctime_skip", tracepoint: "ctime_xchg_skip", optional: true,
+		lost: "namespace changes that leave a multigrain ctime unchanged"},
+}
+
+// Sensor owns the loaded kernel objects and their attachments.
+type Sensor struct {
+	cfg       Config
+	log       *slog.Logger
+	coll      *ebpf.Collection
+	maps      sensorMaps
+	links     []link.Link
+	protected []ProtectedDir
+	missing   []string // optional hooks not attached, with what is lost
+
+	probeMu sync.Mutex
+}
+
+// ProtectedDir is a configured directory and the identity the kernel uses.
+type ProtectedDir struct {
+	Path string
+	Dev  uint64 // kernel dev_t
+	Ino  uint64
+}
+
+// Preflight checks what the sensor needs before anything is loaded, so a
+// wrong setup stops with one message naming the cause.
+func Preflight(cfg Config) error {
+	if runtime.GOARCH != "amd64" {
+		return fmt.Errorf("unsupported architecture %s: the kernel programs decode x86_64 syscalls", runtime.GOARCH)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("bansho must run as root (it needs CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE and CAP_SYS_PTRACE to load and attach its programs)")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return fmt.Errorf("kernel BTF not found at /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF=y is required): %w", err)
+	}
+	return cfg.Validate()
+}
+
+// New loads and attaches the kernel programs and registers the protected
+// directories. The caller must Close the sensor.
+func New(cfg Config, log *slog.Logger) (*Sensor, error) {
+	cfg = cfg.withDefaults()
+	if err := Preflight(cfg); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	spec, err := loadBansho()
+	if err != nil {
+		return nil, fmt.Errorf("load object spec: %w", err)
+	}
+	s := &Sensor{cfg: cfg, log: log}
+
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("read kernel BTF: %w", err)
+	}
+	for _, h := range hooks {
+		var fn *btf.Typedef
+		if err := kernel.TypeByName("btf_trace_"+h.tracepoint, &fn); err == nil {
+			continue
+		}
+		if !h.optional {
+			return nil, fmt.Errorf("kernel has no tracepoint %s, which bansho requires", h.tracepoint)
+		}
+		delete(spec.Programs, h.prog)
+		s.missing = append(s.missing, h.tracepoint+": "+h.lost)
+	}
+
+	if err := setVars(spec, map[string]any{
+		"self_tgid":      uint32(os.Getpid()),
+		"wakeup_bytes":   uint64(cfg.WakeupBytes),
+		"send_dedupe_ns": uint64(cfg.SendDedupe.Nanoseconds()),
+		"trace_accept":   boolByte(cfg.TraceAccept),
+		"trace_udp_send": boolByte(cfg.TraceUDPSend),
+	}); err != nil {
+		return nil, err
+	}
+	spec.Maps["events"].MaxEntries = uint32(cfg.RingBufferBytes)
+
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("kernel verifier rejected a program: %+v", ve)
+		}
+		return nil, fmt.Errorf("load programs: %w", err)
+	}
+	s.coll = coll
+	if err := s.maps.from(coll); err != nil {
+		coll.Close()
+		return nil, err
+	}
+	for _, h := range hooks {
+		p := coll.Programs[h.prog]
+		if p == nil {
+			continue
+		}
+		l, err := link.AttachTracing(link.TracingOptions{Program: p})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("attach %s to tracepoint %s: %w", h.prog, h.tracepoint, err)
+		}
+		s.links = append(s.links, l)
+	}
+	for _, m := range s.missing {
+		log.Warn("optional kernel hook unavailable, continuing without it", "hook", m)
+	}
+	if err := s.registerProtected(cfg.ProtectPaths); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sensorMaps are the maps userspace reads or writes. Programs are taken
+// from the collection by name, since optional ones may be absent.
+type sensorMaps struct {
+	events, stats, drops           *ebpf.Map
+	protectedDirs, protectedInodes *ebpf.Map
+	selfProbe, fdTable, procStates *ebpf.Map
+}
+
+func (m *sensorMaps) from(c *ebpf.Collection) error {
+	for name, dst := range map[string]**ebpf.Map{
+		"events": &m.events, "stats": &m.stats, "drops": &m.drops,
+		"protected_dirs": &m.protectedDirs, "protected_inodes": &m.protectedInodes,
+		"self_probe": &m.selfProbe, "fd_table": &m.fdTable, "proc_states": &m.procStates,
+	} {
+		if *dst = c.Maps[name]; *dst == nil {
+			return fmt.Errorf("object has no map %s", name)
+		}
+	}
+	return nil
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func setVars(spec *ebpf.CollectionSpec, vars map[string]any) error {
+	for name, v := range vars {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// KernelIdentity returns the (dev, ino) the kernel programs see for path.
+// The sensor opens the path itself while the probe is armed; its own open is
+// never traced otherwise. This is exact on every file system, including
+// overlayfs and btrfs subvolumes where stat(2) reports different numbers.
+func (s *Sensor) KernelIdentity(p string) (dev, ino uint64, err error) {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	zero := uint32(0)
+	armed := banshoSelfProbe{Armed: 1}
+	if err := s.maps.selfProbe.Put(zero, armed); err != nil {
+		return 0, 0, fmt.Errorf("arm identity probe: %w", err)
+	}
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		_ = s.maps.selfProbe.Put(zero, banshoSelfProbe{})
+		return 0, 0, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	unix.Close(fd)
+	var got banshoSelfProbe
+	if err := s.maps.selfProbe.Lookup(zero, &got); err != nil {
+		return 0, 0, fmt.Errorf("read identity probe: %w", err)
+	}
+	if got.Armed != 0 {
+		_ = s.maps.selfProbe.Put(zero, banshoSelfProbe{})
+		return 0, 0, fmt.Errorf("identity probe for %s: the kernel did not see the open", p)
+	}
+	return got.Dev, got.Ino, nil
+}
+
+// registerProtected puts each protected directory's kernel identity in the
+// protected_dirs map, and every multiply-linked file under it in
+// protected_inodes, so that a hard link made before the sensor started is
+// caught wherever it is opened from.
+func (s *Sensor) registerProtected(paths []string) error {
+	for i, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("protect.paths[%d] %q: %w", i, p, err)
+		}
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return fmt.Errorf("protect.paths[%d] %q: %w", i, p, err)
+		}
+		dev, ino, err := s.KernelIdentity(real)
+		if err != nil {
+			return fmt.Errorf("protect.paths[%d] %q: %w", i, p, err)
+		}
+		key := banshoInodeKey{Dev: dev, Ino: ino}
+		if err := s.maps.protectedDirs.Put(key, uint32(i)); err != nil {
+			return fmt.Errorf("protect.paths[%d] %q: add to kernel map: %w", i, p, err)
+		}
+		s.protected = append(s.protected, ProtectedDir{Path: real, Dev: dev, Ino: ino})
+	}
+	n, err := s.registerHardLinks()
+	if err != nil {
+		return err
+	}
+	s.log.Info("protected directories registered", "dirs", len(s.protected), "hard_linked_files", n)
+	return nil
+}
+
+func (s *Sensor) registerHardLinks() (int, error) {
+	n := 0
+	one := uint32(1)
+	for _, pd := range s.protected {
+		err := filepath.WalkDir(pd.Path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				s.log.Warn("protected directory walk", "path", p, "error", err)
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			info, err := d.Info()
+			if err != nil {
+				return nil
+			}
+			st, ok := info.Sys().(*unix.Stat_t)
+			if !ok {
+				// os.FileInfo from WalkDir carries syscall.Stat_t.
+				var us unix.Stat_t
+				if unix.Lstat(p, &us) != nil {
+					return nil
+				}
+				st = &us
+			}
+			if st.Nlink < 2 {
+				return nil
+			}
+			dev, ino, err := s.KernelIdentity(p)
+			if err != nil {
+				return nil
+			}
+			if err := s.maps.protectedInodes.Put(banshoInodeKey{Dev: dev, Ino: ino}, one); err == nil {
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("walk %s: %w", pd.Path, err)
+		}
+	}
+	return n, nil
+}
+
+// Protected lists the registered directories with their kernel identity.
+func (s *Sensor) Protected() []ProtectedDir { return s.protected }
+
+// MissingHooks lists optional hooks that are not attached, with what is lost.
+func (s *Sensor) MissingHooks() []string { return s.missing }
+
+func (s *Sensor) closeLinks() {
+	for _, l := range s.links {
+		l.Close()
+	}
+	s.links = nil
+}
+
+// Close detaches the programs and frees the maps.
+func (s *Sensor) Close() error {
+	s.closeLinks()
+	if s.coll != nil {
+		s.coll.Close()
+	}
+	return nil
+}
