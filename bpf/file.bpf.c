@@ -17,6 +17,7 @@
 #define NR_close 3
 #define NR_pwrite64 18
 #define NR_writev 20
+#define NR_sendfile 40
 #define NR_dup 32
 #define NR_dup2 33
 #define NR_connect 42
@@ -48,9 +49,11 @@
 #define NR_fchmodat 268
 #define NR_accept4 288
 #define NR_dup3 292
+#define NR_splice 275
 #define NR_pwritev 296
 #define NR_sendmmsg 307
 #define NR_renameat2 316
+#define NR_copy_file_range 326
 #define NR_pwritev2 328
 #define NR_openat2 437
 #define NR_fchmodat2 452
@@ -308,13 +311,19 @@ static __always_inline void fill_sock(struct net_event *e, struct socket *sock, 
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (e->family == AF_INET) {
-		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_rcv_saddr);
-		if (!local_only)
-			BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_daddr);
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(e->saddr, &a, 4);
+		if (!local_only) {
+			a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+			__builtin_memcpy(e->daddr, &a, 4);
+		}
 	} else if (e->family == AF_INET6) {
-		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		if (!local_only)
-			BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr);
+		struct in6_addr a6 = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+		__builtin_memcpy(e->saddr, &a6, 16);
+		if (!local_only) {
+			a6 = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+			__builtin_memcpy(e->daddr, &a6, 16);
+		}
 	}
 	if (!local_only)
 		e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
@@ -343,11 +352,15 @@ static __always_inline void net_event_init(struct net_event *e, struct task_stru
 	e->fd = fd;
 }
 
-static __noinline int handle_write(struct pt_regs *regs, long nr, long ret)
+/*
+ * Data written to fd: write and pwrite families, and the in-kernel copies
+ * (copy_file_range, sendfile, splice) that tools like cp use instead.
+ * count is the bytes asked (iovec count for the vector calls).
+ */
+static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int fd, __u64 count)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
-	int fd = regs->di;
 	struct fd_key key = {.tgid = tgid, .fd = fd};
 	struct fd_info *info = bpf_map_lookup_elem(&fd_table, &key);
 	struct proc_state *ps;
@@ -378,7 +391,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret)
 		struct net_event *n = (void *)s->buf;
 		net_event_init(n, task, OP_NET_SEND, nr, ret, fd);
 		n->hdr.flags |= EF_TAINTED;
-		n->bytes = regs->dx;
+		n->bytes = count;
 		struct socket *sock = BPF_CORE_READ(f, private_data);
 		fill_sock(n, sock, 0);
 		submit(n, sizeof(*n));
@@ -392,7 +405,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret)
 	if (tainted)
 		e->hdr.flags |= EF_TAINTED;
 	e->fd = fd;
-	e->count = regs->dx; /* bytes for write/pwrite64, iovcnt for the vector calls */
+	e->count = count;
 	if (nr == NR_pwrite64 || nr == NR_pwritev || nr == NR_pwritev2)
 		e->pos = regs->r10;
 	fill_inode_attrs(e, BPF_CORE_READ(f, f_path.dentry, d_inode));

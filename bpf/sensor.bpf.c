@@ -43,7 +43,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_writev:
 	case NR_pwritev:
 	case NR_pwritev2:
-		return handle_write(regs, nr, ret);
+		return handle_write(regs, nr, ret, regs->di, regs->dx);
+	case NR_sendfile:
+		return handle_write(regs, nr, ret, regs->di, regs->r10);
+	case NR_copy_file_range:
+	case NR_splice:
+		return handle_write(regs, nr, ret, regs->dx, regs->r8);
 	case NR_close:
 		if (ret == 0 && proc_state_get(task->tgid))
 			fd_untrack(task->tgid, regs->di);

@@ -51,6 +51,7 @@ type Sensor struct {
 	missing   []string // optional hooks not attached, with what is lost
 
 	probeMu sync.Mutex
+	rstats  ReaderStats
 }
 
 // ProtectedDir is a configured directory and the identity the kernel uses.

@@ -1,0 +1,146 @@
+//go:build linux
+
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/bansho-sec/bansho/internal/event"
+)
+
+// ReaderStats counts what happened to records on the userspace side.
+type ReaderStats struct {
+	Received     atomic.Uint64 // records read from the ring buffer
+	Delivered    atomic.Uint64 // events handed to the pipeline
+	QueueFull    atomic.Uint64 // dropped: the pipeline queue was full
+	DecodeErrors atomic.Uint64 // dropped: the record did not decode
+}
+
+// Run reads the ring buffer until ctx is done, decodes each record and hands
+// it to out without ever waiting: when out is full the event is dropped and
+// counted. The kernel side never waits for us either; a full ring buffer
+// drops in the kernel and is counted there (see Stats). Run closes out.
+func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) error {
+	defer close(out)
+	rd, err := ringbuf.NewReader(s.maps.events)
+	if err != nil {
+		return fmt.Errorf("open ring buffer: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { rd.Close() })
+	defer stop()
+	defer rd.Close()
+
+	dec := Decoder{Clock: clock}
+	var rec ringbuf.Record
+	for {
+		rd.SetDeadline(time.Now().Add(s.cfg.PollInterval))
+		if err := rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if errors.Is(err, ringbuf.ErrClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		s.rstats.Received.Add(1)
+		ev := new(event.Event)
+		if err := dec.Decode(rec.RawSample, ev); err != nil {
+			s.rstats.DecodeErrors.Add(1)
+			s.noteDecodeError(err)
+			continue
+		}
+		select {
+		case out <- ev:
+			s.rstats.Delivered.Add(1)
+		default:
+			s.rstats.QueueFull.Add(1)
+		}
+	}
+}
+
+// noteDecodeError logs the first few decode errors; all are counted.
+func (s *Sensor) noteDecodeError(err error) {
+	if n := s.rstats.DecodeErrors.Load(); n <= 5 {
+		s.log.Error("ring buffer record did not decode", "error", err, "count", n)
+	}
+}
+
+// Stats is a snapshot of every counter, kernel and userspace.
+type Stats struct {
+	Received     uint64
+	Delivered    uint64
+	Drops        map[string]uint64 // by cause
+	DropsTotal   uint64
+	Counters     map[string]uint64 // kernel counters that are not drops
+	RingBufBytes int               // ring buffer size
+	RingBufUsed  int               // bytes waiting now
+}
+
+var kernelCounters = []struct {
+	idx  uint32
+	name string
+	drop bool
+}{
+	{0, "ringbuf_full", true},
+	{1, "user_read_failed", false},
+	{2, "path_truncated", false},
+	{3, "fd_table_full", false},
+	{4, "proc_state_full", false},
+	{5, "inflight_full", false},
+	{6, "compat_syscall_ignored", false},
+	{7, "udp_send_deduplicated", false},
+	{8, "stale_fd_entry", false},
+}
+
+// Stats reads the kernel's per-CPU counters and adds the reader's.
+func (s *Sensor) Stats() (Stats, error) {
+	st := Stats{
+		Received:     s.rstats.Received.Load(),
+		Delivered:    s.rstats.Delivered.Load(),
+		Drops:        map[string]uint64{},
+		Counters:     map[string]uint64{},
+		RingBufBytes: s.cfg.RingBufferBytes,
+	}
+	for _, c := range kernelCounters {
+		var per []uint64
+		if err := s.maps.stats.Lookup(c.idx, &per); err != nil {
+			return st, fmt.Errorf("read kernel counter %s: %w", c.name, err)
+		}
+		var sum uint64
+		for _, v := range per {
+			sum += v
+		}
+		if c.drop {
+			st.Drops[c.name] = sum
+			st.DropsTotal += sum
+		} else {
+			st.Counters[c.name] = sum
+		}
+	}
+	// Per-opcode split of ring buffer drops, for the operator.
+	for op := uint32(1); op < 32; op++ {
+		var per []uint64
+		if err := s.maps.drops.Lookup(op, &per); err != nil {
+			continue
+		}
+		var sum uint64
+		for _, v := range per {
+			sum += v
+		}
+		if sum > 0 {
+			st.Counters["ringbuf_full_"+event.Op(op).String()] = sum
+		}
+	}
+	st.Drops["queue_full"] = s.rstats.QueueFull.Load()
+	st.Drops["decode_error"] = s.rstats.DecodeErrors.Load()
+	st.DropsTotal += st.Drops["queue_full"] + st.Drops["decode_error"]
+	return st, nil
+}
