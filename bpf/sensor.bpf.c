@@ -16,6 +16,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Referenced so that the record layouts are in the object's BTF, where the
+ * Go decoder's tests check every offset against them. */
+const struct exec_event *unused_exec __attribute__((unused));
+const struct fork_event *unused_fork __attribute__((unused));
+const struct exit_event *unused_exit __attribute__((unused));
+const struct file_event *unused_file __attribute__((unused));
+const struct net_event *unused_net __attribute__((unused));
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {

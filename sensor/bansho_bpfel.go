@@ -151,6 +151,11 @@ type banshoVariableSpecs struct {
 	SendDedupeNs *ebpf.VariableSpec `ebpf:"send_dedupe_ns"`
 	TraceAccept  *ebpf.VariableSpec `ebpf:"trace_accept"`
 	TraceUdpSend *ebpf.VariableSpec `ebpf:"trace_udp_send"`
+	UnusedExec   *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit   *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFile   *ebpf.VariableSpec `ebpf:"unused_file"`
+	UnusedFork   *ebpf.VariableSpec `ebpf:"unused_fork"`
+	UnusedNet    *ebpf.VariableSpec `ebpf:"unused_net"`
 	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
@@ -211,6 +216,11 @@ type banshoVariables struct {
 	SendDedupeNs *ebpf.Variable `ebpf:"send_dedupe_ns"`
 	TraceAccept  *ebpf.Variable `ebpf:"trace_accept"`
 	TraceUdpSend *ebpf.Variable `ebpf:"trace_udp_send"`
+	UnusedExec   *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit   *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFile   *ebpf.Variable `ebpf:"unused_file"`
+	UnusedFork   *ebpf.Variable `ebpf:"unused_fork"`
+	UnusedNet    *ebpf.Variable `ebpf:"unused_net"`
 	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 

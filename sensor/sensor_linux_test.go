@@ -573,7 +573,7 @@ func TestTaintFollowsData(t *testing.T) {
 func TestLoadNoSilentLoss(t *testing.T) {
 	dir, _ := protectedDir(t)
 	h := startSensor(t, dir)
-	const n = 20000
+	const n = 100000
 	target := filepath.Join(dir, "load")
 	start := time.Now()
 	pid := run(t, "/", "/bin/sh", "-c", fmt.Sprintf("i=0; while [ $i -lt %d ]; do : > %s; i=$((i+1)); done", n, target))
