@@ -1,0 +1,57 @@
+# bansho: see README.md. Kernel tests load BPF programs and need root.
+GO        ?= go
+BIN       := bin/bansho
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CONFIG    ?=
+
+.PHONY: all build generate check-generated test test-unit test-bpf bench run setup fmt vet clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/bansho
+
+# Regenerate the committed bpf2go output from bpf/*.c (needs clang).
+generate:
+	cd sensor && $(GO) generate ./...
+
+# Fail when the committed bpf2go output does not match the sources.
+check-generated: generate
+	@git diff --exit-code --stat -- sensor/bansho_bpfel.go sensor/bansho_bpfel.o || \
+		{ echo "committed bpf2go output is stale: run 'make generate' and commit it" >&2; exit 1; }
+
+# The whole suite: unit tests, the kernel tests (as root, never skipped:
+# BANSHO_REQUIRE_BPF=1) and the staleness check of the generated objects.
+test: setup check-generated vet
+	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 $(GO) test -count=1 -p 1 -timeout 15m ./...
+
+test-unit:
+	$(GO) test -short -count=1 ./...
+
+test-bpf:
+	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 $(GO) test -count=1 -p 1 -v ./sensor/...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
+
+bench: build
+	$(SUDO) env "PATH=$$PATH" BANSHO=$(CURDIR)/$(BIN) bash bench/run.sh
+
+# Run the sensor on the embedded default (protects /srv/mynumber, which is
+# created if missing; JSON lines to stdout and /var/lib/bansho/events.json),
+# or on CONFIG=path/to/config.yaml.
+run: build
+	$(SUDO) mkdir -p /srv/mynumber
+	$(SUDO) $(BIN) run $(if $(CONFIG),--config $(CONFIG))
+
+setup:
+	$(SUDO) bash test/setup.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

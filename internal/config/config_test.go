@@ -1,0 +1,125 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bansho.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, `
+protect:
+  paths: [`+dir+`]
+sensor:
+  poll_interval: 20ms
+outputs:
+  stdout: {enabled: false}
+  file: {path: /tmp/x.json}
+`)
+	c, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Protect.Paths) != 1 || c.Protect.Paths[0] != dir {
+		t.Errorf("protect.paths %v", c.Protect.Paths)
+	}
+	if c.Sensor.PollInterval != 20*time.Millisecond || c.Outputs.Stdout.Enabled || c.Outputs.File.Path != "/tmp/x.json" {
+		t.Errorf("values not applied: %+v", c)
+	}
+	// Defaults fill what the file leaves out.
+	if c.Sensor.RingBufferBytes != 8<<20 || c.Health.Interval != 30*time.Second || c.Outputs.File.MaxBackups != 5 {
+		t.Errorf("defaults missing: %+v", c.Sensor)
+	}
+}
+
+func TestErrorsNameKeyAndLine(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, body, want string
+	}{
+		{"unknown key", "protect:\n  paths: [" + dir + "]\nsensor:\n  pol_interval: 1s\n",
+			":4: sensor.pol_interval: unknown key (did you mean sensor.poll_interval?)"},
+		{"unknown section", "protect:\n  paths: [" + dir + "]\noutput:\n  file: {}\n", ":3: output: unknown key"},
+		{"wrong type", "protect:\n  paths: [" + dir + "]\nsensor:\n  queue_size: lots\n", ":4: sensor.queue_size: "},
+		{"bad duration", "protect:\n  paths: [" + dir + "]\nhealth:\n  interval: soon\n", ":4: health.interval: "},
+		{"missing dir", "protect:\n  paths: [/nonexistent/bansho]\n", ":2: protect.paths[0]: /nonexistent/bansho: no such file or directory"},
+		{"not a dir", "protect:\n  paths: [/etc/hostname]\n", ":2: protect.paths[0]: /etc/hostname: not a directory"},
+		{"ring size", "protect:\n  paths: [" + dir + "]\nsensor:\n  ring_buffer_bytes: 5000\n", ":4: sensor.ring_buffer_bytes: 5000 is not a power of two"},
+		{"bad level", "protect:\n  paths: [" + dir + "]\nlog:\n  level: loud\n", ":4: log.level: \"loud\" is not one of"},
+		{"bad yaml", "protect:\n  paths: [" + dir + "\n", "not valid YAML"},
+		{"not a mapping", "- a\n- b\n", "must be a mapping"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := writeFile(t, c.body)
+			_, err := Load(p, nil)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), p) {
+				t.Errorf("error %q\nwant it to start with the file and contain %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Load("/nonexistent/bansho.yaml", nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/bansho.yaml: cannot read configuration") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestEnvironmentAndFlags(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	t.Setenv("BANSHO_PROTECT_PATHS", a+","+b)
+	t.Setenv("BANSHO_SENSOR_QUEUE_SIZE", "77")
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Protect.Paths, ",") != a+","+b || c.Sensor.QueueSize != 77 {
+		t.Errorf("environment not applied: paths %v queue %d", c.Protect.Paths, c.Sensor.QueueSize)
+	}
+	// Flags win over the environment.
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.StringSlice("protect", nil, "")
+	fs.String("log-level", "info", "")
+	if err := fs.Parse([]string{"--protect", b, "--log-level", "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load("", fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Protect.Paths, ",") != b || c.Log.Level != "debug" {
+		t.Errorf("flags not applied: %v %s", c.Protect.Paths, c.Log.Level)
+	}
+}
+
+func TestKeysCoverDefaults(t *testing.T) {
+	keys := map[string]bool{}
+	for _, k := range Keys() {
+		keys[k] = true
+	}
+	for k := range Defaults() {
+		if !keys[k] {
+			t.Errorf("default for %s, which is not a configuration key", k)
+		}
+	}
+	for _, k := range Keys() {
+		if _, ok := Defaults()[k]; !ok && !hasKnownChild(knownKeys(), k) {
+			t.Errorf("key %s has no default", k)
+		}
+	}
+}
