@@ -1,0 +1,338 @@
+package content
+
+// A cluster is a maximal sequence of digit groups joined by separators,
+// read in one encoding: "1234-5678-9012", "123456789018", "03-1234-5678".
+// A number is a cluster of exactly the right shape, so a 12-digit number
+// is never found inside a longer run of digits, a card number written
+// 4-4-4-4, a phone number or a decimal.
+type cluster struct {
+	n     int      // digits, all groups; may exceed 13
+	ng    int      // groups; may exceed 4
+	glen  [4]uint8 // lengths of the first 4 groups, capped at 255
+	dig   [13]byte // the first 13 digits, ASCII
+	form  uint8    // digit form of the first digit
+	sep   uint8    // separator between the first two groups
+	mixed bool     // more than one digit form or separator
+	end   int      // offset just past the last digit
+}
+
+func (c *cluster) digit(v byte, f uint8) {
+	if c.n == 0 {
+		c.form = f
+	} else if f != c.form {
+		c.mixed = true
+	}
+	if c.n < len(c.dig) {
+		c.dig[c.n] = '0' + v
+	}
+	c.n++
+}
+
+func (c *cluster) group(g int) {
+	if c.ng < len(c.glen) {
+		c.glen[c.ng] = uint8(min(g, 255))
+	}
+	c.ng++
+}
+
+func (c *cluster) separator(s uint8) {
+	if c.sep == sepNone {
+		c.sep = s
+	} else if s != c.sep {
+		c.mixed = true
+	}
+}
+
+// shape returns the kind of number c is laid out as, and whether it is
+// grouped; ok is false for any other shape.
+func (c *cluster) shape() (k Kind, grouped, ok bool) {
+	switch {
+	case c.ng == 1 && c.n == 12:
+		return MyNumber, false, true
+	case c.ng == 1 && c.n == 13:
+		return CorporateNumber, false, true
+	case c.ng == 3 && c.glen == [4]uint8{4, 4, 4, 0}:
+		return MyNumber, true, true
+	case c.ng == 4 && c.glen == [4]uint8{1, 4, 4, 4}:
+		return CorporateNumber, true, true
+	}
+	return 0, false, false
+}
+
+// valid checks the check digit of c, which has the shape of kind k.
+func (c *cluster) valid(k Kind) bool {
+	if k == MyNumber {
+		return MyNumberValid([12]byte(c.dig[:12]))
+	}
+	return CorporateNumberValid(c.dig)
+}
+
+// parseByte reads the cluster whose first digit token is at b[i], in the
+// byte-oriented encodings.
+func parseByte(b []byte, i int, c *cluster) {
+	*c = cluster{}
+	j := i
+	for {
+		g := 0
+		for {
+			v, f, w := byteDigit(b, j)
+			if w == 0 {
+				break
+			}
+			c.digit(v, f)
+			g++
+			j += w
+		}
+		c.group(g)
+		s, sw := byteSep(b, j)
+		if sw == 0 {
+			break
+		}
+		if _, _, w := byteDigit(b, j+sw); w == 0 {
+			break
+		}
+		if weakSep(s) {
+			if g > 4 {
+				break
+			}
+			k, m := j+sw, 0
+			for m <= 4 {
+				_, _, w := byteDigit(b, k)
+				if w == 0 {
+					break
+				}
+				k += w
+				m++
+			}
+			if m > 4 {
+				break
+			}
+		}
+		c.separator(s)
+		j += sw
+	}
+	c.end = j
+}
+
+// parse16 reads the cluster whose first digit unit is at b[u], in UTF-16
+// of the given byte order.
+func parse16(b []byte, u int, be bool, c *cluster) {
+	*c = cluster{}
+	j := u
+	digitAt := func(j int) (byte, uint8) {
+		x, ok := unit16(b, j, be)
+		if !ok {
+			return 0, 0
+		}
+		return digit16(x)
+	}
+	for {
+		g := 0
+		for {
+			v, f := digitAt(j)
+			if f == 0 {
+				break
+			}
+			c.digit(v, f)
+			g++
+			j += 2
+		}
+		c.group(g)
+		x, ok := unit16(b, j, be)
+		if !ok {
+			break
+		}
+		s := sep16(x)
+		if s == sepNone {
+			break
+		}
+		if _, f := digitAt(j + 2); f == 0 {
+			break
+		}
+		if weakSep(s) {
+			if g > 4 {
+				break
+			}
+			k, m := j+2, 0
+			for m <= 4 {
+				if _, f := digitAt(k); f == 0 {
+					break
+				}
+				k += 2
+				m++
+			}
+			if m > 4 {
+				break
+			}
+		}
+		c.separator(s)
+		j += 2
+	}
+	c.end = j
+}
+
+// starts16 reports whether the digit unit at b[u] begins a cluster in
+// UTF-16 of the given byte order: what precedes it neither is a digit nor
+// joins it to one. It mirrors the joining rule of parse16.
+func starts16(b []byte, u int, be bool) bool {
+	digitAt := func(j int) bool {
+		x, ok := unit16(b, j, be)
+		if !ok {
+			return false
+		}
+		_, f := digit16(x)
+		return f != 0
+	}
+	if digitAt(u - 2) {
+		return false
+	}
+	x, ok := unit16(b, u-2, be)
+	if !ok {
+		return true
+	}
+	s := sep16(x)
+	if s == sepNone || !digitAt(u-4) {
+		return true
+	}
+	if !weakSep(s) {
+		return false
+	}
+	left, right := 0, 0
+	for left <= 4 && digitAt(u-4-2*left) {
+		left++
+	}
+	for right <= 4 && digitAt(u+2*right) {
+		right++
+	}
+	return left > 4 || right > 4
+}
+
+// match is one well-formed number, valid check digit or not. It lives only
+// inside the detector.
+type match struct {
+	kind    Kind
+	valid   bool
+	grouped bool
+	full    bool // full-width digits
+	be      bool // UTF-16BE
+	unit    int8 // 1: byte-oriented, 2: UTF-16
+	enc     encoding
+	n       int
+	dig     [13]byte
+	start   int64 // absolute offset of the first byte of the match
+	end     int64 // absolute offset just past it
+}
+
+// byteRun finds the numbers of the byte-oriented encodings in the run of
+// class bytes b[rs:re], reporting those starting in [from, to).
+func (s *Stream) byteRun(b []byte, base int64, rs, re, from, to int) {
+	var c cluster
+	for i := rs; i < re && i < to; {
+		_, _, w := byteDigit(b, i)
+		if w == 0 {
+			i++
+			continue
+		}
+		parseByte(b, i, &c)
+		if i >= from && !c.mixed {
+			s.evalByte(&c, base, i)
+		}
+		i = c.end
+	}
+}
+
+func (s *Stream) evalByte(c *cluster, base int64, i int) {
+	k, grouped, ok := c.shape()
+	if !ok {
+		return
+	}
+	se := sepEncoding(c.sep)
+	var enc encoding
+	switch c.form {
+	case formHalf:
+		enc = se
+	case formFullU8:
+		if se == encCP932 {
+			return
+		}
+		enc = encUTF8
+	case formFullSJ:
+		if se == encUTF8 {
+			return
+		}
+		enc = encCP932
+	}
+	m := match{
+		kind: k, valid: c.valid(k), grouped: grouped, full: c.form != formHalf,
+		unit: 1, enc: enc, n: c.n, dig: c.dig,
+		start: base + int64(i), end: base + int64(c.end),
+	}
+	s.report(&m)
+}
+
+// u16Run finds the UTF-16 numbers in the run b[rs:re]. Both byte orders are
+// tried at both alignments. ASCII digits read the same as little-endian
+// units at one alignment and big-endian units at the other, so a number
+// found by a lane whose units start at odd offsets is dropped when the lane
+// of the other byte order, at even offsets, finds the same number: a
+// number is owned by the offset of its first digit's low byte.
+func (s *Stream) u16Run(b []byte, base int64, rs, re, from, to int) {
+	var c cluster
+	for lane := 0; lane < 4; lane++ {
+		be, odd := lane&1 == 1, lane >= 2
+		u := rs
+		if ((base+int64(u))&1 == 1) != odd {
+			u++
+		}
+		for u+1 < re && u < to {
+			x, _ := unit16(b, u, be)
+			if _, f := digit16(x); f == 0 {
+				u += 2
+				continue
+			}
+			parse16(b, u, be, &c)
+			low := u
+			if be {
+				low = u + 1
+			}
+			if low >= from && low < to && !c.mixed {
+				if k, grouped, ok := c.shape(); ok && !(odd && s.sameAsEven(b, u, be, &c)) {
+					m := match{
+						kind: k, valid: c.valid(k), grouped: grouped, full: c.form == formFull16,
+						be: be, unit: 2, enc: encUTF16LE, n: c.n, dig: c.dig,
+						start: base + int64(u), end: base + int64(c.end),
+					}
+					if be {
+						m.enc = encUTF16BE
+					}
+					s.report(&m)
+				}
+			}
+			u = c.end
+		}
+	}
+}
+
+// sameAsEven reports whether the lane of the other byte order finds the
+// number c, found at the odd-aligned unit b[u], at the same low byte.
+func (s *Stream) sameAsEven(b []byte, u int, be bool, c *cluster) bool {
+	v := u + 1 // the LE unit whose low byte is this BE unit's low byte
+	if !be {
+		v = u - 1 // the BE unit whose low byte is b[u]
+	}
+	x, ok := unit16(b, v, !be)
+	if !ok {
+		return false
+	}
+	if _, f := digit16(x); f == 0 || !starts16(b, v, !be) {
+		return false
+	}
+	var o cluster
+	parse16(b, v, !be, &o)
+	if o.mixed {
+		return false
+	}
+	k1, _, ok1 := c.shape()
+	k2, _, ok2 := o.shape()
+	return ok1 && ok2 && k1 == k2 && o.n == c.n && o.dig == c.dig
+}

@@ -1,0 +1,450 @@
+package content
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"hash/maphash"
+	"math"
+	"slices"
+)
+
+const (
+	// preCtx is the context kept before a start being decided. Reading a
+	// cluster from a point inside it, it ends no sooner than read from its
+	// start; only a CP932 alignment misjudged for want of bytes before the
+	// buffer (parityLookback) can end it sooner, and what follows such a
+	// split still lies within preCtx.
+	preCtx = 64
+	// margin is how many bytes must follow a start before it is decided:
+	// more than the longest match (a 1-4-4-4 number in UTF-8 full-width
+	// digits with 3-byte separators is 48 bytes) plus the look-ahead that
+	// decides whether a cluster continues, and the layout's.
+	margin = 96
+	// lineLookback bounds the search back for a match's line start.
+	lineLookback = 2048
+	// never is "long before the data": no match or keyword there.
+	never = math.MinInt64 / 4
+)
+
+// Stream scans consecutive chunks of one stream of data, such as the
+// writes to one file: a number split across two Writes is found, and the
+// keyword and layout evidence spans chunks. Memory is bounded: a history of
+// a few KiB, two sketches of 1 KiB and at most Config.MaxHashes remembered
+// numbers per kind. A Stream is not safe for concurrent use.
+type Stream struct {
+	d    *Detector
+	mac  hash.Hash
+	st   state  // decided so far
+	cur  *state // &st, or a copy while Result evaluates the undecided tail
+	sets [numKinds]distinctSet
+
+	// provisional is set while Result evaluates the undecided tail as if
+	// the data ended there; numbers new to the sets go to overlay.
+	provisional bool
+	overlay     [numKinds][]keyMac
+
+	hist    []byte // the data just before pos; cap 2*histCap
+	pos     int64  // bytes written
+	win     []byte // the chunk being scanned, at winBase; hist ends at winBase
+	winBase int64
+	scratch []byte
+	macBuf  [sha256.Size]byte
+
+	onMatch func(m *match, provisional bool) // tests: every match decided, valid or not
+}
+
+type keyMac struct {
+	key uint64
+	mac [32]byte
+}
+
+// state is everything about a stream that Result copies to evaluate the
+// undecided tail without disturbing it.
+type state struct {
+	kinds [numKinds]kindState
+	kw    kwState
+	und   int64 // every match starting before und has been decided
+	encs  encoding
+}
+
+type kwState struct {
+	dfa      uint16
+	searched int64 // keywords have been looked for in the bytes before this
+	pending  int64 // ... and are still to be looked for up to this
+}
+
+type kindState struct {
+	candidates, occurrences int
+	overflow                bool // a distinct number did not fit in the set
+	encs                    encoding
+	lays                    layout
+	grouped, full           bool
+	kwHit                   bool
+	kwReach                 int64 // farthest offset a keyword seen reaches
+	lastMatchEnd            int64
+	cols                    [4]colEntry
+	alone                   int // matches alone on their line
+	hll                     hll
+	inRun                   bool
+	runMin, runMax          int64
+}
+
+// colEntry counts the lines that hold a match in one column.
+type colEntry struct {
+	delim uint16
+	idx   int32
+	lines int32
+	last  int64 // the last line's start
+}
+
+// NewStream returns an empty Stream.
+func (d *Detector) NewStream() *Stream {
+	s := &Stream{
+		d:       d,
+		mac:     hmac.New(sha256.New, d.key),
+		hist:    make([]byte, 0, 2*d.histCap),
+		scratch: make([]byte, 0, 2*(preCtx+margin)+preCtx),
+	}
+	for k := range s.sets {
+		s.sets[k].init(d.maxHashes)
+	}
+	s.Reset()
+	return s
+}
+
+// Reset empties s for a new stream, keeping its memory.
+func (s *Stream) Reset() {
+	s.st = state{}
+	for k := range s.st.kinds {
+		s.st.kinds[k].kwReach = never
+		s.st.kinds[k].lastMatchEnd = never
+		s.sets[k].reset()
+	}
+	s.cur = &s.st
+	s.hist = s.hist[:0]
+	s.pos = 0
+	s.win = nil
+	s.winBase = 0
+}
+
+// Write scans p, the next chunk of the stream. It never fails; it returns
+// len(p), nil so a Stream is an io.Writer.
+func (s *Stream) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	st := &s.st
+	pos, end := s.pos, s.pos+int64(len(p))
+	s.win, s.winBase = p, pos
+	// Starts just before and after pos need bytes from both sides: scan
+	// them in a small joined copy.
+	if pos > 0 && st.und < pos+preCtx {
+		from := max(st.und-preCtx, 0)
+		k := min(len(p), preCtx+margin)
+		buf := append(append(s.scratch[:0], s.hist[len(s.hist)-int(pos-from):]...), p[:k]...)
+		s.scratch = buf[:0]
+		if lim := min(pos+preCtx, from+int64(len(buf))-margin); lim > st.und {
+			s.scan(buf, from, int(st.und-from), int(lim-from))
+			st.und = lim
+		}
+	}
+	// The rest of p in place.
+	from := max(st.und, pos)
+	if pos > 0 {
+		from = max(from, pos+preCtx)
+	}
+	if lim := end - margin; lim > from {
+		s.scan(p, pos, int(from-pos), int(lim-pos))
+		st.und = lim
+	}
+	s.feedPending(st.und)
+	s.remember(p)
+	s.pos = end
+	s.win = nil
+	return len(p), nil
+}
+
+// scanAll scans p as the whole of a fresh stream.
+func (s *Stream) scanAll(p []byte) {
+	s.win, s.winBase = p, 0
+	s.scan(p, 0, 0, len(p))
+	s.st.und = int64(len(p))
+	s.pos = int64(len(p))
+	s.feedPending(s.pos)
+	s.win, s.winBase = nil, s.pos
+}
+
+// remember keeps the last histCap bytes of the stream in hist.
+func (s *Stream) remember(p []byte) {
+	hc := s.d.histCap
+	if len(p) >= hc {
+		s.hist = append(s.hist[:0], p[len(p)-hc:]...)
+		return
+	}
+	if len(s.hist)+len(p) > cap(s.hist) {
+		keep := min(len(s.hist), hc-len(p))
+		s.hist = s.hist[:copy(s.hist, s.hist[len(s.hist)-keep:])]
+	}
+	s.hist = append(s.hist, p...)
+}
+
+// Result returns what was found so far, as if the stream ended here. It
+// does not change what later Writes find.
+func (s *Stream) Result() Result {
+	tmp := s.st
+	s.cur = &tmp
+	s.provisional = true
+	s.win, s.winBase = nil, s.pos
+	if tmp.und < s.pos {
+		from := max(tmp.und-preCtx, 0)
+		buf := s.hist[len(s.hist)-int(s.pos-from):]
+		s.scan(buf, from, int(tmp.und-from), len(buf))
+		tmp.und = s.pos
+	}
+	s.feedPending(s.pos)
+	r := Result{
+		MyNumber:        s.finding(MyNumber, &tmp.kinds[MyNumber]),
+		CorporateNumber: s.finding(CorporateNumber, &tmp.kinds[CorporateNumber]),
+		Encodings:       tmp.encs.names(),
+		Bytes:           s.pos,
+	}
+	s.cur = &s.st
+	s.provisional = false
+	for k := range s.overlay {
+		s.overlay[k] = s.overlay[k][:0]
+	}
+	return r
+}
+
+// scan finds the matches in buf (at absolute offset base) that start in
+// [from, to). Every such start must be decidable from buf: at least margin
+// bytes follow it, or buf ends where the data ends.
+func (s *Stream) scan(buf []byte, base int64, from, to int) {
+	n := len(buf)
+	lim := min(n, to+minSpan-1)
+	// Every match covers minSpan consecutive class bytes, so looking at
+	// one byte in minSpan finds it; a byte outside the class rules out
+	// every match over it.
+	for i := from + minSpan - 1; i < lim; {
+		if cls[buf[i]] == 0 {
+			i += minSpan
+			continue
+		}
+		acc := cls[buf[i]]
+		rs := i
+		for rs > 0 && cls[buf[rs-1]] != 0 {
+			rs--
+			acc |= cls[buf[rs]]
+		}
+		re := i + 1
+		for re < n && cls[buf[re]] != 0 {
+			acc |= cls[buf[re]]
+			re++
+		}
+		if re-rs >= minSpan {
+			s.byteRun(buf, base, rs, re, from, to)
+			if acc&clsZF != 0 && re-rs >= 2*minSpan-1 {
+				s.u16Run(buf, base, rs, re, from, to)
+			}
+			s.closeRun()
+		}
+		i = re + minSpan
+	}
+}
+
+// report records one decided match.
+func (s *Stream) report(m *match) {
+	if s.onMatch != nil {
+		s.onMatch(m, s.provisional)
+	}
+	ks := &s.cur.kinds[m.kind]
+	ks.candidates++
+	if !m.valid {
+		return
+	}
+	ks.occurrences++
+	ks.encs |= m.enc
+	s.cur.encs |= m.enc
+	ks.grouped = ks.grouped || m.grouped
+	ks.full = ks.full || m.full
+	key := maphash.Bytes(s.d.seed, m.dig[:m.n])
+	ks.hll.add(key)
+	s.distinct(m.kind, key, m.dig[:m.n])
+	s.place(m, ks)
+	if !ks.inRun {
+		ks.inRun, ks.runMin, ks.runMax = true, m.start, m.end
+	} else {
+		ks.runMin = min(ks.runMin, m.start)
+		ks.runMax = max(ks.runMax, m.end)
+	}
+}
+
+// distinct adds a number, by fingerprint, to the distinct set of its kind.
+func (s *Stream) distinct(k Kind, key uint64, digits []byte) {
+	set := &s.sets[k]
+	if set.has(key) {
+		return
+	}
+	full := set.len() >= s.d.maxHashes
+	if s.provisional {
+		for _, o := range s.overlay[k] {
+			if o.key == key {
+				return
+			}
+		}
+		if full && key > set.maxKey() {
+			s.cur.kinds[k].overflow = true
+			return
+		}
+		s.overlay[k] = append(s.overlay[k], keyMac{key, s.hmac(digits)})
+		return
+	}
+	if !full {
+		mac := s.hmac(digits)
+		set.add(key, &mac)
+		return
+	}
+	s.cur.kinds[k].overflow = true
+	if key < set.maxKey() {
+		mac := s.hmac(digits)
+		set.replaceMax(key, &mac)
+	}
+}
+
+func (s *Stream) hmac(digits []byte) (out [32]byte) {
+	s.mac.Reset()
+	s.mac.Write(digits)
+	copy(out[:], s.mac.Sum(s.macBuf[:0]))
+	return out
+}
+
+// closeRun folds the matches of the run just scanned into the keyword
+// evidence: keywords are looked for around the run, in stream order.
+func (s *Stream) closeRun() {
+	a, b := &s.cur.kinds[0], &s.cur.kinds[1]
+	if b.inRun && (!a.inRun || b.runMin < a.runMin) {
+		a, b = b, a
+	}
+	for _, ks := range [2]*kindState{a, b} {
+		if !ks.inRun {
+			continue
+		}
+		s.feedTo(ks.runMin)
+		if ks.kwReach >= ks.runMin {
+			ks.kwHit = true
+		}
+		ks.lastMatchEnd = max(ks.lastMatchEnd, ks.runMax)
+		s.cur.kw.pending = max(s.cur.kw.pending, ks.runMax+s.d.wmax)
+		ks.inRun = false
+	}
+}
+
+// feedTo looks for keywords up to x: the rest of the windows after earlier
+// matches, then the window before x.
+func (s *Stream) feedTo(x int64) {
+	kw := &s.cur.kw
+	if kw.searched < kw.pending && kw.searched < x {
+		s.feed(kw.searched, min(x, kw.pending))
+	}
+	if start := x - s.d.wmax; start > kw.searched {
+		kw.dfa, kw.searched = 0, start
+	}
+	if kw.searched < x {
+		s.feed(kw.searched, x)
+	}
+}
+
+// feedPending looks for keywords in the windows after matches, up to limit.
+func (s *Stream) feedPending(limit int64) {
+	kw := &s.cur.kw
+	if e := min(kw.pending, limit); e > kw.searched {
+		s.feed(kw.searched, e)
+	}
+}
+
+// feed runs the keyword automaton over the stream's bytes [a, b), which
+// lie in hist and win.
+func (s *Stream) feed(a, b int64) {
+	kw := &s.cur.kw
+	st := kw.dfa
+	if a < s.winBase {
+		h := s.hist[len(s.hist)-int(s.winBase-a):]
+		if b < s.winBase {
+			h = h[:b-a]
+		}
+		st = s.feedBytes(h, a, st)
+		a += int64(len(h))
+	}
+	if a < b {
+		st = s.feedBytes(s.win[a-s.winBase:b-s.winBase], a, st)
+	}
+	kw.dfa, kw.searched = st, b
+}
+
+func (s *Stream) feedBytes(p []byte, base int64, st uint16) uint16 {
+	d := s.d.kw
+	for i, c := range p {
+		st = d.next[int(st)*d.nclass+int(d.class[c])]
+		if d.hasOut[st] {
+			s.keyword(&d.out[st], base+int64(i)+1)
+		}
+	}
+	return st
+}
+
+// keyword records a keyword occurrence ending at end.
+func (s *Stream) keyword(o *kwOut, end int64) {
+	for k := range s.cur.kinds {
+		if o.width[k] == 0 {
+			continue
+		}
+		ks := &s.cur.kinds[k]
+		w := int64(s.d.window) * int64(o.width[k])
+		if end-int64(o.size[k]) <= ks.lastMatchEnd+w {
+			ks.kwHit = true
+		}
+		ks.kwReach = max(ks.kwReach, end+w)
+	}
+}
+
+// finding builds the exported summary of one kind.
+func (s *Stream) finding(k Kind, ks *kindState) Finding {
+	f := Finding{
+		Occurrences: ks.occurrences,
+		Candidates:  ks.candidates,
+		Encodings:   ks.encs.names(),
+		Layouts:     ks.lays.names(),
+	}
+	set := &s.sets[k]
+	ents := make([]keyMac, 0, set.len()+len(s.overlay[k]))
+	for i, key := range set.keys {
+		ents = append(ents, keyMac{key, set.macs[i]})
+	}
+	ents = append(ents, s.overlay[k]...)
+	overflow := ks.overflow
+	if len(ents) > s.d.maxHashes {
+		overflow = true
+		slices.SortFunc(ents, func(a, b keyMac) int {
+			if a.key < b.key {
+				return -1
+			}
+			return 1
+		})
+		ents = ents[:s.d.maxHashes]
+	}
+	f.Hashes = make([]string, len(ents))
+	for i := range ents {
+		f.Hashes[i] = hex.EncodeToString(ents[i].mac[:])
+	}
+	slices.Sort(f.Hashes)
+	f.Distinct = len(ents)
+	if overflow {
+		f.HashesTruncated = true
+		f.DistinctEstimated = true
+		f.Distinct = max(len(ents)+1, int(math.Round(ks.hll.estimate())))
+	}
+	f.Confidence, f.Reasons = ks.confidence(k)
+	return f
+}
