@@ -1,0 +1,230 @@
+// bench/driver.c: the workload loops of the overhead benchmark (bench/run.sh).
+//
+// Each mode runs a warm-up, then times ITERS iterations of one loop with
+// CLOCK_MONOTONIC in BATCHES equal batches and prints, in nanoseconds, the
+// median over batches of the mean cost of one iteration (one number on
+// stdout). The median of batches keeps a burst of unrelated activity on a
+// shared machine from moving the figure, while costs that recur within a
+// batch (wakeups, flushes) stay in it. Errors name the failing call and exit
+// 1, so a broken run never yields a plausible-looking figure.
+//
+//   driver open    PATH ITERS WARMUP   open(O_WRONLY|O_CREAT) + write 4 KiB + close
+//   driver exec    PROG ITERS WARMUP   fork + execve(PROG) + waitpid, PROG must exit 0
+//   driver connect PORT ITERS WARMUP   TCP connect to 127.0.0.1:PORT + close (RST)
+//   driver listen                      accept-and-close server on 127.0.0.1, ephemeral
+//                                      port; prints the port once listening, runs until killed
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WRITE_SIZE 4096
+#define BATCHES 10
+
+static void die(const char *what, const char *detail)
+{
+	fprintf(stderr, "driver: %s%s%s: %s\n", what, detail ? " " : "", detail ? detail : "",
+		strerror(errno));
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: driver open PATH ITERS WARMUP | exec PROG ITERS WARMUP |\n"
+			"              connect PORT ITERS WARMUP | listen\n");
+	exit(2);
+}
+
+static long parse_count(const char *s, const char *name, long min)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < min) {
+		fprintf(stderr, "driver: %s must be an integer >= %ld, got \"%s\"\n", name, min, s);
+		exit(2);
+	}
+	return v;
+}
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		die("clock_gettime", NULL);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+// ---- open + write + close -------------------------------------------------
+
+static char payload[WRITE_SIZE];
+
+static void open_once(const char *path)
+{
+	// No O_TRUNC: every iteration rewrites the same 4 KiB at offset 0, so the
+	// file system does the same work each time (no block freeing/allocation).
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("open", path);
+	ssize_t n = write(fd, payload, sizeof payload);
+	if (n != (ssize_t)sizeof payload) {
+		if (n >= 0)
+			errno = EIO;
+		die("write", path);
+	}
+	if (close(fd))
+		die("close", path);
+}
+
+// ---- fork + exec ----------------------------------------------------------
+
+static void exec_once(const char *prog)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork", NULL);
+	if (pid == 0) {
+		char *const argv[] = {(char *)prog, NULL};
+		char *const envp[] = {NULL};
+		execve(prog, argv, envp);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid", prog);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "driver: %s did not exit 0 (wait status %#x); is it executable?\n",
+			prog, status);
+		exit(1);
+	}
+}
+
+// ---- connect + close ------------------------------------------------------
+
+static struct sockaddr_in target;
+
+static void connect_once(const char *unused)
+{
+	(void)unused;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket", NULL);
+	// Close with RST instead of FIN: no TIME_WAIT socket is left behind, so a
+	// long loop neither exhausts ephemeral ports nor slows down over time.
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg))
+		die("setsockopt SO_LINGER", NULL);
+	if (connect(fd, (struct sockaddr *)&target, sizeof target))
+		die("connect", "127.0.0.1");
+	if (close(fd))
+		die("close", "socket");
+}
+
+static _Noreturn void listen_forever(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket", NULL);
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one))
+		die("setsockopt SO_REUSEADDR", NULL);
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof addr))
+		die("bind", "127.0.0.1:0");
+	// A deep backlog so that a briefly descheduled listener never makes the
+	// client's connect wait for a SYN retransmit (1 s), which would swamp
+	// the figure being measured.
+	if (listen(fd, 4096))
+		die("listen", NULL);
+	socklen_t len = sizeof addr;
+	if (getsockname(fd, (struct sockaddr *)&addr, &len))
+		die("getsockname", NULL);
+	printf("%u\n", ntohs(addr.sin_port));
+	fflush(stdout);
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			// The client resets its sockets; a connection may be gone
+			// before it is accepted. Anything else is a real failure.
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			die("accept", NULL);
+		}
+		close(c);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		usage();
+	const char *mode = argv[1];
+	if (strcmp(mode, "listen") == 0) {
+		if (argc != 2)
+			usage();
+		listen_forever();
+	}
+	if (argc != 5)
+		usage();
+	const char *arg = argv[2];
+	long iters = parse_count(argv[3], "ITERS", 1);
+	long warmup = parse_count(argv[4], "WARMUP", 0);
+
+	void (*once)(const char *);
+	if (strcmp(mode, "open") == 0) {
+		// Plain text without digit runs: the common case for a content scanner.
+		static const char line[] = "bansho overhead benchmark payload line\n";
+		for (size_t i = 0; i < sizeof payload; i++)
+			payload[i] = line[i % (sizeof line - 1)];
+		once = open_once;
+	} else if (strcmp(mode, "exec") == 0) {
+		once = exec_once;
+	} else if (strcmp(mode, "connect") == 0) {
+		long port = parse_count(arg, "PORT", 1);
+		if (port > 65535) {
+			fprintf(stderr, "driver: PORT must be <= 65535, got %ld\n", port);
+			return 2;
+		}
+		target.sin_family = AF_INET;
+		target.sin_port = htons((unsigned short)port);
+		target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		once = connect_once;
+	} else {
+		usage();
+	}
+
+	if (iters < BATCHES) {
+		fprintf(stderr, "driver: ITERS must be >= %d (one per batch), got %ld\n", BATCHES, iters);
+		return 2;
+	}
+	for (long i = 0; i < warmup; i++)
+		once(arg);
+	double per_iter[BATCHES];
+	for (int b = 0; b < BATCHES; b++) {
+		// Spread the remainder so that all ITERS iterations run.
+		long n = iters / BATCHES + (b < iters % BATCHES);
+		unsigned long long start = now_ns();
+		for (long i = 0; i < n; i++)
+			once(arg);
+		per_iter[b] = (double)(now_ns() - start) / (double)n;
+	}
+	qsort(per_iter, BATCHES, sizeof per_iter[0], cmp_double);
+	printf("%.1f\n", (per_iter[BATCHES / 2 - 1] + per_iter[BATCHES / 2]) / 2);
+	return 0;
+}
