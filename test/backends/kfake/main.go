@@ -260,7 +260,7 @@ func run(cfg config, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, readyLine(cfg, addrs))
 
 	sig := <-sigs
-	fmt.Fprintf(stderr, "kfake: %v received, shutting down\n", sig)
+	fmt.Fprintf(stderr, "kfake: %s received, shutting down\n", signalName(sig))
 	done := make(chan struct{})
 	go func() {
 		cluster.Close()
@@ -271,11 +271,22 @@ func run(cfg config, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kfake: stopped")
 		return 0
 	case sig := <-sigs:
-		fmt.Fprintf(stderr, "kfake: %v received during shutdown, exiting without finishing it\n", sig)
+		fmt.Fprintf(stderr, "kfake: %s received during shutdown, exiting without finishing it\n", signalName(sig))
 	case <-time.After(shutdownTimeout):
 		fmt.Fprintf(stderr, "kfake: shutdown did not finish in %v, exiting\n", shutdownTimeout)
 	}
 	return exitForced
+}
+
+// signalName prints SIGTERM rather than Go's "terminated".
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return sig.String()
 }
 
 // readyLine is the single line test harnesses wait for. Fields are

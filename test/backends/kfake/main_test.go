@@ -264,8 +264,9 @@ func (b *broker) stop(t *testing.T) {
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatal("broker did not stop after SIGTERM")
 	}
-	if !strings.Contains(b.stderr.String(), "kfake: stopped") {
-		t.Errorf("stderr %q lacks the clean-stop message", b.stderr)
+	if !strings.Contains(b.stderr.String(), "SIGTERM received, shutting down") ||
+		!strings.Contains(b.stderr.String(), "kfake: stopped") {
+		t.Errorf("stderr %q lacks the shutdown messages", b.stderr)
 	}
 }
 
