@@ -46,6 +46,13 @@
 #define NR_renameat 264
 #define NR_linkat 265
 #define NR_symlinkat 266
+#define NR_mount 165
+#define NR_umount2 166
+#define NR_pivot_root 155
+#define NR_open_tree 428
+#define NR_move_mount 429
+#define NR_fsmount 432
+#define NR_mount_setattr 442
 #define NR_fchmodat 268
 #define NR_accept4 288
 #define NR_dup3 292

@@ -79,8 +79,24 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_sendmsg:
 	case NR_sendmmsg:
 		return handle_send(regs, nr, ret);
+	case NR_mount:
+	case NR_umount2:
+	case NR_pivot_root:
+	case NR_open_tree:
+	case NR_move_mount:
+	case NR_fsmount:
+	case NR_mount_setattr:
+		/* Mount changes alter what is above a directory. */
+		if (ret >= 0)
+			bump_generation();
+		return 0;
 	}
-	if (is_ns_syscall(nr))
+	if (is_ns_syscall(nr)) {
+		/* A moved or removed directory can change verdicts below it. */
+		if (ret == 0 && (nr == NR_rename || nr == NR_renameat || nr == NR_renameat2 ||
+				 nr == NR_rmdir || (nr == NR_unlinkat && (regs->dx & AT_REMOVEDIR))))
+			bump_generation();
 		return handle_ns(regs, nr, ret);
+	}
 	return 0;
 }

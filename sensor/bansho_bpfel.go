@@ -13,6 +13,20 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type banshoDirKey struct {
+	_     structs.HostLayout
+	Dev   uint64
+	Ino   uint64
+	MntId uint64
+}
+
+type banshoDirVerdict struct {
+	_            structs.HostLayout
+	Gen          uint64
+	ProtectedDir uint32
+	Pad          uint32
+}
+
 type banshoFdInfo struct {
 	_             structs.HostLayout
 	Kind          uint8
@@ -130,9 +144,11 @@ type banshoProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type banshoMapSpecs struct {
+	DirCache        *ebpf.MapSpec `ebpf:"dir_cache"`
 	Drops           *ebpf.MapSpec `ebpf:"drops"`
 	Events          *ebpf.MapSpec `ebpf:"events"`
 	FdTable         *ebpf.MapSpec `ebpf:"fd_table"`
+	Generation      *ebpf.MapSpec `ebpf:"generation"`
 	Inflight        *ebpf.MapSpec `ebpf:"inflight"`
 	ProcStates      *ebpf.MapSpec `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.MapSpec `ebpf:"protected_dirs"`
@@ -179,9 +195,11 @@ func (o *banshoObjects) Close() error {
 //
 // It can be passed to loadBanshoObjects or ebpf.CollectionSpec.LoadAndAssign.
 type banshoMaps struct {
+	DirCache        *ebpf.Map `ebpf:"dir_cache"`
 	Drops           *ebpf.Map `ebpf:"drops"`
 	Events          *ebpf.Map `ebpf:"events"`
 	FdTable         *ebpf.Map `ebpf:"fd_table"`
+	Generation      *ebpf.Map `ebpf:"generation"`
 	Inflight        *ebpf.Map `ebpf:"inflight"`
 	ProcStates      *ebpf.Map `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.Map `ebpf:"protected_dirs"`
@@ -194,9 +212,11 @@ type banshoMaps struct {
 
 func (m *banshoMaps) Close() error {
 	return _BanshoClose(
+		m.DirCache,
 		m.Drops,
 		m.Events,
 		m.FdTable,
+		m.Generation,
 		m.Inflight,
 		m.ProcStates,
 		m.ProtectedDirs,

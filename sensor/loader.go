@@ -160,6 +160,7 @@ type sensorMaps struct {
 	events, stats, drops           *ebpf.Map
 	protectedDirs, protectedInodes *ebpf.Map
 	selfProbe, fdTable, procStates *ebpf.Map
+	generation                     *ebpf.Map
 }
 
 func (m *sensorMaps) from(c *ebpf.Collection) error {
@@ -167,6 +168,7 @@ func (m *sensorMaps) from(c *ebpf.Collection) error {
 		"events": &m.events, "stats": &m.stats, "drops": &m.drops,
 		"protected_dirs": &m.protectedDirs, "protected_inodes": &m.protectedInodes,
 		"self_probe": &m.selfProbe, "fd_table": &m.fdTable, "proc_states": &m.procStates,
+		"generation": &m.generation,
 	} {
 		if *dst = c.Maps[name]; *dst == nil {
 			return fmt.Errorf("object has no map %s", name)
@@ -252,6 +254,9 @@ func (s *Sensor) registerProtected(paths []string) error {
 	if err != nil {
 		return err
 	}
+	if err := s.bumpGeneration(); err != nil {
+		return err
+	}
 	s.log.Info("protected directories registered", "dirs", len(s.protected), "hard_linked_files", n)
 	return nil
 }
@@ -298,6 +303,20 @@ func (s *Sensor) registerHardLinks() (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// bumpGeneration invalidates the kernel's cached directory verdicts; call
+// it after every change to the protected set.
+func (s *Sensor) bumpGeneration() error {
+	var g uint64
+	zero := uint32(0)
+	if err := s.maps.generation.Lookup(zero, &g); err != nil {
+		return fmt.Errorf("read verdict generation: %w", err)
+	}
+	if err := s.maps.generation.Put(zero, g+1); err != nil {
+		return fmt.Errorf("bump verdict generation: %w", err)
+	}
+	return nil
 }
 
 // Protected lists the registered directories with their kernel identity.

@@ -593,3 +593,38 @@ func TestLoadNoSilentLoss(t *testing.T) {
 		t.Errorf("%d records failed to decode", st.Drops["decode_error"])
 	}
 }
+
+// The kernel caches per-directory verdicts; moving a directory must not
+// leave a stale one behind in either direction.
+func TestVerdictCacheFollowsMoves(t *testing.T) {
+	dir, _ := protectedDir(t)
+	outside := t.TempDir()
+	sub := filepath.Join(outside, "batch")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "list.csv"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startSensor(t, dir)
+	// Seen outside first: cached as not protected.
+	pid := run(t, "/", "/bin/cat", filepath.Join(sub, "list.csv"))
+	h.settle()
+	if got := h.all(fileEv(event.OpFileOpen, pid, filepath.Join(sub, "list.csv"))); len(got) != 0 {
+		t.Fatalf("open outside reported")
+	}
+	moved := filepath.Join(dir, "batch")
+	run(t, "/", "/bin/mv", sub, moved)
+	pid = run(t, "/", "/bin/cat", filepath.Join(moved, "list.csv"))
+	h.waitFor("open in a directory moved into the protected one", fileEv(event.OpFileOpen, pid, filepath.Join(moved, "list.csv")))
+
+	// And back out: a file created there afterwards is not protected.
+	back := filepath.Join(outside, "returned")
+	run(t, "/", "/bin/mv", moved, back)
+	fresh := filepath.Join(back, "new.csv")
+	pid = run(t, "/", "/bin/sh", "-c", "echo x > "+fresh)
+	h.settle()
+	if got := h.all(fileEv(event.OpFileOpen, pid, fresh)); len(got) != 0 {
+		t.Errorf("new file in a directory moved out is still reported as protected")
+	}
+}

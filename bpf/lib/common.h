@@ -65,6 +65,40 @@ struct {
 	__type(value, __u32);
 } protected_inodes SEC(".maps");
 
+/*
+ * Verdicts for directories, so an open outside the protected directories
+ * costs one lookup instead of a walk to the root. A directory's verdict
+ * depends on the mount it is seen through (a bind mount into a protected
+ * directory), so the key has the mount's unique id. Entries are valid for
+ * one generation: the generation moves on every rename, rmdir and mount
+ * change and whenever userspace changes the protected set.
+ */
+struct dir_key {
+	__u64 dev;
+	__u64 ino;
+	__u64 mnt_id;
+};
+
+struct dir_verdict {
+	__u64 gen;
+	__u32 protected_dir;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct dir_key);
+	__type(value, struct dir_verdict);
+} dir_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} generation SEC(".maps");
+
 /* Open protected files and sockets, by (tgid, fd). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -310,23 +344,63 @@ static long protected_step(__u64 i, struct walk_ctx *c)
 	return 0;
 }
 
+static __always_inline __u64 current_generation(void)
+{
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&generation, &zero);
+	return g ? *g : 0;
+}
+
+/* Invalidate every cached directory verdict. */
+static __always_inline void bump_generation(void)
+{
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&generation, &zero);
+	if (g)
+		__sync_fetch_and_add(g, 1);
+}
+
 /*
  * Is the object at dentry (seen through mnt, which may be NULL) protected
  * data? True when it is a known protected inode, or when it or any ancestor
  * directory is a protected directory. The walk follows d_parent, so relative
  * paths, dirfds, "..", symlinks and bind mounts all end at the same
  * identities; with a mount it also climbs to the mount point, so a file
- * system mounted below a protected directory is covered too.
+ * system mounted below a protected directory is covered too. The verdict
+ * for the parent directory is cached (see dir_cache).
  */
 static __always_inline int dentry_protected(struct dentry *dentry, struct vfsmount *vfsmnt)
 {
 	struct inode_key k = {};
-	struct walk_ctx c = {.d = dentry, .mnt = vfsmnt ? real_mount(vfsmnt) : NULL};
+	struct mount *mnt = vfsmnt ? real_mount(vfsmnt) : NULL;
+	struct walk_ctx c = {.d = dentry, .mnt = mnt};
+	struct dentry *parent;
+	struct dir_key dk = {};
+	struct dir_verdict *cached, v = {};
 
 	if (inode_key_of(BPF_CORE_READ(dentry, d_inode), &k) == 0 &&
-	    bpf_map_lookup_elem(&protected_inodes, &k))
+	    (bpf_map_lookup_elem(&protected_inodes, &k) ||
+	     bpf_map_lookup_elem(&protected_dirs, &k)))
 		return 1;
+	parent = BPF_CORE_READ(dentry, d_parent);
+	if (!parent || parent == dentry || (mnt && dentry == BPF_CORE_READ(mnt, mnt.mnt_root))) {
+		/* A root: nothing above it in this mount; walk (rare). */
+		bpf_loop(MAX_DEPTH, protected_step, &c, 0);
+		return c.found;
+	}
+	if (inode_key_of(BPF_CORE_READ(parent, d_inode), &k) < 0)
+		return 0;
+	dk.dev = k.dev;
+	dk.ino = k.ino;
+	dk.mnt_id = mnt ? BPF_CORE_READ(mnt, mnt_id_unique) : 0;
+	v.gen = current_generation();
+	cached = bpf_map_lookup_elem(&dir_cache, &dk);
+	if (cached && cached->gen == v.gen)
+		return cached->protected_dir;
+	c.d = parent;
 	bpf_loop(MAX_DEPTH, protected_step, &c, 0);
+	v.protected_dir = c.found;
+	bpf_map_update_elem(&dir_cache, &dk, &v, BPF_ANY);
 	return c.found;
 }
 
