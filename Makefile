@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf bench run setup fmt vet clean
+.PHONY: all build generate check-generated test test-unit test-bpf bench run setup fmt vet clean backends-up backends-down
 
 all: build
 
@@ -49,6 +49,14 @@ run: build
 
 setup:
 	$(SUDO) bash test/setup.sh
+
+# Local Kafka-protocol broker (kfake) and Elasticsearch bulk API
+# (VictoriaLogs) on loopback, for the exporters: see docs/backends.md.
+backends-up:
+	bash test/backends/up.sh
+
+backends-down:
+	bash test/backends/down.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
