@@ -392,7 +392,9 @@ static __always_inline int dentry_protected(struct dentry *dentry, struct vfsmou
 		return 0;
 	dk.dev = k.dev;
 	dk.ino = k.ino;
-	dk.mnt_id = mnt ? BPF_CORE_READ(mnt, mnt_id_unique) : 0;
+	if (mnt)
+		dk.mnt_id = bpf_core_field_exists(mnt->mnt_id_unique) ? BPF_CORE_READ(mnt, mnt_id_unique)
+									: (__u64)BPF_CORE_READ(mnt, mnt_id);
 	v.gen = current_generation();
 	cached = bpf_map_lookup_elem(&dir_cache, &dk);
 	if (cached && cached->gen == v.gen)
