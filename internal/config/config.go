@@ -109,6 +109,28 @@ func Defaults() map[string]any {
 	}
 }
 
+// Descriptions document every key (docs/configuration.md is generated
+// from them and checked by a test).
+var Descriptions = map[string]string{
+	"protect.paths":            "Directories whose files are protected data. Required; each must exist.",
+	"sensor.ring_buffer_bytes": "Kernel ring buffer size in bytes: a power of two, at least 4096.",
+	"sensor.wakeup_bytes":      "The kernel wakes the reader once this many bytes are pending; below the ring size.",
+	"sensor.poll_interval":     "The reader also polls this often, so no record waits longer (0 < d <= 10s).",
+	"sensor.queue_size":        "Decoded events waiting for the pipeline; past it, events are dropped and counted.",
+	"sensor.trace_accept":      "Report inbound accepted connections.",
+	"sensor.trace_udp_send":    "Report datagrams sent to an explicit destination.",
+	"sensor.udp_send_dedupe":   "Report a process's datagrams to one destination at most once per this period.",
+	"outputs.stdout.enabled":   "Write JSON lines to standard output.",
+	"outputs.file.path":        "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600.",
+	"outputs.file.max_bytes":   "Rotate the file at this size (at least 4096).",
+	"outputs.file.max_backups": "Rotated files kept (path.1 is the newest).",
+	"outputs.file.fsync":       "fsync the file at every flush.",
+	"log.level":                "bansho's own log on stderr: debug, info, warn, error.",
+	"log.format":               "text or json.",
+	"health.interval":          "How often a sensor-health document is written (at least 1s).",
+	"content.hash_key":         "Key of the HMAC-SHA256 of detected numbers; set it per deployment from a secret.",
+}
+
 // Error is a configuration error: the key, the file and line when known.
 type Error struct {
 	Key  string
@@ -305,6 +327,30 @@ func knownKeys() map[string]bool {
 	}
 	walk(reflect.TypeOf(Config{}), "")
 	return keys
+}
+
+// keyTypes gives the Go type of each leaf key, for the reference.
+func keyTypes() map[string]string {
+	out := map[string]string{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			k := prefix + f.Tag.Get("mapstructure")
+			switch {
+			case f.Type == reflect.TypeOf(time.Duration(0)):
+				out[k] = "duration"
+			case f.Type.Kind() == reflect.Struct:
+				walk(f.Type, k+".")
+			case f.Type.Kind() == reflect.Slice:
+				out[k] = "list of " + f.Type.Elem().Kind().String()
+			default:
+				out[k] = f.Type.Kind().String()
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	return out
 }
 
 // Keys lists every configuration key, sorted (for docs and tests).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,45 @@ func TestKeysCoverDefaults(t *testing.T) {
 		if _, ok := Defaults()[k]; !ok && !hasKnownChild(knownKeys(), k) {
 			t.Errorf("key %s has no default", k)
 		}
+	}
+}
+
+// docs/configuration.md is generated from the keys; regenerate it with
+// BANSHO_UPDATE_DOCS=1 go test ./internal/config -run TestConfigurationDoc
+func TestConfigurationDoc(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# Configuration reference\n\n")
+	b.WriteString("Generated from `internal/config` by `BANSHO_UPDATE_DOCS=1 go test ./internal/config -run TestConfigurationDoc`; a test fails when it is out of date.\n\n")
+	b.WriteString("Precedence: flags, then `BANSHO_*` environment variables, then the YAML file (`--config`), then these defaults. ")
+	b.WriteString("Lists in environment variables are comma separated. Unknown keys and invalid values stop start-up with the file, line and key.\n\n")
+	b.WriteString("| key | type | default | environment | meaning |\n|---|---|---|---|---|\n")
+	types := keyTypes()
+	for _, k := range Keys() {
+		if hasKnownChild(knownKeys(), k) {
+			continue
+		}
+		desc, ok := Descriptions[k]
+		if !ok {
+			t.Errorf("key %s has no description in config.Descriptions", k)
+		}
+		def := fmt.Sprint(Defaults()[k])
+		if def == "" {
+			def = `""`
+		}
+		env := "BANSHO_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | `%s` | %s |\n", k, types[k], def, env, desc)
+	}
+	path := filepath.Join("..", "..", "docs", "configuration.md")
+	if os.Getenv("BANSHO_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (generate it with BANSHO_UPDATE_DOCS=1)", err)
+	}
+	if string(got) != b.String() {
+		t.Errorf("docs/configuration.md is out of date: regenerate with BANSHO_UPDATE_DOCS=1 go test ./internal/config -run TestConfigurationDoc")
 	}
 }
