@@ -250,7 +250,8 @@ start_bansho() {
 		  file:
 		    path: $sensor_out
 	EOF
-	"$bansho_bin" run --config "$cfg" >"$work/logs/bansho-$tag.log" 2>&1 &
+	# BANSHO_* variables override bansho's configuration; keep ours out of it.
+	env -u BANSHO_BIN "$bansho_bin" run --config "$cfg" >"$work/logs/bansho-$tag.log" 2>&1 &
 	sensor_pid=$!
 	wait_for "$sensor_out" '"sensor-started"' "$sensor_pid" "bansho ($work/logs/bansho-$tag.log)"
 }
@@ -262,7 +263,8 @@ stop_bansho() {
 	lost=$(jq -er '.bansho.health.drops.total' <<<"$health") ||
 		die "last sensor-health document in $sensor_out has no numeric bansho.health.drops.total"
 	seen=$(jq -r '.bansho.health.events.received // "-"' <<<"$health")
-	[[ ${BENCH_KEEP:-0} == 1 ]] || rm -f "$sensor_out"
+	# The file output may have rotated: remove the backups too.
+	[[ ${BENCH_KEEP:-0} == 1 ]] || rm -f "$sensor_out" "$sensor_out".*
 }
 
 # audit_check: is the audit subsystem ours to change? Prints why not.
