@@ -1,10 +1,12 @@
 package content
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 )
 
@@ -40,7 +42,7 @@ type Detector struct {
 	window    int   // characters
 	wmax      int64 // bytes: the window in the widest encoding (3 bytes/char)
 	histCap   int
-	seed      maphash.Seed
+	fpKey     [3]uint64 // keys the fingerprints that stand for numbers in memory
 	kw        *kwDFA
 	pool      sync.Pool // *Stream for Scan
 }
@@ -60,8 +62,13 @@ func NewDetector(cfg Config) (*Detector, error) {
 		key:       append([]byte(nil), cfg.HashKey...),
 		maxHashes: cfg.MaxHashes,
 		window:    cfg.KeywordWindow,
-		seed:      maphash.MakeSeed(),
 		kw:        keywordDFA(),
+	}
+	fk := hmac.New(sha256.New, d.key)
+	fk.Write([]byte("bansho content fingerprint"))
+	sum := fk.Sum(nil)
+	for i := range d.fpKey {
+		d.fpKey[i] = binary.LittleEndian.Uint64(sum[8*i:])
 	}
 	if d.maxHashes == 0 {
 		d.maxHashes = defaultMaxHashes
@@ -103,4 +110,75 @@ func ParseHashKey(s string) ([]byte, error) {
 		}
 	}
 	return []byte(s), nil
+}
+
+// fingerprint maps the digits of a number of kind k to a 64-bit stand-in
+// for the distinct set and the HyperLogLog sketch. The digits are packed
+// four bits each (digits 0-7 in the low nibbles of eight bytes, 5-12 in
+// the high ones), then mixed with key words by the SplitMix64 finalizer,
+// twice: a bijection, so distinct numbers never share a fingerprint, the
+// fingerprints look uniformly random, and unfingerprint recovers the digits
+// for hashing when a Result is made. Fingerprints live only in memory.
+func (d *Detector) fingerprint(k Kind, dig *[13]byte) uint64 {
+	const low = 0x0F0F0F0F0F0F0F0F
+	x := binary.LittleEndian.Uint64(dig[0:8])&low | (binary.LittleEndian.Uint64(dig[5:13])&low)<<4
+	return mix64(mix64(x^d.fpKey[k]) ^ d.fpKey[2])
+}
+
+// unfingerprint inverts fingerprint: the ASCII digits, 12 or 13 of them by
+// kind, with dig[12] zero for an individual number.
+func (d *Detector) unfingerprint(k Kind, f uint64) (dig [13]byte) {
+	x := unmix64(unmix64(f)^d.fpKey[2]) ^ d.fpKey[k]
+	for i := range 8 {
+		dig[i] = '0' + byte(x>>(8*i))&0x0F
+	}
+	for i := 8; i < 13; i++ {
+		dig[i] = '0' + byte(x>>(8*(i-5)+4))&0x0F
+	}
+	if k == MyNumber {
+		dig[12] = 0
+	}
+	return dig
+}
+
+const (
+	mixMul1 = 0xbf58476d1ce4e5b9
+	mixMul2 = 0x94d049bb133111eb
+)
+
+// Inverses of the multipliers modulo 2^64, by Newton's iteration.
+var mixInv1, mixInv2 = inverse64(mixMul1), inverse64(mixMul2)
+
+func inverse64(a uint64) uint64 {
+	x := a // correct to 3 bits for odd a; each step doubles that
+	for range 5 {
+		x *= 2 - a*x
+	}
+	return x
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= mixMul1
+	x ^= x >> 27
+	x *= mixMul2
+	x ^= x >> 31
+	return x
+}
+
+func unmix64(x uint64) uint64 {
+	x = unxorshift(x, 31)
+	x *= mixInv2
+	x = unxorshift(x, 27)
+	x *= mixInv1
+	return unxorshift(x, 30)
+}
+
+// unxorshift inverts y = x ^ x>>s.
+func unxorshift(y uint64, s uint) uint64 {
+	x := y
+	for i := s; i < 64; i += s {
+		x ^= y >> i
+	}
+	return x
 }

@@ -1,35 +1,56 @@
 package content
 
 // distinctSet remembers up to a bound of distinct numbers by fingerprint
-// (a seeded 64-bit hash), with each one's HMAC. When full it keeps the
-// smallest fingerprints (a bottom-k sample), so which numbers it holds
-// does not depend on the order they came in. The numbers themselves are
-// never kept.
+// (Detector.fingerprint). When full it keeps the smallest fingerprints (a
+// bottom-k sample), so which numbers it holds does not depend on the order
+// they came in. The HMACs are computed from the fingerprints when a Result
+// is made, so a number that is seen and later evicted costs no hashing.
+//
+// The table is open addressing with linear probing; fingerprints are well
+// mixed, so their low bits index it.
 type distinctSet struct {
-	idx  map[uint64]int32 // fingerprint → slot
-	heap []int32          // slots, a max-heap by fingerprint
-	keys []uint64         // slot → fingerprint
-	macs [][32]byte       // slot → HMAC
+	table []int32  // slot+1, 0 empty; len a power of two, at least twice the bound
+	heap  []int32  // slots, a max-heap by fingerprint
+	keys  []uint64 // slot → fingerprint
 }
 
-func (d *distinctSet) init(n int) {
-	d.idx = make(map[uint64]int32, min(n, 64))
-	d.heap = make([]int32, 0, min(n, 64))
-	d.keys = make([]uint64, 0, min(n, 64))
-	d.macs = make([][32]byte, 0, min(n, 64))
+func (d *distinctSet) init(bound int) {
+	n := 16
+	for n < 2*bound {
+		n *= 2
+	}
+	d.table = make([]int32, n)
+	d.heap = make([]int32, 0, min(bound, 64))
+	d.keys = make([]uint64, 0, min(bound, 64))
 }
 
 func (d *distinctSet) reset() {
-	clear(d.idx)
+	if len(d.keys) > 0 {
+		clear(d.table)
+	}
 	d.heap = d.heap[:0]
 	d.keys = d.keys[:0]
-	d.macs = d.macs[:0]
 }
 
 func (d *distinctSet) len() int { return len(d.keys) }
 
+// find returns the table index holding key, or the empty index where it
+// would go.
+func (d *distinctSet) find(key uint64) (int, bool) {
+	mask := len(d.table) - 1
+	for i := int(key) & mask; ; i = (i + 1) & mask {
+		s := d.table[i]
+		if s == 0 {
+			return i, false
+		}
+		if d.keys[s-1] == key {
+			return i, true
+		}
+	}
+}
+
 func (d *distinctSet) has(key uint64) bool {
-	_, ok := d.idx[key]
+	_, ok := d.find(key)
 	return ok
 }
 
@@ -37,15 +58,14 @@ func (d *distinctSet) has(key uint64) bool {
 func (d *distinctSet) maxKey() uint64 { return d.keys[d.heap[0]] }
 
 // add inserts a fingerprint the set does not hold and has room for.
-func (d *distinctSet) add(key uint64, mac *[32]byte) {
+func (d *distinctSet) add(key uint64) {
 	slot := int32(len(d.keys))
 	d.keys = append(d.keys, key)
-	d.macs = append(d.macs, *mac)
-	d.idx[key] = slot
+	i, _ := d.find(key)
+	d.table[i] = slot + 1
 	d.heap = append(d.heap, slot)
-	// Sift up.
 	h := d.heap
-	for i := len(h) - 1; i > 0; {
+	for i := len(h) - 1; i > 0; { // sift up
 		p := (i - 1) / 2
 		if d.keys[h[p]] >= d.keys[h[i]] {
 			break
@@ -56,15 +76,14 @@ func (d *distinctSet) add(key uint64, mac *[32]byte) {
 }
 
 // replaceMax evicts the largest fingerprint for key, which is smaller.
-func (d *distinctSet) replaceMax(key uint64, mac *[32]byte) {
+func (d *distinctSet) replaceMax(key uint64) {
 	h := d.heap
 	slot := h[0]
-	delete(d.idx, d.keys[slot])
+	d.remove(d.keys[slot])
 	d.keys[slot] = key
-	d.macs[slot] = *mac
-	d.idx[key] = slot
-	// Sift down.
-	for i := 0; ; {
+	i, _ := d.find(key)
+	d.table[i] = slot + 1
+	for i := 0; ; { // sift down
 		l := 2*i + 1
 		if l >= len(h) {
 			break
@@ -79,4 +98,23 @@ func (d *distinctSet) replaceMax(key uint64, mac *[32]byte) {
 		h[i], h[c] = h[c], h[i]
 		i = c
 	}
+}
+
+// remove deletes key from the table, shifting back the entries after it
+// that probed past its place, so every lookup still finds its entry.
+func (d *distinctSet) remove(key uint64) {
+	mask := len(d.table) - 1
+	i, ok := d.find(key)
+	if !ok {
+		return
+	}
+	for j := (i + 1) & mask; d.table[j] != 0; j = (j + 1) & mask {
+		home := int(d.keys[d.table[j]-1]) & mask
+		// Move j back to i unless its home lies cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			d.table[i] = d.table[j]
+			i = j
+		}
+	}
+	d.table[i] = 0
 }

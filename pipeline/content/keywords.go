@@ -100,6 +100,30 @@ type kwDFA struct {
 	next   []uint16 // state*nclass + class
 	out    []kwOut
 	hasOut []bool
+	// inner has a bit for every pair of bytes that occurs inside some
+	// keyword, and minLen is the shortest keyword's length.
+	inner  [1 << 13]uint8
+	minLen int
+}
+
+func (d *kwDFA) isInner(x uint16) bool {
+	return d.inner[x>>3]&(1<<(x&7)) != 0
+}
+
+// skip returns how far the automaton, in its start state before p[i], can
+// jump ahead: past every byte no keyword occurrence can start at. A
+// keyword starting in [i, j] with j = i+minLen-2 covers the pair at
+// (j, j+1); if no keyword contains that pair, none starts in [i, j], and
+// the search moves on by minLen-1 bytes. Where the pair could belong to a
+// keyword, or near the end of p, it returns the position to read from.
+func (d *kwDFA) skip(p []byte, i int) int {
+	for j := i + d.minLen - 2; j+1 < len(p); j += d.minLen - 1 {
+		if d.isInner(uint16(p[j]) | uint16(p[j+1])<<8) {
+			return i
+		}
+		i = j + 1
+	}
+	return i
 }
 
 var (
@@ -114,6 +138,18 @@ func keywordDFA() *kwDFA {
 
 func buildKeywordDFA(pats []kwPattern) *kwDFA {
 	d := &kwDFA{}
+	d.minLen = len(pats[0].seq)
+	for _, p := range pats {
+		d.minLen = min(d.minLen, len(p.seq))
+		for q := 0; q+1 < len(p.seq); q++ {
+			for _, b0 := range dedupPair(p.seq[q]) {
+				for _, b1 := range dedupPair(p.seq[q+1]) {
+					x := uint16(b0) | uint16(b1)<<8
+					d.inner[x>>3] |= 1 << (x & 7)
+				}
+			}
+		}
+	}
 	// Byte classes: bytes accepted at the same set of pattern positions
 	// behave the same; all other bytes share class 0.
 	sig := map[string]uint8{"": 0}

@@ -1,5 +1,7 @@
 package content
 
+import "bytes"
+
 // Where a match sits in its line: alone, in a delimited field, or in text.
 // Several matches in one column of a CSV, or one per line, are how lists
 // of numbers are stored, and count as evidence.
@@ -7,9 +9,18 @@ package content
 // unitAt reads the character unit at absolute offset a: a byte, or a
 // UTF-16 code unit. ok is false outside the bytes held.
 func (s *Stream) unitAt(a int64, unit int8, be bool) (uint16, bool) {
+	if unit == 1 {
+		if i := a - s.winBase; i >= 0 && i < int64(len(s.win)) {
+			return uint16(s.win[i]), true
+		}
+		if i := int64(len(s.hist)) - (s.winBase - a); a < s.winBase && i >= 0 {
+			return uint16(s.hist[i]), true
+		}
+		return 0, false
+	}
 	lo := s.winBase - int64(len(s.hist))
 	hi := s.winBase + int64(len(s.win))
-	if a < lo || a+int64(unit) > hi {
+	if a < lo || a+2 > hi {
 		return 0, false
 	}
 	get := func(a int64) byte {
@@ -17,9 +28,6 @@ func (s *Stream) unitAt(a int64, unit int8, be bool) (uint16, bool) {
 			return s.win[a-s.winBase]
 		}
 		return s.hist[int64(len(s.hist))-(s.winBase-a)]
-	}
-	if unit == 1 {
-		return uint16(get(a)), true
 	}
 	x, y := get(a), get(a+1)
 	if be {
@@ -95,8 +103,12 @@ func (s *Stream) place(m *match, ks *kindState) {
 		if before == nbEdge {
 			d = ad
 		}
-		if idx, line, ok := s.column(m, d); ok {
-			ks.column(d, idx, line)
+		// Three lines in one column are all the evidence there is to
+		// have; past that, spare finding each line's start.
+		if ks.colLines < 3 {
+			if idx, line, ok := s.column(m, d); ok {
+				ks.column(d, idx, line)
+			}
 		}
 	default:
 		ks.lays |= layInline
@@ -108,6 +120,14 @@ func (s *Stream) place(m *match, ks *kindState) {
 func (s *Stream) column(m *match, d uint16) (idx int32, line int64, ok bool) {
 	u := int64(m.unit)
 	stop := m.start - lineLookback
+	if u == 1 && max(stop, 0) >= s.winBase { // all in the chunk: the fast way
+		seg := s.win[max(stop, 0)-s.winBase : m.start-s.winBase]
+		i := bytes.LastIndexByte(seg, '\n')
+		if i < 0 && stop > 0 {
+			return 0, 0, false
+		}
+		return int32(bytes.Count(seg[i+1:], []byte{byte(d)})), m.start - int64(len(seg)-i-1), true
+	}
 	for a := m.start - u; ; a -= u {
 		if a < 0 {
 			return idx, 0, true
@@ -137,6 +157,7 @@ func (ks *kindState) column(d uint16, idx int32, line int64) {
 			if e.last != line {
 				e.lines++
 				e.last = line
+				ks.colLines = max(ks.colLines, e.lines)
 			}
 			return
 		}
@@ -153,10 +174,7 @@ func (ks *kindState) confidence(k Kind) (Confidence, []string) {
 		return None, []string{}
 	}
 	reasons := []string{"checksum"}
-	colLines := int32(0)
-	for _, e := range ks.cols {
-		colLines = max(colLines, e.lines)
-	}
+	colLines := ks.colLines
 	column := colLines >= 2
 	list := ks.alone >= 2
 	// Random digits pass the check one time in ten, real numbers always.

@@ -1,5 +1,10 @@
 package content
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // A cluster is a maximal sequence of digit groups joined by separators,
 // read in one encoding: "1234-5678-9012", "123456789018", "03-1234-5678".
 // A number is a cluster of exactly the right shape, so a 12-digit number
@@ -62,9 +67,29 @@ func (c *cluster) shape() (k Kind, grouped, ok bool) {
 // valid checks the check digit of c, which has the shape of kind k.
 func (c *cluster) valid(k Kind) bool {
 	if k == MyNumber {
-		return MyNumberValid([12]byte(c.dig[:12]))
+		return myNumberOK(&c.dig)
 	}
-	return CorporateNumberValid(c.dig)
+	return corporateOK(&c.dig)
+}
+
+// asciiDigits returns the end of the ASCII digits at b[i:], eight bytes at
+// a time while it can.
+func asciiDigits(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0xF0F0F0F0F0F0F0F0
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ 0x30*ones // digits become 0-9
+		// A byte is not a digit if its high nibble is set, or adding 6
+		// carries into it. A carry out of a non-digit can only mark bytes
+		// above it, never the first non-digit.
+		if nd := (x | (x + 6*ones)) & highs; nd != 0 {
+			return i + bits.TrailingZeros64(nd)/8
+		}
+		i += 8
+	}
+	for i < len(b) && b[i]-'0' < 10 {
+		i++
+	}
+	return i
 }
 
 // parseByte reads the cluster whose first digit token is at b[i], in the
@@ -74,6 +99,19 @@ func parseByte(b []byte, i int, c *cluster) {
 	j := i
 	for {
 		g := 0
+		if k := asciiDigits(b, j); k > j { // the common case, in bulk
+			if c.n == 0 {
+				c.form = formHalf
+			} else if c.form != formHalf {
+				c.mixed = true
+			}
+			for x := j; x < k && c.n+x-j < len(c.dig); x++ {
+				c.dig[c.n+x-j] = b[x]
+			}
+			c.n += k - j
+			g += k - j
+			j = k
+		}
 		for {
 			v, f, w := byteDigit(b, j)
 			if w == 0 {

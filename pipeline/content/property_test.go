@@ -153,9 +153,9 @@ func TestStreamSplitsRandom(t *testing.T) {
 		for range 3 {
 			s.Reset()
 			var got []refMatch
-			s.onMatch = func(m *match, provisional bool) {
+			s.onMatch = func(m match, provisional bool) {
 				if !provisional {
-					got = append(got, toRef(m))
+					got = append(got, toRef(&m))
 				}
 			}
 			maxChunk := []int{1, 3, 17, 64, 200, 5000}[r.IntN(6)]
@@ -167,9 +167,9 @@ func TestStreamSplitsRandom(t *testing.T) {
 					s.Result() // must not disturb the stream
 				}
 			}
-			s.onMatch = func(m *match, provisional bool) {
+			s.onMatch = func(m match, provisional bool) {
 				if provisional {
-					got = append(got, toRef(m))
+					got = append(got, toRef(&m))
 				}
 			}
 			gotR := s.Result()

@@ -35,15 +35,15 @@ func cmpRef(a, b refMatch) int {
 }
 
 type refTok struct {
-	digit  bool
-	sep    bool
-	val    byte
-	form   string // digits: "half", "u8", "sj", "u16full"
-	lit    string // separators: identity
-	weak   bool
-	enc    encoding
-	start  int
-	end    int
+	digit bool
+	sep   bool
+	val   byte
+	form  string // digits: "half", "u8", "sj", "u16full"
+	lit   string // separators: identity
+	weak  bool
+	enc   encoding
+	start int
+	end   int
 }
 
 type refLit struct {
@@ -315,7 +315,7 @@ func refScan(b []byte) []refMatch {
 func fastScan(d *Detector, b []byte) ([]refMatch, Result) {
 	s := d.NewStream()
 	var got []refMatch
-	s.onMatch = func(m *match, _ bool) { got = append(got, toRef(m)) }
+	s.onMatch = func(m match, _ bool) { got = append(got, toRef(&m)) }
 	s.scanAll(b)
 	r := s.Result()
 	slices.SortFunc(got, cmpRef)

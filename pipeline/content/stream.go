@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"hash/maphash"
 	"math"
 	"slices"
 )
@@ -43,7 +42,7 @@ type Stream struct {
 	// provisional is set while Result evaluates the undecided tail as if
 	// the data ended there; numbers new to the sets go to overlay.
 	provisional bool
-	overlay     [numKinds][]keyMac
+	overlay     [numKinds][]uint64
 
 	hist    []byte // the data just before pos; cap 2*histCap
 	pos     int64  // bytes written
@@ -52,12 +51,7 @@ type Stream struct {
 	scratch []byte
 	macBuf  [sha256.Size]byte
 
-	onMatch func(m *match, provisional bool) // tests: every match decided, valid or not
-}
-
-type keyMac struct {
-	key uint64
-	mac [32]byte
+	onMatch func(m match, provisional bool) // tests: every match decided, valid or not
 }
 
 // state is everything about a stream that Result copies to evaluate the
@@ -69,12 +63,6 @@ type state struct {
 	encs  encoding
 }
 
-type kwState struct {
-	dfa      uint16
-	searched int64 // keywords have been looked for in the bytes before this
-	pending  int64 // ... and are still to be looked for up to this
-}
-
 type kindState struct {
 	candidates, occurrences int
 	overflow                bool // a distinct number did not fit in the set
@@ -83,9 +71,9 @@ type kindState struct {
 	grouped, full           bool
 	kwHit                   bool
 	kwReach                 int64 // farthest offset a keyword seen reaches
-	lastMatchEnd            int64
 	cols                    [4]colEntry
-	alone                   int // matches alone on their line
+	colLines                int32 // the most lines any column has
+	alone                   int   // matches alone on their line
 	hll                     hll
 	inRun                   bool
 	runMin, runMax          int64
@@ -119,7 +107,6 @@ func (s *Stream) Reset() {
 	s.st = state{}
 	for k := range s.st.kinds {
 		s.st.kinds[k].kwReach = never
-		s.st.kinds[k].lastMatchEnd = never
 		s.sets[k].reset()
 	}
 	s.cur = &s.st
@@ -159,7 +146,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		s.scan(p, pos, int(from-pos), int(lim-pos))
 		st.und = lim
 	}
-	s.feedPending(st.und)
+	s.flushKeywords(st.und)
 	s.remember(p)
 	s.pos = end
 	s.win = nil
@@ -172,7 +159,7 @@ func (s *Stream) scanAll(p []byte) {
 	s.scan(p, 0, 0, len(p))
 	s.st.und = int64(len(p))
 	s.pos = int64(len(p))
-	s.feedPending(s.pos)
+	s.flushKeywords(s.pos)
 	s.win, s.winBase = nil, s.pos
 }
 
@@ -203,7 +190,7 @@ func (s *Stream) Result() Result {
 		s.scan(buf, from, int(tmp.und-from), len(buf))
 		tmp.und = s.pos
 	}
-	s.feedPending(s.pos)
+	s.flushKeywords(s.pos)
 	r := Result{
 		MyNumber:        s.finding(MyNumber, &tmp.kinds[MyNumber]),
 		CorporateNumber: s.finding(CorporateNumber, &tmp.kinds[CorporateNumber]),
@@ -257,7 +244,7 @@ func (s *Stream) scan(buf []byte, base int64, from, to int) {
 // report records one decided match.
 func (s *Stream) report(m *match) {
 	if s.onMatch != nil {
-		s.onMatch(m, s.provisional)
+		s.onMatch(*m, s.provisional)
 	}
 	ks := &s.cur.kinds[m.kind]
 	ks.candidates++
@@ -269,9 +256,9 @@ func (s *Stream) report(m *match) {
 	s.cur.encs |= m.enc
 	ks.grouped = ks.grouped || m.grouped
 	ks.full = ks.full || m.full
-	key := maphash.Bytes(s.d.seed, m.dig[:m.n])
+	key := s.d.fingerprint(m.kind, &m.dig)
 	ks.hll.add(key)
-	s.distinct(m.kind, key, m.dig[:m.n])
+	s.distinct(m.kind, key)
 	s.place(m, ks)
 	if !ks.inRun {
 		ks.inRun, ks.runMin, ks.runMax = true, m.start, m.end
@@ -282,131 +269,28 @@ func (s *Stream) report(m *match) {
 }
 
 // distinct adds a number, by fingerprint, to the distinct set of its kind.
-func (s *Stream) distinct(k Kind, key uint64, digits []byte) {
+func (s *Stream) distinct(k Kind, key uint64) {
 	set := &s.sets[k]
+	full := set.len() >= s.d.maxHashes
+	if full && key > set.maxKey() { // the set keeps the smallest: not in it
+		s.cur.kinds[k].overflow = true
+		return
+	}
 	if set.has(key) {
 		return
 	}
-	full := set.len() >= s.d.maxHashes
 	if s.provisional {
-		for _, o := range s.overlay[k] {
-			if o.key == key {
-				return
-			}
+		if !slices.Contains(s.overlay[k], key) {
+			s.overlay[k] = append(s.overlay[k], key)
 		}
-		if full && key > set.maxKey() {
-			s.cur.kinds[k].overflow = true
-			return
-		}
-		s.overlay[k] = append(s.overlay[k], keyMac{key, s.hmac(digits)})
 		return
 	}
 	if !full {
-		mac := s.hmac(digits)
-		set.add(key, &mac)
+		set.add(key)
 		return
 	}
 	s.cur.kinds[k].overflow = true
-	if key < set.maxKey() {
-		mac := s.hmac(digits)
-		set.replaceMax(key, &mac)
-	}
-}
-
-func (s *Stream) hmac(digits []byte) (out [32]byte) {
-	s.mac.Reset()
-	s.mac.Write(digits)
-	copy(out[:], s.mac.Sum(s.macBuf[:0]))
-	return out
-}
-
-// closeRun folds the matches of the run just scanned into the keyword
-// evidence: keywords are looked for around the run, in stream order.
-func (s *Stream) closeRun() {
-	a, b := &s.cur.kinds[0], &s.cur.kinds[1]
-	if b.inRun && (!a.inRun || b.runMin < a.runMin) {
-		a, b = b, a
-	}
-	for _, ks := range [2]*kindState{a, b} {
-		if !ks.inRun {
-			continue
-		}
-		s.feedTo(ks.runMin)
-		if ks.kwReach >= ks.runMin {
-			ks.kwHit = true
-		}
-		ks.lastMatchEnd = max(ks.lastMatchEnd, ks.runMax)
-		s.cur.kw.pending = max(s.cur.kw.pending, ks.runMax+s.d.wmax)
-		ks.inRun = false
-	}
-}
-
-// feedTo looks for keywords up to x: the rest of the windows after earlier
-// matches, then the window before x.
-func (s *Stream) feedTo(x int64) {
-	kw := &s.cur.kw
-	if kw.searched < kw.pending && kw.searched < x {
-		s.feed(kw.searched, min(x, kw.pending))
-	}
-	if start := x - s.d.wmax; start > kw.searched {
-		kw.dfa, kw.searched = 0, start
-	}
-	if kw.searched < x {
-		s.feed(kw.searched, x)
-	}
-}
-
-// feedPending looks for keywords in the windows after matches, up to limit.
-func (s *Stream) feedPending(limit int64) {
-	kw := &s.cur.kw
-	if e := min(kw.pending, limit); e > kw.searched {
-		s.feed(kw.searched, e)
-	}
-}
-
-// feed runs the keyword automaton over the stream's bytes [a, b), which
-// lie in hist and win.
-func (s *Stream) feed(a, b int64) {
-	kw := &s.cur.kw
-	st := kw.dfa
-	if a < s.winBase {
-		h := s.hist[len(s.hist)-int(s.winBase-a):]
-		if b < s.winBase {
-			h = h[:b-a]
-		}
-		st = s.feedBytes(h, a, st)
-		a += int64(len(h))
-	}
-	if a < b {
-		st = s.feedBytes(s.win[a-s.winBase:b-s.winBase], a, st)
-	}
-	kw.dfa, kw.searched = st, b
-}
-
-func (s *Stream) feedBytes(p []byte, base int64, st uint16) uint16 {
-	d := s.d.kw
-	for i, c := range p {
-		st = d.next[int(st)*d.nclass+int(d.class[c])]
-		if d.hasOut[st] {
-			s.keyword(&d.out[st], base+int64(i)+1)
-		}
-	}
-	return st
-}
-
-// keyword records a keyword occurrence ending at end.
-func (s *Stream) keyword(o *kwOut, end int64) {
-	for k := range s.cur.kinds {
-		if o.width[k] == 0 {
-			continue
-		}
-		ks := &s.cur.kinds[k]
-		w := int64(s.d.window) * int64(o.width[k])
-		if end-int64(o.size[k]) <= ks.lastMatchEnd+w {
-			ks.kwHit = true
-		}
-		ks.kwReach = max(ks.kwReach, end+w)
-	}
+	set.replaceMax(key) // key < maxKey, checked above
 }
 
 // finding builds the exported summary of one kind.
@@ -418,33 +302,40 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 		Layouts:     ks.lays.names(),
 	}
 	set := &s.sets[k]
-	ents := make([]keyMac, 0, set.len()+len(s.overlay[k]))
-	for i, key := range set.keys {
-		ents = append(ents, keyMac{key, set.macs[i]})
-	}
-	ents = append(ents, s.overlay[k]...)
+	keys := make([]uint64, 0, set.len()+len(s.overlay[k]))
+	keys = append(append(keys, set.keys...), s.overlay[k]...)
 	overflow := ks.overflow
-	if len(ents) > s.d.maxHashes {
+	if len(keys) > s.d.maxHashes {
 		overflow = true
-		slices.SortFunc(ents, func(a, b keyMac) int {
-			if a.key < b.key {
-				return -1
-			}
-			return 1
-		})
-		ents = ents[:s.d.maxHashes]
+		slices.Sort(keys)
+		keys = keys[:s.d.maxHashes]
 	}
-	f.Hashes = make([]string, len(ents))
-	for i := range ents {
-		f.Hashes[i] = hex.EncodeToString(ents[i].mac[:])
+	f.Hashes = make([]string, len(keys))
+	for i, key := range keys {
+		f.Hashes[i] = s.hashOf(k, key)
 	}
 	slices.Sort(f.Hashes)
-	f.Distinct = len(ents)
+	f.Distinct = len(keys)
 	if overflow {
 		f.HashesTruncated = true
 		f.DistinctEstimated = true
-		f.Distinct = max(len(ents)+1, int(math.Round(ks.hll.estimate())))
+		f.Distinct = max(len(keys)+1, int(math.Round(ks.hll.estimate())))
 	}
 	f.Confidence, f.Reasons = ks.confidence(k)
 	return f
+}
+
+// hashOf returns the lowercase hex HMAC-SHA256 of the ASCII digits of the
+// number of kind k with fingerprint key. The digits exist only in a local
+// array, wiped before returning.
+func (s *Stream) hashOf(k Kind, key uint64) string {
+	dig := s.d.unfingerprint(k, key)
+	n := 12
+	if k == CorporateNumber {
+		n = 13
+	}
+	s.mac.Reset()
+	s.mac.Write(dig[:n])
+	clear(dig[:])
+	return hex.EncodeToString(s.mac.Sum(s.macBuf[:0]))
 }
