@@ -86,16 +86,17 @@ static __always_inline int is_ns_syscall(long nr)
 	return 0;
 }
 
-static __always_inline void fill_inode_attrs(struct file_event *e, struct inode *inode)
+static __always_inline void fill_inode_attrs(struct file_event *e, struct inode *ip)
 {
+	struct inode *inode = kcast(ip, inode);
 	struct inode_key k = {};
 	if (inode_key_of(inode, &k) < 0)
 		return;
 	e->dev = k.dev;
 	e->ino = k.ino;
-	e->i_mode = BPF_CORE_READ(inode, i_mode);
-	e->i_uid = BPF_CORE_READ(inode, i_uid.val);
-	e->i_gid = BPF_CORE_READ(inode, i_gid.val);
+	e->i_mode = inode->i_mode;
+	e->i_uid = inode->i_uid.val;
+	e->i_gid = inode->i_gid.val;
 }
 
 static __always_inline void file_event_init(struct file_event *e, struct task_struct *task,
@@ -220,8 +221,8 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	f = fd_file(task, ret);
 	if (!f)
 		return 0;
-	d = BPF_CORE_READ(f, f_path.dentry);
-	mnt = BPF_CORE_READ(f, f_path.mnt);
+	d = f->f_path.dentry;
+	mnt = f->f_path.mnt;
 	prot = dentry_protected(d, mnt);
 	ps = proc_state_get(tgid);
 	tainted = ps && (ps->flags & PS_TAINTED);
@@ -253,8 +254,8 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	}
 	}
 
-	inode = BPF_CORE_READ(d, d_inode);
-	__u32 imode = BPF_CORE_READ(inode, i_mode);
+	inode = d->d_inode;
+	__u32 imode = inode->i_mode;
 	int writes = (flags & O_ACCMODE) != 0;
 
 	if (!prot) {
@@ -378,7 +379,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	if (!info)
 		return 0;
 	f = fd_file(task, fd);
-	if (!f || inode_key_of(BPF_CORE_READ(f, f_path.dentry, d_inode), &k) < 0 ||
+	if (!f || inode_key_of(f->f_path.dentry->d_inode, &k) < 0 ||
 	    k.dev != info->dev || k.ino != info->ino) {
 		/* Closed by a path we do not see (exec with O_CLOEXEC,
 		 * close_range) and reused: forget the stale entry. */
@@ -415,8 +416,8 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	e->count = count;
 	if (nr == NR_pwrite64 || nr == NR_pwritev || nr == NR_pwritev2)
 		e->pos = regs->r10;
-	fill_inode_attrs(e, BPF_CORE_READ(f, f_path.dentry, d_inode));
-	e->path_len = put_path(s, e, sizeof(*e), BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	fill_inode_attrs(e, f->f_path.dentry->d_inode);
+	e->path_len = put_path(s, e, sizeof(*e), f->f_path.dentry, f->f_path.mnt);
 	submit(e, sizeof(*e) + e->path_len);
 	return 0;
 }

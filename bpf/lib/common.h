@@ -21,6 +21,7 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define S_IFREG 0100000
+#define S_IFDIR 0040000
 
 /* Load-time knobs, set by the loader on the CollectionSpec. */
 const volatile __u32 self_tgid = 0;          /* the sensor itself: never traced */
@@ -98,6 +99,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } generation SEC(".maps");
+
 
 /* Open protected files and sockets, by (tgid, fd). */
 struct {
@@ -177,6 +179,15 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
+/*
+ * Direct loads through BTF-typed pointers are plain (fault-handled) loads;
+ * bpf_probe_read_kernel is a helper call each. Hot paths cast the one
+ * pointer that must be read with a helper (an fd array slot) and load the
+ * rest directly.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define kcast(ptr, T) ((struct T *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(struct T)))
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -216,13 +227,10 @@ static __always_inline void submit(void *rec, __u32 size)
 
 static __always_inline __u32 encode_tty(struct tty_struct *tty)
 {
-	if (!tty)
+	if (!tty || !tty->driver)
 		return 0;
-	struct tty_driver *drv = BPF_CORE_READ(tty, driver);
-	if (!drv)
-		return 0;
-	__u32 major = BPF_CORE_READ(drv, major);
-	__u32 minor = BPF_CORE_READ(drv, minor_start) + BPF_CORE_READ(tty, index);
+	__u32 major = tty->driver->major;
+	__u32 minor = tty->driver->minor_start + tty->index;
 	return (major << 20) | (minor & 0xfffff);
 }
 
@@ -230,34 +238,35 @@ static __always_inline __u32 pid_nr_of(struct pid *p)
 {
 	if (!p)
 		return 0;
-	return BPF_CORE_READ(p, numbers[0].nr);
+	return p->numbers[0].nr;
 }
 
-static __always_inline void fill_proc(struct proc_ctx *p, struct task_struct *task)
+/* The acting task; t may come from a probe read (it is cast first). */
+static __always_inline void fill_proc(struct proc_ctx *p, struct task_struct *t)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	const struct cred *cred = BPF_CORE_READ(task, cred);
-	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+	struct task_struct *task = kcast(t, task_struct);
+	struct task_struct *parent = task->real_parent;
+	const struct cred *cred = task->cred;
+	struct signal_struct *sig = task->signal;
 
-	p->pid = BPF_CORE_READ(task, tgid);
-	p->tid = BPF_CORE_READ(task, pid);
-	p->ppid = BPF_CORE_READ(parent, tgid);
-	p->uid = BPF_CORE_READ(cred, uid.val);
-	p->gid = BPF_CORE_READ(cred, gid.val);
-	p->euid = BPF_CORE_READ(cred, euid.val);
-	p->egid = BPF_CORE_READ(cred, egid.val);
-	p->auid = BPF_CORE_READ(task, loginuid.val);
-	p->sessionid = BPF_CORE_READ(task, sessionid);
-	p->sid = pid_nr_of(BPF_CORE_READ(sig, pids[PIDTYPE_SID]));
-	p->pgid = pid_nr_of(BPF_CORE_READ(sig, pids[PIDTYPE_PGID]));
-	p->tty = encode_tty(BPF_CORE_READ(sig, tty));
+	p->pid = task->tgid;
+	p->tid = task->pid;
+	p->ppid = parent->tgid;
+	p->uid = cred->uid.val;
+	p->gid = cred->gid.val;
+	p->euid = cred->euid.val;
+	p->egid = cred->egid.val;
+	p->auid = task->loginuid.val;
+	p->sessionid = task->sessionid;
+	p->sid = pid_nr_of(sig->pids[PIDTYPE_SID]);
+	p->pgid = pid_nr_of(sig->pids[PIDTYPE_PGID]);
+	p->tty = encode_tty(sig->tty);
 	p->cgroup_id = bpf_get_current_cgroup_id();
-	p->start_time = BPF_CORE_READ(leader, start_boottime);
-	p->pstart_time = BPF_CORE_READ(parent, group_leader, start_boottime);
-	p->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	p->pid_ns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
-	BPF_CORE_READ_STR_INTO(&p->comm, task, comm);
+	p->start_time = task->group_leader->start_boottime;
+	p->pstart_time = parent->group_leader->start_boottime;
+	p->mnt_ns = task->nsproxy->mnt_ns->ns.inum;
+	p->pid_ns = task->nsproxy->pid_ns_for_children->ns.inum;
+	__builtin_memcpy(p->comm, task->comm, TASK_COMM_LEN);
 }
 
 static __always_inline void fill_hdr(struct event_hdr *h, __u8 op)
@@ -269,32 +278,37 @@ static __always_inline void fill_hdr(struct event_hdr *h, __u8 op)
 	h->ktime = bpf_ktime_get_boot_ns();
 }
 
-/* The struct file behind fd in task's table, or NULL. */
+/* The struct file behind fd in the current task's table, or NULL. */
 static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 {
-	struct file **fds;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
 	struct file *f = NULL;
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 
-	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd < 0 || (__u32)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	if (!f)
+		return NULL;
+	return kcast(f, file);
 }
 
-static __always_inline int inode_key_of(struct inode *inode, struct inode_key *k)
+static __always_inline int inode_key_of(struct inode *ip, struct inode_key *k)
 {
+	struct inode *inode = kcast(ip, inode);
+
 	if (!inode)
 		return -1;
-	k->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	k->ino = BPF_CORE_READ(inode, i_ino);
+	k->dev = inode->i_sb->s_dev;
+	k->ino = inode->i_ino;
 	return 0;
 }
 
 static __always_inline struct mount *real_mount(struct vfsmount *mnt)
 {
-	return container_of(mnt, struct mount, mnt);
+	if (!mnt)
+		return NULL;
+	return kcast(container_of(mnt, struct mount, mnt), mount);
 }
 
 struct walk_ctx {
@@ -310,14 +324,13 @@ struct walk_ctx {
 static __always_inline int walk_up(struct walk_ctx *c, struct dentry *parent)
 {
 	struct dentry *d = c->d;
-	struct mount *mnt = c->mnt;
+	struct mount *mnt = c->mnt ? kcast(c->mnt, mount) : NULL;
 
-	/* Locals, not c->...: BPF_CORE_READ would relocate walk_ctx too. */
-	if (mnt && d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
-		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+	if (mnt && d == mnt->mnt.mnt_root) {
+		struct mount *mp = mnt->mnt_parent;
 		if (mp == mnt || !mp)
 			return 1;
-		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->d = mnt->mnt_mountpoint;
 		c->mnt = mp;
 		return 0;
 	}
@@ -330,14 +343,14 @@ static __always_inline int walk_up(struct walk_ctx *c, struct dentry *parent)
 static long protected_step(__u64 i, struct walk_ctx *c)
 {
 	struct inode_key k = {};
-	struct dentry *d = c->d;
+	struct dentry *d = kcast(c->d, dentry);
 
-	if (inode_key_of(BPF_CORE_READ(d, d_inode), &k) == 0 &&
+	if (inode_key_of(d->d_inode, &k) == 0 &&
 	    bpf_map_lookup_elem(&protected_dirs, &k)) {
 		c->found = 1;
 		return 1;
 	}
-	if (walk_up(c, BPF_CORE_READ(d, d_parent))) {
+	if (walk_up(c, d->d_parent)) {
 		c->done = 1;
 		return 1;
 	}
@@ -369,8 +382,9 @@ static __always_inline void bump_generation(void)
  * system mounted below a protected directory is covered too. The verdict
  * for the parent directory is cached (see dir_cache).
  */
-static __always_inline int dentry_protected(struct dentry *dentry, struct vfsmount *vfsmnt)
+static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *vfsmnt)
 {
+	struct dentry *dentry = kcast(dp, dentry);
 	struct inode_key k = {};
 	struct mount *mnt = vfsmnt ? real_mount(vfsmnt) : NULL;
 	struct walk_ctx c = {.d = dentry, .mnt = mnt};
@@ -378,23 +392,24 @@ static __always_inline int dentry_protected(struct dentry *dentry, struct vfsmou
 	struct dir_key dk = {};
 	struct dir_verdict *cached, v = {};
 
-	if (inode_key_of(BPF_CORE_READ(dentry, d_inode), &k) == 0 &&
+	struct inode *inode = dentry->d_inode;
+
+	if (inode_key_of(inode, &k) == 0 &&
 	    (bpf_map_lookup_elem(&protected_inodes, &k) ||
-	     bpf_map_lookup_elem(&protected_dirs, &k)))
+	     ((inode->i_mode & S_IFMT) == S_IFDIR && bpf_map_lookup_elem(&protected_dirs, &k))))
 		return 1;
-	parent = BPF_CORE_READ(dentry, d_parent);
-	if (!parent || parent == dentry || (mnt && dentry == BPF_CORE_READ(mnt, mnt.mnt_root))) {
+	parent = dentry->d_parent;
+	if (!parent || parent == dentry || (mnt && dentry == mnt->mnt.mnt_root)) {
 		/* A root: nothing above it in this mount; walk (rare). */
 		bpf_loop(MAX_DEPTH, protected_step, &c, 0);
 		return c.found;
 	}
-	if (inode_key_of(BPF_CORE_READ(parent, d_inode), &k) < 0)
+	if (inode_key_of(parent->d_inode, &k) < 0)
 		return 0;
 	dk.dev = k.dev;
 	dk.ino = k.ino;
 	if (mnt)
-		dk.mnt_id = bpf_core_field_exists(mnt->mnt_id_unique) ? BPF_CORE_READ(mnt, mnt_id_unique)
-									: (__u64)BPF_CORE_READ(mnt, mnt_id);
+		dk.mnt_id = bpf_core_field_exists(mnt->mnt_id_unique) ? mnt->mnt_id_unique : (__u64)mnt->mnt_id;
 	v.gen = current_generation();
 	cached = bpf_map_lookup_elem(&dir_cache, &dk);
 	if (cached && cached->gen == v.gen)
@@ -409,24 +424,22 @@ static __always_inline int dentry_protected(struct dentry *dentry, struct vfsmou
 static long path_step(__u64 i, struct walk_ctx *c)
 {
 	struct scratch *s = get_scratch();
-	struct dentry *d = c->d;
-	struct mount *mnt = c->mnt;
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	int crossing = mnt && d == BPF_CORE_READ(mnt, mnt.mnt_root);
-	struct qstr name;
+	struct dentry *d = kcast(c->d, dentry);
+	struct mount *mnt = c->mnt ? kcast(c->mnt, mount) : NULL;
+	struct dentry *parent = d->d_parent;
+	int crossing = mnt && d == mnt->mnt.mnt_root;
 	__u32 len, pos;
 
 	if (!s)
 		return 1;
 	if (!crossing && parent != d && parent) {
-		name = BPF_CORE_READ(d, d_name);
-		len = name.len & (NAME_BUF - 1);
+		len = d->d_name.len & (NAME_BUF - 1);
 		if (len + 1 > c->pos) {
 			c->trunc = 1;
 			return 1;
 		}
 		pos = c->pos - len;
-		bpf_probe_read_kernel(&s->path[pos & (PATH_BUF - 1)], len, name.name);
+		bpf_probe_read_kernel(&s->path[pos & (PATH_BUF - 1)], len, d->d_name.name);
 		pos -= 1;
 		s->path[pos & (PATH_BUF - 1)] = '/';
 		c->pos = pos;
