@@ -42,7 +42,7 @@ type Detector struct {
 	window    int   // characters
 	wmax      int64 // bytes: the window in the widest encoding (3 bytes/char)
 	histCap   int
-	fpKey     [3]uint64 // keys the fingerprints that stand for numbers in memory
+	fpKey     [numKinds]uint64 // keys the fingerprints that stand for numbers in memory
 	kw        *kwDFA
 	pool      sync.Pool // *Stream for Scan
 }
@@ -115,20 +115,20 @@ func ParseHashKey(s string) ([]byte, error) {
 // fingerprint maps the digits of a number of kind k to a 64-bit stand-in
 // for the distinct set and the HyperLogLog sketch. The digits are packed
 // four bits each (digits 0-7 in the low nibbles of eight bytes, 5-12 in
-// the high ones), then mixed with key words by the SplitMix64 finalizer,
-// twice: a bijection, so distinct numbers never share a fingerprint, the
+// the high ones), then mixed with a key word by the SplitMix64 finalizer:
+// a bijection, so distinct numbers never share a fingerprint, the
 // fingerprints look uniformly random, and unfingerprint recovers the digits
 // for hashing when a Result is made. Fingerprints live only in memory.
 func (d *Detector) fingerprint(k Kind, dig *[13]byte) uint64 {
 	const low = 0x0F0F0F0F0F0F0F0F
 	x := binary.LittleEndian.Uint64(dig[0:8])&low | (binary.LittleEndian.Uint64(dig[5:13])&low)<<4
-	return mix64(mix64(x^d.fpKey[k]) ^ d.fpKey[2])
+	return mix64(x ^ d.fpKey[k])
 }
 
 // unfingerprint inverts fingerprint: the ASCII digits, 12 or 13 of them by
 // kind, with dig[12] zero for an individual number.
 func (d *Detector) unfingerprint(k Kind, f uint64) (dig [13]byte) {
-	x := unmix64(unmix64(f)^d.fpKey[2]) ^ d.fpKey[k]
+	x := unmix64(f) ^ d.fpKey[k]
 	for i := range 8 {
 		dig[i] = '0' + byte(x>>(8*i))&0x0F
 	}

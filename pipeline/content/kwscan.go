@@ -32,16 +32,20 @@ type kwState struct {
 
 // closeRun queues the matches of the run just scanned, by kind, in order.
 func (s *Stream) closeRun() {
-	a, b := &s.cur.kinds[0], &s.cur.kinds[1]
-	ka, kb := Kind(0), Kind(1)
-	if b.inRun && (!a.inRun || b.runMin < a.runMin) {
-		a, b, ka, kb = b, a, kb, ka
-	}
-	if a.inRun {
-		s.queueRun(ka, a)
-	}
-	if b.inRun {
-		s.queueRun(kb, b)
+	a, b := &s.cur.kinds[MyNumber], &s.cur.kinds[CorporateNumber]
+	switch {
+	case !b.inRun:
+		if a.inRun {
+			s.queueRun(MyNumber, a)
+		}
+	case !a.inRun:
+		s.queueRun(CorporateNumber, b)
+	case b.runMin < a.runMin:
+		s.queueRun(CorporateNumber, b)
+		s.queueRun(MyNumber, a)
+	default:
+		s.queueRun(MyNumber, a)
+		s.queueRun(CorporateNumber, b)
 	}
 }
 

@@ -105,8 +105,15 @@ func parseByte(b []byte, i int, c *cluster) {
 			} else if c.form != formHalf {
 				c.mixed = true
 			}
-			for x := j; x < k && c.n+x-j < len(c.dig); x++ {
-				c.dig[c.n+x-j] = b[x]
+			if c.n == 0 && j+len(c.dig) <= len(b) {
+				// Copy 13 bytes in two words; what follows the digits
+				// is overwritten or cleared below.
+				binary.LittleEndian.PutUint64(c.dig[0:], binary.LittleEndian.Uint64(b[j:]))
+				binary.LittleEndian.PutUint64(c.dig[5:], binary.LittleEndian.Uint64(b[j+5:]))
+			} else {
+				for x := j; x < k && c.n+x-j < len(c.dig); x++ {
+					c.dig[c.n+x-j] = b[x]
+				}
 			}
 			c.n += k - j
 			g += k - j
@@ -150,6 +157,7 @@ func parseByte(b []byte, i int, c *cluster) {
 		j += sw
 	}
 	c.end = j
+	clear(c.dig[min(c.n, len(c.dig)):])
 }
 
 // parse16 reads the cluster whose first digit unit is at b[u], in UTF-16

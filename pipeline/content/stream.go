@@ -213,8 +213,17 @@ func (s *Stream) scan(buf []byte, base int64, from, to int) {
 	lim := min(n, to+minSpan-1)
 	// Every match covers minSpan consecutive class bytes, so looking at
 	// one byte in minSpan finds it; a byte outside the class rules out
-	// every match over it.
+	// every match over it. (i-6 is never before buf: i starts at 11.)
 	for i := from + minSpan - 1; i < lim; {
+		// A run of minSpan class bytes over i holds all of i..i+5 or all
+		// of i-6..i: four more lookups rule most hits out without a
+		// branch, before walking the run.
+		for i+5 < n && i < lim && cls[buf[i]]&(cls[buf[i+2]]&cls[buf[i+5]]|cls[buf[i-3]]&cls[buf[i-6]]) == 0 {
+			i += minSpan
+		}
+		if i >= lim {
+			break
+		}
 		if cls[buf[i]] == 0 {
 			i += minSpan
 			continue
