@@ -462,7 +462,7 @@ cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 revision=$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 versions=()
-uses bansho && versions+=("bansho $("$bansho_bin" version 2>/dev/null | head -n 1 || true) (repo $revision)")
+uses bansho && versions+=("bansho $(timeout 10 "$bansho_bin" version 2>/dev/null | head -n 1 || true) (repo $revision)")
 uses_auditd && versions+=("auditd $(dpkg-query -W -f '${Version}' auditd 2>/dev/null || echo '?')")
 uses bpftrace && versions+=("$(bpftrace --version 2>/dev/null)")
 
