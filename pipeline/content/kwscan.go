@@ -153,6 +153,9 @@ func (s *Stream) keyword(o *kwOut, end int64) {
 		if o.width[k] == 0 {
 			continue
 		}
+		if s.onKeyword != nil {
+			s.onKeyword(Kind(k), end)
+		}
 		ks := &s.cur.kinds[k]
 		w := int64(s.d.window) * int64(o.width[k])
 		ks.kwReach = max(ks.kwReach, end+w)

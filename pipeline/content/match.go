@@ -217,42 +217,6 @@ func parse16(b []byte, u int, be bool, c *cluster) {
 	c.end = j
 }
 
-// starts16 reports whether the digit unit at b[u] begins a cluster in
-// UTF-16 of the given byte order: what precedes it neither is a digit nor
-// joins it to one. It mirrors the joining rule of parse16.
-func starts16(b []byte, u int, be bool) bool {
-	digitAt := func(j int) bool {
-		x, ok := unit16(b, j, be)
-		if !ok {
-			return false
-		}
-		_, f := digit16(x)
-		return f != 0
-	}
-	if digitAt(u - 2) {
-		return false
-	}
-	x, ok := unit16(b, u-2, be)
-	if !ok {
-		return true
-	}
-	s := sep16(x)
-	if s == sepNone || !digitAt(u-4) {
-		return true
-	}
-	if !weakSep(s) {
-		return false
-	}
-	left, right := 0, 0
-	for left <= 4 && digitAt(u-4-2*left) {
-		left++
-	}
-	for right <= 4 && digitAt(u+2*right) {
-		right++
-	}
-	return left > 4 || right > 4
-}
-
 // match is one well-formed number, valid check digit or not. It lives only
 // inside the detector.
 type match struct {
@@ -316,33 +280,27 @@ func (s *Stream) evalByte(c *cluster, base int64, i int) {
 	s.report(&m)
 }
 
-// u16Run finds the UTF-16 numbers in the run b[rs:re]. Both byte orders are
-// tried at both alignments. ASCII digits read the same as little-endian
-// units at one alignment and big-endian units at the other, so a number
-// found by a lane whose units start at odd offsets is dropped when the lane
-// of the other byte order, at even offsets, finds the same number: a
-// number is owned by the offset of its first digit's low byte.
+// u16Run finds the UTF-16 numbers in the run b[rs:re], in both byte
+// orders, reading code units at even offsets from the stream's start,
+// where UTF-16 text begins. Text at odd offsets is not lost when ASCII
+// surrounds it: its bytes read the same digits as units of the other byte
+// order at even offsets (bytes "00 31 00 32" at odd offsets are
+// little-endian "31 00 32 00" at even ones). Reading odd offsets too would
+// find, in ordinary little-endian text, big-endian phantoms made of a
+// digit's low byte and its neighbour's.
 func (s *Stream) u16Run(b []byte, base int64, rs, re, from, to int) {
 	var c cluster
-	for lane := 0; lane < 4; lane++ {
-		be, odd := lane&1 == 1, lane >= 2
-		u := rs
-		if ((base+int64(u))&1 == 1) != odd {
-			u++
-		}
-		for u+1 < re && u < to {
+	first := rs + int((base+int64(rs))&1)
+	for _, be := range [2]bool{false, true} {
+		for u := first; u+1 < re && u < to; {
 			x, _ := unit16(b, u, be)
 			if _, f := digit16(x); f == 0 {
 				u += 2
 				continue
 			}
 			parse16(b, u, be, &c)
-			low := u
-			if be {
-				low = u + 1
-			}
-			if low >= from && low < to && !c.mixed {
-				if k, grouped, ok := c.shape(); ok && !(odd && s.sameAsEven(b, u, be, &c)) {
+			if u >= from && !c.mixed {
+				if k, grouped, ok := c.shape(); ok {
 					m := match{
 						kind: k, valid: c.valid(k), grouped: grouped, full: c.form == formFull16,
 						be: be, unit: 2, enc: encUTF16LE, n: c.n, dig: c.dig,
@@ -357,28 +315,4 @@ func (s *Stream) u16Run(b []byte, base int64, rs, re, from, to int) {
 			u = c.end
 		}
 	}
-}
-
-// sameAsEven reports whether the lane of the other byte order finds the
-// number c, found at the odd-aligned unit b[u], at the same low byte.
-func (s *Stream) sameAsEven(b []byte, u int, be bool, c *cluster) bool {
-	v := u + 1 // the LE unit whose low byte is this BE unit's low byte
-	if !be {
-		v = u - 1 // the BE unit whose low byte is b[u]
-	}
-	x, ok := unit16(b, v, !be)
-	if !ok {
-		return false
-	}
-	if _, f := digit16(x); f == 0 || !starts16(b, v, !be) {
-		return false
-	}
-	var o cluster
-	parse16(b, v, !be, &o)
-	if o.mixed {
-		return false
-	}
-	k1, _, ok1 := c.shape()
-	k2, _, ok2 := o.shape()
-	return ok1 && ok2 && k1 == k2 && o.n == c.n && o.dig == c.dig
 }

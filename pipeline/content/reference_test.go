@@ -265,45 +265,16 @@ func refScan(b []byte) []refMatch {
 			out = append(out, m)
 		}
 	}
-	// UTF-16: four lanes. A lane whose units start at odd offsets gives way
-	// to the even lane of the other byte order when both read the same
-	// number from the same low byte.
-	type key struct {
-		low    int
-		kind   Kind
-		digits string
-	}
-	even := map[key]bool{}
-	var odd []refMatch
-	for _, first := range []int{0, 1} {
-		for _, be := range []bool{false, true} {
-			for _, c := range refChains(ref16Tokens(b, first, be)) {
-				m, ok := refJudge(c)
-				if !ok {
-					continue
-				}
+	// UTF-16: units at even offsets, in both byte orders.
+	for _, be := range []bool{false, true} {
+		for _, c := range refChains(ref16Tokens(b, 0, be)) {
+			if m, ok := refJudge(c); ok {
 				m.enc = encUTF16LE
-				low := m.start
 				if be {
 					m.enc = encUTF16BE
-					low++
 				}
-				if first == 0 {
-					even[key{low, m.kind, m.digits}] = true
-					out = append(out, m)
-				} else {
-					odd = append(odd, m)
-				}
+				out = append(out, m)
 			}
-		}
-	}
-	for _, m := range odd {
-		low := m.start
-		if m.enc == encUTF16BE {
-			low++
-		}
-		if !even[key{low, m.kind, m.digits}] {
-			out = append(out, m)
 		}
 	}
 	slices.SortFunc(out, cmpRef)

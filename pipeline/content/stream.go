@@ -51,7 +51,8 @@ type Stream struct {
 	scratch []byte
 	macBuf  [sha256.Size]byte
 
-	onMatch func(m match, provisional bool) // tests: every match decided, valid or not
+	onMatch   func(m match, provisional bool) // tests: every match decided, valid or not
+	onKeyword func(k Kind, end int64)         // tests: every keyword occurrence read
 }
 
 // state is everything about a stream that Result copies to evaluate the

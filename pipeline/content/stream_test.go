@@ -1,0 +1,127 @@
+package content
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// Every input split at every offset into two writes gives the one-shot
+// result: numbers, keywords and layouts across the split are all found.
+func TestStreamEverySplit(t *testing.T) {
+	d := testDetector(t)
+	r := rand.New(rand.NewPCG(12, 12))
+	var inputs [][]byte
+	for enc := range numTestEnc {
+		for i, doc := range corpus(r, enc == tASCII) {
+			if i%8 == 0 { // one of each layout
+				in := encodeText(doc.text, enc)
+				inputs = append(inputs, in[:min(len(in), 3000)])
+			}
+		}
+	}
+	for range iterations(t, 40) {
+		inputs = append(inputs, randomInput(r))
+	}
+	s := d.NewStream()
+	for n, in := range inputs {
+		want := d.Scan(in)
+		for k := 0; k <= len(in); k++ {
+			s.Reset()
+			s.Write(in[:k])
+			s.Write(in[k:])
+			if got := s.Result(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("input %d (%d bytes) split at %d: stream result differs\n got: %+v\nwant: %+v", n, len(in), k, got, want)
+			}
+		}
+	}
+}
+
+// Result evaluates the undecided tail on a copy: asking for it between
+// writes changes nothing, and its view of the tail is what the end of the
+// data there would give.
+func TestResultDoesNotDisturb(t *testing.T) {
+	d := testDetector(t)
+	r := rand.New(rand.NewPCG(13, 13))
+	for range iterations(t, 300) {
+		in := randomInput(r)
+		want := d.Scan(in)
+		s := d.NewStream()
+		for i := range in {
+			s.Write(in[i : i+1])
+			if got := s.Result(); !reflect.DeepEqual(got, d.Scan(in[:i+1])) {
+				t.Fatalf("Result after %d of %d bytes differs from a scan of them", i+1, len(in))
+			}
+		}
+		if got := s.Result(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("stream result differs after interleaved Results")
+		}
+	}
+}
+
+// Memory stays bounded whatever the stream holds: the history is capped,
+// the distinct sets hold at most MaxHashes, and counting goes on past them.
+func TestStreamBounded(t *testing.T) {
+	d, err := NewDetector(Config{HashKey: testKey, MaxHashes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(14, 14))
+	s := d.NewStream()
+	histCap := cap(s.hist)
+	tableLen := len(s.sets[MyNumber].table)
+	const n = 20000
+	seen := map[string]bool{}
+	for i := range n {
+		num := genMyNumber(r)
+		seen[num] = true
+		s.Write([]byte(num + "\n"))
+		if i%1000 == 0 {
+			s.Write(make([]byte, 100000)) // long writes too
+		}
+	}
+	res := s.Result()
+	f := res.MyNumber
+	if f.Occurrences != n || f.Candidates != n {
+		t.Errorf("occurrences %d, candidates %d, want %d", f.Occurrences, f.Candidates, n)
+	}
+	if len(f.Hashes) != 100 || !f.HashesTruncated || !f.DistinctEstimated {
+		t.Errorf("%d hashes, truncated %v, estimated %v; want 100, true, true", len(f.Hashes), f.HashesTruncated, f.DistinctEstimated)
+	}
+	if rel := float64(f.Distinct-len(seen)) / float64(len(seen)); rel < -0.1 || rel > 0.1 {
+		t.Errorf("distinct estimate %d for %d distinct numbers", f.Distinct, len(seen))
+	}
+	if cap(s.hist) != histCap || s.sets[MyNumber].len() != 100 || len(s.sets[MyNumber].table) != tableLen {
+		t.Errorf("stream memory grew: history cap %d→%d, set %d, table %d→%d",
+			histCap, cap(s.hist), s.sets[MyNumber].len(), tableLen, len(s.sets[MyNumber].table))
+	}
+	// The hashes kept are those of the smallest fingerprints, whatever the
+	// order: the same numbers written backwards keep the same hashes.
+	nums := make([]string, 0, len(seen))
+	for num := range seen {
+		nums = append(nums, num)
+	}
+	a, b := d.NewStream(), d.NewStream()
+	for i := range nums {
+		a.Write([]byte(nums[i] + ","))
+		b.Write([]byte(nums[len(nums)-1-i] + ","))
+	}
+	if ra, rb := a.Result(), b.Result(); !reflect.DeepEqual(ra.MyNumber.Hashes, rb.MyNumber.Hashes) {
+		t.Error("the hashes kept depend on the order numbers came in")
+	}
+}
+
+func TestStreamReset(t *testing.T) {
+	d := testDetector(t)
+	s := d.NewStream()
+	s.Write([]byte("マイナンバー 123456789018\n"))
+	s.Write([]byte("4011001098993"))
+	s.Reset()
+	if got := s.Result(); !reflect.DeepEqual(got, d.Scan(nil)) {
+		t.Errorf("a reset stream reports %+v", got)
+	}
+	s.Write([]byte("x 123456789018 x"))
+	if got, want := s.Result(), d.Scan([]byte("x 123456789018 x")); !reflect.DeepEqual(got, want) {
+		t.Errorf("after reset: %+v, want %+v", got, want)
+	}
+}
