@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bansho-sec/bansho/internal/testutil"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bansho-bin")
+	if err != nil {
+		panic(err)
+	}
+	os.Chmod(dir, 0o755) // TestNotRootIsRefused runs it as nobody
+	binary = filepath.Join(dir, "bansho")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bansho.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// docs reads every document of a JSON-lines file; each must be valid.
+func docs(t *testing.T, p string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("invalid JSON line %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func field(m map[string]any, path string) any {
+	var cur any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+func waitDoc(t *testing.T, p string, within time.Duration, pred func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		for _, d := range docs(t, p) {
+			if pred(d) {
+				return d
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return nil
+}
+
+// The promise: run with a config, touch a protected file, see the
+// ECS event in the output file within a second.
+func TestRunTouchSeeEventWithinASecond(t *testing.T) {
+	testutil.RequireBPF(t)
+	prot := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out", "events.json")
+	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nhealth:\n  interval: 1s\n")
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+		t.Fatalf("no sensor-started document; stderr:\n%s", stderr.String())
+	}
+
+	roster := filepath.Join(prot, "roster.csv")
+	touched := time.Now()
+	touch := exec.Command("/usr/bin/touch", roster)
+	if err := touch.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ev := waitDoc(t, out, time.Second, func(d map[string]any) bool {
+		return field(d, "event.action") == "open" && field(d, "file.path") == roster
+	})
+	if ev == nil {
+		t.Fatalf("no open event for %s within a second of touching it", roster)
+	}
+	t.Logf("event in the file %v after the touch", time.Since(touched).Round(time.Millisecond))
+	if got := field(ev, "process.pid"); got != float64(touch.Process.Pid) {
+		t.Errorf("process.pid %v, want touch's %d", got, touch.Process.Pid)
+	}
+	if field(ev, "process.name") != "touch" || field(ev, "bansho.file.protected") != true ||
+		field(ev, "event.category").([]any)[0] != "file" || field(ev, "host.id") == nil {
+		t.Errorf("document: %v", ev)
+	}
+
+	// SIGTERM: drained, a final health and a stopped document, exit 0.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	all := docs(t, out)
+	last := all[len(all)-1]
+	if field(last, "event.action") != "sensor-stopped" {
+		t.Errorf("last document %v, want sensor-stopped", field(last, "event.action"))
+	}
+	health := all[len(all)-2]
+	if field(health, "event.action") != "sensor-health" || field(health, "bansho.health.drops.total") != float64(0) {
+		t.Errorf("final health document: %v", health)
+	}
+	st, _ := os.Stat(out)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("output mode %o, want 600", st.Mode().Perm())
+	}
+}
+
+func TestBadConfigurationStopsWithOneMessage(t *testing.T) {
+	cases := map[string]struct{ body, want string }{
+		"unknown key":  {"protect:\n  paths: [/tmp]\nsensor:\n  pol_interval: 1s\n", ":4: sensor.pol_interval: unknown key (did you mean sensor.poll_interval?)"},
+		"missing path": {"protect:\n  paths: [/nonexistent/mynumber]\n", ":2: protect.paths[0]: /nonexistent/mynumber: no such file or directory"},
+		"bad value":    {"protect:\n  paths: [/tmp]\nsensor:\n  ring_buffer_bytes: 1000\n", ":4: sensor.ring_buffer_bytes: 1000 is not a power of two"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := writeConfig(t, c.body)
+			out, err := exec.Command(binary, "run", "--config", cfg).CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit %v, want status 1; output:\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "bansho: "+cfg) || !strings.Contains(lines[0], c.want) {
+				t.Errorf("output %q\nwant one line naming %s and containing %q", out, cfg, c.want)
+			}
+		})
+	}
+	out, _ := exec.Command(binary, "run", "--config", "/nonexistent.yaml").CombinedOutput()
+	if !strings.Contains(string(out), "/nonexistent.yaml: cannot read configuration") {
+		t.Errorf("missing config file: %s", out)
+	}
+}
+
+func TestNotRootIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to another user")
+	}
+	dir, err := os.MkdirTemp("", "bansho-cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	cfg := filepath.Join(dir, "bansho.yaml")
+	if err := os.WriteFile(cfg, []byte("protect:\n  paths: [/tmp]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "must run as root") {
+		t.Errorf("as nobody: %v\n%s", err, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "bansho ") {
+		t.Errorf("version: %q %v", out, err)
+	}
+}

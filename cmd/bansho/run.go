@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bansho-sec/bansho/exporters"
+	"github.com/bansho-sec/bansho/exporters/file"
+	"github.com/bansho-sec/bansho/exporters/stdout"
+	"github.com/bansho-sec/bansho/internal/config"
+	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/pipeline"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
+	"github.com/bansho-sec/bansho/sensor"
+)
+
+func runCmd() *cobra.Command {
+	var cfgFile string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the sensor",
+		Long: `Run the sensor until SIGTERM or SIGINT.
+
+Without --config the embedded defaults apply: protect /srv/mynumber, write
+ECS JSON lines to stdout and to /var/lib/bansho/events.json.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgFile, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "YAML configuration file")
+	cmd.Flags().StringSlice("protect", nil, "protected directories (protect.paths)")
+	cmd.Flags().String("output-file", "", "JSON-lines output file (outputs.file.path)")
+	cmd.Flags().Bool("stdout", true, "write documents to stdout (outputs.stdout.enabled)")
+	cmd.Flags().String("log-level", "info", "log level: debug, info, warn, error (log.level)")
+	return cmd
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	lvl := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo,
+		"warn": slog.LevelWarn, "error": slog.LevelError}[c.Level]
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func run(parent context.Context, cfg *config.Config) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	log := newLogger(cfg.Log)
+	scfg := sensor.Config{
+		ProtectPaths:    cfg.Protect.Paths,
+		RingBufferBytes: cfg.Sensor.RingBufferBytes,
+		WakeupBytes:     cfg.Sensor.WakeupBytes,
+		PollInterval:    cfg.Sensor.PollInterval,
+		QueueSize:       cfg.Sensor.QueueSize,
+		SendDedupe:      cfg.Sensor.UDPSendDedupe,
+		TraceAccept:     cfg.Sensor.TraceAccept,
+		TraceUDPSend:    cfg.Sensor.TraceUDPSend,
+	}
+	if err := sensor.Preflight(scfg); err != nil {
+		return err
+	}
+
+	host, err := ecs.LocalHost()
+	if err != nil {
+		log.Warn("host facts incomplete", "error", err)
+	}
+	outs, err := openOutputs(cfg.Outputs)
+	if err != nil {
+		return err
+	}
+	p := &pipeline.Pipeline{
+		Encoder:   &ecs.Encoder{Host: host, Version: version},
+		Exporters: outs,
+		Log:       log,
+	}
+	defer p.Close()
+
+	s, err := sensor.New(scfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	clock := sensor.NewBootClock()
+	started := time.Now()
+	details := map[string]string{}
+	for i, pd := range s.Protected() {
+		details[fmt.Sprintf("protected_%d", i)] = pd.Path
+	}
+	for i, m := range s.MissingHooks() {
+		details[fmt.Sprintf("missing_hook_%d", i)] = m
+	}
+	p.Emit(stateEvent(clock, "sensor-started", "probes attached", details))
+	log.Info("sensor running", "protected", cfg.Protect.Paths, "version", fullVersion())
+
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	events := make(chan *event.Event, scfg.QueueSize)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.Run(ctx, events)
+	}()
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.Run(ctx, events, clock) }()
+
+	health := func() {
+		st, err := s.Stats()
+		if err != nil {
+			log.Error("read sensor counters", "error", err)
+		}
+		if st.Drops == nil {
+			st.Drops = map[string]uint64{}
+		}
+		st.Drops["output_lost"] = p.OutputLost()
+		st.DropsTotal += p.OutputLost()
+		p.Emit(healthEvent(clock, st, p, time.Since(started)))
+	}
+	tick := time.NewTicker(cfg.Health.Interval)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-tick.C:
+			clock.Refresh()
+			health()
+		case err := <-readErr:
+			runErr = err
+			break loop
+		}
+	}
+	// The reader closed the queue; let the pipeline write what is left.
+	wg.Wait()
+	health()
+	p.Emit(stateEvent(clock, "sensor-stopped", "shutdown", nil))
+	if runErr != nil {
+		return runErr
+	}
+	log.Info("sensor stopped")
+	return nil
+}
+
+func openOutputs(c config.Outputs) ([]exporters.Exporter, error) {
+	var outs []exporters.Exporter
+	if c.File.Path != "" {
+		f, err := file.New(file.Options{
+			Path:       c.File.Path,
+			MaxBytes:   c.File.MaxBytes,
+			MaxBackups: c.File.MaxBackups,
+			Fsync:      c.File.Fsync,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("outputs.file.path: %w", err)
+		}
+		outs = append(outs, f)
+	}
+	if c.Stdout.Enabled {
+		outs = append(outs, stdout.New(os.Stdout))
+	}
+	return outs, nil
+}
+
+func stateEvent(clock *sensor.BootClock, action, msg string, details map[string]string) *event.Event {
+	now := sensor.BootNS()
+	return &event.Event{
+		Op:    event.OpState,
+		KTime: now,
+		Time:  clock.Wall(now),
+		Proc:  selfProc(),
+		State: &event.State{Action: action, Message: msg, Version: fullVersion(), Details: details},
+	}
+}
+
+func healthEvent(clock *sensor.BootClock, st sensor.Stats, p *pipeline.Pipeline, up time.Duration) *event.Event {
+	now := sensor.BootNS()
+	return &event.Event{
+		Op:    event.OpHealth,
+		KTime: now,
+		Time:  clock.Wall(now),
+		Proc:  selfProc(),
+		Health: &event.Health{
+			Received:     st.Received,
+			Emitted:      p.Emitted(),
+			Drops:        st.Drops,
+			DropsTotal:   st.DropsTotal,
+			Counters:     st.Counters,
+			OutputErrors: p.OutputErrors(),
+			Uptime:       up,
+		},
+	}
+}
+
+func selfProc() event.Process {
+	return event.Process{PID: uint32(os.Getpid()), TID: uint32(os.Getpid()), PPID: uint32(os.Getppid()),
+		UID: uint32(os.Getuid()), EUID: uint32(os.Geteuid()), GID: uint32(os.Getgid()), EGID: uint32(os.Getegid()),
+		AUID: event.NoUID, Comm: "bansho"}
+}

@@ -1,0 +1,214 @@
+// Package file writes documents as JSON lines to a size-rotated file.
+//
+// Rotation renames path to path.1, path.1 to path.2, and so on, keeping
+// MaxBackups; a document is never split across files. The directory is
+// created 0700 and files are 0600: the documents are an access record of
+// personal data. Safe for concurrent use.
+//
+// Accounting is per document: a document is either whole in the file or
+// reported lost in an *exporters.LostError. When a write fails (ENOSPC,
+// EIO) the file is cut back to the end of the last complete document, so a
+// reader never sees half a line.
+package file
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/bansho-sec/bansho/exporters"
+)
+
+// Options configures the exporter.
+type Options struct {
+	Path       string
+	MaxBytes   int64       // rotate when the next document would pass this (default 100 MiB)
+	MaxBackups int         // rotated files kept (default 5; 0 keeps none)
+	Mode       os.FileMode // default 0600
+	Fsync      bool        // fsync on every Flush
+	BufferSize int         // bytes buffered before a write to the file (default 256 KiB)
+}
+
+// Exporter is a size-rotated JSON-lines file.
+type Exporter struct {
+	opt       Options
+	mu        sync.Mutex
+	f         *os.File
+	buf       []byte
+	pending   int   // documents in buf
+	committed int64 // file size up to the last complete document written
+}
+
+// New opens (appending to) or creates the file.
+func New(opt Options) (*Exporter, error) {
+	if opt.Path == "" {
+		return nil, errors.New("no path")
+	}
+	if opt.MaxBytes <= 0 {
+		opt.MaxBytes = 100 << 20
+	}
+	if opt.MaxBackups < 0 {
+		opt.MaxBackups = 0
+	}
+	if opt.Mode == 0 {
+		opt.Mode = 0o600
+	}
+	if opt.BufferSize <= 0 {
+		opt.BufferSize = 256 << 10
+	}
+	if err := os.MkdirAll(filepath.Dir(opt.Path), 0o700); err != nil {
+		return nil, err
+	}
+	e := &Exporter{opt: opt, buf: make([]byte, 0, opt.BufferSize)}
+	if err := e.open(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Exporter) open() error {
+	f, err := os.OpenFile(e.opt.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, e.opt.Mode)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if st.Mode().Perm() != e.opt.Mode.Perm() {
+		// An older file with wider permissions: tighten it.
+		if err := f.Chmod(e.opt.Mode); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	e.f, e.committed = f, st.Size()
+	return nil
+}
+
+// Name implements exporters.Exporter.
+func (e *Exporter) Name() string { return "file" }
+
+// Write implements exporters.Exporter.
+func (e *Exporter) Write(docs [][]byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, d := range docs {
+		n := int64(len(d)) + 1
+		if e.committed+int64(len(e.buf))+n > e.opt.MaxBytes && e.committed+int64(len(e.buf)) > 0 {
+			if err := e.flushLocked(); err != nil {
+				return e.lostWith(err, len(docs)-i)
+			}
+			if err := e.rotate(); err != nil {
+				return &exporters.LostError{Exporter: "file", Lost: len(docs) - i,
+					Err: fmt.Errorf("rotate %s: %w", e.opt.Path, err)}
+			}
+		}
+		e.buf = append(e.buf, d...)
+		e.buf = append(e.buf, '\n')
+		e.pending++
+		if len(e.buf) >= e.opt.BufferSize {
+			if err := e.flushLocked(); err != nil {
+				return e.lostWith(err, len(docs)-i-1)
+			}
+		}
+	}
+	return nil
+}
+
+// lostWith adds documents never buffered to a flush failure's count.
+func (e *Exporter) lostWith(err error, more int) error {
+	var le *exporters.LostError
+	if errors.As(err, &le) {
+		le.Lost += more
+		return le
+	}
+	return &exporters.LostError{Exporter: "file", Lost: more, Err: err}
+}
+
+// flushLocked writes the buffer. On failure the file is cut back to its
+// last complete document and the buffered documents are reported lost.
+func (e *Exporter) flushLocked() error {
+	if len(e.buf) == 0 {
+		return nil
+	}
+	_, err := e.f.Write(e.buf)
+	if err == nil {
+		e.committed += int64(len(e.buf))
+		e.buf = e.buf[:0]
+		e.pending = 0
+		return nil
+	}
+	lost := e.pending
+	e.buf = e.buf[:0]
+	e.pending = 0
+	if terr := e.f.Truncate(e.committed); terr != nil {
+		err = errors.Join(err, fmt.Errorf("cut back to the last complete document: %w", terr))
+	}
+	return &exporters.LostError{Exporter: "file", Lost: lost, Err: fmt.Errorf("write %s: %w", e.opt.Path, err)}
+}
+
+// rotate closes the current file and shifts the backups.
+func (e *Exporter) rotate() error {
+	if err := e.f.Close(); err != nil {
+		return err
+	}
+	if e.opt.MaxBackups == 0 {
+		if err := os.Remove(e.opt.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return e.open()
+	}
+	for i := e.opt.MaxBackups - 1; i >= 1; i-- {
+		from := fmt.Sprintf("%s.%d", e.opt.Path, i)
+		if err := os.Rename(from, fmt.Sprintf("%s.%d", e.opt.Path, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Rename(e.opt.Path, e.opt.Path+".1"); err != nil {
+		return err
+	}
+	return e.open()
+}
+
+// Flush implements exporters.Exporter.
+func (e *Exporter) Flush() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.flushLocked(); err != nil {
+		return err
+	}
+	if e.opt.Fsync {
+		if err := e.f.Sync(); err != nil {
+			return fmt.Errorf("fsync %s: %w", e.opt.Path, err)
+		}
+	}
+	return nil
+}
+
+// Reopen writes what is buffered, then closes and reopens the path (after
+// an external logrotate moved the file).
+func (e *Exporter) Reopen() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.flushLocked()
+	e.f.Close()
+	if oerr := e.open(); oerr != nil {
+		return errors.Join(err, oerr)
+	}
+	return err
+}
+
+// Close implements exporters.Exporter.
+func (e *Exporter) Close() error {
+	err := e.Flush()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cerr := e.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,165 @@
+package file
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/bansho-sec/bansho/exporters"
+)
+
+func docs(from, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = []byte(fmt.Sprintf(`{"n":%d,"pad":"%s"}`, from+i, strings.Repeat("x", 40)))
+	}
+	return out
+}
+
+func lines(t *testing.T, p string) []string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+func TestRotationKeepsWholeLinesInOrder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "dir")
+	p := filepath.Join(dir, "events.json")
+	e, err := New(Options{Path: p, MaxBytes: 1000, MaxBackups: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := e.Write(docs(i*10, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Oldest first: .2, .1, current. Nothing older than .2 is kept.
+	var all []string
+	for _, f := range []string{p + ".2", p + ".1", p} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > 1000 {
+			t.Errorf("%s is %d bytes, over MaxBytes", f, st.Size())
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %o, want 600", f, st.Mode().Perm())
+		}
+		all = append(all, lines(t, f)...)
+	}
+	if _, err := os.Stat(p + ".3"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a third backup exists")
+	}
+	last := 100 - len(all)
+	for i, l := range all {
+		if want := fmt.Sprintf(`{"n":%d,`, last+i); !strings.HasPrefix(l, want) || !strings.HasSuffix(l, `"}`) {
+			t.Fatalf("line %d = %q, want the whole document %d", i, l, last+i)
+		}
+	}
+	st, _ := os.Stat(dir)
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %o, want 700", st.Mode().Perm())
+	}
+}
+
+func TestAppendsToExistingAndTightensMode(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "events.json")
+	if err := os.WriteFile(p, []byte("{\"old\":1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Path: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Write(docs(0, 1))
+	e.Close()
+	if got := lines(t, p); len(got) != 2 || got[0] != `{"old":1}` {
+		t.Errorf("lines %q", got)
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %o, want 600", st.Mode().Perm())
+	}
+}
+
+// A full disk for real: a 64 KiB tmpfs. Every document is either in the
+// file or counted as lost; the error names the path.
+func TestFullDiskIsCountedNotSilent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	p := filepath.Join(dir, "events.json")
+	e, err := New(Options{Path: p, MaxBytes: 1 << 30, BufferSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, lost := 0, 0
+	var firstErr error
+	for i := 0; i < 200; i++ {
+		batch := docs(i*20, 20)
+		err := e.Write(batch)
+		if err == nil {
+			err = e.Flush()
+		}
+		var le *exporters.LostError
+		if err != nil && !errors.As(err, &le) {
+			t.Fatalf("error without a count of lost documents: %v", err)
+		}
+		if le != nil {
+			lost += le.Lost
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	if err := e.Close(); err != nil {
+		var le *exporters.LostError
+		if errors.As(err, &le) {
+			lost += le.Lost
+		}
+	}
+	written = 200*20 - lost
+	if firstErr == nil {
+		t.Fatal("no error on a full disk")
+	}
+	if !strings.Contains(firstErr.Error(), p) || !errors.Is(firstErr, syscall.ENOSPC) {
+		t.Errorf("error %q does not name the path or ENOSPC", firstErr)
+	}
+	if lost == 0 {
+		t.Errorf("no documents counted as lost (%v)", firstErr)
+	}
+	got := lines(t, p)
+	if len(got) != written {
+		t.Errorf("%d documents on disk, %d reported written (%d lost)", len(got), written, lost)
+	}
+	for i, l := range got {
+		if !strings.HasPrefix(l, `{"n":`) || !strings.HasSuffix(l, `"}`) {
+			t.Fatalf("line %d is not a whole document: %q", i, l)
+		}
+	}
+	t.Logf("written %d, lost %d of %d", written, lost, 200*20)
+}

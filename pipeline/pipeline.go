@@ -1,0 +1,153 @@
+// Package pipeline moves decoded events from the sensor to the outputs:
+// batch, encode to ECS, write to every exporter. It never drops: only the
+// ring-buffer reader may drop (and counts it). A failing output is counted
+// and logged, and the other outputs still get every document.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bansho-sec/bansho/exporters"
+	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
+)
+
+// Pipeline encodes and ships events.
+type Pipeline struct {
+	Encoder   *ecs.Encoder
+	Exporters []exporters.Exporter
+	Log       *slog.Logger
+	// MaxBatch bounds the events encoded per write; FlushInterval bounds
+	// how long a document waits in a batch.
+	MaxBatch      int
+	FlushInterval time.Duration
+
+	mu           sync.Mutex // serialises writes: events and out-of-band documents
+	buf          []byte
+	docs         [][]byte
+	emitted      atomic.Uint64
+	outputErrors atomic.Uint64
+	outputLost   atomic.Uint64
+}
+
+// OutputLost counts documents an output reported it could not write.
+func (p *Pipeline) OutputLost() uint64 { return p.outputLost.Load() }
+
+// Emitted is the number of documents written to the outputs.
+func (p *Pipeline) Emitted() uint64 { return p.emitted.Load() }
+
+// OutputErrors counts failed writes or flushes, over all outputs.
+func (p *Pipeline) OutputErrors() uint64 { return p.outputErrors.Load() }
+
+// Run consumes in until it is closed, then flushes. ctx is not used to stop
+// early: the caller closes in after stopping the source, so that every
+// event already read is written out.
+func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
+	if p.MaxBatch <= 0 {
+		p.MaxBatch = 512
+	}
+	if p.FlushInterval <= 0 {
+		p.FlushInterval = 200 * time.Millisecond
+	}
+	batch := make([]*event.Event, 0, p.MaxBatch)
+	tick := time.NewTicker(p.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case ev, ok := <-in:
+			if !ok {
+				p.write(batch)
+				p.flush()
+				return
+			}
+			batch = append(batch, ev)
+			// Take what is already queued without waiting.
+			for len(batch) < p.MaxBatch {
+				select {
+				case ev, ok = <-in:
+					if !ok {
+						p.write(batch)
+						p.flush()
+						return
+					}
+					batch = append(batch, ev)
+					continue
+				default:
+				}
+				break
+			}
+			p.write(batch)
+			batch = batch[:0]
+		case <-tick.C:
+			p.flush()
+		}
+	}
+}
+
+// Emit writes one out-of-band document (health, state) at once, bypassing
+// the queue so it can never be dropped, and flushes.
+func (p *Pipeline) Emit(ev *event.Event) {
+	p.write([]*event.Event{ev})
+	p.flush()
+}
+
+func (p *Pipeline) write(batch []*event.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = p.buf[:0]
+	p.docs = p.docs[:0]
+	offs := make([]int, 0, len(batch)+1)
+	for _, ev := range batch {
+		offs = append(offs, len(p.buf))
+		p.buf = p.Encoder.Append(p.buf, ev)
+	}
+	offs = append(offs, len(p.buf))
+	for i := 0; i+1 < len(offs); i++ {
+		p.docs = append(p.docs, p.buf[offs[i]:offs[i+1]])
+	}
+	for _, x := range p.Exporters {
+		if err := x.Write(p.docs); err != nil {
+			p.failed(x, err)
+		}
+	}
+	p.emitted.Add(uint64(len(p.docs)))
+}
+
+func (p *Pipeline) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, x := range p.Exporters {
+		if err := x.Flush(); err != nil {
+			p.failed(x, err)
+		}
+	}
+}
+
+// failed counts an output error and the documents it lost.
+func (p *Pipeline) failed(x exporters.Exporter, err error) {
+	p.outputErrors.Add(1)
+	var le *exporters.LostError
+	if errors.As(err, &le) {
+		p.outputLost.Add(uint64(le.Lost))
+	}
+	p.Log.Error("output failed", "output", x.Name(), "error", err)
+}
+
+// Close closes every exporter.
+func (p *Pipeline) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, x := range p.Exporters {
+		if err := x.Close(); err != nil {
+			p.Log.Error("output close failed", "output", x.Name(), "error", err)
+		}
+	}
+}
