@@ -36,6 +36,22 @@ static __always_inline int read_dest(struct net_event *e, const void *uaddr)
 	return 0;
 }
 
+/* Remember the socket at fd and its peer, so later writes are attributed. */
+static __always_inline void track_socket(struct task_struct *task, int fd, struct net_event *e)
+{
+	struct file *f = fd_file(task, fd);
+	struct inode_key k = {};
+	struct fd_info info = {.kind = FD_KIND_SOCKET, .family = e->family,
+			       .dport = e->dport, .sport = e->sport};
+
+	if (!f || inode_key_of(f->f_path.dentry->d_inode, &k) < 0)
+		return;
+	info.dev = k.dev;
+	info.ino = k.ino;
+	__builtin_memcpy(info.daddr, e->daddr, 16);
+	fd_track(task->tgid, fd, &info);
+}
+
 static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -61,18 +77,8 @@ static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 	if (ps && (ps->flags & PS_TAINTED))
 		e->hdr.flags |= EF_TAINTED;
 
-	if (ret == 0 || ret == -EINPROGRESS) {
-		struct file *f = fd_file(task, fd);
-		struct inode_key k = {};
-		struct fd_info info = {.kind = FD_KIND_SOCKET, .family = e->family,
-				       .dport = e->dport, .sport = e->sport};
-		if (f && inode_key_of(BPF_CORE_READ(f, f_path.dentry, d_inode), &k) == 0) {
-			info.dev = k.dev;
-			info.ino = k.ino;
-			__builtin_memcpy(info.daddr, e->daddr, 16);
-			fd_track(task->tgid, fd, &info);
-		}
-	}
+	if (ret == 0 || ret == -EINPROGRESS)
+		track_socket(task, fd, e);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -100,15 +106,7 @@ static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
 	struct proc_state *ps = proc_state_get(task->tgid);
 	if (ps && (ps->flags & PS_TAINTED))
 		e->hdr.flags |= EF_TAINTED;
-	struct file *f = fd_file(task, ret);
-	struct inode_key k = {};
-	if (f && inode_key_of(BPF_CORE_READ(f, f_path.dentry, d_inode), &k) == 0) {
-		struct fd_info info = {.kind = FD_KIND_SOCKET, .family = e->family,
-				       .dport = e->dport, .sport = e->sport,
-				       .dev = k.dev, .ino = k.ino};
-		__builtin_memcpy(info.daddr, e->daddr, 16);
-		fd_track(task->tgid, ret, &info);
-	}
+	track_socket(task, ret, e);
 	submit(e, sizeof(*e));
 	return 0;
 }
