@@ -11,12 +11,16 @@ import (
 func TestStreamEverySplit(t *testing.T) {
 	d := testDetector(t)
 	r := rand.New(rand.NewPCG(12, 12))
+	size := 3000
+	if testing.Short() {
+		size = 600
+	}
 	var inputs [][]byte
 	for enc := range numTestEnc {
 		for i, doc := range corpus(r, enc == tASCII) {
 			if i%8 == 0 { // one of each layout
 				in := encodeText(doc.text, enc)
-				inputs = append(inputs, in[:min(len(in), 3000)])
+				inputs = append(inputs, in[:min(len(in), size)])
 			}
 		}
 	}
@@ -70,13 +74,16 @@ func TestStreamBounded(t *testing.T) {
 	s := d.NewStream()
 	histCap := cap(s.hist)
 	tableLen := len(s.sets[MyNumber].table)
-	const n = 20000
+	n := 20000
+	if testing.Short() {
+		n = 3000
+	}
 	seen := map[string]bool{}
 	for i := range n {
 		num := genMyNumber(r)
 		seen[num] = true
 		s.Write([]byte(num + "\n"))
-		if i%1000 == 0 {
+		if i%500 == 0 {
 			s.Write(make([]byte, 100000)) // long writes too
 		}
 	}
