@@ -71,9 +71,10 @@ func (s *Stream) queueRun(k Kind, ks *kindState) {
 		s.flushKeywords(lo)
 	}
 	if kw.nq == len(kw.q) {
-		// Unreachable with two kinds and windows this size (a queued run
-		// stays only a window long, and runs of a kind that close merge);
-		// stay bounded anyway by merging into the newest run.
+		// Unreachable: after the flush only runs whose windows reach past
+		// lo stay, those end within three windows of lo, and runs of a
+		// kind are over two windows apart, so at most two of each kind
+		// stay. Stay bounded anyway by merging into the newest run.
 		r := &kw.q[kw.nq-1]
 		r.max = max(r.max, hi)
 		return

@@ -154,13 +154,15 @@ func (s *Stream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// scanAll scans p as the whole of a fresh stream.
+// scanAll scans p as the whole of a fresh stream, leaving the stream as
+// Write would.
 func (s *Stream) scanAll(p []byte) {
 	s.win, s.winBase = p, 0
 	s.scan(p, 0, 0, len(p))
 	s.st.und = int64(len(p))
+	s.flushKeywords(s.st.und)
+	s.remember(p)
 	s.pos = int64(len(p))
-	s.flushKeywords(s.pos)
 	s.win, s.winBase = nil, s.pos
 }
 
@@ -336,8 +338,8 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 }
 
 // hashOf returns the lowercase hex HMAC-SHA256 of the ASCII digits of the
-// number of kind k with fingerprint key. The digits exist only in a local
-// array, wiped before returning.
+// number of kind k with fingerprint key; the digits are rebuilt only to be
+// hashed.
 func (s *Stream) hashOf(k Kind, key uint64) string {
 	dig := s.d.unfingerprint(k, key)
 	n := 12
