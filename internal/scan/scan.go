@@ -12,7 +12,8 @@
 // file swapped for a link or a FIFO during the scan is neither followed nor
 // waited on. Each file is streamed through a content.Stream in 256 KiB
 // reads, so memory does not grow with file size. Root reads with
-// O_NOATIME, leaving access times as they were.
+// O_NOATIME, leaving access times as they were. A file reached by two
+// paths (hard links, overlapping arguments) is reported under each.
 package scan
 
 import (

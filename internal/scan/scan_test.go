@@ -428,6 +428,8 @@ func runAsNobody(t *testing.T, root string, stdout, stderr *bytes.Buffer) int {
 		return 0
 	case errors.As(err, &ee):
 		return ee.ExitCode()
+	case errors.Is(err, syscall.EPERM):
+		t.Skipf("cannot start a process as uid 65534 here (%v), and root reads any file: no way to make one unreadable by permission", err)
 	}
 	t.Fatalf("running the scan as nobody: %v", err)
 	return -1
