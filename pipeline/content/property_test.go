@@ -143,11 +143,19 @@ func TestMatchesReference(t *testing.T) {
 // checks that the stream decides exactly the matches of a one-shot scan,
 // and reports the same Result.
 func TestStreamSplitsRandom(t *testing.T) {
-	d := testDetector(t)
+	big := testDetector(t)
+	small, err := NewDetector(Config{HashKey: testKey, MaxHashes: 2}) // past the bound often
+	if err != nil {
+		t.Fatal(err)
+	}
 	seed := uint64(7)
 	r := rand.New(rand.NewPCG(seed, 2))
-	s := d.NewStream()
 	for it := range iterations(t, 2000) {
+		d := big
+		if it%2 == 1 {
+			d = small
+		}
+		s := d.NewStream()
 		in := randomInput(r)
 		wantM, wantR := fastScan(d, in)
 		for range 3 {
