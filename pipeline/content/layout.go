@@ -171,7 +171,7 @@ func (ks *kindState) column(d uint16, idx int32, line int64) {
 // confidence grades the evidence gathered for one kind.
 func (ks *kindState) confidence(k Kind) (Confidence, []string) {
 	if ks.occurrences == 0 {
-		return None, []string{}
+		return ConfidenceNone, []string{}
 	}
 	reasons := []string{"checksum"}
 	colLines := ks.colLines
@@ -204,15 +204,15 @@ func (ks *kindState) confidence(k Kind) (Confidence, []string) {
 	layoutOK := (column && int(colLines) >= 3) || (list && ks.alone >= 3)
 	switch {
 	case ratioLow && ks.kwHit:
-		return Medium, reasons
+		return ConfidenceMedium, reasons
 	case ratioLow:
-		return Low, reasons
+		return ConfidenceLow, reasons
 	case ks.kwHit:
-		return High, reasons
+		return ConfidenceHigh, reasons
 	case layoutOK && ratioHigh:
-		return High, reasons
+		return ConfidenceHigh, reasons
 	case column || list || ks.grouped || ks.full:
-		return Medium, reasons
+		return ConfidenceMedium, reasons
 	}
-	return Low, reasons
+	return ConfidenceLow, reasons
 }

@@ -53,19 +53,19 @@ func (l layout) names() []string {
 type Confidence uint8
 
 const (
-	// None: no number with a valid check digit was found.
-	None Confidence = iota
-	// Low: valid check digits and nothing else; about one random 12-digit
+	// ConfidenceNone: no number with a valid check digit was found.
+	ConfidenceNone Confidence = iota
+	// ConfidenceLow: valid check digits and nothing else; about one random 12-digit
 	// string in ten passes the check, so alone this is weak.
-	Low
-	// Medium: valid check digits and one supporting sign: the 4-4-4 or
+	ConfidenceLow
+	// ConfidenceMedium: valid check digits and one supporting sign: the 4-4-4 or
 	// full-width way people write them, several in one column or one per
 	// line, or a keyword near numbers that mostly fail the check.
-	Medium
-	// High: valid check digits and a keyword nearby, or at least three
+	ConfidenceMedium
+	// ConfidenceHigh: valid check digits and a keyword nearby, or at least three
 	// numbers laid out as a column or list of which nearly all pass the
 	// check (random digits would pass one time in ten).
-	High
+	ConfidenceHigh
 )
 
 var confidenceNames = [...]string{"none", "low", "medium", "high"}
@@ -130,7 +130,10 @@ type Finding struct {
 	// were left out.
 	Hashes          []string `json:"hashes"`
 	HashesTruncated bool     `json:"hashes_truncated,omitempty"`
-	// Encodings and Layouts list where the valid matches were found.
+	// Encodings lists the encodings of the valid matches ("ascii",
+	// "utf-8", "cp932", "utf-16le", "utf-16be"); Layouts where they sat:
+	// "csv-field" (between delimiters or line ends), "line" (alone on a
+	// line), "inline" (anywhere else).
 	Encodings []string `json:"encodings"`
 	Layouts   []string `json:"layouts"`
 }

@@ -37,17 +37,17 @@ func TestConfidence(t *testing.T) {
 		reasons []string
 		layouts []string
 	}{
-		{"nothing", "just text, 03-1234-5678", tASCII, None, []string{}, []string{}},
-		{"bare number in text", "order " + my() + " shipped", tASCII, Low, []string{"checksum"}, []string{"inline"}},
-		{"keyword", "マイナンバー：" + my() + "です", tUTF8, High, []string{"checksum", "keyword"}, []string{"inline"}},
-		{"grouped", "no. " + formatNumber(my(), true, '-', false) + " ok", tASCII, Medium, []string{"checksum", "separator:4-4-4"}, []string{"inline"}},
-		{"full-width", "番号 " + formatNumber(my(), false, 0, true) + " です", tUTF8, Medium, []string{"checksum", "format:full-width"}, []string{"inline"}},
-		{"two in a column", csv(2, my), tASCII, Medium, []string{"checksum", "layout:csv-column"}, []string{"csv-field"}},
-		{"a column", csv(5, my), tASCII, High, []string{"checksum", "layout:csv-column", "checksum-ratio:high"}, []string{"csv-field"}},
-		{"a list", my() + "\n" + my() + "\n" + my() + "\n", tASCII, High, []string{"checksum", "layout:one-per-line", "checksum-ratio:high"}, []string{"line"}},
-		{"random ids in a column", csv(200, randomID), tASCII, Low, []string{"checksum", "layout:csv-column", "checksum-ratio:low"}, []string{"csv-field"}},
-		{"random ids under a keyword", "個人番号\n" + csv(200, randomID), tUTF8, Medium, []string{"checksum", "keyword", "layout:csv-column", "checksum-ratio:low"}, []string{"csv-field"}},
-		{"quoted fields, tabs", "\"" + my() + "\"\tx\n\"" + my() + "\"\ty\n", tUTF16LE, Medium, []string{"checksum", "layout:csv-column"}, []string{"csv-field"}},
+		{"nothing", "just text, 03-1234-5678", tASCII, ConfidenceNone, []string{}, []string{}},
+		{"bare number in text", "order " + my() + " shipped", tASCII, ConfidenceLow, []string{"checksum"}, []string{"inline"}},
+		{"keyword", "マイナンバー：" + my() + "です", tUTF8, ConfidenceHigh, []string{"checksum", "keyword"}, []string{"inline"}},
+		{"grouped", "no. " + formatNumber(my(), true, '-', false) + " ok", tASCII, ConfidenceMedium, []string{"checksum", "separator:4-4-4"}, []string{"inline"}},
+		{"full-width", "番号 " + formatNumber(my(), false, 0, true) + " です", tUTF8, ConfidenceMedium, []string{"checksum", "format:full-width"}, []string{"inline"}},
+		{"two in a column", csv(2, my), tASCII, ConfidenceMedium, []string{"checksum", "layout:csv-column"}, []string{"csv-field"}},
+		{"a column", csv(5, my), tASCII, ConfidenceHigh, []string{"checksum", "layout:csv-column", "checksum-ratio:high"}, []string{"csv-field"}},
+		{"a list", my() + "\n" + my() + "\n" + my() + "\n", tASCII, ConfidenceHigh, []string{"checksum", "layout:one-per-line", "checksum-ratio:high"}, []string{"line"}},
+		{"random ids in a column", csv(200, randomID), tASCII, ConfidenceLow, []string{"checksum", "layout:csv-column", "checksum-ratio:low"}, []string{"csv-field"}},
+		{"random ids under a keyword", "個人番号\n" + csv(200, randomID), tUTF8, ConfidenceMedium, []string{"checksum", "keyword", "layout:csv-column", "checksum-ratio:low"}, []string{"csv-field"}},
+		{"quoted fields, tabs", "\"" + my() + "\"\tx\n\"" + my() + "\"\ty\n", tUTF16LE, ConfidenceMedium, []string{"checksum", "layout:csv-column"}, []string{"csv-field"}},
 	}
 	for _, c := range cases {
 		res := d.Scan(encodeText(c.text, c.enc))
@@ -60,7 +60,7 @@ func TestConfidence(t *testing.T) {
 		}
 	}
 	corp := d.Scan([]byte("会社 " + formatNumber(genCorporate(r), true, ' ', false)))
-	if f := corp.CorporateNumber; f.Confidence != Medium || !slices.Equal(f.Reasons, []string{"checksum", "separator:1-4-4-4"}) {
+	if f := corp.CorporateNumber; f.Confidence != ConfidenceMedium || !slices.Equal(f.Reasons, []string{"checksum", "separator:1-4-4-4"}) {
 		t.Errorf("grouped corporate number: %v %v", f.Confidence, f.Reasons)
 	}
 }
@@ -96,7 +96,7 @@ func TestTimestampReadsAsCorporateNumber(t *testing.T) {
 		s := fmt.Sprint(ms)
 		if refCheck(CorporateNumber, s) {
 			f := d.Scan([]byte(`{"ts":` + s + `}`)).CorporateNumber
-			if f.Occurrences != 1 || f.Confidence != Low {
+			if f.Occurrences != 1 || f.Confidence != ConfidenceLow {
 				t.Errorf("timestamp passing the check: %d occurrences, confidence %v", f.Occurrences, f.Confidence)
 			}
 			return
