@@ -117,6 +117,11 @@ func (s *Stream) flushKeywords(limit int64) {
 func (s *Stream) feed(a, b int64) {
 	kw := &s.cur.kw
 	st := kw.dfa
+	if lo := s.winBase - int64(len(s.hist)); a < lo {
+		// Windows never reach back past the history (histCap covers
+		// them); should one, read what is held rather than fail.
+		a, st = min(lo, b), 0
+	}
 	if a < s.winBase {
 		h := s.hist[len(s.hist)-int(s.winBase-a):]
 		if b < s.winBase {
