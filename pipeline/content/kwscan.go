@@ -122,7 +122,7 @@ func (s *Stream) feed(a, b int64) {
 		// them); should one, read what is held rather than fail.
 		a, st = min(lo, b), 0
 	}
-	if a < s.winBase {
+	if a < s.winBase && a < b {
 		h := s.hist[len(s.hist)-int(s.winBase-a):]
 		if b < s.winBase {
 			h = h[:b-a]
