@@ -12,10 +12,13 @@
  */
 
 /* x86_64 syscall numbers used below. */
+#define NR_read 0
 #define NR_write 1
 #define NR_open 2
 #define NR_close 3
+#define NR_pread64 17
 #define NR_pwrite64 18
+#define NR_readv 19
 #define NR_writev 20
 #define NR_sendfile 40
 #define NR_dup 32
@@ -57,10 +60,12 @@
 #define NR_accept4 288
 #define NR_dup3 292
 #define NR_splice 275
+#define NR_preadv 295
 #define NR_pwritev 296
 #define NR_sendmmsg 307
 #define NR_renameat2 316
 #define NR_copy_file_range 326
+#define NR_preadv2 327
 #define NR_pwritev2 328
 #define NR_openat2 437
 #define NR_fchmodat2 452
@@ -123,7 +128,7 @@ static __always_inline void file_event_init(struct file_event *e, struct task_st
 	e->name_len = 0;
 	e->path2_len = 0;
 	e->name2_len = 0;
-	e->pad = 0;
+	e->sample_len = 0;
 }
 
 /* Append a user string at off; returns its length (without NUL). */
@@ -364,34 +369,81 @@ static __always_inline void net_event_init(struct net_event *e, struct task_stru
  * Data written to fd: write and pwrite families, and the in-kernel copies
  * (copy_file_range, sendfile, splice) that tools like cp use instead.
  * count is the bytes asked (iovec count for the vector calls).
+ *
+ * Reported: writes to protected data, and every write of a tainted process
+ * (one that read protected data) to a file or socket, with the first
+ * sample_bytes of the data for the content detector. A tainted process
+ * writing to a pipe taints the pipe, so whoever reads it is tainted too.
  */
 static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int fd, __u64 count)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
+	struct proc_state *ps = proc_state_get(tgid);
 	struct fd_key key = {.tgid = tgid, .fd = fd};
-	struct fd_info *info = bpf_map_lookup_elem(&fd_table, &key);
-	struct proc_state *ps;
+	struct fd_info *info, fresh = {};
+	struct inode_key k = {};
 	struct scratch *s;
 	struct file *f;
-	struct inode_key k = {};
+	struct inode *inode;
+	int tainted, copy;
+	__u32 off;
 
-	if (!info)
+	/* No tracked fds and never tainted: nothing to do (the common case). */
+	if (!ps)
+		return 0;
+	tainted = ps->flags & PS_TAINTED;
+	info = bpf_map_lookup_elem(&fd_table, &key);
+	if (!info && (!tainted || ret <= 0))
 		return 0;
 	f = fd_file(task, fd);
-	if (!f || inode_key_of(f->f_path.dentry->d_inode, &k) < 0 ||
-	    k.dev != info->dev || k.ino != info->ino) {
+	if (!f)
+		return 0;
+	inode = f->f_path.dentry->d_inode;
+	if (inode_key_of(inode, &k) < 0)
+		return 0;
+	if (info && (k.dev != info->dev || k.ino != info->ino)) {
 		/* Closed by a path we do not see (exec with O_CLOEXEC,
 		 * close_range) and reused: forget the stale entry. */
 		stat_inc(STAT_STALE_FD);
 		fd_untrack(tgid, fd);
-		return 0;
+		info = NULL;
+		if (!tainted || ret <= 0)
+			return 0;
 	}
-	ps = proc_state_get(tgid);
-	int tainted = ps && (ps->flags & PS_TAINTED);
+	if (!info) {
+		/* A tainted process writing where it did not open: an inherited
+		 * stdout, a shell redirection, a pipe. */
+		__u32 imode = inode->i_mode & S_IFMT;
+		if (imode == S_IFIFO) {
+			__u8 one = 1;
+			__u32 zero = 0;
+			if (!bpf_map_lookup_elem(&tainted_pipes, &k)) {
+				bpf_map_update_elem(&tainted_pipes, &k, &one, BPF_ANY);
+				__u64 *n = bpf_map_lookup_elem(&pipe_taints, &zero);
+				if (n)
+					__sync_fetch_and_add(n, 1);
+				stat_inc(STAT_PIPE_TAINTED);
+			}
+			return 0;
+		}
+		if (imode == S_IFSOCK) {
+			fresh.kind = FD_KIND_SOCKET;
+		} else if (imode == S_IFREG) {
+			fresh.kind = FD_KIND_FILE;
+			fresh.protected_data = dentry_protected(f->f_path.dentry, f->f_path.mnt);
+		} else {
+			return 0;
+		}
+		fresh.dev = k.dev;
+		fresh.ino = k.ino;
+		fd_track(tgid, fd, &fresh);
+		info = &fresh;
+	}
 	s = get_scratch();
 	if (!s)
 		return 0;
+	copy = nr == NR_copy_file_range || nr == NR_sendfile || nr == NR_splice;
 
 	if (info->kind == FD_KIND_SOCKET) {
 		if (!tainted)
@@ -399,10 +451,20 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 		struct net_event *n = (void *)s->buf;
 		net_event_init(n, task, OP_NET_SEND, nr, ret, fd);
 		n->hdr.flags |= EF_TAINTED;
+		if (copy)
+			n->hdr.flags |= EF_COPY;
 		n->bytes = count;
-		struct socket *sock = BPF_CORE_READ(f, private_data);
-		fill_sock(n, sock, 0);
-		submit(n, sizeof(*n));
+		fill_sock(n, f->private_data, 0);
+		off = sizeof(*n);
+		if (!copy) {
+			long len = ret;
+			const void *src = (const void *)regs->si;
+			if (nr == NR_writev || nr == NR_pwritev || nr == NR_pwritev2)
+				src = first_iov(src, &len);
+			n->sample_len = put_sample(&s->buf[off], src, len, &n->hdr.flags);
+			off += n->sample_len;
+		}
+		submit(n, off);
 		return 0;
 	}
 
@@ -412,13 +474,52 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 		e->hdr.flags |= EF_PROTECTED;
 	if (tainted)
 		e->hdr.flags |= EF_TAINTED;
+	if (copy)
+		e->hdr.flags |= EF_COPY;
 	e->fd = fd;
 	e->count = count;
 	if (nr == NR_pwrite64 || nr == NR_pwritev || nr == NR_pwritev2)
 		e->pos = regs->r10;
-	fill_inode_attrs(e, f->f_path.dentry->d_inode);
-	e->path_len = put_path(s, e, sizeof(*e), f->f_path.dentry, f->f_path.mnt);
-	submit(e, sizeof(*e) + e->path_len);
+	else if (ret > 0)
+		e->pos = f->f_pos - ret; /* where this write started */
+	fill_inode_attrs(e, inode);
+	off = sizeof(*e);
+	e->path_len = put_path(s, e, off, f->f_path.dentry, f->f_path.mnt);
+	off += e->path_len;
+	/* Sample what a tainted process writes outside protected data. */
+	if (tainted && !info->protected_data && !copy) {
+		long len = ret;
+		const void *src = (const void *)regs->si;
+		if (nr == NR_writev || nr == NR_pwritev || nr == NR_pwritev2)
+			src = first_iov(src, &len);
+		e->sample_len = put_sample(&s->buf[off & OFF_MASK], src, len, &e->hdr.flags);
+		off += e->sample_len;
+	}
+	submit(e, off);
+	return 0;
+}
+
+/* A read from a pipe a tainted process wrote to taints the reader. */
+static __noinline int handle_read(struct pt_regs *regs, long nr, long ret)
+{
+	__u32 zero = 0;
+	__u64 *any = bpf_map_lookup_elem(&pipe_taints, &zero);
+	struct task_struct *task;
+	struct inode_key k = {};
+	struct file *f;
+	struct proc_state *ps;
+
+	if (!any || !*any || ret <= 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	f = fd_file(task, regs->di);
+	if (!f || (f->f_path.dentry->d_inode->i_mode & S_IFMT) != S_IFIFO)
+		return 0;
+	if (inode_key_of(f->f_path.dentry->d_inode, &k) < 0 || !bpf_map_lookup_elem(&tainted_pipes, &k))
+		return 0;
+	ps = proc_state_ensure(task->tgid);
+	if (ps)
+		ps->flags |= PS_TAINTED;
 	return 0;
 }
 

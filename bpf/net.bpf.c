@@ -155,8 +155,20 @@ static __noinline int handle_send(struct pt_regs *regs, long nr, long ret)
 		return 0;
 	if (e->family != AF_INET && e->family != AF_INET6)
 		return 0;
+	__u32 off = sizeof(*e);
 	if (tainted) {
 		e->hdr.flags |= EF_TAINTED;
+		long len = ret;
+		const void *src = (const void *)regs->si;
+		if (nr != NR_sendto) {
+			/* msghdr (or the first mmsghdr): msg_iov after name and namelen */
+			struct user_msghdr m = {};
+			src = NULL;
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)regs->si) == 0)
+				src = first_iov(m.msg_iov, &len);
+		}
+		e->sample_len = put_sample(&s->buf[off], src, len, &e->hdr.flags);
+		off += e->sample_len;
 	} else {
 		struct send_key k = {.tgid = task->tgid, .dport = e->dport, .family = e->family};
 		__u64 now = e->hdr.ktime;
@@ -168,6 +180,6 @@ static __noinline int handle_send(struct pt_regs *regs, long nr, long ret)
 		}
 		bpf_map_update_elem(&send_seen, &k, &now, BPF_ANY);
 	}
-	submit(e, sizeof(*e));
+	submit(e, off);
 	return 0;
 }

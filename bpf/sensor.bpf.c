@@ -41,6 +41,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	}
 
 	switch (nr) {
+	case NR_read:
+	case NR_pread64:
+	case NR_readv:
+	case NR_preadv:
+	case NR_preadv2:
+		return handle_read(regs, nr, ret);
 	case NR_open:
 	case NR_openat:
 	case NR_openat2:

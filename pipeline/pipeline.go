@@ -21,7 +21,9 @@ import (
 type Pipeline struct {
 	Encoder   *ecs.Encoder
 	Exporters []exporters.Exporter
-	Log       *slog.Logger
+	// Content, when set, scans sampled data before encoding (and drops it).
+	Content *ContentScanner
+	Log     *slog.Logger
 	// MaxBatch bounds the events encoded per write; FlushInterval bounds
 	// how long a document waits in a batch.
 	MaxBatch      int
@@ -106,6 +108,10 @@ func (p *Pipeline) write(batch []*event.Event) {
 	p.docs = p.docs[:0]
 	offs := make([]int, 0, len(batch)+1)
 	for _, ev := range batch {
+		if p.Content != nil {
+			p.Content.Scan(ev)
+		}
+		ev.Sample = nil // never encoded, whatever the configuration
 		offs = append(offs, len(p.buf))
 		p.buf = p.Encoder.Append(p.buf, ev)
 	}

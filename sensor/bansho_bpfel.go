@@ -150,6 +150,7 @@ type banshoMapSpecs struct {
 	FdTable         *ebpf.MapSpec `ebpf:"fd_table"`
 	Generation      *ebpf.MapSpec `ebpf:"generation"`
 	Inflight        *ebpf.MapSpec `ebpf:"inflight"`
+	PipeTaints      *ebpf.MapSpec `ebpf:"pipe_taints"`
 	ProcStates      *ebpf.MapSpec `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.MapSpec `ebpf:"protected_dirs"`
 	ProtectedInodes *ebpf.MapSpec `ebpf:"protected_inodes"`
@@ -157,12 +158,14 @@ type banshoMapSpecs struct {
 	SelfProbe       *ebpf.MapSpec `ebpf:"self_probe"`
 	SendSeen        *ebpf.MapSpec `ebpf:"send_seen"`
 	Stats           *ebpf.MapSpec `ebpf:"stats"`
+	TaintedPipes    *ebpf.MapSpec `ebpf:"tainted_pipes"`
 }
 
 // banshoVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type banshoVariableSpecs struct {
+	SampleBytes  *ebpf.VariableSpec `ebpf:"sample_bytes"`
 	SelfTgid     *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SendDedupeNs *ebpf.VariableSpec `ebpf:"send_dedupe_ns"`
 	TraceAccept  *ebpf.VariableSpec `ebpf:"trace_accept"`
@@ -201,6 +204,7 @@ type banshoMaps struct {
 	FdTable         *ebpf.Map `ebpf:"fd_table"`
 	Generation      *ebpf.Map `ebpf:"generation"`
 	Inflight        *ebpf.Map `ebpf:"inflight"`
+	PipeTaints      *ebpf.Map `ebpf:"pipe_taints"`
 	ProcStates      *ebpf.Map `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.Map `ebpf:"protected_dirs"`
 	ProtectedInodes *ebpf.Map `ebpf:"protected_inodes"`
@@ -208,6 +212,7 @@ type banshoMaps struct {
 	SelfProbe       *ebpf.Map `ebpf:"self_probe"`
 	SendSeen        *ebpf.Map `ebpf:"send_seen"`
 	Stats           *ebpf.Map `ebpf:"stats"`
+	TaintedPipes    *ebpf.Map `ebpf:"tainted_pipes"`
 }
 
 func (m *banshoMaps) Close() error {
@@ -218,6 +223,7 @@ func (m *banshoMaps) Close() error {
 		m.FdTable,
 		m.Generation,
 		m.Inflight,
+		m.PipeTaints,
 		m.ProcStates,
 		m.ProtectedDirs,
 		m.ProtectedInodes,
@@ -225,6 +231,7 @@ func (m *banshoMaps) Close() error {
 		m.SelfProbe,
 		m.SendSeen,
 		m.Stats,
+		m.TaintedPipes,
 	)
 }
 
@@ -232,6 +239,7 @@ func (m *banshoMaps) Close() error {
 //
 // It can be passed to loadBanshoObjects or ebpf.CollectionSpec.LoadAndAssign.
 type banshoVariables struct {
+	SampleBytes  *ebpf.Variable `ebpf:"sample_bytes"`
 	SelfTgid     *ebpf.Variable `ebpf:"self_tgid"`
 	SendDedupeNs *ebpf.Variable `ebpf:"send_dedupe_ns"`
 	TraceAccept  *ebpf.Variable `ebpf:"trace_accept"`

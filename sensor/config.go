@@ -24,7 +24,13 @@ type Config struct {
 	SendDedupe   time.Duration
 	TraceAccept  bool
 	TraceUDPSend bool
+	// SampleBytes of each write or send by a tainted process are handed
+	// to the content detector (at most MaxSampleBytes; 0 disables).
+	SampleBytes int
 }
+
+// MaxSampleBytes is the largest content sample the kernel takes per call.
+const MaxSampleBytes = 4096
 
 // DefaultConfig is the embedded default (no protected paths).
 func DefaultConfig() Config {
@@ -36,6 +42,7 @@ func DefaultConfig() Config {
 		SendDedupe:      10 * time.Second,
 		TraceAccept:     true,
 		TraceUDPSend:    true,
+		SampleBytes:     MaxSampleBytes,
 	}
 }
 
@@ -76,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if c.WakeupBytes < 0 || (rb != 0 && c.WakeupBytes >= rb) {
 		return fmt.Errorf("sensor.wakeup_bytes: %d must be between 0 and the ring buffer size", c.WakeupBytes)
+	}
+	if c.SampleBytes < 0 || c.SampleBytes > MaxSampleBytes {
+		return fmt.Errorf("content.sample_bytes: %d must be between 0 and %d", c.SampleBytes, MaxSampleBytes)
 	}
 	if c.QueueSize < 0 {
 		return fmt.Errorf("sensor.queue_size: %d must not be negative", c.QueueSize)

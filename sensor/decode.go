@@ -79,6 +79,12 @@ func (d *Decoder) Decode(rec []byte, ev *event.Event) error {
 		return decodeFile(body, rec[fileFixed:], ev)
 	default:
 		ev.Net = decodeNet(body)
+		if n := int(le.Uint16(body[26:])); n > 0 {
+			if len(rec) < netSize+n {
+				return fmt.Errorf("%w: sample of %d bytes, %d left", ErrShortRecord, n, len(rec)-netSize)
+			}
+			ev.Sample = append([]byte(nil), rec[netSize:netSize+n]...)
+		}
 	}
 	return nil
 }
@@ -192,6 +198,9 @@ func decodeFile(b, tail []byte, ev *event.Event) error {
 	f.Name = s.next(int(le.Uint16(b[80:])), "name")
 	f.Anchor2 = s.next(int(le.Uint16(b[82:])), "second anchor")
 	f.Name2 = s.next(int(le.Uint16(b[84:])), "second name")
+	if n := int(le.Uint16(b[86:])); n > 0 {
+		ev.Sample = []byte(s.next(n, "sample"))
+	}
 	if s.err != nil {
 		return s.err
 	}

@@ -273,6 +273,8 @@ func TestRecordLayout(t *testing.T) {
 		{"file_event.name2_len", offset("file_event", "name2_len"), hdrSize + procSize + 84},
 		{"net_event.saddr", offset("net_event", "saddr"), hdrSize + procSize + 28},
 		{"net_event.bytes", offset("net_event", "bytes"), hdrSize + procSize + 64},
+		{"net_event.sample_len", offset("net_event", "sample_len"), hdrSize + procSize + 26},
+		{"file_event.sample_len", offset("file_event", "sample_len"), hdrSize + procSize + 86},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

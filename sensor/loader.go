@@ -114,6 +114,7 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		"send_dedupe_ns": uint64(cfg.SendDedupe.Nanoseconds()),
 		"trace_accept":   boolByte(cfg.TraceAccept),
 		"trace_udp_send": boolByte(cfg.TraceUDPSend),
+		"sample_bytes":   uint32(cfg.SampleBytes),
 	}); err != nil {
 		return nil, err
 	}

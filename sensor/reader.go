@@ -98,6 +98,8 @@ var kernelCounters = []struct {
 	{6, "compat_syscall_ignored", false},
 	{7, "udp_send_deduplicated", false},
 	{8, "stale_fd_entry", false},
+	{9, "content_sample_truncated", false},
+	{10, "pipe_tainted", false},
 }
 
 // Stats reads the kernel's per-CPU counters and adds the reader's.

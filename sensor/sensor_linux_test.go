@@ -279,8 +279,8 @@ func TestOpenAndWriteProtected(t *testing.T) {
 		t.Errorf("create mode %o, want 666", open.File.Mode)
 	}
 	w := h.waitFor("sh writes out.txt", fileEv(event.OpFileWrite, pid, out))
-	if w.File.Count != 5 || w.File.Ret != 5 || w.File.Pos != -1 {
-		t.Errorf("write count=%d ret=%d pos=%d, want 5/5/-1", w.File.Count, w.File.Ret, w.File.Pos)
+	if w.File.Count != 5 || w.File.Ret != 5 || w.File.Pos != 0 {
+		t.Errorf("write count=%d ret=%d pos=%d, want 5/5/0", w.File.Count, w.File.Ret, w.File.Pos)
 	}
 	// The shell opens at fd 3 and dup2s it to 1 before printf writes: the
 	// write is still attributed to the file through the dup.
@@ -558,8 +558,20 @@ func TestTaintFollowsData(t *testing.T) {
 	dst := filepath.Join(outside, "copy.csv")
 	pid := run(t, "/", "/bin/cp", roster, dst)
 	w := h.waitFor("tainted cp writes the copy", fileEv(event.OpFileWrite, pid, dst))
-	if !w.Has(event.FlagTainted) || w.Has(event.FlagProtected) {
-		t.Errorf("copy write flags %#x: want tainted, not protected", w.Flags)
+	if !w.Has(event.FlagTainted) || w.Has(event.FlagProtected) || !w.Has(event.FlagCopy) {
+		t.Errorf("copy write flags %#x: want tainted, an in-kernel copy, not protected", w.Flags)
+	}
+	// A shell redirection: head did not open the output itself, yet its
+	// write is followed and its first bytes are sampled for the detector.
+	// (head reads and writes through userspace; cat and cp copy in the
+	// kernel, which the pipeline reads back instead: FlagCopy.)
+	redirected := filepath.Join(outside, "redirected.csv")
+	pid = run(t, "/", "/bin/sh", "-c", "head -n 1 "+roster+" > "+redirected)
+	w = h.waitFor("tainted write to an inherited stdout", func(ev *event.Event) bool {
+		return ev.Op == event.OpFileWrite && ev.File.Path == redirected && ev.Proc.Comm == "head"
+	})
+	if string(w.Sample) != "name,number\n" || w.File.Ret != int64(len(w.Sample)) || w.File.Pos != 0 {
+		t.Errorf("sample %q ret %d pos %d flags %#x count %d", w.Sample, w.File.Ret, w.File.Pos, w.Flags, w.File.Count)
 	}
 	other := filepath.Join(outside, "unrelated.txt")
 	pid = run(t, "/", "/bin/sh", "-c", "echo 123456789018 > "+other)

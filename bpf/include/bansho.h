@@ -15,6 +15,7 @@
 #define ARGS_BUF 1024     /* bytes of argv captured at exec */
 #define MAX_DEPTH 64      /* dentry levels walked (protected check and path) */
 #define FD_BITS 1024      /* fds tracked per process in proc_state.fds */
+#define SAMPLE_MAX 4096   /* bytes of a write or send sampled for content */
 
 enum op {
 	OP_EXEC = 1,
@@ -46,6 +47,7 @@ enum file_ns_kind {
 #define EF_READ_FAILED (1 << 1) /* a user-memory read failed; a field is empty */
 #define EF_TAINTED     (1 << 2) /* the process has read protected data */
 #define EF_PROTECTED   (1 << 3) /* the object is protected data */
+#define EF_COPY        (1 << 4) /* an in-kernel copy: the data never passed through userspace */
 
 /* stats map indexes (per-CPU array) */
 enum stat_idx {
@@ -58,6 +60,8 @@ enum stat_idx {
 	STAT_COMPAT_SYSCALL = 6,  /* 32-bit syscall seen: not decoded */
 	STAT_SEND_DEDUPED = 7,    /* unconnected UDP send folded into an earlier one */
 	STAT_STALE_FD = 8,        /* fd_table entry no longer matched the fd */
+	STAT_SAMPLE_TRUNCATED = 9,/* a write or send was larger than the sample */
+	STAT_PIPE_TAINTED = 10,   /* a tainted process wrote to a pipe */
 	STAT_MAX = 16,
 };
 
@@ -139,8 +143,8 @@ struct file_event {
 	__u16 name_len; /* first user-supplied name */
 	__u16 path2_len;/* second anchor */
 	__u16 name2_len;/* second user-supplied name */
-	__u16 pad;
-	/* path, name, path2, name2 follow */
+	__u16 sample_len;/* bytes of written data sampled, after the strings */
+	/* path, name, path2, name2, then the sample, follow */
 };
 
 struct net_event {
@@ -154,7 +158,7 @@ struct net_event {
 	__u16 protocol; /* IPPROTO_TCP, IPPROTO_UDP */
 	__u16 sport;    /* host order */
 	__u16 dport;    /* host order */
-	__u16 pad;
+	__u16 sample_len; /* bytes of sent data sampled, after the record */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u64 bytes;    /* sends: bytes asked */

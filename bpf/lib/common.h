@@ -22,6 +22,7 @@
 #define S_IFSOCK 0140000
 #define S_IFREG 0100000
 #define S_IFDIR 0040000
+#define S_IFIFO 0010000
 
 /* Load-time knobs, set by the loader on the CollectionSpec. */
 const volatile __u32 self_tgid = 0;          /* the sensor itself: never traced */
@@ -29,6 +30,7 @@ const volatile __u64 wakeup_bytes = 256 * 1024; /* wake the reader past this bac
 const volatile __u64 send_dedupe_ns = 10ULL * 1000000000ULL;
 const volatile __u8 trace_accept = 1;
 const volatile __u8 trace_udp_send = 1;
+const volatile __u32 sample_bytes = 4096;     /* at most SAMPLE_MAX; 0: no content sampling */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -133,6 +135,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
+
+/* Pipes a tainted process wrote to: their readers become tainted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct inode_key);
+	__type(value, __u8);
+} tainted_pipes SEC(".maps");
+
+/* [0]: how many pipes were ever tainted; reads are only checked once > 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pipe_taints SEC(".maps");
 
 /* Last report of an unconnected datagram destination, per process. */
 struct send_key {
@@ -529,6 +547,42 @@ static __always_inline void fd_track(__u32 tgid, int fd, struct fd_info *info)
 	__u64 *w = fd_word(proc_state_ensure(tgid), fd);
 	if (w)
 		*w |= 1ULL << (fd & 63);
+}
+
+/*
+ * Copy up to sample_bytes of user data at src (len bytes available) to dst.
+ * Returns the bytes copied; counts a write larger than the sample.
+ */
+static __always_inline __u32 put_sample(void *dst, const void *src, long len, __u8 *flags)
+{
+	__u32 n;
+
+	if (!src || len <= 0 || sample_bytes == 0)
+		return 0;
+	n = len < sample_bytes ? len : sample_bytes;
+	if (len > sample_bytes)
+		stat_inc(STAT_SAMPLE_TRUNCATED);
+	barrier_var(n);
+	if (n > SAMPLE_MAX)
+		return 0;
+	if (bpf_probe_read_user(dst, n, src) < 0) {
+		*flags |= EF_READ_FAILED;
+		stat_inc(STAT_USER_READ_FAIL);
+		return 0;
+	}
+	return n;
+}
+
+/* The first iovec's base and length, for the vector calls. */
+static __always_inline const void *first_iov(const void *iov, long *len)
+{
+	struct iovec v = {};
+
+	if (!iov || bpf_probe_read_user(&v, sizeof(v), iov) < 0)
+		return NULL;
+	if ((long)v.iov_len < *len)
+		*len = v.iov_len;
+	return v.iov_base;
 }
 
 static __always_inline void fd_untrack(__u32 tgid, int fd)

@@ -72,6 +72,7 @@ func run(parent context.Context, cfg *config.Config) error {
 		SendDedupe:      cfg.Sensor.UDPSendDedupe,
 		TraceAccept:     cfg.Sensor.TraceAccept,
 		TraceUDPSend:    cfg.Sensor.TraceUDPSend,
+		SampleBytes:     cfg.Content.SampleBytes,
 	}
 	if err := sensor.Preflight(scfg); err != nil {
 		return err
@@ -91,6 +92,13 @@ func run(parent context.Context, cfg *config.Config) error {
 		Log:       log,
 	}
 	defer p.Close()
+	if cfg.Content.SampleBytes > 0 {
+		det, err := newDetector(cfg.Content, log)
+		if err != nil {
+			return err
+		}
+		p.Content = &pipeline.ContentScanner{Detector: det, SampleBytes: cfg.Content.SampleBytes}
+	}
 
 	s, err := sensor.New(scfg, log)
 	if err != nil {

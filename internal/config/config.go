@@ -84,6 +84,11 @@ type Content struct {
 	// HashKey keys the HMAC of detected numbers (hex or plain text). Set it
 	// per deployment, from a secret; BANSHO_CONTENT_HASH_KEY works too.
 	HashKey string `mapstructure:"hash_key"`
+	// HashKeyFile is used when HashKey is empty; created with a random key
+	// (0600) when missing, so hashes are stable across restarts.
+	HashKeyFile string `mapstructure:"hash_key_file"`
+	// SampleBytes of each write or send by a tainted process are scanned.
+	SampleBytes int `mapstructure:"sample_bytes"`
 }
 
 // Defaults are the embedded defaults: run with no file at all.
@@ -106,6 +111,8 @@ func Defaults() map[string]any {
 		"log.format":               "text",
 		"health.interval":          "30s",
 		"content.hash_key":         "",
+		"content.hash_key_file":    "/var/lib/bansho/content-hash.key",
+		"content.sample_bytes":     4096,
 	}
 }
 
@@ -128,7 +135,9 @@ var Descriptions = map[string]string{
 	"log.level":                "bansho's own log on stderr: debug, info, warn, error.",
 	"log.format":               "text or json.",
 	"health.interval":          "How often a sensor-health document is written (at least 1s).",
-	"content.hash_key":         "Key of the HMAC-SHA256 of detected numbers; set it per deployment from a secret.",
+	"content.hash_key":         "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts.",
+	"content.hash_key_file":    "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
+	"content.sample_bytes":     "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
 }
 
 // Error is a configuration error: the key, the file and line when known.
@@ -298,6 +307,12 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return &Error{Key: "log.format", Msg: fmt.Sprintf("%q is not one of text, json", c.Log.Format)}
+	}
+	if c.Content.SampleBytes < 0 || c.Content.SampleBytes > 4096 {
+		return &Error{Key: "content.sample_bytes", Msg: fmt.Sprintf("%d must be between 0 and 4096", c.Content.SampleBytes)}
+	}
+	if c.Content.HashKey == "" && c.Content.HashKeyFile == "" && c.Content.SampleBytes > 0 {
+		return &Error{Key: "content.hash_key", Msg: "set content.hash_key or content.hash_key_file (or content.sample_bytes: 0)"}
 	}
 	if c.Health.Interval < time.Second {
 		return &Error{Key: "health.interval", Msg: fmt.Sprintf("%s is below 1s", c.Health.Interval)}

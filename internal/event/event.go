@@ -61,6 +61,7 @@ const (
 	FlagReadFailed uint8 = 1 << 1 // a user-memory read failed; a field is empty
 	FlagTainted    uint8 = 1 << 2 // the process has read protected data
 	FlagProtected  uint8 = 1 << 3 // the object is protected data
+	FlagCopy       uint8 = 1 << 4 // an in-kernel copy (copy_file_range, sendfile, splice)
 )
 
 // NSKind says which change an OpFileNS record describes.
@@ -206,6 +207,26 @@ type Health struct {
 	Uptime       time.Duration
 }
 
+// Content is what the content detector found in the data of an event:
+// counts, keyed hashes and how sure it is, never a number.
+type Content struct {
+	MyNumber        Finding
+	CorporateNumber Finding
+	SampledBytes    int  // bytes of this event's data that were scanned
+	Truncated       bool // the event carried more data than was sampled
+}
+
+// Finding is one kind of number found (see pipeline/content).
+type Finding struct {
+	Distinct    int
+	Occurrences int
+	Confidence  string // high, medium, low, none
+	Reasons     []string
+	Hashes      []string // HMAC-SHA256 of the digits, lowercase hex
+	Encodings   []string
+	Layouts     []string
+}
+
 // State is a sensor lifecycle change (started, stopped).
 type State struct {
 	Action  string
@@ -222,7 +243,13 @@ type Event struct {
 	KTime uint64    // CLOCK_BOOTTIME ns
 	Time  time.Time // wall clock
 
-	Proc   Process
+	Proc Process
+	// Sample holds the first bytes of data a tainted process wrote or
+	// sent, for the content detector only. It is never encoded, exported
+	// or stored: the content stage replaces it with Content and drops it.
+	Sample  []byte
+	Content *Content
+
 	Exec   *Exec
 	Fork   *Fork
 	Exit   *Exit

@@ -159,17 +159,17 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 	o.section("thread")
 	o.uint("id", uint64(p.TID))
 	o.close()
-	o.str("name", p.Comm)
+	o.user("name", p.Comm)
 	if !p.Start.IsZero() {
 		o.time("start", p.Start)
 	}
 	if x := ev.Exec; x != nil {
-		o.strNE("executable", x.Executable)
-		o.strNE("working_directory", x.Cwd)
+		o.userNE("executable", x.Executable)
+		o.userNE("working_directory", x.Cwd)
 		if len(x.Args) > 0 {
-			o.strs("args", x.Args)
+			o.users("args", x.Args)
 			o.uint("args_count", uint64(x.Argc))
-			o.str("command_line", strings.Join(x.Args, " "))
+			o.user("command_line", strings.Join(x.Args, " "))
 		}
 	}
 	if x := ev.Exit; x != nil {
@@ -297,14 +297,14 @@ func (e *Encoder) fileEvent(o *obj, ev *event.Event) {
 
 	o.section("file")
 	if f.Path != "" {
-		o.str("path", f.Path)
-		o.str("name", path.Base(f.Path))
-		o.str("directory", path.Dir(f.Path))
+		o.user("path", f.Path)
+		o.user("name", path.Base(f.Path))
+		o.user("directory", path.Dir(f.Path))
 		if ext := path.Ext(f.Path); len(ext) > 1 {
-			o.str("extension", ext[1:])
+			o.user("extension", ext[1:])
 		}
 	}
-	o.strNE("target_path", f.TargetPath)
+	o.userNE("target_path", f.TargetPath)
 	if f.Ino != 0 {
 		o.ustr("inode", f.Ino)
 		o.key("device")
@@ -412,13 +412,24 @@ func (e *Encoder) bansho(o *obj, ev *event.Event) {
 	if ev.Has(event.FlagTruncated) {
 		o.boolean("truncated", true)
 	}
+	if o.redacted {
+		o.boolean("redacted", true)
+	}
+	if c := ev.Content; c != nil {
+		o.section("content")
+		contentFinding(o, "my_number", &c.MyNumber)
+		contentFinding(o, "corporate_number", &c.CorporateNumber)
+		o.uint("sampled_bytes", uint64(c.SampledBytes))
+		o.boolean("truncated", c.Truncated)
+		o.close()
+	}
 	if ev.Has(event.FlagReadFailed) {
 		o.boolean("read_failed", true)
 	}
 	switch {
 	case ev.Exec != nil:
 		o.section("exec")
-		o.str("filename", ev.Exec.Filename)
+		o.user("filename", ev.Exec.Filename)
 		if ev.Exec.OldPID != ev.Proc.PID {
 			o.uint("old_pid", uint64(ev.Exec.OldPID))
 		}
@@ -471,8 +482,8 @@ func (e *Encoder) bansho(o *obj, ev *event.Event) {
 		case event.NSTruncate:
 			o.uint("length", f.Count)
 		}
-		o.strNE("name", f.Name)
-		o.strNE("anchor", f.Anchor)
+		o.userNE("name", f.Name)
+		o.userNE("anchor", f.Anchor)
 		o.close()
 	case ev.Net != nil:
 		n := ev.Net
@@ -521,6 +532,28 @@ func (e *Encoder) bansho(o *obj, ev *event.Event) {
 			o.close()
 		}
 		o.close()
+	}
+	o.close()
+}
+
+// contentFinding writes what the detector found: counts, confidence and
+// keyed hashes. event.Finding has no field that could hold a number.
+func contentFinding(o *obj, name string, f *event.Finding) {
+	o.section(name)
+	o.uint("distinct", uint64(f.Distinct))
+	o.uint("occurrences", uint64(f.Occurrences))
+	o.str("confidence", f.Confidence)
+	if len(f.Reasons) > 0 {
+		o.strs("reasons", f.Reasons)
+	}
+	if len(f.Hashes) > 0 {
+		o.strs("hashes", f.Hashes)
+	}
+	if len(f.Encodings) > 0 {
+		o.strs("encodings", f.Encodings)
+	}
+	if len(f.Layouts) > 0 {
+		o.strs("layouts", f.Layouts)
 	}
 	o.close()
 }

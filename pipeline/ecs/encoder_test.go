@@ -256,3 +256,24 @@ func BenchmarkAppendFileOpen(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// A My Number in argv or a path never reaches a document.
+func TestDocumentsAreRedacted(t *testing.T) {
+	const n = "123456789018" // the published test vector
+	e := &Encoder{Host: testHost}
+	for _, ev := range []*event.Event{
+		{Op: event.OpExec, Time: t0, Proc: proc(), Exec: &event.Exec{Filename: "/tmp/" + n, Executable: "/usr/bin/grep",
+			Cwd: "/home/" + n, Args: []string{"grep", n, "roster.csv"}, Argc: 3}},
+		{Op: event.OpFileNS, Time: t0, Proc: proc(), File: &event.File{Kind: event.NSRename, FD: -1,
+			Path: "/srv/mynumber/" + n + ".pdf", TargetPath: "/tmp/1234-5678-9018.pdf", Name: n + ".pdf", Anchor: "/srv/" + n}},
+	} {
+		b := e.Append(nil, ev)
+		if strings.Contains(string(b), n) || strings.Contains(string(b), "1234-5678-9018") {
+			t.Fatalf("%s document holds the raw number", ev.Op)
+		}
+		m := encode(t, ev)
+		if get(m, "bansho.redacted") != true {
+			t.Errorf("%s: bansho.redacted not set", ev.Op)
+		}
+	}
+}

@@ -62,8 +62,37 @@ const hexDigits = "0123456789abcdef"
 
 // obj writes one JSON object with comma handling.
 type obj struct {
-	b     []byte
-	first []bool // per nesting level: no member written yet
+	b        []byte
+	first    []bool // per nesting level: no member written yet
+	redacted bool   // a user-supplied string had a My Number masked
+}
+
+// user writes a string that came from the traced system (argv, a path, a
+// file name), with any My Number in it masked.
+func (o *obj) user(k, v string) {
+	v, changed := Redact(v)
+	o.redacted = o.redacted || changed
+	o.str(k, v)
+}
+
+func (o *obj) userNE(k, v string) {
+	if v != "" {
+		o.user(k, v)
+	}
+}
+
+func (o *obj) users(k string, v []string) {
+	o.key(k)
+	o.b = append(o.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		s, changed := Redact(s)
+		o.redacted = o.redacted || changed
+		o.b = appendString(o.b, s)
+	}
+	o.b = append(o.b, ']')
 }
 
 func (o *obj) open() {

@@ -1,0 +1,155 @@
+package ecs
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bansho-sec/bansho/pipeline/content"
+)
+
+// MaskedMyNumber replaces an individual number found in a string.
+const MaskedMyNumber = "****-****-****"
+
+// Redact masks every individual number (12 digits with a valid check
+// digit, ASCII or full-width, with or without -, space, . or full-width
+// separators, and no further digit on either side) in a string that came
+// from the traced system: argv, paths, file names. The sensor must never
+// become a store of My Numbers, and a command line like
+// `grep 1234... roster.csv` or a file named after a person's number would
+// otherwise carry one. Corporate numbers are public and are kept.
+// Returns s itself (no allocation) when there is nothing to mask.
+func Redact(s string) (string, bool) {
+	if !mayHoldNumber(s) {
+		return s, false
+	}
+	var b strings.Builder
+	changed := false
+	last := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if digitOf(r) < 0 || (i > 0 && precededByDigit(s, i)) {
+			i += size
+			continue
+		}
+		if end, ok := matchMyNumber(s, i); ok {
+			b.WriteString(s[last:i])
+			b.WriteString(MaskedMyNumber)
+			last, i, changed = end, end, true
+			continue
+		}
+		// Not a number: skip the rest of this digit run.
+		for i < len(s) {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if digitOf(r) < 0 {
+				break
+			}
+			i += size
+		}
+	}
+	if !changed {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// matchMyNumber tries the two layouts at i: 12 digits in a row, or three
+// groups of 4 with one separator used twice. Either must end the digits:
+// no digit, and no further separator-and-digit group, may follow.
+func matchMyNumber(s string, i int) (end int, ok bool) {
+	var d [12]byte
+	// 12 in a row.
+	if j, n := readDigits(s, i, d[:], 12); n == 12 && !nextIsDigit(s, j) && content.MyNumberValid(d) {
+		return j, true
+	}
+	// 4-4-4 with a consistent separator.
+	j, n := readDigits(s, i, d[0:4], 4)
+	if n != 4 {
+		return 0, false
+	}
+	sep, size := utf8.DecodeRuneInString(s[j:])
+	if !isSeparator(sep) {
+		return 0, false
+	}
+	j += size
+	if j, n = readDigits(s, j, d[4:8], 4); n != 4 {
+		return 0, false
+	}
+	if r, size2 := utf8.DecodeRuneInString(s[j:]); r != sep {
+		return 0, false
+	} else {
+		j += size2
+	}
+	if j, n = readDigits(s, j, d[8:12], 4); n != 4 || nextIsDigit(s, j) {
+		return 0, false
+	}
+	if r, size3 := utf8.DecodeRuneInString(s[j:]); r == sep && nextIsDigit(s, j+size3) {
+		return 0, false // a fourth group: a card number, not an individual number
+	}
+	if !content.MyNumberValid(d) {
+		return 0, false
+	}
+	return j, true
+}
+
+// readDigits reads up to max digits at i into dst as ASCII.
+func readDigits(s string, i int, dst []byte, max int) (int, int) {
+	n := 0
+	for n < max && i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		d := digitOf(r)
+		if d < 0 {
+			break
+		}
+		dst[n] = byte('0' + d)
+		n++
+		i += size
+	}
+	return i, n
+}
+
+func nextIsDigit(s string, i int) bool {
+	if i >= len(s) {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return digitOf(r) >= 0
+}
+
+// mayHoldNumber is a cheap pre-check: at least 12 digit characters.
+func mayHoldNumber(s string) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			n++
+		} else if c == 0xEF && i+2 < len(s) && s[i+1] == 0xBC && s[i+2] >= 0x90 && s[i+2] <= 0x99 {
+			n++
+			i += 2
+		}
+	}
+	return n >= 12
+}
+
+func digitOf(r rune) int {
+	switch {
+	case r >= '0' && r <= '9':
+		return int(r - '0')
+	case r >= '０' && r <= '９':
+		return int(r - '０')
+	}
+	return -1
+}
+
+func isSeparator(r rune) bool {
+	switch r {
+	case '-', ' ', '.', '－', '−', 'ー', '‐', '　':
+		return true
+	}
+	return false
+}
+
+func precededByDigit(s string, i int) bool {
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return digitOf(r) >= 0
+}
