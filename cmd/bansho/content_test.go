@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand"
@@ -133,6 +134,28 @@ func TestContentFindingsOnSendsAndCopies(t *testing.T) {
 		if field(d, "file.path") == other && field(d, "bansho.content") != nil {
 			t.Errorf("untainted write scanned: %v", d)
 		}
+	}
+
+	// bansho scan, over the same bytes at rest, agrees with the sensor:
+	// the same count and the same keyed hashes. (Last: reading scan's
+	// output through a pipe rightly taints this test process.)
+	scanOut, err := exec.Command(binary, "scan", "--format", "json", "--hash-key", "0123456789abcdef0123456789abcdef", roster).Output()
+	if err != nil {
+		t.Fatalf("bansho scan: %v", err)
+	}
+	var rep struct {
+		MyNumber struct {
+			Distinct int      `json:"distinct"`
+			Hashes   []string `json:"hashes"`
+		} `json:"my_number"`
+	}
+	if err := json.Unmarshal(scanOut, &rep); err != nil {
+		t.Fatalf("scan output: %v", err)
+	}
+	sensorHashes := fmt.Sprint(field(send, "bansho.content.my_number.hashes"))
+	if rep.MyNumber.Distinct != len(numbers) || fmt.Sprint(rep.MyNumber.Hashes) != sensorHashes {
+		t.Errorf("scan found %d distinct, the sensor %v; hashes equal: %v", rep.MyNumber.Distinct,
+			field(send, "bansho.content.my_number.distinct"), fmt.Sprint(rep.MyNumber.Hashes) == sensorHashes)
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)

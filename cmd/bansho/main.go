@@ -31,7 +31,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), versionCmd())
+	root.AddCommand(runCmd(), versionCmd(), scanCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "bansho:", err)
 		os.Exit(exitCode(err))
@@ -40,6 +40,8 @@ func main() {
 
 // usageError marks command-line misuse (exit 2).
 type usageError struct{ error }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func exitCode(err error) int {
 	if _, ok := err.(usageError); ok {

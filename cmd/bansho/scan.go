@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bansho-sec/bansho/internal/scan"
+	"github.com/bansho-sec/bansho/pipeline/content"
+)
+
+func scanCmd() *cobra.Command {
+	var format, hashKey string
+	cmd := &cobra.Command{
+		Use:   "scan [--format json|text] [--hash-key KEY] PATH...",
+		Short: "Find My Numbers and corporate numbers in files at rest",
+		Long: `Scan files and directories (recursively, following no symlinks) for
+individual numbers (マイナンバー) and corporate numbers (法人番号) in ASCII,
+UTF-8, full-width, Shift_JIS/CP932 and UTF-16 text. Numbers are never
+printed: only counts, confidence and keyed hashes (HMAC-SHA256 under
+--hash-key or BANSHO_CONTENT_HASH_KEY; use the sensor's key so both count a
+person the same way).
+
+--format json prints one JSON object per regular file scanned. Exit status
+is 0 when the scan completed (unreadable files are reported on stderr and
+counted), 2 on usage errors.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errorf("scan: name at least one file or directory")}
+			}
+			text := hashKey
+			if text == "" {
+				text = os.Getenv("BANSHO_CONTENT_HASH_KEY")
+			}
+			if text == "" {
+				return usageError{errorf("scan: a hash key is required: --hash-key KEY or BANSHO_CONTENT_HASH_KEY")}
+			}
+			key, err := content.ParseHashKey(text)
+			if err != nil {
+				return usageError{errorf("scan: --hash-key: %v", err)}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			code := scan.Run(ctx, scan.Options{Format: format, HashKey: key, Paths: args}, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if code != 0 {
+				os.Exit(code)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: json or text")
+	cmd.Flags().StringVar(&hashKey, "hash-key", "", "key of the number hashes (default $BANSHO_CONTENT_HASH_KEY)")
+	return cmd
+}
