@@ -233,6 +233,40 @@ audit_status() { auditctl -s | awk -v k="$1" '$1 == k { print $2 }'; }
 # stop_* sets $lost (events the sensor lost, or "-") and $seen (events it
 # reports having received, or "-").
 
+# sensor_pids CONFIG: the processes doing the sensor's out-of-line work, whose
+# CPU time is reported: the sensor itself, or auditd and the kernel's kauditd.
+sensor_pids() {
+	case $1 in
+	bansho | bpftrace) echo "$sensor_pid" ;;
+	auditd*) audit_status pid; pgrep -x kauditd || true ;;
+	esac
+}
+
+# cpu_ns PID...: CPU time in ns the processes' threads have used so far.
+cpu_ns() {
+	local p total=0 t
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*/schedstat; do
+			[[ -r $t ]] && total=$((total + $(cut -d' ' -f1 "$t" 2>/dev/null || echo 0)))
+		done
+	done
+	echo "$total"
+}
+
+# cpu_settle PID...: wait (at most 5 s) until the processes are idle, i.e. have
+# caught up with the events of the loop, and print their CPU time then.
+cpu_settle() {
+	local a b deadline=$((SECONDS + 5))
+	b=$(cpu_ns "$@")
+	while ((SECONDS < deadline)); do
+		a=$b
+		sleep 0.1
+		b=$(cpu_ns "$@")
+		((b - a < 2000000)) && break # under 2% of a CPU
+	done
+	echo "$b"
+}
+
 start_bare() { :; }
 stop_bare() { lost=-; seen=-; }
 
@@ -411,6 +445,8 @@ if has connect "${workloads[@]}"; then
 	port=$(head -n 1 "$work/logs/listener.port")
 fi
 
+dt() { LC_ALL=C awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
 # settle: after a session, write back its files (sensor output, audit log)
 # and let the kernel finish tearing down probes before the next measurement.
 settle() {
@@ -433,8 +469,9 @@ run_workload() {
 # ---- measure ---------------------------------------------------------------------
 
 mkdir -p "$(dirname "$out_md")"
-printf 'round\tworkload\tconfig\tns_per_iter\tevents_lost\tevents_seen\n' >"$out_tsv.tmp"
+printf 'round\tworkload\tconfig\tns_per_iter\tevents_lost\tevents_seen\tsensor_cpu_ms\n' >"$out_tsv.tmp"
 start=$SECONDS
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 log "work dir $work; ${rounds} rounds; configs ${configs[*]}; workloads ${workloads[*]}; driver CPU $cpu"
 for ((r = 1; r <= rounds; r++)); do
 	# Rotate the configuration order each round.
@@ -444,17 +481,29 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 	for w in "${workloads[@]}"; do
 		for c in "${order[@]}"; do
+			t0=$EPOCHREALTIME
 			"start_$c" "$w-r$r"
+			mapfile -t pids < <(sensor_pids "$c")
+			cpu0=$(cpu_ns "${pids[@]}")
+			t1=$EPOCHREALTIME
 			run_workload "$w"
+			t2=$EPOCHREALTIME
+			sensor_cpu=-
+			if [[ ${#pids[@]} -gt 0 ]]; then
+				sensor_cpu=$(LC_ALL=C awk -v a="$cpu0" -v b="$(cpu_settle "${pids[@]}")" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
+			fi
 			"stop_$c"
+			t3=$EPOCHREALTIME
 			settle
-			printf '%d\t%s\t%s\t%s\t%s\t%s\n' "$r" "$w" "$c" "$ns" "$lost" "$seen" >>"$out_tsv.tmp"
-			log "round $r/$rounds $w $c: $ns ns/iter, lost $lost"
+			printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$w" "$c" "$ns" "$lost" "$seen" "$sensor_cpu" >>"$out_tsv.tmp"
+			log "$(printf 'round %d/%d %s %s: %s ns/iter, lost %s, sensor CPU %s ms (start %.1fs, loop %.1fs, stop %.1fs)' \
+				"$r" "$rounds" "$w" "$c" "$ns" "$lost" "$sensor_cpu" "$(dt "$t0" "$t1")" "$(dt "$t1" "$t2")" "$(dt "$t2" "$t3")")"
 		done
 	done
 done
 mv "$out_tsv.tmp" "$out_tsv"
 elapsed=$((SECONDS - start))
+load_end=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---- report ------------------------------------------------------------------------
 
@@ -462,7 +511,7 @@ cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 revision=$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 versions=()
-uses bansho && versions+=("bansho $(timeout 10 "$bansho_bin" version 2>/dev/null | head -n 1 || true) (repo $revision)")
+uses bansho && versions+=("$(timeout 10 "$bansho_bin" version 2>/dev/null | head -n 1 || true) (repo $revision)")
 uses_auditd && versions+=("auditd $(dpkg-query -W -f '${Version}' auditd 2>/dev/null || echo '?')")
 uses bpftrace && versions+=("$(bpftrace --version 2>/dev/null)")
 
@@ -477,17 +526,19 @@ report() {
 		- machine: kernel $(uname -r), ${cpu_model:-unknown CPU}, $ncpu CPUs, $mem
 		- run: $rounds rounds in ${elapsed}s; iterations: open $iters_open, exec $iters_exec, connect $iters_connect; driver pinned to CPU $cpu
 		- tools: $tools_line
+		- load average (1 min) at start $load_start, at end $load_end; the figures are only as quiet as the machine was
 		- audit: $([[ $never_task == 1 ]] && echo '`-a never,task` loaded outside auditd sessions (no syscall-audit path for the loops)' || echo 'left as found outside auditd sessions'); auditd sessions: backlog limit $audit_backlog, \`auditd\` = \`-w DIR -p rwa\`, \`auditd-syscall\` = \`-a always,exit -F arch=b64 -S openat,write,execve,connect\`
 
-		| workload | config | ns/iter median | ratio vs bare | target | spread | events lost |
-		|---|---|---:|---:|---|---:|---:|
+		| workload | config | ns/iter median | ratio vs bare | target | spread | events lost | sensor CPU ms/1k iter |
+		|---|---|---:|---:|---|---:|---:|---:|
 	EOF
-	awk -F'\t' -v wl="${workloads[*]}" -v cl="${configs[*]}" '
+	awk -F'\t' -v wl="${workloads[*]}" -v cl="${configs[*]}" \
+		-v io="$iters_open" -v ie="$iters_exec" -v ic="$iters_connect" '
 	function median(a, n,    i, j, t) {
 		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
-	NR > 1 { ns[$2, $3, $1] = $4; lost[$2, $3, $1] = $5; rounds[$1] = 1 }
+	NR > 1 { ns[$2, $3, $1] = $4; lost[$2, $3, $1] = $5; cpu[$2, $3, $1] = $7; rounds[$1] = 1 }
 	END {
 		label["open-protected"] = "open+write 4 KiB+close, protected dir"
 		label["open-outside"] = "open+write 4 KiB+close, outside"
@@ -495,15 +546,19 @@ report() {
 		label["connect"] = "TCP connect+close 127.0.0.1"
 		target["open-protected"] = 1.5; target["open-outside"] = 1.1
 		target["exec"] = 1.1; target["connect"] = 1.1
+		# Iterations per run, warm-up included (the sensor sees those too).
+		iters["open-protected"] = io + int(io / 20); iters["open-outside"] = io + int(io / 20)
+		iters["exec"] = ie + int(ie / 20); iters["connect"] = ic + int(ic / 20)
 		nw = split(wl, W, " "); nc = split(cl, C, " ")
 		for (i = 1; i <= nw; i++) for (k = 1; k <= nc; k++) {
-			w = W[i]; c = C[k]; n = 0; lo = ""; hi = ""; lsum = 0; lknown = 0
+			w = W[i]; c = C[k]; n = 0; nc1 = 0; lo = ""; hi = ""; lsum = 0; lknown = 0
 			for (r in rounds) {
 				if (!((w, c, r) in ns)) continue
 				v = ns[w, c, r]; n++; vals[n] = v; rat[n] = v / ns[w, "bare", r]
 				if (lo == "" || v < lo) lo = v
 				if (hi == "" || v > hi) hi = v
 				if (lost[w, c, r] != "-") { lsum += lost[w, c, r]; lknown = 1 }
+				if (cpu[w, c, r] != "-") cpus[++nc1] = cpu[w, c, r] / (iters[w] / 1000)
 			}
 			if (n == 0) continue
 			m = median(vals, n); rm = median(rat, n)
@@ -511,7 +566,8 @@ report() {
 			if (c == "bansho") tgt = sprintf("<= %.1fx %s", target[w], rm <= target[w] ? "met" : "**missed**")
 			ls = c == "bare" ? "-" : (lknown ? lsum : "?")
 			if (c == "bansho" && lknown) ls = ls (lsum == 0 ? " (target 0: met)" : " (target 0: **missed**)")
-			printf "| %s | %s | %.0f | %.2fx | %s | %.1f%% | %s |\n", label[w], c, m, rm, tgt, 100 * (hi - lo) / m, ls
+			cs = nc1 ? sprintf("%.2f", median(cpus, nc1)) : "-"
+			printf "| %s | %s | %.0f | %.2fx | %s | %.1f%% | %s | %s |\n", label[w], c, m, rm, tgt, 100 * (hi - lo) / m, ls, cs
 		}
 	}' "$out_tsv"
 	cat <<-EOF
@@ -519,6 +575,8 @@ report() {
 		ns/iter median: median over rounds of each run's median over 10 batches of the mean cost of one iteration.
 		ratio vs bare: median over rounds of (this run / the bare run of the same round).
 		spread: (max - min) / median of ns/iter over rounds. events lost: summed over rounds.
+		sensor CPU: median over rounds of the CPU time the sensor's processes (auditd: auditd and kauditd) used
+		from attach until idle after the loop, per 1000 iterations; work done in the traced process is in the ratio instead.
 		Raw rows: $(basename "$out_tsv").
 	EOF
 }
