@@ -13,6 +13,7 @@
 #include "process.bpf.c"
 #include "file.bpf.c"
 #include "net.bpf.c"
+#include "tls.bpf.c"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -137,6 +137,7 @@ type banshoProgramSpecs struct {
 	OnExec      *ebpf.ProgramSpec `ebpf:"on_exec"`
 	OnExit      *ebpf.ProgramSpec `ebpf:"on_exit"`
 	OnFork      *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnSslWrite  *ebpf.ProgramSpec `ebpf:"on_ssl_write"`
 	OnSysExit   *ebpf.ProgramSpec `ebpf:"on_sys_exit"`
 }
 
@@ -262,6 +263,7 @@ type banshoPrograms struct {
 	OnExec      *ebpf.Program `ebpf:"on_exec"`
 	OnExit      *ebpf.Program `ebpf:"on_exit"`
 	OnFork      *ebpf.Program `ebpf:"on_fork"`
+	OnSslWrite  *ebpf.Program `ebpf:"on_ssl_write"`
 	OnSysExit   *ebpf.Program `ebpf:"on_sys_exit"`
 }
 
@@ -273,6 +275,7 @@ func (p *banshoPrograms) Close() error {
 		p.OnExec,
 		p.OnExit,
 		p.OnFork,
+		p.OnSslWrite,
 		p.OnSysExit,
 	)
 }

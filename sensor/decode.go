@@ -100,7 +100,7 @@ func minSize(op event.Op) int {
 		return exitSize
 	case event.OpFileOpen, event.OpFileWrite, event.OpFileNS:
 		return fileFixed
-	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend:
+	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite:
 		return netSize
 	}
 	return 0

@@ -52,6 +52,7 @@ type Sensor struct {
 
 	probeMu sync.Mutex
 	rstats  ReaderStats
+	tls     *tlsProbes
 }
 
 // ProtectedDir is a configured directory and the identity the kernel uses.
@@ -147,6 +148,9 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 	}
 	for _, m := range s.missing {
 		log.Warn("optional kernel hook unavailable, continuing without it", "hook", m)
+	}
+	if p := coll.Programs["on_ssl_write"]; p != nil && cfg.SampleBytes > 0 {
+		s.tls = newTLSProbes(p)
 	}
 	if err := s.registerProtected(cfg.ProtectPaths); err != nil {
 		s.Close()
@@ -335,6 +339,9 @@ func (s *Sensor) closeLinks() {
 
 // Close detaches the programs and frees the maps.
 func (s *Sensor) Close() error {
+	if s.tls != nil {
+		s.tls.close()
+	}
 	s.closeLinks()
 	if s.coll != nil {
 		s.coll.Close()

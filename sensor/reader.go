@@ -37,6 +37,11 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 	defer stop()
 	defer rd.Close()
 
+	if s.tls != nil {
+		stopTLS := make(chan struct{})
+		defer close(stopTLS)
+		go s.runTLSDiscovery(stopTLS)
+	}
 	dec := Decoder{Clock: clock}
 	var rec ringbuf.Record
 	for {
@@ -56,6 +61,9 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 			s.rstats.DecodeErrors.Add(1)
 			s.noteDecodeError(err)
 			continue
+		}
+		if ev.Op == event.OpNetConnect {
+			s.noteConnect(ev.Proc.PID)
 		}
 		select {
 		case out <- ev:

@@ -27,6 +27,7 @@ enum op {
 	OP_NET_CONNECT = 20,
 	OP_NET_ACCEPT = 21,
 	OP_NET_SEND = 22,
+	OP_TLS_WRITE = 23,     /* plaintext handed to SSL_write by a tainted process */
 };
 
 /* Which namespace or attribute change an OP_FILE_NS record describes. */

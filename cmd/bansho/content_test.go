@@ -106,6 +106,26 @@ func TestContentFindingsOnSendsAndCopies(t *testing.T) {
 		t.Errorf("send document: %v", send)
 	}
 
+	// The same upload over HTTPS: the plaintext is seen at SSL_write.
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer tlsSrv.Close()
+	up = exec.Command("/bin/sh", "-c", fmt.Sprintf("cat %s | curl -sk -T - %s/upload", roster, tlsSrv.URL))
+	if o, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("https upload: %v %s", err, o)
+	}
+	tlsSend := waitDoc(t, out, 3*time.Second, func(d map[string]any) bool {
+		return field(d, "process.name") == "curl" && field(d, "bansho.network.tls") == true &&
+			field(d, "bansho.content.my_number.distinct") != nil
+	})
+	if tlsSend == nil {
+		t.Fatal("no TLS plaintext event with content findings for curl over HTTPS")
+	}
+	if got := field(tlsSend, "bansho.content.my_number.distinct"); got != float64(len(numbers)) {
+		t.Errorf("curl over HTTPS: %v distinct, want %d", got, len(numbers))
+	}
+
 	// A copy outside the protected directory (cp uses copy_file_range).
 	dst := filepath.Join(outside, "copy.csv")
 	cp := exec.Command("/bin/cp", roster, dst)

@@ -106,6 +106,13 @@ func run(parent context.Context, cfg *config.Config) error {
 	}
 	defer s.Close()
 
+	if cfg.Content.SampleBytes > 0 {
+		libs, err := s.AttachTLS(cfg.Content.TLSLibraries)
+		if err != nil {
+			return err
+		}
+		log.Info("TLS plaintext probes attached", "libraries", libs)
+	}
 	clock := sensor.NewBootClock()
 	started := time.Now()
 	details := map[string]string{}

@@ -89,6 +89,9 @@ type Content struct {
 	HashKeyFile string `mapstructure:"hash_key_file"`
 	// SampleBytes of each write or send by a tainted process are scanned.
 	SampleBytes int `mapstructure:"sample_bytes"`
+	// TLSLibraries are glob patterns of libssl files whose SSL_write is
+	// probed for plaintext; others are found from processes' maps.
+	TLSLibraries []string `mapstructure:"tls_libraries"`
 }
 
 // Defaults are the embedded defaults: run with no file at all.
@@ -113,6 +116,8 @@ func Defaults() map[string]any {
 		"content.hash_key":         "",
 		"content.hash_key_file":    "/var/lib/bansho/content-hash.key",
 		"content.sample_bytes":     4096,
+		"content.tls_libraries": []string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*",
+			"/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*", "/usr/local/lib*/libssl.so.*"},
 	}
 }
 
@@ -138,6 +143,7 @@ var Descriptions = map[string]string{
 	"content.hash_key":         "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts.",
 	"content.hash_key_file":    "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
 	"content.sample_bytes":     "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
+	"content.tls_libraries":    "Glob patterns of libssl files whose SSL_write/SSL_write_ex are probed at start, so HTTPS uploads are scanned before encryption; copies in containers or bundled with programs are found from /proc/PID/maps when a process connects.",
 }
 
 // Error is a configuration error: the key, the file and line when known.

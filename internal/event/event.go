@@ -21,6 +21,7 @@ const (
 	OpNetConnect Op = 20
 	OpNetAccept  Op = 21
 	OpNetSend    Op = 22
+	OpTLSWrite   Op = 23 // plaintext a tainted process handed to SSL_write
 
 	// Ops made in userspace, never by the kernel.
 	OpHealth Op = 100 // periodic counters: drops, events, failures
@@ -47,6 +48,8 @@ func (o Op) String() string {
 		return "accept"
 	case OpNetSend:
 		return "send"
+	case OpTLSWrite:
+		return "tls_write"
 	case OpHealth:
 		return "health"
 	case OpState:

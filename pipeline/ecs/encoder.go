@@ -61,7 +61,7 @@ func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
 		e.processEvent(&o, ev)
 	case event.OpFileOpen, event.OpFileWrite, event.OpFileNS:
 		e.fileEvent(&o, ev)
-	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend:
+	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite:
 		e.netEvent(&o, ev)
 	case event.OpHealth:
 		e.healthEvent(&o, ev)
@@ -331,7 +331,7 @@ func (e *Encoder) netEvent(o *obj, ev *event.Event) {
 	switch ev.Op {
 	case event.OpNetAccept:
 		action, direction = "accept", "ingress"
-	case event.OpNetSend:
+	case event.OpNetSend, event.OpTLSWrite:
 		action = "send"
 		types = []string{"connection", "info"}
 	}
@@ -366,6 +366,9 @@ func (e *Encoder) netEvent(o *obj, ev *event.Event) {
 		o.str("type", "ipv4")
 	}
 	o.str("direction", direction)
+	if ev.Op == event.OpTLSWrite {
+		o.str("protocol", "tls") // plaintext seen at SSL_write: peer not known here
+	}
 	if transport != "" && n.Src.Addr().IsValid() && n.Dst.Addr().IsValid() {
 		o.str("community_id", CommunityID(uint8(n.Protocol), n.Src, n.Dst))
 	}
@@ -497,6 +500,9 @@ func (e *Encoder) bansho(o *obj, ev *event.Event) {
 			o.uint("bytes", n.Bytes)
 		}
 		o.boolean("tainted", ev.Has(event.FlagTainted))
+		if ev.Op == event.OpTLSWrite {
+			o.boolean("tls", true)
+		}
 		o.close()
 	case ev.Health != nil:
 		h := ev.Health
