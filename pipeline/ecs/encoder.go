@@ -28,7 +28,21 @@ type Encoder struct {
 	idOnce   sync.Once
 	idPrefix string
 	seq      atomic.Uint64
+
+	staticOnce sync.Once
+	static     []byte // "ecs", "agent" and "host": the same in every document
+
+	idsMu sync.Mutex
+	ids   map[entityKey]string // entity ids by (pid, start); bounded
 }
+
+type entityKey struct {
+	pid   uint32
+	start uint64
+}
+
+// maxCachedIDs bounds the entity id cache; past it the cache starts over.
+const maxCachedIDs = 16384
 
 // eventID is unique per document: a random prefix per sensor run and a
 // sequence number.
@@ -46,15 +60,20 @@ func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
 	o := obj{b: dst, first: make([]bool, 0, 6)}
 	o.open()
 	o.time("@timestamp", ev.Time)
-	o.section("ecs")
-	o.str("version", Version)
-	o.close()
-	o.section("agent")
-	o.str("type", "bansho")
-	o.str("name", "bansho")
-	o.strNE("version", e.Version)
-	o.close()
-	e.host(&o)
+	e.staticOnce.Do(func() {
+		s := obj{first: []bool{false}}
+		s.section("ecs")
+		s.str("version", Version)
+		s.close()
+		s.section("agent")
+		s.str("type", "bansho")
+		s.str("name", "bansho")
+		s.strNE("version", e.Version)
+		s.close()
+		e.host(&s)
+		e.static = s.b
+	})
+	o.b = append(o.b, e.static...)
 
 	switch ev.Op {
 	case event.OpExec, event.OpFork, event.OpExit:
@@ -130,9 +149,24 @@ func outcomeOf(ret int64) string {
 	return "failure"
 }
 
-// EntityIDOf is the entity id of the process of ev.
+// EntityIDOf is the entity id of a process, cached: every event of a
+// process and of its children names it.
 func (e *Encoder) EntityIDOf(pid uint32, startBoot uint64) string {
-	return EntityID(e.Host.ID, e.Host.PidNSIno, e.Host.BootID, pid, startBoot)
+	k := entityKey{pid, startBoot}
+	e.idsMu.Lock()
+	id, ok := e.ids[k]
+	e.idsMu.Unlock()
+	if ok {
+		return id
+	}
+	id = EntityID(e.Host.ID, e.Host.PidNSIno, e.Host.BootID, pid, startBoot)
+	e.idsMu.Lock()
+	if e.ids == nil || len(e.ids) >= maxCachedIDs {
+		e.ids = make(map[entityKey]string, 1024)
+	}
+	e.ids[k] = id
+	e.idsMu.Unlock()
+	return id
 }
 
 func (e *Encoder) processEvent(o *obj, ev *event.Event) {
