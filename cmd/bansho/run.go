@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -63,6 +64,19 @@ func run(parent context.Context, cfg *config.Config) error {
 		parent = context.Background()
 	}
 	log := newLogger(cfg.Log)
+	// BANSHO_CPUPROFILE=FILE writes a CPU profile of the whole run (go tool
+	// pprof), for finding where the sensor spends its time under load.
+	if p := os.Getenv("BANSHO_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return fmt.Errorf("BANSHO_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("BANSHO_CPUPROFILE: %w", err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	scfg := sensor.Config{
 		ProtectPaths:    cfg.Protect.Paths,
 		RingBufferBytes: cfg.Sensor.RingBufferBytes,

@@ -277,3 +277,13 @@ func TestDocumentsAreRedacted(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendTimeMatchesRFC3339Nano(t *testing.T) {
+	for _, tm := range []time.Time{t0, time.Unix(0, 0), time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("JST", 9*3600)),
+		time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		want := `"` + tm.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") + `"`
+		if got := string(appendTime(nil, tm)); got != want {
+			t.Errorf("%v: %s, want %s", tm, got, want)
+		}
+	}
+}

@@ -159,9 +159,42 @@ func (o *obj) ustr(k string, v uint64) {
 
 func (o *obj) time(k string, t time.Time) {
 	o.key(k)
-	o.b = append(o.b, '"')
-	o.b = t.UTC().AppendFormat(o.b, "2006-01-02T15:04:05.000000000Z07:00")
-	o.b = append(o.b, '"')
+	o.b = appendTime(o.b, t)
+}
+
+// appendTime writes t as a quoted RFC 3339 UTC time with nanoseconds,
+// e.g. "2026-11-22T01:02:03.456789000Z"; the same as AppendFormat with
+// that layout, a few times faster (three per document).
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	b = append(b, '"')
+	if year < 0 || year > 9999 {
+		b = t.AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
+		return append(b, '"')
+	}
+	b = append2(append2(b, year/100), year%100)
+	b = append(b, '-')
+	b = append2(b, int(month))
+	b = append(b, '-')
+	b = append2(b, day)
+	b = append(b, 'T')
+	b = append2(b, hour)
+	b = append(b, ':')
+	b = append2(b, min)
+	b = append(b, ':')
+	b = append2(b, sec)
+	b = append(b, '.')
+	ns := t.Nanosecond()
+	for div := 100000000; div > 0; div /= 10 {
+		b = append(b, byte('0'+ns/div%10))
+	}
+	return append(b, 'Z', '"')
+}
+
+func append2(b []byte, v int) []byte {
+	return append(b, byte('0'+v/10), byte('0'+v%10))
 }
 
 func (o *obj) strs(k string, v []string) {
