@@ -313,45 +313,46 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	return 0;
 }
 
-static __always_inline void fill_sock(struct net_event *e, struct socket *sock, int local_only)
+static __always_inline void fill_sock(struct net_event *e, struct socket *sp, int local_only)
 {
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct socket *sock = kcast(sp, socket);
+	struct sock *sk;
 
-	e->type = BPF_CORE_READ(sock, type);
+	if (!sock)
+		return;
+	e->type = sock->type;
+	sk = sock->sk;
 	if (!sk)
 		return;
-	e->protocol = BPF_CORE_READ(sk, sk_protocol);
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->protocol = sk->sk_protocol;
+	e->family = sk->__sk_common.skc_family;
+	e->sport = sk->__sk_common.skc_num;
 	if (e->family == AF_INET) {
-		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 a = sk->__sk_common.skc_rcv_saddr;
 		__builtin_memcpy(e->saddr, &a, 4);
 		if (!local_only) {
-			a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+			a = sk->__sk_common.skc_daddr;
 			__builtin_memcpy(e->daddr, &a, 4);
 		}
 	} else if (e->family == AF_INET6) {
-		struct in6_addr a6 = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+		struct in6_addr a6 = sk->__sk_common.skc_v6_rcv_saddr;
 		__builtin_memcpy(e->saddr, &a6, 16);
 		if (!local_only) {
-			a6 = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+			a6 = sk->__sk_common.skc_v6_daddr;
 			__builtin_memcpy(e->daddr, &a6, 16);
 		}
 	}
 	if (!local_only)
-		e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 }
 
 /* The struct socket behind fd, or NULL when fd is not a socket. */
 static __always_inline struct socket *fd_socket(struct task_struct *task, int fd)
 {
 	struct file *f = fd_file(task, fd);
-	if (!f)
+	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	__u32 imode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((imode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return BPF_CORE_READ(f, private_data);
+	return f->private_data;
 }
 
 static __always_inline void net_event_init(struct net_event *e, struct task_struct *task,
