@@ -30,11 +30,11 @@
 #   BENCH_ITERS_EXEC      iterations of the exec loop [2000; quick 200]
 #   BENCH_ITERS_CONNECT   iterations of the connect loop [20000; quick 2000]
 #   BENCH_CPU             CPU the driver is pinned to ["last" = highest CPU; "none" = no pinning]
-#   BANSHO_BIN            bansho binary [built from this repository with go build]
+#   BANSHO_BIN            bansho binary (BANSHO is accepted too) [built from this repository with go build]
 #   BENCH_WORKDIR         scratch directory, on the file system to measure [mktemp -d in /var/tmp]
 #   BENCH_OUT             Markdown report [bench/results/latest.md]; raw rows go next to it (.tsv)
 #   BENCH_READY_TIMEOUT   seconds to wait for a sensor to attach or to exit [60]
-#   BENCH_SETTLE          seconds of quiet after each measurement, after a sync [1; quick 0.2]
+#   BENCH_SETTLE          seconds of quiet after each measurement, after a sync [0.5; quick 0.2]
 #   BENCH_AUDIT_BACKLOG   audit backlog limit while auditd runs, as audit.rules usually set [8192]
 #   BENCH_AUDIT_NEVER_TASK=0  do not load "-a never,task" outside auditd sessions [1]
 #   BENCH_KEEP=1          keep the scratch directory (sensor outputs, logs) afterwards
@@ -77,7 +77,7 @@ cpu=${BENCH_CPU:-last}
 out_md=${BENCH_OUT:-$BENCH_DIR/results/latest.md}
 out_tsv=${out_md%.md}.tsv
 ready_timeout=${BENCH_READY_TIMEOUT:-60}
-settle_s=${BENCH_SETTLE:-$([[ $quick == 1 ]] && echo 0.2 || echo 1)}
+settle_s=${BENCH_SETTLE:-$([[ $quick == 1 ]] && echo 0.2 || echo 0.5)}
 audit_backlog=${BENCH_AUDIT_BACKLOG:-8192}
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -186,7 +186,8 @@ gcc -O2 -static -nostdlib -no-pie -o "$exec_prog" "$BENCH_DIR/true.c" || die "bu
 
 bansho_bin=
 if uses bansho; then
-	if [[ -n ${BANSHO_BIN:-} ]]; then
+	BANSHO_BIN=${BANSHO_BIN:-${BANSHO:-}}
+	if [[ -n $BANSHO_BIN ]]; then
 		bansho_bin=$BANSHO_BIN
 		[[ -x $bansho_bin ]] || die "BANSHO_BIN=$bansho_bin is not an executable file"
 	else
@@ -267,6 +268,15 @@ cpu_settle() {
 	echo "$b"
 }
 
+# quiesce CONFIG: right after the loop, stop generating new events, so that
+# waiting for the sensor to go idle does not wait on events caused by the
+# waiting itself (auditd-syscall would audit the harness's own system calls).
+quiesce() {
+	case $1 in
+	auditd*) auditctl -e 0 >/dev/null ;;
+	esac
+}
+
 start_bare() { :; }
 stop_bare() { lost=-; seen=-; }
 
@@ -285,7 +295,7 @@ start_bansho() {
 		    path: $sensor_out
 	EOF
 	# BANSHO_* variables override bansho's configuration; keep ours out of it.
-	env -u BANSHO_BIN "$bansho_bin" run --config "$cfg" >"$work/logs/bansho-$tag.log" 2>&1 &
+	env -u BANSHO_BIN -u BANSHO "$bansho_bin" run --config "$cfg" >"$work/logs/bansho-$tag.log" 2>&1 &
 	sensor_pid=$!
 	wait_for "$sensor_out" '"sensor-started"' "$sensor_pid" "bansho ($work/logs/bansho-$tag.log)"
 }
@@ -371,7 +381,7 @@ audit_start() {
 	auditctl -e 1 >/dev/null
 }
 audit_stop() {
-	auditctl -e 0 >/dev/null
+	auditctl -e 0 >/dev/null # done by quiesce already; harmless twice
 	# Let kauditd hand the queued records to auditd before reading the counter.
 	local deadline=$((SECONDS + ready_timeout))
 	until [[ $(audit_status backlog) == 0 ]]; do
@@ -488,6 +498,7 @@ for ((r = 1; r <= rounds; r++)); do
 			t1=$EPOCHREALTIME
 			run_workload "$w"
 			t2=$EPOCHREALTIME
+			quiesce "$c"
 			sensor_cpu=-
 			if [[ ${#pids[@]} -gt 0 ]]; then
 				sensor_cpu=$(LC_ALL=C awk -v a="$cpu0" -v b="$(cpu_settle "${pids[@]}")" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
