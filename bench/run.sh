@@ -22,8 +22,8 @@
 #
 # Usage: bench/run.sh [-q|--quick] [-h|--help]     (must run as root)
 # Environment (defaults in brackets):
-#   BENCH_QUICK=1         smoke run: 2 rounds, a tenth of the iterations (well under a minute)
-#   BENCH_ROUNDS          rounds [7; quick: 2]
+#   BENCH_QUICK=1         smoke run: 1 round, a tenth of the iterations (about 25 s)
+#   BENCH_ROUNDS          rounds [7; quick: 1]
 #   BENCH_CONFIGS         comma list [bare,bansho,auditd,auditd-syscall,bpftrace]; must include bare
 #   BENCH_WORKLOADS       comma list [open-protected,open-outside,exec,connect]
 #   BENCH_ITERS_OPEN      iterations of the open loops [50000; quick 5000]
@@ -61,7 +61,7 @@ done
 
 quick=${BENCH_QUICK:-0}
 if [[ $quick == 1 ]]; then
-	rounds=${BENCH_ROUNDS:-2}
+	rounds=${BENCH_ROUNDS:-1}
 	iters_open=${BENCH_ITERS_OPEN:-5000}
 	iters_exec=${BENCH_ITERS_EXEC:-200}
 	iters_connect=${BENCH_ITERS_CONNECT:-2000}
@@ -87,8 +87,13 @@ die() { log "error: $*"; exit 1; }
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 [[ $settle_s =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_SETTLE must be a number of seconds, got '$settle_s'"
-for v in rounds iters_open iters_exec iters_connect ready_timeout audit_backlog; do
-	is_uint "${!v}" && [[ ${!v} -gt 0 ]] || die "$v must be a positive integer, got '${!v}'"
+declare -A option_of=([rounds]=BENCH_ROUNDS [iters_open]=BENCH_ITERS_OPEN [iters_exec]=BENCH_ITERS_EXEC
+	[iters_connect]=BENCH_ITERS_CONNECT [ready_timeout]=BENCH_READY_TIMEOUT [audit_backlog]=BENCH_AUDIT_BACKLOG)
+for v in "${!option_of[@]}"; do
+	min=1
+	[[ $v != iters_* ]] || min=20 # 10 timed batches and a warm-up of 1/20
+	# shellcheck disable=SC2015 # "A && B || die": die exits, so this is if-then-else
+	is_uint "${!v}" && [[ ${!v} -ge $min ]] || die "${option_of[$v]} must be an integer >= $min, got '${!v}'"
 done
 has() { local x=$1; shift; local y; for y in "$@"; do [[ $x == "$y" ]] && return 0; done; return 1; }
 for c in "${configs[@]}"; do
@@ -105,6 +110,7 @@ ncpu=$(nproc)
 if [[ $cpu == last ]]; then
 	cpu=$((ncpu - 1))
 elif [[ $cpu != none ]]; then
+	# shellcheck disable=SC2015 # as above
 	is_uint "$cpu" && [[ $cpu -lt $ncpu ]] || die "BENCH_CPU must be 'last', 'none' or a CPU in 0..$((ncpu - 1)), got '$cpu'"
 fi
 
@@ -134,7 +140,6 @@ mkdir -p "$protected" "$outside" "$work/bin" "$work/logs"
 
 listener_pid=
 sensor_pid=
-sensor_kind=
 audit_touched=0
 audit_daemon_ready=0
 audit_started_pid=
@@ -526,6 +531,11 @@ uses bansho && versions+=("$(timeout 10 "$bansho_bin" version 2>/dev/null | head
 uses_auditd && versions+=("auditd $(dpkg-query -W -f '${Version}' auditd 2>/dev/null || echo '?')")
 uses bpftrace && versions+=("$(bpftrace --version 2>/dev/null)")
 
+if [[ $never_task == 1 ]]; then
+	audit_line="\`-a never,task\` loaded outside auditd sessions (no syscall-audit path for the loops)"
+else
+	audit_line="left as found outside auditd sessions"
+fi
 tools_line=$(printf '%s, ' "${versions[@]}")
 tools_line=${tools_line%, }
 
@@ -538,7 +548,7 @@ report() {
 		- run: $rounds rounds in ${elapsed}s; iterations: open $iters_open, exec $iters_exec, connect $iters_connect; driver pinned to CPU $cpu
 		- tools: $tools_line
 		- load average (1 min) at start $load_start, at end $load_end; the figures are only as quiet as the machine was
-		- audit: $([[ $never_task == 1 ]] && echo '`-a never,task` loaded outside auditd sessions (no syscall-audit path for the loops)' || echo 'left as found outside auditd sessions'); auditd sessions: backlog limit $audit_backlog, \`auditd\` = \`-w DIR -p rwa\`, \`auditd-syscall\` = \`-a always,exit -F arch=b64 -S openat,write,execve,connect\`
+		- audit: $audit_line; auditd sessions: backlog limit $audit_backlog, \`auditd\` = \`-w DIR -p rwa\`, \`auditd-syscall\` = \`-a always,exit -F arch=b64 -S openat,write,execve,connect\`
 
 		| workload | config | ns/iter median | ratio vs bare | target | spread | events lost | sensor CPU ms/1k iter |
 		|---|---|---:|---:|---|---:|---:|---:|
