@@ -15,10 +15,11 @@
 #   bpftrace        bpftrace printing one line per openat/write/connect/exec event to a file
 # Rounds interleave the configurations (rotated each round), so slow drift of
 # the machine hits all of them alike. The table reports, per workload and
-# configuration, the median ns/iteration over rounds (each run reports the
-# median of 10 batch means), the median over rounds of
-# the ratio to the bare run of the same round, the spread (max-min)/median of
-# ns/iteration and the events the sensor lost (summed over rounds).
+# configuration: the median ns/iteration over rounds (each run reports the
+# median of 10 batch means); the median over rounds of the ratio to the bare
+# run of the same round; the spread (max-min)/median of ns/iteration; the
+# events the sensor lost (summed over rounds); and the CPU time of the
+# sensor's own processes per 1000 iterations. See bench/README.md.
 #
 # Usage: bench/run.sh [-q|--quick] [-h|--help]     (must run as root)
 # Environment (defaults in brackets):
