@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -13,24 +14,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Host is what every document says about the machine.
+// Host is what every document says about the machine (host.*).
 type Host struct {
-	Name       string // hostname
-	ID         string // /etc/machine-id
-	BootID     string // /proc/sys/kernel/random/boot_id
+	Name       string // host.name: the hostname
+	Hostname   string // host.hostname; Name when empty
+	ID         string // host.id: /etc/machine-id
+	BootID     string // host.boot.id: /proc/sys/kernel/random/boot_id
 	IPs        []string
 	OSType     string // linux
 	OSKernel   string // uname -r
 	OSName     string // os-release NAME
+	OSFull     string // os-release PRETTY_NAME
 	OSVersion  string // os-release VERSION_ID
-	OSFamily   string // os-release ID_LIKE or ID (debian, rhel, ...)
-	OSPlatform string // os-release ID
+	OSFamily   string // debian, redhat, suse, ... (from ID_LIKE and ID)
+	OSPlatform string // os-release ID: debian, ubuntu, rhel, ...
 	Arch       string // uname -m
-	PidNSIno   uint64 // inode of the initial pid namespace (pid 1's)
+	PidNSIno   uint64 // inode of the host's pid namespace (pid 1's)
 }
 
+// Paths LocalHost reads; variables so tests can point them elsewhere.
+var (
+	machineIDPaths = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
+	bootIDPath     = "/proc/sys/kernel/random/boot_id"
+	osReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}
+	pidNSPaths     = []string{"/proc/1/ns/pid", "/proc/self/ns/pid"}
+)
+
 // LocalHost reads the facts of this machine. What cannot be read is left
-// empty and named in the returned error; the sensor still starts.
+// empty and named in the returned error; the rest is still returned, so
+// the sensor can start with incomplete host facts.
 func LocalHost() (Host, error) {
 	var h Host
 	var errs []error
@@ -38,8 +50,13 @@ func LocalHost() (Host, error) {
 	if h.Name, err = os.Hostname(); err != nil {
 		errs = append(errs, fmt.Errorf("hostname: %w", err))
 	}
-	h.ID = readTrim("/etc/machine-id", &errs)
-	h.BootID = readTrim("/proc/sys/kernel/random/boot_id", &errs)
+	h.Hostname = h.Name
+	if h.ID, err = readFirst(machineIDPaths); err != nil {
+		errs = append(errs, fmt.Errorf("machine id: %w", err))
+	}
+	if h.BootID, err = readFirst([]string{bootIDPath}); err != nil {
+		errs = append(errs, fmt.Errorf("boot id: %w", err))
+	}
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		errs = append(errs, fmt.Errorf("uname: %w", err))
@@ -51,28 +68,33 @@ func LocalHost() (Host, error) {
 		h.Arch = runtime.GOARCH
 	}
 	h.OSType = "linux"
-	if osr, err := readOSRelease("/etc/os-release"); err != nil {
+	if osr, err := readOSRelease(osReleasePaths); err != nil {
 		errs = append(errs, err)
 	} else {
 		h.OSName = osr["NAME"]
+		h.OSFull = osr["PRETTY_NAME"]
 		h.OSVersion = osr["VERSION_ID"]
 		h.OSPlatform = osr["ID"]
-		h.OSFamily = osr["ID"]
-		if like := strings.Fields(osr["ID_LIKE"]); len(like) > 0 {
-			h.OSFamily = like[0]
-		}
+		h.OSFamily = osFamily(osr["ID"], osr["ID_LIKE"])
 	}
 	// The host's pid namespace is pid 1's; where pid 1 cannot be inspected,
 	// the sensor's own (it runs in the host pid namespace: hostPID).
-	var st syscall.Stat_t
-	if err := syscall.Stat("/proc/1/ns/pid", &st); err == nil {
+	var nsErrs []error
+	for _, p := range pidNSPaths {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			nsErrs = append(nsErrs, &os.PathError{Op: "stat", Path: p, Err: err})
+			continue
+		}
 		h.PidNSIno = st.Ino
-	} else if err2 := syscall.Stat("/proc/self/ns/pid", &st); err2 == nil {
-		h.PidNSIno = st.Ino
-	} else {
-		errs = append(errs, fmt.Errorf("pid namespace: %w", err))
+		break
 	}
-	if addrs, err := net.InterfaceAddrs(); err == nil {
+	if h.PidNSIno == 0 {
+		errs = append(errs, fmt.Errorf("pid namespace: %w", errors.Join(nsErrs...)))
+	}
+	if addrs, err := net.InterfaceAddrs(); err != nil {
+		errs = append(errs, fmt.Errorf("interface addresses: %w", err))
+	} else {
 		for _, a := range addrs {
 			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() {
 				h.IPs = append(h.IPs, ipn.IP.String())
@@ -82,29 +104,76 @@ func LocalHost() (Host, error) {
 	return h, errors.Join(errs...)
 }
 
-func readTrim(path string, errs *[]error) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		*errs = append(*errs, err)
-		return ""
+// readFirst returns the trimmed content of the first of paths that reads
+// and is not empty; the error names every path tried.
+func readFirst(paths []string) (string, error) {
+	var errs []error
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: empty", p))
 	}
-	return strings.TrimSpace(string(b))
+	return "", errors.Join(errs...)
 }
 
-func readOSRelease(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+func readOSRelease(paths []string) (map[string]string, error) {
+	var errs []error
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		defer f.Close()
+		m, err := parseOSRelease(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		return m, nil
 	}
-	defer f.Close()
+	return nil, fmt.Errorf("os-release: %w", errors.Join(errs...))
+}
+
+// parseOSRelease reads KEY=value lines; values may be quoted.
+func parseOSRelease(r io.Reader) (map[string]string, error) {
 	out := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
+		line := strings.TrimSpace(sc.Text())
+		k, v, ok := strings.Cut(line, "=")
 		if !ok || strings.HasPrefix(k, "#") {
 			continue
 		}
-		out[k] = strings.Trim(v, `"'`)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[k] = v
 	}
 	return out, sc.Err()
+}
+
+// osFamily maps os-release ID and ID_LIKE to the family names Elastic
+// uses (host.os.family: debian, redhat, suse, ...).
+func osFamily(id, idLike string) string {
+	for _, x := range append([]string{id}, strings.Fields(idLike)...) {
+		switch x {
+		case "debian", "ubuntu":
+			return "debian"
+		case "rhel", "centos", "fedora", "rocky", "almalinux", "ol", "amzn":
+			return "redhat"
+		case "suse", "sles", "opensuse", "opensuse-leap", "opensuse-tumbleweed":
+			return "suse"
+		case "arch":
+			return "arch"
+		case "alpine":
+			return "alpine"
+		}
+	}
+	return id
 }

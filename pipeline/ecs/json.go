@@ -6,11 +6,17 @@ import (
 	"unicode/utf8"
 )
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// control characters are escaped, so the output is always valid JSON
-// whatever a process put in its argv or file names.
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD and
+// control characters are escaped, so the output is valid JSON whatever a
+// process put in its argv or file names.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = appendStringBody(b, s)
+	return append(b, '"')
+}
+
+// appendStringBody is appendString without the quotes.
+func appendStringBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -44,7 +50,7 @@ func appendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		// U+2028 and U+2029 are valid JSON but break JavaScript consumers.
+		// U+2028 and U+2029 are valid JSON but end a line in JavaScript.
 		if r == '\u2028' || r == '\u2029' {
 			b = append(b, s[start:i]...)
 			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
@@ -54,66 +60,57 @@ func appendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 const hexDigits = "0123456789abcdef"
 
-// obj writes one JSON object with comma handling.
+// maxDepth bounds object nesting; the deepest document path is
+// root.bansho.content.my_number (4 levels).
+const maxDepth = 8
+
+// obj appends one JSON object, with comma handling, to b. It lives on the
+// caller's stack: no allocation beyond growing b.
 type obj struct {
 	b        []byte
-	first    []bool // per nesting level: no member written yet
-	redacted bool   // a user-supplied string had a My Number masked
-}
-
-// user writes a string that came from the traced system (argv, a path, a
-// file name), with any My Number in it masked.
-func (o *obj) user(k, v string) {
-	v, changed := Redact(v)
-	o.redacted = o.redacted || changed
-	o.str(k, v)
-}
-
-func (o *obj) userNE(k, v string) {
-	if v != "" {
-		o.user(k, v)
-	}
-}
-
-func (o *obj) users(k string, v []string) {
-	o.key(k)
-	o.b = append(o.b, '[')
-	for i, s := range v {
-		if i > 0 {
-			o.b = append(o.b, ',')
-		}
-		s, changed := Redact(s)
-		o.redacted = o.redacted || changed
-		o.b = appendString(o.b, s)
-	}
-	o.b = append(o.b, ']')
+	depth    int
+	used     [maxDepth]bool // per level: a member was written
+	redacted bool           // a string from the traced system had a My Number masked
 }
 
 func (o *obj) open() {
 	o.b = append(o.b, '{')
-	o.first = append(o.first, true)
+	o.used[o.depth] = false
+	o.depth++
 }
 
 func (o *obj) close() {
 	o.b = append(o.b, '}')
-	o.first = o.first[:len(o.first)-1]
+	o.depth--
 }
 
-func (o *obj) key(k string) {
-	if n := len(o.first) - 1; o.first[n] {
-		o.first[n] = false
-	} else {
+// sep writes the comma before a member when one came before it.
+func (o *obj) sep() {
+	if l := o.depth - 1; o.used[l] {
 		o.b = append(o.b, ',')
+	} else {
+		o.used[l] = true
 	}
+}
+
+// key writes a constant member name (no escaping: names are literals).
+func (o *obj) key(k string) {
+	o.sep()
 	o.b = append(o.b, '"')
 	o.b = append(o.b, k...)
 	o.b = append(o.b, '"', ':')
+}
+
+// dynKey writes a member name that is data (a counter or detail name).
+func (o *obj) dynKey(k string) {
+	o.sep()
+	o.b = appendString(o.b, k)
+	o.b = append(o.b, ':')
 }
 
 // section opens a nested object under k.
@@ -132,6 +129,12 @@ func (o *obj) strNE(k, v string) {
 	if v != "" {
 		o.str(k, v)
 	}
+}
+
+// raw writes v, already JSON, under k.
+func (o *obj) raw(k, v string) {
+	o.key(k)
+	o.b = append(o.b, v...)
 }
 
 func (o *obj) uint(k string, v uint64) {
@@ -157,9 +160,58 @@ func (o *obj) ustr(k string, v uint64) {
 	o.b = append(o.b, '"')
 }
 
+// octal writes the permission bits of a mode as ECS does: "0640".
+func (o *obj) octal(k string, mode uint32) {
+	o.key(k)
+	mode &= 0o7777
+	o.b = append(o.b, '"', byte('0'+mode>>9&7), byte('0'+mode>>6&7), byte('0'+mode>>3&7), byte('0'+mode&7), '"')
+}
+
 func (o *obj) time(k string, t time.Time) {
 	o.key(k)
 	o.b = appendTime(o.b, t)
+}
+
+// user writes a string that came from the traced system (argv, a path, a
+// file name), with any My Number in it masked.
+func (o *obj) user(k, v string) {
+	v, changed := Redact(v)
+	o.redacted = o.redacted || changed
+	o.str(k, v)
+}
+
+func (o *obj) userNE(k, v string) {
+	if v != "" {
+		o.user(k, v)
+	}
+}
+
+// users writes an array of strings from the traced system, masked.
+func (o *obj) users(k string, v []string) {
+	o.key(k)
+	o.b = append(o.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		s, changed := Redact(s)
+		o.redacted = o.redacted || changed
+		o.b = appendString(o.b, s)
+	}
+	o.b = append(o.b, ']')
+}
+
+// strs writes an array of strings the sensor made (no masking needed).
+func (o *obj) strs(k string, v []string) {
+	o.key(k)
+	o.b = append(o.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		o.b = appendString(o.b, s)
+	}
+	o.b = append(o.b, ']')
 }
 
 // appendTime writes t as a quoted RFC 3339 UTC time with nanoseconds,
@@ -195,16 +247,4 @@ func appendTime(b []byte, t time.Time) []byte {
 
 func append2(b []byte, v int) []byte {
 	return append(b, byte('0'+v/10), byte('0'+v%10))
-}
-
-func (o *obj) strs(k string, v []string) {
-	o.key(k)
-	o.b = append(o.b, '[')
-	for i, s := range v {
-		if i > 0 {
-			o.b = append(o.b, ',')
-		}
-		o.b = appendString(o.b, s)
-	}
-	o.b = append(o.b, ']')
 }

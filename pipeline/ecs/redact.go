@@ -19,23 +19,37 @@ const MaskedMyNumber = "****-****-****"
 // otherwise carry one. Corporate numbers are public and are kept.
 // Returns s itself (no allocation) when there is nothing to mask.
 func Redact(s string) (string, bool) {
-	if !mayHoldNumber(s) {
+	start, end, ok := nextNumber(s, 0)
+	if !ok {
 		return s, false
 	}
 	var b strings.Builder
-	changed := false
+	b.Grow(len(s) + len(MaskedMyNumber))
 	last := 0
-	for i := 0; i < len(s); {
+	for ok {
+		b.WriteString(s[last:start])
+		b.WriteString(MaskedMyNumber)
+		last = end
+		start, end, ok = nextNumber(s, end)
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// nextNumber finds the first individual number in s at or after byte
+// from: its byte range [start, end).
+func nextNumber(s string, from int) (start, end int, ok bool) {
+	if !mayHoldNumber(s[from:]) {
+		return 0, 0, false
+	}
+	for i := from; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if digitOf(r) < 0 || (i > 0 && precededByDigit(s, i)) {
 			i += size
 			continue
 		}
 		if end, ok := matchMyNumber(s, i); ok {
-			b.WriteString(s[last:i])
-			b.WriteString(MaskedMyNumber)
-			last, i, changed = end, end, true
-			continue
+			return i, end, true
 		}
 		// Not a number: skip the rest of this digit run.
 		for i < len(s) {
@@ -46,16 +60,12 @@ func Redact(s string) (string, bool) {
 			i += size
 		}
 	}
-	if !changed {
-		return s, false
-	}
-	b.WriteString(s[last:])
-	return b.String(), true
+	return 0, 0, false
 }
 
 // matchMyNumber tries the two layouts at i: 12 digits in a row, or three
-// groups of 4 with one separator used twice. Either must end the digits:
-// no digit, and no further separator-and-digit group, may follow.
+// groups of 4 with one separator used twice. Either must end the digit
+// run: no digit may follow.
 func matchMyNumber(s string, i int) (end int, ok bool) {
 	var d [12]byte
 	// 12 in a row.
@@ -83,9 +93,10 @@ func matchMyNumber(s string, i int) (end int, ok bool) {
 	if j, n = readDigits(s, j, d[8:12], 4); n != 4 || nextIsDigit(s, j) {
 		return 0, false
 	}
-	if r, size3 := utf8.DecodeRuneInString(s[j:]); r == sep && nextIsDigit(s, j+size3) {
-		return 0, false // a fourth group: a card number, not an individual number
-	}
+	// A further group may follow ("1234-5678-9018-1111", a card number's
+	// layout): the three groups are still masked when they are a valid
+	// individual number. Masking a card number too costs nothing; keeping
+	// an individual number that happens to precede a group would leak it.
 	if !content.MyNumberValid(d) {
 		return 0, false
 	}

@@ -1,0 +1,222 @@
+package ecs
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/bansho-sec/bansho/internal/event"
+)
+
+// process writes process.* for the acting task.
+func (e *Encoder) process(o *obj, ev *event.Event) {
+	p := &ev.Proc
+	o.section("process")
+	if p.StartBoot != 0 {
+		o.key("entity_id")
+		o.b = e.appendEntity(o.b, p.PID, p.StartBoot)
+	}
+	o.uint("pid", uint64(p.PID))
+	o.section("thread")
+	o.uint("id", uint64(p.TID))
+	o.close()
+	o.userNE("name", p.Comm)
+	if !p.Start.IsZero() {
+		o.time("start", p.Start)
+	}
+	if x := ev.Exec; x != nil {
+		o.userNE("executable", x.Executable)
+		o.userNE("working_directory", x.Cwd)
+		if len(x.Args) > 0 {
+			appendArgs(o, x.Args)
+			argc := uint64(x.Argc)
+			if argc == 0 {
+				argc = uint64(len(x.Args))
+			}
+			o.uint("args_count", argc)
+		}
+	}
+	if x := ev.Exit; x != nil {
+		o.int("exit_code", int64(x.Code()))
+		o.time("end", ev.Time)
+	}
+	o.boolean("interactive", p.TTY != 0)
+	if p.TTY != 0 {
+		o.section("tty")
+		o.section("char_device")
+		o.uint("major", uint64(p.TTY>>20))
+		o.uint("minor", uint64(p.TTY&0xfffff))
+		o.close()
+		o.close()
+	}
+	e.idSection(o, "user", p.EUID, false)
+	e.idSection(o, "group", p.EGID, true)
+	e.idSection(o, "real_user", p.UID, false)
+	e.idSection(o, "real_group", p.GID, true)
+
+	o.section("parent")
+	o.uint("pid", uint64(p.PPID))
+	if p.ParentStartBoot != 0 {
+		o.key("entity_id")
+		o.b = e.appendEntity(o.b, p.PPID, p.ParentStartBoot)
+		o.time("start", p.ParentStart)
+	}
+	o.close()
+	e.leader(o, "session_leader", p.SID, p)
+	e.leader(o, "group_leader", p.PGID, p)
+	o.close()
+}
+
+// leader writes a session or process group leader: its pid, and when it
+// is the process itself, what is known of it.
+func (e *Encoder) leader(o *obj, k string, pid uint32, p *event.Process) {
+	if pid == 0 {
+		return
+	}
+	o.section(k)
+	o.uint("pid", uint64(pid))
+	same := pid == p.PID
+	o.boolean("same_as_process", same)
+	if same && p.StartBoot != 0 {
+		o.key("entity_id")
+		o.b = e.appendEntity(o.b, p.PID, p.StartBoot)
+		o.time("start", p.Start)
+	}
+	o.close()
+}
+
+// appendArgs writes process.args and process.command_line (the arguments
+// joined with spaces). A My Number is masked in each, also one spread
+// over several arguments (`cmd 1234 5678 9018`): in args, the digits of
+// every argument it touches become '*'.
+func appendArgs(o *obj, args []string) {
+	if digitCount(args) < 12 {
+		// Too few digits for any number: no masking, no allocation.
+		o.strs("args", args)
+		o.key("command_line")
+		o.b = append(o.b, '"')
+		for i, a := range args {
+			if i > 0 {
+				o.b = append(o.b, ' ')
+			}
+			o.b = appendStringBody(o.b, a)
+		}
+		o.b = append(o.b, '"')
+		return
+	}
+	line := strings.Join(args, " ")
+	masked, changed := Redact(line)
+	o.redacted = o.redacted || changed
+	o.key("args")
+	o.b = append(o.b, '[')
+	off := 0
+	for i, a := range args {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		if changed {
+			a = maskSpans(line, off, off+len(a))
+		}
+		o.b = appendString(o.b, a)
+		off += len(a) + 1
+	}
+	o.b = append(o.b, ']')
+	o.str("command_line", masked)
+}
+
+// maskSpans returns line[from:to] with the digits of any number that
+// overlaps it replaced by '*'.
+func maskSpans(line string, from, to int) string {
+	var out []byte
+	for s, e, ok := nextNumber(line, 0); ok && s < to; s, e, ok = nextNumber(line, e) {
+		if e <= from {
+			continue
+		}
+		if out == nil {
+			out = []byte(line[from:to])
+		}
+		for i := max(s, from); i < min(e, to); i++ {
+			if line[i] >= '0' && line[i] <= '9' {
+				out[i-from] = '*'
+			} else if line[i] == 0xEF && i+2 < len(line) && line[i+1] == 0xBC && line[i+2] >= 0x90 && line[i+2] <= 0x99 {
+				// A full-width digit: three bytes, kept as three '*'.
+				for j := i; j < i+3 && j < to; j++ {
+					out[j-from] = '*'
+				}
+				i += 2
+			}
+		}
+	}
+	if out == nil {
+		return line[from:to]
+	}
+	return string(out)
+}
+
+func digitCount(args []string) int {
+	n := 0
+	for _, a := range args {
+		for i := 0; i < len(a); i++ {
+			// ASCII digits, and the last byte of a full-width one (EF BC 90-99).
+			if c := a[i]; c >= '0' && c <= '9' || (c >= 0x90 && c <= 0x99 && i >= 2 && a[i-1] == 0xBC && a[i-2] == 0xEF) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// related writes related.ip (both ends of a connection) and related.user
+// (the ids, and names, of the effective, real and login users, once each).
+func (e *Encoder) related(o *obj, ev *event.Event) {
+	p := &ev.Proc
+	o.section("related")
+	if ev.Net != nil {
+		src, dst := ev.Net.Src.Addr(), ev.Net.Dst.Addr()
+		if src.IsValid() || dst.IsValid() {
+			o.key("ip")
+			o.b = append(o.b, '[')
+			if src.IsValid() {
+				o.b = append(o.b, '"')
+				o.b = src.AppendTo(o.b)
+				o.b = append(o.b, '"')
+			}
+			if dst.IsValid() && dst != src {
+				if src.IsValid() {
+					o.b = append(o.b, ',')
+				}
+				o.b = append(o.b, '"')
+				o.b = dst.AppendTo(o.b)
+				o.b = append(o.b, '"')
+			}
+			o.b = append(o.b, ']')
+		}
+	}
+	uids := [3]uint32{p.EUID, p.UID, p.AUID}
+	n := 2
+	if p.AUID != event.NoUID {
+		n = 3
+	}
+	o.key("user")
+	o.b = append(o.b, '[')
+	first := true
+	for i := 0; i < n; i++ {
+		if (i >= 1 && uids[i] == uids[0]) || (i == 2 && uids[2] == uids[1]) {
+			continue
+		}
+		if !first {
+			o.b = append(o.b, ',')
+		}
+		first = false
+		o.b = append(o.b, '"')
+		o.b = strconv.AppendUint(o.b, uint64(uids[i]), 10)
+		o.b = append(o.b, '"')
+		if e.Names != nil {
+			if name, _ := Redact(e.Names(uids[i])); name != "" {
+				o.b = append(o.b, ',')
+				o.b = appendString(o.b, name)
+			}
+		}
+	}
+	o.b = append(o.b, ']')
+	o.close()
+}
