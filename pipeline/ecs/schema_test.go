@@ -52,40 +52,40 @@ var ecsFields = map[string]string{
 	"event.outcome":  "keyword",
 	"event.created":  "date",
 
-	"process.entity_id":                     "keyword",
-	"process.pid":                           "long",
-	"process.thread.id":                     "long",
-	"process.name":                          "keyword",
-	"process.start":                         "date",
-	"process.end":                           "date",
-	"process.executable":                    "keyword",
-	"process.working_directory":             "keyword",
-	"process.args":                          "keyword[]",
-	"process.args_count":                    "long",
-	"process.command_line":                  "wildcard",
-	"process.exit_code":                     "long",
-	"process.interactive":                   "boolean",
-	"process.tty.char_device.major":         "long",
-	"process.tty.char_device.minor":         "long",
-	"process.user.id":                       "keyword",
-	"process.user.name":                     "keyword",
-	"process.group.id":                      "keyword",
-	"process.group.name":                    "keyword",
-	"process.real_user.id":                  "keyword",
-	"process.real_user.name":                "keyword",
-	"process.real_group.id":                 "keyword",
-	"process.real_group.name":               "keyword",
-	"process.parent.pid":                    "long",
-	"process.parent.entity_id":              "keyword",
-	"process.parent.start":                  "date",
-	"process.session_leader.pid":            "long",
-	"process.session_leader.entity_id":      "keyword",
-	"process.session_leader.start":          "date",
+	"process.entity_id":                      "keyword",
+	"process.pid":                            "long",
+	"process.thread.id":                      "long",
+	"process.name":                           "keyword",
+	"process.start":                          "date",
+	"process.end":                            "date",
+	"process.executable":                     "keyword",
+	"process.working_directory":              "keyword",
+	"process.args":                           "keyword[]",
+	"process.args_count":                     "long",
+	"process.command_line":                   "wildcard",
+	"process.exit_code":                      "long",
+	"process.interactive":                    "boolean",
+	"process.tty.char_device.major":          "long",
+	"process.tty.char_device.minor":          "long",
+	"process.user.id":                        "keyword",
+	"process.user.name":                      "keyword",
+	"process.group.id":                       "keyword",
+	"process.group.name":                     "keyword",
+	"process.real_user.id":                   "keyword",
+	"process.real_user.name":                 "keyword",
+	"process.real_group.id":                  "keyword",
+	"process.real_group.name":                "keyword",
+	"process.parent.pid":                     "long",
+	"process.parent.entity_id":               "keyword",
+	"process.parent.start":                   "date",
+	"process.session_leader.pid":             "long",
+	"process.session_leader.entity_id":       "keyword",
+	"process.session_leader.start":           "date",
 	"process.session_leader.same_as_process": "boolean",
-	"process.group_leader.pid":              "long",
-	"process.group_leader.entity_id":        "keyword",
-	"process.group_leader.start":            "date",
-	"process.group_leader.same_as_process":  "boolean",
+	"process.group_leader.pid":               "long",
+	"process.group_leader.entity_id":         "keyword",
+	"process.group_leader.start":             "date",
+	"process.group_leader.same_as_process":   "boolean",
 
 	"user.id":   "keyword",
 	"user.name": "keyword",
@@ -356,12 +356,12 @@ type fakeT struct {
 	failed bool
 }
 
-func (f *fakeT) Helper()                       {}
-func (f *fakeT) Errorf(string, ...any)         { f.failed = true }
-func (f *fakeT) Fatalf(string, ...any)         { f.failed = true; panic("fatal") }
-func (f *fakeT) Fatal(...any)                  { f.failed = true; panic("fatal") }
-func (f *fakeT) Logf(string, ...any)           {}
-func (f *fakeT) Error(...any)                  { f.failed = true }
+func (f *fakeT) Helper()               {}
+func (f *fakeT) Errorf(string, ...any) { f.failed = true }
+func (f *fakeT) Fatalf(string, ...any) { f.failed = true; panic("fatal") }
+func (f *fakeT) Fatal(...any)          { f.failed = true; panic("fatal") }
+func (f *fakeT) Logf(string, ...any)   {}
+func (f *fakeT) Error(...any)          { f.failed = true }
 
 // Every ECS field in the table is one the encoder emits in some golden
 // document: the table is not padded with fields nobody checks.
