@@ -260,6 +260,9 @@ type Event struct {
 	Net    *Net
 	Health *Health
 	State  *State
+
+	// Enriched is set by the enrichment stage (see Enrichment).
+	Enriched *Enrichment
 }
 
 // Has reports whether flag f is set.

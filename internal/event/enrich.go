@@ -1,0 +1,88 @@
+package event
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Enrichment is what the pipeline's enrichment stage (pipeline/enrich)
+// adds to a kernel event: who the process really is, where it runs, and
+// what kind of place a connection goes to. Nil when enrichment is off;
+// any part may be nil or zero when it is not known.
+//
+// The stage fills it once; the ECS encoder, the rule engine and the store
+// only read it.
+type Enrichment struct {
+	// Process is the acting process as the process table knows it (its
+	// executable, arguments and working directory come from its exec, so a
+	// file or network event carries them too).
+	Process *ProcInfo
+	// Parent, GroupLeader, SessionLeader and EntryLeader are the ECS
+	// process tree (Kibana's Session View needs all four).
+	Parent        *ProcInfo
+	GroupLeader   *ProcInfo
+	SessionLeader *ProcInfo
+	EntryLeader   *ProcInfo
+	// EntryType is process.entry_leader.entry_meta.type: sshd, terminal,
+	// container, init, kernel or unknown.
+	EntryType string
+	// EntrySourceIP is entry_meta.source.ip: the SSH client of the session.
+	EntrySourceIP netip.Addr
+	// Ancestors are the entity ids of the process's ancestors, nearest
+	// first (bounded), for rules that follow a lineage.
+	Ancestors []string
+
+	// Names of the acting process's ids (empty when unknown), resolved in
+	// the process's own root (a container has its own /etc/passwd).
+	UserName      string // effective uid
+	RealUserName  string // real uid
+	GroupName     string // effective gid
+	LoginUserName string // audit login uid: the person who logged in
+
+	Container *Container
+	Pod       *Pod
+
+	// Destination is the class of a connection's remote end, judged from
+	// the routing table at the time: loopback, host, subnet, private or
+	// internet. Empty for events that are not connections.
+	Destination string
+	// CommunityID is network.community_id of a connection.
+	CommunityID string
+}
+
+// ProcInfo is one process of the tree, as ECS's process.* describes it.
+type ProcInfo struct {
+	EntityID         string
+	PID              uint32
+	Start            time.Time
+	Name             string
+	Executable       string
+	Args             []string
+	WorkingDirectory string
+	Interactive      bool
+	UID, GID         uint32 // effective ids
+	UserName         string
+	// Unknown is true when the process was not in the table (it started
+	// before the sensor and could not be read from /proc, or its exec was
+	// lost): only the ids above are set.
+	Unknown bool
+}
+
+// Container is container.* of a process that runs in one.
+type Container struct {
+	ID        string
+	Runtime   string // docker, containerd, cri-o, podman
+	Name      string
+	ImageName string
+	ImageTag  string
+}
+
+// Pod is orchestrator.* and the Kubernetes pod of a container.
+type Pod struct {
+	UID       string
+	Name      string
+	Namespace string
+	Node      string
+	Cluster   string
+	Labels    map[string]string
+}
