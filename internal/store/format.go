@@ -31,8 +31,8 @@ const (
 	segMagic    = "BNSHOSEG"
 	segVersion  = 1
 	segHdrSize  = 64
-	recHdrSize  = 8                 // length, crc
-	bodyHdrSize = 8 + 8 + 1 + 32    // seq, time, kind, hash
+	recHdrSize  = 8              // length, crc
+	bodyHdrSize = 8 + 8 + 1 + 32 // seq, time, kind, hash
 	recOverhead = recHdrSize + bodyHdrSize
 	hashSize    = sha256.Size
 	// MaxDocument is the largest document the store accepts. bansho's own
