@@ -33,6 +33,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -207,6 +208,11 @@ func Open(opt Options) (*Store, error) {
 	}
 	if opt.statfs == nil {
 		opt.statfs = freeBytes
+		// On a small file system, keep segments small too, so removing
+		// the oldest one frees room before the disk is full.
+		if size := fsSize(opt.Dir); size > 0 && opt.SegmentBytes > size/16 {
+			opt.SegmentBytes = max(size/16, 64<<10)
+		}
 	}
 	log := opt.Log
 	if log == nil {
@@ -352,6 +358,20 @@ func locked(dir string) bool {
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return false
+}
+
+// fsSize is the size of the file system that holds dir (or the nearest
+// existing parent); 0 when unknown.
+func fsSize(dir string) int64 {
+	for d := dir; ; d = filepath.Dir(d) {
+		var fs syscall.Statfs_t
+		if err := syscall.Statfs(d, &fs); err == nil {
+			return int64(fs.Blocks) * fs.Bsize
+		}
+		if d == filepath.Dir(d) {
+			return 0
+		}
+	}
 }
 
 func freeBytes(dir string) (uint64, error) {
@@ -758,8 +778,15 @@ func (s *Store) stage(st *stream, t int64, kind Kind, doc []byte, keys []uint64,
 		}
 	}
 	if st.f == nil {
-		if err := s.newSegment(st, now); err != nil {
+		err := s.newSegment(st, now)
+		if errors.Is(err, syscall.ENOSPC) && s.evictOne(st.name == StreamAlerts, "disk full", nil) {
+			err = s.newSegment(st, now)
+		}
+		if err != nil {
 			s.st.writeErrors.Add(1)
+			if errors.Is(err, syscall.ENOSPC) {
+				s.refused(1, st, err)
+			}
 			return 1, err
 		}
 	}
@@ -793,10 +820,7 @@ func (s *Store) commit(st *stream, now time.Time) error {
 	}
 	need := int64(len(st.buf) + len(st.ibuf))
 	if err := s.makeRoom(st, need, now); err != nil {
-		s.st.droppedFull.Add(uint64(len(st.staged)))
-		s.st.full.Store(true)
-		s.notify(Notice{Action: "store-full", Message: "the store is full and nothing more can be removed: routine documents are being refused",
-			Details: map[string]string{"dir": s.opt.Dir, "error": err.Error()}})
+		s.refused(len(st.staged), st, err)
 		return err
 	}
 	for attempt := 0; ; attempt++ {
@@ -810,10 +834,7 @@ func (s *Store) commit(st *stream, now time.Time) error {
 			continue
 		}
 		if errors.Is(err, syscall.ENOSPC) {
-			s.st.droppedFull.Add(uint64(len(st.staged)))
-			s.st.full.Store(true)
-			s.notify(Notice{Action: "store-full", Message: "the file system is full and the store has nothing left to remove: documents are being refused",
-				Details: map[string]string{"dir": s.opt.Dir}})
+			s.refused(len(st.staged), st, err)
 		}
 		s.log.Error("store: write failed; documents not stored", "stream", st.name, "documents", len(st.staged), "error", err)
 		return fmt.Errorf("store %s: %w", st.name, err)
@@ -849,6 +870,9 @@ func (s *Store) commit(st *stream, now time.Time) error {
 }
 
 func (s *Store) writeStaged(st *stream) error {
+	if st.f == nil {
+		return errors.New("no segment to write to")
+	}
 	act := st.active()
 	if _, err := st.f.Write(st.buf); err != nil {
 		// Cut back to the last complete record.
@@ -861,6 +885,20 @@ func (s *Store) writeStaged(st *stream) error {
 		return err
 	}
 	return nil
+}
+
+// refused counts documents refused for lack of room and tells the
+// operator (at most once a minute).
+func (s *Store) refused(n int, st *stream, err error) {
+	s.st.droppedFull.Add(uint64(n))
+	s.st.full.Store(true)
+	what := "routine documents are"
+	if st.name == StreamAlerts {
+		what = "even alerts are"
+	}
+	s.notify(Notice{Action: "store-full",
+		Message: fmt.Sprintf("the store is full and nothing more can be removed: %s being refused", what),
+		Details: map[string]string{"dir": s.opt.Dir, "stream": st.name, "error": err.Error()}})
 }
 
 // makeRoom removes old segments until need more bytes fit under MaxBytes
@@ -911,26 +949,66 @@ func (s *Store) evictOne(allowAlerts bool, reason string, busy *stream) bool {
 	if allowAlerts {
 		order = append(order, StreamAlerts)
 	}
+	// A stream is emptied, its active segment last, before the next one
+	// in the order loses anything.
 	for _, name := range order {
 		st := s.streams[name]
 		if len(st.segs) > 1 || (len(st.segs) == 1 && st.f == nil) {
 			s.removeOldest(st, reason)
 			return true
 		}
-	}
-	// Only active segments are left: roll the biggest routine one so it can go.
-	for _, name := range order {
-		st := s.streams[name]
 		if act := st.active(); act != nil && act.count > 0 && st != busy {
+			// Roll it so it can go. A failed seal (the index footer on
+			// a full disk) still closes the segment: the index is
+			// rebuilt from the segment when needed.
 			if err := s.roll(st); err != nil {
-				s.log.Error("store: cannot roll segment to free space", "stream", name, "error", err)
-				return false
+				s.log.Warn("store: sealing a segment to free space", "stream", name, "error", err)
 			}
-			s.removeOldest(st, reason)
-			return true
+			if len(st.segs) > 0 && st.f == nil {
+				s.removeOldest(st, reason)
+				return true
+			}
+		}
+	}
+	// Only the active segment of the stream being written is left.
+	if busy != nil && (allowAlerts || busy.name != StreamAlerts) {
+		if act := busy.active(); act != nil && act.count > 0 {
+			return s.evictBusy(busy, reason)
 		}
 	}
 	return false
+}
+
+// evictBusy removes the active segment of a stream whose staged records
+// are about to be written: the segment is sealed and removed, a new one is
+// started and the staged records are moved to it (their index offsets
+// rebased). Without a new segment the staged records cannot be written;
+// the caller's write then fails and is counted.
+func (s *Store) evictBusy(st *stream, reason string) bool {
+	delta := st.active().size - segHdrSize
+	if err := s.roll(st); err != nil {
+		s.log.Warn("store: sealing a segment to free space", "stream", st.name, "error", err)
+	}
+	if len(st.segs) == 0 || st.f != nil {
+		return false
+	}
+	s.removeOldest(st, reason)
+	if err := s.newSegment(st, s.opt.now()); err != nil {
+		s.log.Error("store: cannot start a segment after freeing space", "stream", st.name, "error", err)
+		return false
+	}
+	rebaseIdx(st.ibuf, delta)
+	return true
+}
+
+// rebaseIdx moves the segment offsets of staged index entries back by
+// delta bytes.
+func rebaseIdx(ibuf []byte, delta int64) {
+	for i := 0; i+idxEntryFixed <= len(ibuf); {
+		off := int64(binary.LittleEndian.Uint32(ibuf[i:])) - delta
+		binary.LittleEndian.PutUint32(ibuf[i:], uint32(off))
+		i += idxEntryFixed + 8*int(ibuf[i+13])
+	}
 }
 
 func (s *Store) removeOldest(st *stream, reason string) {
@@ -1072,15 +1150,17 @@ func (s *Store) roll(st *stream) error {
 	footer := marshalIdxFooter(act)
 	st.mu.RUnlock()
 	var errs []error
-	if _, err := st.idx.Write(footer); err != nil {
+	n, err := st.idx.Write(footer)
+	if err != nil {
+		// A torn footer is not recognised: the index is rebuilt at open.
 		errs = append(errs, err)
 	}
 	errs = append(errs, st.f.Sync(), st.idx.Sync(), st.f.Close(), st.idx.Close())
 	st.mu.Lock()
-	act.idxSize += int64(len(footer))
+	act.idxSize += int64(n)
 	act.sealed = true
 	st.mu.Unlock()
-	s.total += int64(len(footer))
+	s.total += int64(n)
 	st.f, st.idx = nil, nil
 	if act.count == 0 {
 		// Never keep an empty segment: the next one starts at the same
