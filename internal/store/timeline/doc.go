@@ -30,12 +30,12 @@ type Doc struct {
 		Type     []string `json:"type"`
 		Severity int      `json:"severity"`
 	} `json:"event"`
-	Process  Proc `json:"process"`
-	User     User `json:"user"`
-	File     File `json:"file"`
-	Source   Addr `json:"source"`
-	Dest     Addr `json:"destination"`
-	Network  struct {
+	Process Proc `json:"process"`
+	User    User `json:"user"`
+	File    File `json:"file"`
+	Source  Addr `json:"source"`
+	Dest    Addr `json:"destination"`
+	Network struct {
 		Transport string `json:"transport"`
 		Direction string `json:"direction"`
 	} `json:"network"`
@@ -65,7 +65,7 @@ type Doc struct {
 	} `json:"bansho"`
 
 	Raw json.RawMessage `json:"-"`
-	ord uint64 // sequence number or line: order among equal timestamps
+	ord uint64          // sequence number or line: order among equal timestamps
 }
 
 // Proc is process.* (and process.parent.*).
