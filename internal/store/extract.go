@@ -180,13 +180,15 @@ func (x *extractor) object(b []byte, i, depth int) int {
 // result may alias b or x.str and is valid until the next call) and the
 // index after its closing quote.
 func (x *extractor) parseString(b []byte, i int) ([]byte, int) {
-	j := i + 1
-	for j < len(b) && b[j] != '"' && b[j] != '\\' {
-		j++
+	// Fast path (SIMD searches): no escape before the closing quote.
+	q := bytes.IndexByte(b[i+1:], '"')
+	if q < 0 {
+		return nil, -1
 	}
-	if j < len(b) && b[j] == '"' {
-		return b[i+1 : j], j + 1
+	if bytes.IndexByte(b[i+1:i+1+q], '\\') < 0 {
+		return b[i+1 : i+1+q], i + 2 + q
 	}
+	j := i + 1 + bytes.IndexByte(b[i+1:], '\\')
 	// Escapes: find the end, then unescape with strconv.
 	k := j
 	for k < len(b) {

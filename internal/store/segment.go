@@ -406,3 +406,39 @@ func (s *Store) offsetOf(st *stream, seg *segment, seq uint64) (int64, bool) {
 	})
 	return off, off >= segHdrSize
 }
+
+// fromLiveIdx fills seg from the index of a segment a writer may still be
+// appending to (no footer yet): the entries give the count and times, and
+// the last record they point at must be complete and sound, else the
+// caller scans the segment. A reader then stops after that record.
+func fromLiveIdx(seg *segment) bool {
+	var count uint64
+	var minT, maxT, lastOff int64 = 0, 0, -1
+	_, err := readIdx(seg.idxPath(), seg.first, func(off int64, t int64, _ Kind, _ []uint64) error {
+		if off <= lastOff || off >= seg.size {
+			return errStop
+		}
+		count++
+		lastOff = off
+		if t != 0 && (minT == 0 || t < minT) {
+			minT = t
+		}
+		maxT = max(maxT, t)
+		return nil
+	})
+	if (err != nil && !errors.Is(err, errStop)) || count == 0 {
+		return false
+	}
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	rec, buf, err := readRecordAt(f, lastOff, nil)
+	if err != nil || rec.seq != seg.first+count-1 {
+		return false
+	}
+	seg.count, seg.minTime, seg.maxTime, seg.lastHash = count, minT, maxT, rec.hash
+	seg.size = lastOff + int64(len(buf))
+	return true
+}

@@ -437,7 +437,10 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 		return nil, nil, fmt.Errorf("store: %w", err)
 	}
 	seg := &segment{path: path, first: first, size: fi.Size(), sealed: true}
-	if !last && readIdxFooter(seg) {
+	if (!last || s.ro) && readIdxFooter(seg) {
+		return seg, nil, nil
+	}
+	if s.ro && fromLiveIdx(seg) {
 		return seg, nil, nil
 	}
 	res, err := scanSegment(path, st.id, true)
