@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bansho-sec/bansho/internal/store"
 )
@@ -25,6 +26,23 @@ type collector struct {
 	// exhaust memory; Truncated says it was reached.
 	maxDocs   int
 	truncated bool
+	// earliest is the earliest start of a process in the story (or its
+	// parent): nothing about them is older. startUnknown: some had none.
+	earliest     time.Time
+	startUnknown bool
+}
+
+func (c *collector) noteStart(p *Proc) {
+	if p == nil || p.EntityID == "" {
+		return
+	}
+	if p.Start == nil {
+		c.startUnknown = true
+		return
+	}
+	if c.earliest.IsZero() || p.Start.Before(c.earliest) {
+		c.earliest = *p.Start
+	}
 }
 
 func newCollector(f *Filter, maxDocs int) *collector {
@@ -88,6 +106,10 @@ func (c *collector) offer(d *Doc) bool {
 		if p := d.parentID(); p != "" && !c.entities[p] {
 			c.parents[p] = true
 		}
+	}
+	if !context {
+		c.noteStart(&d.Process)
+		c.noteStart(d.Process.Parent)
 	}
 	if len(c.docs) >= c.maxDocs {
 		c.truncated = true
@@ -221,8 +243,13 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 		for _, d := range c.docs {
 			last = max(last, d.Timestamp.UnixNano())
 		}
+		// Nothing about a process is older than its start.
+		from := since
+		if !c.startUnknown && !c.earliest.IsZero() {
+			from = max(from, c.earliest.UnixNano())
+		}
 		for _, stream := range []string{store.StreamEvents, store.StreamAlerts} {
-			if err := s.Scan(store.Query{Stream: stream, Since: since, Until: last, Match: match}, take); err != nil {
+			if err := s.Scan(store.Query{Stream: stream, Since: from, Until: last, Match: match}, take); err != nil {
 				return nil, err
 			}
 		}
