@@ -31,7 +31,8 @@ func runCmd() *cobra.Command {
 		Long: `Run the sensor until SIGTERM or SIGINT.
 
 Without --config the embedded defaults apply: protect /srv/mynumber, write
-ECS JSON lines to stdout and to /var/lib/bansho/events.json.`,
+ECS JSON lines to stdout and to /var/lib/bansho/events.json, and keep every
+document in the store /var/lib/bansho/store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgFile, cmd.Flags())

@@ -270,6 +270,7 @@ func TestParseTime(t *testing.T) {
 		"7d":                        now.Add(-7 * 24 * time.Hour),
 		"2026-11-22T09:00:00+09:00": time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC),
 		"2026-11-21T23:30:00Z":      time.Date(2026, 11, 21, 23, 30, 0, 0, time.UTC),
+		"2026-11-22 09:00":          time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local),
 	} {
 		got, err := ParseTime(in, now)
 		if err != nil || !got.Equal(want) {
