@@ -960,7 +960,9 @@ func (s *Store) evictOne(allowAlerts bool, reason string, busy *stream) bool {
 			s.removeOldest(st, reason)
 			return true
 		}
-		if act := st.active(); act != nil && act.count > 0 && st != busy {
+		// A stream with staged records (written later in this Write)
+		// keeps its active segment: their offsets point into it.
+		if act := st.active(); act != nil && act.count > 0 && st != busy && len(st.staged) == 0 {
 			// Roll it so it can go. A failed seal (the index footer on
 			// a full disk) still closes the segment: the index is
 			// rebuilt from the segment when needed.
