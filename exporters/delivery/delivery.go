@@ -113,8 +113,8 @@ type Loop struct {
 // Stats are a loop's counters; read them with the getters.
 type Stats struct {
 	delivered, failed, retried, deadLettered, skipped atomic.Uint64
-	sends, failedSends                              atomic.Uint64
-	lastError                                       atomic.Pointer[string]
+	sends, failedSends                                atomic.Uint64
+	lastError                                         atomic.Pointer[string]
 }
 
 // New prepares a loop; Run starts it.
