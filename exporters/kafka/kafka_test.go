@@ -238,10 +238,10 @@ func TestOversizedDocumentRejected(t *testing.T) {
 func TestHostKey(t *testing.T) {
 	for doc, want := range map[string]string{
 		`{"@timestamp":"x","host":{"name":"hr-db-01","id":"y"}}`: "hr-db-01",
-		`{"host":{"name":"a\"b"}}`:                                `a\"b`,
-		`{"host":{"name":""}}`:                                    "",
-		`{"event":{}}`:                                            "",
-		`{"host":{"name":"unterminated`:                           "",
+		`{"host":{"name":"a\"b"}}`:                               `a\"b`,
+		`{"host":{"name":""}}`:                                   "",
+		`{"event":{}}`:                                           "",
+		`{"host":{"name":"unterminated`:                          "",
 	} {
 		if got := string(HostKey([]byte(doc))); got != want {
 			t.Errorf("HostKey(%s) = %q, want %q", doc, got, want)
