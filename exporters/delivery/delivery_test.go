@@ -61,7 +61,10 @@ func testLog(t *testing.T) *slog.Logger {
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 func openStore(t *testing.T, dir string) *store.Store {
 	t.Helper()
@@ -249,7 +252,7 @@ func TestVictoriaLogs100kAcrossRestart(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	sink, err := elasticsearch.New(elasticsearch.Options{Addresses: []string{env.ES},
-		Headers: []string{"VL-Time-Field: @timestamp", "VL-Stream-Fields: host.name", "VL-Msg-Field: message"},
+		Headers:  []string{"VL-Time-Field: @timestamp", "VL-Stream-Fields: host.name", "VL-Msg-Field: message"},
 		Template: elasticsearch.TemplateOptions{Install: true}, RequestTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
