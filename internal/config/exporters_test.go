@@ -41,6 +41,7 @@ outputs:
 		t.Errorf("elasticsearch: %+v", e)
 	}
 	// Off by default.
+	t.Setenv("BANSHO_PROTECT_PATHS", dir)
 	d, err := Load("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,10 +56,10 @@ func TestExporterErrorsNameKeyAndLine(t *testing.T) {
 	head := "protect:\n  paths: [" + dir + "]\nstore:\n  dir: " + dir + "/s\n"
 	for _, c := range []struct{ body, want string }{
 		{head + "outputs:\n  kafka:\n    enabled: true\n", ":6: outputs.kafka.brokers: at least one broker"},
-		{head + "outputs:\n  kafka:\n    enabled: true\n    brokers: [k:1]\n    compression: brotli\n", `:8: outputs.kafka.compression: "brotli" is not one of`},
-		{head + "outputs:\n  kafka:\n    enabled: true\n    brokers: [k:1]\n    sasl:\n      mechanism: kerberos\n", `:9: outputs.kafka.sasl.mechanism: "kerberos"`},
+		{head + "outputs:\n  kafka:\n    enabled: true\n    brokers: [k:1]\n    compression: brotli\n", `:9: outputs.kafka.compression: "brotli" is not one of`},
+		{head + "outputs:\n  kafka:\n    enabled: true\n    brokers: [k:1]\n    sasl:\n      mechanism: kerberos\n", `:10: outputs.kafka.sasl.mechanism: "kerberos"`},
 		{head + "outputs:\n  kafka:\n    enabled: true\n    brokers: [k:1]\n    batch_timout: 1s\n", ":9: outputs.kafka.batch_timout: unknown key (did you mean outputs.kafka.batch_timeout?)"},
-		{head + "outputs:\n  elasticsearch:\n    enabled: true\n    addresses: [http://e:9200]\n    mode: stream\n", `:8: outputs.elasticsearch.mode: "stream" is not one of data_stream, index`},
+		{head + "outputs:\n  elasticsearch:\n    enabled: true\n    addresses: [http://e:9200]\n    mode: stream\n", `:9: outputs.elasticsearch.mode: "stream" is not one of data_stream, index`},
 		{"protect:\n  paths: [" + dir + "]\nstore:\n  enabled: false\noutputs:\n  elasticsearch:\n    enabled: true\n    addresses: [http://e:9200]\n",
 			":7: outputs.elasticsearch.enabled: the Elasticsearch exporter delivers from the store: set store.enabled: true"},
 	} {
