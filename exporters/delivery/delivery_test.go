@@ -66,7 +66,7 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func openStore(t *testing.T, dir string) *store.Store {
+func openStore(t testing.TB, dir string) *store.Store {
 	t.Helper()
 	st, err := store.Open(store.Options{Dir: dir, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -145,10 +145,14 @@ func checkAll(t *testing.T, docs []testdocs.Doc, ids map[string]int, read int) {
 	}
 }
 
-func kafkaSink(t *testing.T, run string) *kafka.Sink {
-	s, err := kafka.New(kafka.Options{Brokers: []string{env.Kafka}, AllowAutoTopicCreation: true, Compression: "lz4",
+func newKafka(run, codec string) (*kafka.Sink, error) {
+	return kafka.New(kafka.Options{Brokers: []string{env.Kafka}, AllowAutoTopicCreation: true, Compression: codec,
 		MaxAttempts: 2, WriteTimeout: 5 * time.Second,
 		Topics: kafka.Topics{Events: run + "-events", Alerts: run + "-alerts", Health: run + "-health"}})
+}
+
+func kafkaSink(t *testing.T, run string) *kafka.Sink {
+	s, err := newKafka(run, "lz4")
 	if err != nil {
 		t.Fatal(err)
 	}

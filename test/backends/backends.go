@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -84,6 +85,17 @@ func (e *Env) script(name string, args ...string) error {
 // Up starts back ends (again): a broker stopped with Down comes back with
 // its data.
 func (e *Env) Up(names ...string) error {
+	// Test binaries of several packages start at once under go test ./...;
+	// the first builds kfake and VictoriaLogs into the shared cache, the
+	// others wait instead of building the same files at the same time.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "bansho-backends-build.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := e.script("up.sh", names...); err != nil {
 		return err
