@@ -7,6 +7,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
 .PHONY: all build generate check-generated test test-unit test-bpf bench bench-store run setup fmt vet clean backends-up backends-down
+.PHONY: all build generate check-generated test test-unit test-bpf bench bench-export run setup fmt vet clean backends-up backends-down
 
 all: build
 
@@ -39,6 +40,12 @@ vet:
 
 bench: build
 	$(SUDO) env "PATH=$$PATH" BANSHO=$(CURDIR)/$(BIN) bash bench/run.sh
+	$(MAKE) bench-export
+
+# Events/s from the store to Kafka and to the Elasticsearch bulk API
+# (starts its own back ends): see docs/exporters.md.
+bench-export:
+	bash bench/export.sh
 
 # Store write/read throughput and `bansho timeline` over a day of recorded
 # events (BANSHO_BENCH_DAY_DOCS documents, default 2,000,000; about 3.5 GB

@@ -114,6 +114,11 @@ func run(parent context.Context, cfg *config.Config) error {
 		Log:       log,
 	}
 	defer p.Close()
+	stopExport, err := startExporters(cfg.Outputs, db, log) // export.go
+	if err != nil {
+		return err
+	}
+	defer stopExport()
 	if cfg.Content.SampleBytes > 0 {
 		det, err := newDetector(cfg.Content, log)
 		if err != nil {
