@@ -47,7 +47,7 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	o.close()
 	if raw, ok := trig["host"]; ok {
 		o.key("host")
-		o.b = append(o.b, raw...)
+		o.b = append(o.b, o.masked(raw)...)
 	} else {
 		e.host(&o)
 	}
@@ -99,7 +99,7 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	for _, k := range alertCopied {
 		if raw, ok := trig[k]; ok {
 			o.key(k)
-			o.b = append(o.b, raw...)
+			o.b = append(o.b, o.masked(raw)...)
 		}
 	}
 
@@ -111,7 +111,7 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 		raw = bytes.TrimSpace(raw)
 		if len(raw) > 2 && raw[0] == '{' {
 			o.sep()
-			o.b = append(o.b, raw[1:len(raw)-1]...)
+			o.b = append(o.b, o.masked(raw[1:len(raw)-1])...)
 			hadRedacted = bytes.Contains(raw, []byte(`"redacted":true`))
 		}
 	}
@@ -130,6 +130,19 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	o.close()
 	o.close()
 	return o.b
+}
+
+// masked is raw JSON from a trigger document with any My Number in it
+// masked. Documents this encoder wrote are masked already; a replayed one
+// may come from elsewhere. A number is only ever inside a string, and
+// the mask has no character JSON would need to escape.
+func (o *obj) masked(raw []byte) []byte {
+	s, changed := Redact(string(raw))
+	if !changed {
+		return raw
+	}
+	o.redacted = true
+	return []byte(s)
 }
 
 // agentID is agent.ephemeral_id, as the static part of documents has it.
