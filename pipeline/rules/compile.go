@@ -46,8 +46,9 @@ type Rule struct {
 	// Kind is "event", "sequence" or "threshold".
 	Kind string
 
-	conds   []*vm.Program // all must hold
-	exc     []*vm.Program // any holding suppresses
+	conds   []cond  // all must hold
+	guards  []guard // simple terms of conds, checked first
+	exc     []cond // any holding suppresses
 	output  []outPart
 	slots   slotMask
 	hours   int // 0: any time, hoursOutside, hoursInside
@@ -69,6 +70,7 @@ type Set struct {
 	Macros int
 	opts   Options
 	bySlot [numSlots][]*Rule
+	terms  int // distinct condition terms (see cond)
 }
 
 // Enabled counts the enabled rules.
@@ -120,13 +122,14 @@ type compiler struct {
 	lists  map[string][]string
 	macros map[string][]text
 	stack  []string // macros being expanded, for cycles
+	ids    map[string]int
 }
 
 func (p *parsed) compile(opts Options) (*Set, error) {
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = 4096
 	}
-	c := &compiler{p: p, lists: map[string][]string{}, macros: map[string][]text{}}
+	c := &compiler{p: p, lists: map[string][]string{}, macros: map[string][]text{}, ids: map[string]int{}}
 	listPos := map[string]Pos{}
 	for _, l := range p.lists {
 		if old, ok := c.lists[l.name]; ok && l.append {
@@ -175,6 +178,7 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 	}
 
 	set := &Set{Files: p.files, Lists: c.lists, Macros: len(c.macros), opts: opts}
+	defer func() { set.terms = len(c.ids) }()
 	byName := map[string]*Rule{}
 	for _, r := range p.rules {
 		if old := byName[r.name]; old != nil {
@@ -232,14 +236,13 @@ func (c *compiler) amend(r *Rule, raw *rawRule) {
 		return
 	}
 	if raw.cond.node != nil {
-		if prog := c.compile(raw.cond); prog != nil {
-			r.conds = append(r.conds, prog)
+		if cs, gs, prog := c.conds(raw.cond); prog != nil {
+			r.conds = append(r.conds, cs...)
+			r.guards = append(r.guards, gs...)
 		}
 	}
 	for i := range raw.exceptions {
-		if prog := c.exception(&raw.exceptions[i]); prog != nil {
-			r.exc = append(r.exc, prog)
-		}
+		r.exc = append(r.exc, c.exception(&raw.exceptions[i])...)
 	}
 }
 
@@ -296,8 +299,8 @@ func (c *compiler) rule(raw *rawRule) *Rule {
 	case raw.cond.node == nil:
 		p.errorf(raw.pos, "rule %q: missing condition", raw.name)
 	default:
-		if prog := c.compile(raw.cond); prog != nil {
-			r.conds = append(r.conds, prog)
+		if cs, gs, prog := c.conds(raw.cond); prog != nil {
+			r.conds, r.guards = cs, gs
 			r.slots = slotsOf(prog.Node())
 		}
 	}
@@ -315,9 +318,7 @@ func (c *compiler) rule(raw *rawRule) *Rule {
 		r.hours = hoursInside
 	}
 	for i := range raw.exceptions {
-		if prog := c.exception(&raw.exceptions[i]); prog != nil {
-			r.exc = append(r.exc, prog)
-		}
+		r.exc = append(r.exc, c.exception(&raw.exceptions[i])...)
 	}
 	return r
 }
@@ -361,9 +362,10 @@ func (c *compiler) sequence(raw *rawRule) *seqSpec {
 	spec := &seqSpec{within: s.within, lineage: s.by == "lineage"}
 	spec.key = c.keyField(raw, s.by, s.byNode, true)
 	for _, st := range s.steps {
-		if prog := c.compile(st); prog != nil {
-			spec.steps = append(spec.steps, prog)
+		if cs, gs, prog := c.conds(st); prog != nil {
+			spec.steps = append(spec.steps, cs)
 			spec.slots = append(spec.slots, slotsOf(prog.Node()))
+			spec.guards = append(spec.guards, gs)
 		}
 	}
 	return spec
@@ -623,7 +625,7 @@ var comps = map[string]bool{"=": true, "!=": true, "in": true, "startswith": tru
 
 // exception compiles one exception into a condition that holds when any
 // of its value tuples matches.
-func (c *compiler) exception(x *rawException) *vm.Program {
+func (c *compiler) exception(x *rawException) []cond {
 	p := c.p
 	ok := true
 	var fs []*field
@@ -665,7 +667,77 @@ func (c *compiler) exception(x *rawException) *vm.Program {
 		p.errorf(x.src.pos(x.node), "exception %q: %v", x.name, err)
 		return nil
 	}
-	return prog
+	return []cond{{p: prog, id: c.intern(src)}}
+}
+
+// cond is one compiled term of a condition. Terms with the same text
+// share an id, and the engine evaluates each id at most once per event:
+// the default pack's rules share macros (protected_read, routine_work),
+// which then cost once, not once per rule.
+type cond struct {
+	p  *vm.Program
+	id int
+}
+
+func (c *compiler) intern(src string) int {
+	if id, ok := c.ids[src]; ok {
+		return id
+	}
+	id := len(c.ids)
+	c.ids[src] = id
+	return id
+}
+
+// conds compiles a condition whole (for its errors, slots and guards)
+// and then as its top-level conjuncts, each interned by its text.
+// Conjuncts that are guards are returned as guards and not run by expr.
+func (c *compiler) conds(t text) ([]cond, []guard, *vm.Program) {
+	prog := c.compile(t)
+	if prog == nil {
+		return nil, nil, nil
+	}
+	whole := []cond{{p: prog, id: c.intern("\x00" + t.s)}}
+	tree, err := parser.Parse(t.s)
+	if err != nil {
+		return whole, nil, prog
+	}
+	x := &expander{c: c, t: t}
+	ast.Walk(&tree.Node, x)
+	if len(x.errs) > 0 {
+		return whole, nil, prog
+	}
+	var parts []ast.Node
+	var split func(n ast.Node)
+	split = func(n ast.Node) {
+		if b, ok := n.(*ast.BinaryNode); ok && (b.Operator == "and" || b.Operator == "&&") {
+			split(b.Left)
+			split(b.Right)
+			return
+		}
+		parts = append(parts, n)
+	}
+	split(tree.Node)
+	if len(parts) < 2 {
+		if g, ok := guardOf(tree.Node); ok {
+			return nil, []guard{g}, prog
+		}
+		return whole, nil, prog
+	}
+	var out []cond
+	var gs []guard
+	for _, n := range parts {
+		if g, ok := guardOf(n); ok {
+			gs = append(gs, g) // checked natively, not by the program
+			continue
+		}
+		src := n.String()
+		p, err := expr.Compile(src, append([]expr.Option{expr.Env(Env{}), expr.AsBool()}, functions...)...)
+		if err != nil {
+			return whole, nil, prog // the printed form did not round-trip: run it whole
+		}
+		out = append(out, cond{p: p, id: c.intern(src)})
+	}
+	return out, gs, prog
 }
 
 // term is one comparison of an exception, in the condition language.
@@ -785,8 +857,9 @@ func (r *Rule) render(env *Env) string {
 // key (or, by lineage, by the same process or its descendants) within
 // the window from the first step.
 type seqSpec struct {
-	steps   []*vm.Program
+	steps   [][]cond
 	slots   []slotMask
+	guards  [][]guard
 	within  time.Duration
 	lineage bool
 	key     *field

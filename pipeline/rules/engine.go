@@ -25,8 +25,9 @@ type Engine struct {
 
 	env Env
 	vm  vm.VM
-	out []*event.Event
-	doc []byte // the current event's document (not retained)
+	out  []*event.Event
+	doc  []byte  // the current event's document (not retained)
+	memo []uint8 // per condition term: 0 not yet, 1 false, 2 true (this event)
 
 	evaluated, fired, failed atomic.Uint64
 }
@@ -122,7 +123,9 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) []*event.Event {
 		}
 		e.env.reset()
 		s = e.fromDoc(m)
-	} else if ev.File != nil || ev.Net != nil {
+	} else if f := ev.File; f != nil && (ev.Op != event.OpFileOpen || f.Flags&3 != 0) {
+		// Only changes: integrity and mount facts are reported for
+		// modifications, and plain reads are most file events.
 		docFlags(doc, &e.env)
 	}
 	e.env.Timestamp = e.env.eventTS.Add(e.shift)
@@ -154,7 +157,7 @@ func (e *Engine) EvalDoc(doc []byte) ([]*event.Event, error) {
 // bansho.self_target): a scan of the document's bansho section, which is
 // last.
 func docFlags(doc []byte, env *Env) {
-	i := bytes.LastIndex(doc, []byte(`"bansho":{`))
+	i := lastIndex(doc, []byte(`"bansho":{`))
 	if i < 0 {
 		return
 	}
@@ -182,6 +185,18 @@ func docFlags(doc []byte, env *Env) {
 			}
 		}
 	}
+}
+
+// lastIndex is bytes.LastIndex for a needle near the end of the
+// haystack (the bansho section closes every document): a backward scan
+// beats the general algorithm there.
+func lastIndex(b, sep []byte) int {
+	for i := len(b) - len(sep); i >= 0; i-- {
+		if b[i] == sep[0] && bytes.Equal(b[i:i+len(sep)], sep) {
+			return i
+		}
+	}
+	return -1
 }
 
 // eventID is the event.id of the current event.
@@ -212,11 +227,16 @@ func docEventID(doc []byte) string {
 func (e *Engine) run(s slot) {
 	e.evaluated.Add(1)
 	r := e.cur.Load()
+	if len(e.memo) != r.set.terms {
+		e.memo = make([]uint8, r.set.terms)
+	} else {
+		clear(e.memo)
+	}
 	for _, rule := range r.set.bySlot[s] {
 		switch {
 		case rule.seq != nil:
 			e.sequence(r.seq[rule], rule, s)
-		case !e.all(rule.conds) || e.any(rule.exc) || !e.hoursOK(r.set, rule):
+		case !guardsOk(rule.guards, &e.env) || !e.all(rule.conds) || e.any(rule.exc) || !e.hoursOK(r.set, rule):
 		case rule.thr != nil:
 			e.threshold(r.thr[rule], rule)
 		default:
@@ -225,17 +245,26 @@ func (e *Engine) run(s slot) {
 	}
 }
 
-func (e *Engine) test(p *vm.Program) bool {
-	v, err := e.vm.Run(p, &e.env)
+// test evaluates a term for the current event, once per event.
+func (e *Engine) test(c cond) bool {
+	if m := e.memo[c.id]; m != 0 {
+		return m == 2
+	}
+	v, err := e.vm.Run(c.p, &e.env)
 	if err != nil {
 		e.failed.Add(1)
+		e.memo[c.id] = 1
 		return false
 	}
 	b, _ := v.(bool)
+	e.memo[c.id] = 1
+	if b {
+		e.memo[c.id] = 2
+	}
 	return b
 }
 
-func (e *Engine) all(ps []*vm.Program) bool {
+func (e *Engine) all(ps []cond) bool {
 	for _, p := range ps {
 		if !e.test(p) {
 			return false
@@ -244,7 +273,7 @@ func (e *Engine) all(ps []*vm.Program) bool {
 	return true
 }
 
-func (e *Engine) any(ps []*vm.Program) bool {
+func (e *Engine) any(ps []cond) bool {
 	for _, p := range ps {
 		if e.test(p) {
 			return true

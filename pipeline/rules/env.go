@@ -222,6 +222,7 @@ type field struct {
 	path  string
 	index []int
 	kind  reflect.Kind // String, Int, Bool, Slice (of string)
+	off   uintptr      // byte offset in Env, for guards (see guards.go)
 }
 
 var (
@@ -235,8 +236,8 @@ var (
 )
 
 func init() {
-	var walk func(t reflect.Type, prefix string, index []int)
-	walk = func(t reflect.Type, prefix string, index []int) {
+	var walk func(t reflect.Type, prefix string, index []int, base uintptr)
+	walk = func(t reflect.Type, prefix string, index []int, base uintptr) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := f.Tag.Get("expr")
@@ -249,14 +250,14 @@ func init() {
 				topNames[tag] = true
 			}
 			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Time{}) {
-				walk(f.Type, p+".", idx)
+				walk(f.Type, p+".", idx, base+f.Offset)
 				continue
 			}
-			fields[p] = &field{path: p, index: idx, kind: f.Type.Kind()}
+			fields[p] = &field{path: p, index: idx, kind: f.Type.Kind(), off: base + f.Offset}
 			fieldPaths = append(fieldPaths, p)
 		}
 	}
-	walk(envType, "", nil)
+	walk(envType, "", nil, 0)
 	sort.Strings(fieldPaths)
 	initPrefixes()
 }

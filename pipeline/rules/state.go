@@ -30,8 +30,11 @@ func (e *Engine) sequence(st *seqState, r *Rule, s slot) {
 		if !spec.slots[i].has(s) {
 			continue
 		}
+		if !guardsOk(spec.guards[i], &e.env) {
+			continue
+		}
 		k, ent := e.waiting(st, spec, i, now)
-		if ent == nil || !e.test(spec.steps[i]) || e.any(r.exc) {
+		if ent == nil || !e.all(spec.steps[i]) || e.any(r.exc) {
 			continue
 		}
 		ent.ids = append(ent.ids, e.eventID())
@@ -44,7 +47,7 @@ func (e *Engine) sequence(st *seqState, r *Rule, s slot) {
 		}
 		return
 	}
-	if !spec.slots[0].has(s) || !e.test(spec.steps[0]) || e.any(r.exc) {
+	if !spec.slots[0].has(s) || !guardsOk(spec.guards[0], &e.env) || !e.all(spec.steps[0]) || e.any(r.exc) {
 		return
 	}
 	k := e.key(spec.key, spec.lineage)
