@@ -2,9 +2,9 @@ package rules
 
 import (
 	"fmt"
-	"syscall"
 	"net/netip"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,7 +47,7 @@ func recordedMix(n int) []*event.Event {
 				Net: &event.Net{Syscall: 42, Ret: 0, Family: 2, Protocol: 6, Src: netip.MustParseAddrPort("10.0.0.5:40000"), Dst: netip.MustParseAddrPort("10.0.0.9:5432")}})
 		case 7:
 			evs = append(evs, &event.Event{Op: event.OpNetSend, Flags: event.FlagTainted, Time: t, Proc: app,
-				Net: &event.Net{Syscall: 44, Ret: 100, Family: 2, Protocol: 6, Src: netip.MustParseAddrPort("127.0.0.1:40000"), Dst: netip.MustParseAddrPort("127.0.0.1:5432"), Bytes: 100},
+				Net:     &event.Net{Syscall: 44, Ret: 100, Family: 2, Protocol: 6, Src: netip.MustParseAddrPort("127.0.0.1:40000"), Dst: netip.MustParseAddrPort("127.0.0.1:5432"), Bytes: 100},
 				Content: &event.Content{}})
 		case 8:
 			evs = append(evs, &event.Event{Op: event.OpExit, Time: t, Proc: app, Exit: &event.Exit{}})

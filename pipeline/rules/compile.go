@@ -48,7 +48,7 @@ type Rule struct {
 
 	conds   []cond  // all must hold
 	guards  []guard // simple terms of conds, checked first
-	exc     []cond // any holding suppresses
+	exc     []cond  // any holding suppresses
 	output  []outPart
 	slots   slotMask
 	hours   int // 0: any time, hoursOutside, hoursInside

@@ -23,8 +23,8 @@ type Engine struct {
 	docs  *docProcs
 	shift time.Duration
 
-	env Env
-	vm  vm.VM
+	env  Env
+	vm   vm.VM
 	out  []*event.Event
 	doc  []byte  // the current event's document (not retained)
 	memo []uint8 // per condition term: 0 not yet, 1 false, 2 true (this event)
