@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"sort"
@@ -101,6 +102,27 @@ func Load(dir string, opts Options) (*Set, error) {
 		p.parseFile(f, data)
 	}
 	return p.compile(opts)
+}
+
+// LoadFS reads and compiles the *.yaml files at the root of fsys (the
+// embedded default pack); positions name them prefix + file name.
+func LoadFS(fsys fs.FS, prefix string, opts Options) (*Set, error) {
+	names, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	files := map[string]string{}
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		files[prefix+n] = string(b)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("rules: %sno rule files", prefix)
+	}
+	return Compile(files, opts)
 }
 
 // Compile compiles rule files given as (name, content) pairs, in order.
