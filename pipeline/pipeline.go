@@ -27,7 +27,7 @@ type Pipeline struct {
 	// content scanning; the alerts it makes go into the same batch, right
 	// after the event that completed them.
 	Rules Evaluator
-	Log     *slog.Logger
+	Log   *slog.Logger
 	// MaxBatch bounds the events encoded per write; FlushInterval bounds
 	// how long a document waits in a batch.
 	MaxBatch      int
