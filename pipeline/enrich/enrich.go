@@ -82,7 +82,7 @@ type Stage struct {
 	holdPID map[uint32]int
 
 	events, unknown, heldN, released, holdFull, cgErrors atomic.Uint64
-	live, exited, evicted, replaced, filled             atomic.Uint64
+	live, exited, evicted, replaced, filled              atomic.Uint64
 
 	lastNS   uint32
 	lastRoot *rootNames
