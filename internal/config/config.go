@@ -30,6 +30,7 @@ type Config struct {
 	Log     Log     `mapstructure:"log"`
 	Health  Health  `mapstructure:"health"`
 	Content Content `mapstructure:"content"`
+	Enrich  Enrich  `mapstructure:"enrich"`
 }
 
 // Protect names the data bansho guards.
@@ -96,7 +97,7 @@ type Content struct {
 
 // Defaults are the embedded defaults: run with no file at all.
 func Defaults() map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"protect.paths":            []string{"/srv/mynumber"},
 		"sensor.ring_buffer_bytes": 8 << 20,
 		"sensor.wakeup_bytes":      256 << 10,
@@ -119,6 +120,10 @@ func Defaults() map[string]any {
 		"content.tls_libraries": []string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*",
 			"/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*", "/usr/local/lib*/libssl.so.*"},
 	}
+	for k, v := range enrichDefaults {
+		d[k] = v
+	}
+	return d
 }
 
 // Descriptions document every key (docs/configuration.md is generated
@@ -323,7 +328,7 @@ func (c *Config) Validate() error {
 	if c.Health.Interval < time.Second {
 		return &Error{Key: "health.interval", Msg: fmt.Sprintf("%s is below 1s", c.Health.Interval)}
 	}
-	return nil
+	return c.Enrich.validate()
 }
 
 // knownKeys are every leaf key of Config.
