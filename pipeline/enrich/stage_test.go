@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
@@ -61,5 +63,34 @@ func TestHoldAndRetry(t *testing.T) {
 	st := s.Stats()
 	if st.Held != 2 || st.Released != 1 || st.HoldFull != 1 || st.Unknown != 2 || st.Events != 5 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	s := New(Options{Proc: t.TempDir()})
+	s.Enrich(&event.Event{Op: event.OpExit, Proc: event.Process{PID: 9, StartBoot: 1}, Exit: &event.Exit{}})
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(&Collector{Stage: s, Users: &Users{}}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				got[mf.GetName()] = c.GetValue()
+			}
+		}
+	}
+	if got["bansho_enrich_events_total"] != 1 || got["bansho_enrich_unknown_process_total"] != 1 {
+		t.Errorf("%v", got)
+	}
+	c := map[string]uint64{}
+	s.Counters(c)
+	if c["enrich_unknown_process"] != 1 {
+		t.Errorf("%v", c)
 	}
 }
