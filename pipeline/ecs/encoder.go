@@ -43,6 +43,8 @@ type Encoder struct {
 
 	once   sync.Once
 	static []byte // "ecs", "agent" and "host": the same in every document
+	// restatic replaces static once the host's addresses changed.
+	restatic atomic.Pointer[[]byte]
 	runKey [8]byte
 	keySet bool // runKey set by a test
 	seq    atomic.Uint64
@@ -131,7 +133,11 @@ func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
 	o.open()
 	o.time("@timestamp", ev.Time)
 	o.b = append(o.b, ',')
-	o.b = append(o.b, e.static...)
+	if p := e.restatic.Load(); p != nil {
+		o.b = append(o.b, *p...)
+	} else {
+		o.b = append(o.b, e.static...)
+	}
 
 	m, kernel := categorize(ev)
 	e.eventSection(&o, ev, &m)

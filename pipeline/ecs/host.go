@@ -235,3 +235,15 @@ func (e *Encoder) container(o *obj, en *event.Enrichment) {
 	}
 	o.close()
 }
+
+// SetHostIPs replaces host.ip in every later document (the enrichment
+// stage calls it when netlink reports that the addresses changed). Safe to
+// call while documents are being encoded.
+func (e *Encoder) SetHostIPs(ips []string) {
+	e.once.Do(e.init)
+	h := e.Host
+	h.IPs = append([]string(nil), ips...)
+	n := &Encoder{Host: h, Version: e.Version, runKey: e.runKey, keySet: true}
+	n.init()
+	e.restatic.Store(&n.static)
+}
