@@ -43,11 +43,12 @@ type Encoder struct {
 
 	once   sync.Once
 	static []byte // "ecs", "agent" and "host": the same in every document
+	runKey [8]byte
+	keySet bool // runKey set by a test
+	seq    atomic.Uint64
+
 	// restatic replaces static once the host's addresses changed.
 	restatic atomic.Pointer[[]byte]
-	runKey   [8]byte
-	keySet   bool // runKey set by a test
-	seq      atomic.Uint64
 
 	idsMu sync.Mutex
 	ids   map[entityKey][entityIDLen]byte // entity ids by (pid, start); bounded
