@@ -195,6 +195,11 @@ func (n *Net) Watch(done <-chan struct{}) error {
 	achan := make(chan netlink.AddrUpdate, 64)
 	rchan := make(chan netlink.RouteUpdate, 256)
 	errf := func(err error) {
+		select {
+		case <-done:
+			return // the socket closing at shutdown
+		default:
+		}
 		n.ReloadErrors.Add(1)
 		if n.log != nil {
 			n.log.Warn("netlink subscription", "error", err)
