@@ -12,11 +12,17 @@
 package enrich
 
 import (
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bansho-sec/bansho/internal/event"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
@@ -37,6 +43,8 @@ type Options struct {
 	HoldFor time.Duration
 	// MaxContainers bounds the cgroup cache.
 	MaxContainers int
+	// CgroupRoot is the cgroup v2 mount; empty finds it.
+	CgroupRoot string
 
 	Users   *Users
 	Net     *Net
@@ -86,6 +94,10 @@ type Stage struct {
 
 	lastNS   uint32
 	lastRoot *rootNames
+
+	cgRoot    string            // the v2 hierarchy, "" without one
+	cgPaths   map[uint64]string // cgroup id (directory inode) -> path
+	cgScanned time.Time
 }
 
 // New builds a stage with an empty process table; call Seed before Run.
@@ -105,7 +117,11 @@ func New(opt Options) *Stage {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Stage{opt: opt, cg: map[uint64]*cgEntry{}, ctr: map[string]*cgEntry{}, holdPID: map[uint32]int{}}
+	s := &Stage{opt: opt, cg: map[uint64]*cgEntry{}, ctr: map[string]*cgEntry{}, holdPID: map[uint32]int{},
+		cgRoot: opt.CgroupRoot}
+	if s.cgRoot == "" {
+		s.cgRoot = cgroupV2Root()
+	}
 	h := opt.Host
 	s.table = proctree.New(proctree.Options{
 		EntityID: func(pid uint32, start uint64) string {
@@ -355,34 +371,96 @@ func (s *Stage) userName(mntns, pid, uid uint32) string {
 }
 
 // containerOf finds the container of a process from its cgroup, cached
-// per cgroup id (a seeded process, with no id, is read directly).
+// per cgroup id. The id is the inode of the cgroup's directory in the v2
+// hierarchy, so the path is found there even after the process ended;
+// /proc/PID/cgroup is the fallback (and the source for seeded processes,
+// which come without an id).
 func (s *Stage) containerOf(pid uint32, cgroupID uint64) string {
 	if cgroupID != 0 {
 		if e, ok := s.cg[cgroupID]; ok {
 			return e.info.ContainerID
 		}
+		if path, ok := s.cgroupPath(cgroupID); ok {
+			e := &cgEntry{}
+			e.info, e.ok = ParseCgroupPath(path)
+			s.remember(cgroupID, e)
+			return e.info.ContainerID
+		}
 	}
 	b, err := os.ReadFile(s.opt.Proc + "/" + strconv.FormatUint(uint64(pid), 10) + "/cgroup")
-	e := &cgEntry{}
 	if err != nil {
+		// Gone already: nothing is cached, the next process in the
+		// cgroup tries again.
 		s.cgErrors.Add(1)
-	} else {
-		var bad int
-		e.info, e.ok, bad = ParseCgroupFile(b)
-		if bad > 0 {
-			s.cgErrors.Add(1)
-		}
+		return ""
+	}
+	e := &cgEntry{}
+	var bad int
+	e.info, e.ok, bad = ParseCgroupFile(b)
+	if bad > 0 {
+		s.cgErrors.Add(1)
 	}
 	if cgroupID != 0 {
-		if len(s.cg) >= s.opt.MaxContainers {
-			clear(s.cg)
-		}
-		s.cg[cgroupID] = e
-	}
-	if e.info.ContainerID != "" {
+		s.remember(cgroupID, e)
+	} else if e.info.ContainerID != "" {
 		s.byID(e.info.ContainerID, e)
 	}
 	return e.info.ContainerID
+}
+
+func (s *Stage) remember(cgroupID uint64, e *cgEntry) {
+	if len(s.cg) >= s.opt.MaxContainers {
+		clear(s.cg)
+	}
+	s.cg[cgroupID] = e
+	if e.info.ContainerID != "" {
+		s.byID(e.info.ContainerID, e)
+	}
+}
+
+// cgroupPath finds the v2 cgroup whose directory has inode id, rescanning
+// the hierarchy (at most every 50ms) when it does not know it.
+func (s *Stage) cgroupPath(id uint64) (string, bool) {
+	if s.cgRoot == "" {
+		return "", false
+	}
+	if p, ok := s.cgPaths[id]; ok {
+		return p, true
+	}
+	if time.Since(s.cgScanned) < 50*time.Millisecond {
+		return "", false
+	}
+	s.cgScanned = time.Now()
+	paths := make(map[uint64]string, len(s.cgPaths)+16)
+	_ = filepath.WalkDir(s.cgRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(path, &st) == nil {
+			rel := strings.TrimPrefix(path, s.cgRoot)
+			if rel == "" {
+				rel = "/"
+			}
+			paths[st.Ino] = rel
+		}
+		return nil
+	})
+	s.cgPaths = paths
+	p, ok := paths[id]
+	return p, ok
+}
+
+// cgroupV2Root is where the v2 hierarchy is mounted: /sys/fs/cgroup, or
+// /sys/fs/cgroup/unified on a hybrid system.
+func cgroupV2Root() string {
+	for _, p := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			return p
+		}
+	}
+	return ""
 }
 
 // byID remembers the cgroup facts of a container id (for its runtime

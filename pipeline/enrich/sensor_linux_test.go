@@ -298,3 +298,40 @@ func TestSSHEntryWithSourceIP(t *testing.T) {
 		t.Errorf("document: %v", get(d, "process.entry_leader"))
 	}
 }
+
+// A process that joins a container runtime's cgroup (as runc's init does
+// before it execs the entrypoint) gets the container id and runtime from
+// the cgroup path, and is a container entry leader.
+func TestContainerFromCgroup(t *testing.T) {
+	l := startLive(t)
+	root := "/sys/fs/cgroup/unified"
+	if _, err := os.Stat(root + "/cgroup.procs"); err != nil {
+		root = "/sys/fs/cgroup"
+	}
+	const id = "5d1e8f2a9b3c4d7e6f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+	slice := filepath.Join(root, "bansho-test.slice")
+	scope := filepath.Join(slice, "docker-"+id+".scope")
+	if err := os.MkdirAll(scope, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		os.Remove(scope)
+		os.Remove(slice)
+	}()
+	cmd := exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec sh -c 'cat "$0"; true' "$0"`, l.file, scope)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ev := l.waitFor("open in the container cgroup", openOf(l.file))
+	en := ev.Enriched
+	if en.Container == nil || en.Container.ID != id || en.Container.Runtime != "docker" {
+		t.Fatalf("container %+v", en.Container)
+	}
+	if en.EntryType != "container" || en.EntryLeader == nil || en.EntryLeader.PID != uint32(cmd.Process.Pid) {
+		t.Errorf("entry %q %+v, want pid %d", en.EntryType, en.EntryLeader, cmd.Process.Pid)
+	}
+	d := l.doc(ev)
+	if get(d, "container.id") != id || get(d, "container.runtime") != "docker" {
+		t.Errorf("document container: %v", get(d, "container"))
+	}
+}

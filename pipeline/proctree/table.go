@@ -181,7 +181,14 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 		t.insert(p)
 	} else {
 		t.refresh(p, k)
-		p.CgroupID = k.CgroupID
+		if k.CgroupID != p.CgroupID {
+			// Moved (a container runtime's init joins the container's
+			// cgroup before it execs the entrypoint).
+			p.CgroupID = k.CgroupID
+			if t.opt.ContainerOf != nil {
+				p.Container = t.opt.ContainerOf(p.PID, p.CgroupID)
+			}
+		}
 	}
 	info := &event.ProcInfo{
 		EntityID:    t.opt.EntityID(p.PID, p.StartBoot),
