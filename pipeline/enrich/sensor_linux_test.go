@@ -267,11 +267,13 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// An SSH session as the table sees one: a process named sshd starts the
-// user's shell with SSH_CONNECTION in its environment (sshd-session does
-// exactly this). The shell is the entry leader, of type sshd, with the
-// client's address; what runs under sudo-like changes inherits it.
-func TestSSHEntryWithSourceIP(t *testing.T) {
+// An SSH session as the table sees one: a process named sshd (after
+// pam_loginuid set the login uid) starts the user's shell with
+// SSH_CONNECTION in its environment, as sshd-session does; the shell, as
+// root, copies the protected file to /tmp. The copy's write document
+// carries the person who logged in, the SSH client, the entry leader and
+// the ancestry; a setpriv to nobody in the same session keeps them.
+func TestSSHSessionCopy(t *testing.T) {
 	l := startLive(t)
 	fake := filepath.Join(t.TempDir(), "sshd")
 	sh, err := os.ReadFile("/bin/dash")
@@ -281,21 +283,46 @@ func TestSSHEntryWithSourceIP(t *testing.T) {
 	if err := os.WriteFile(fake, sh, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(fake, "-c", `SSH_CONNECTION="198.51.100.23 50122 127.0.0.1 22" bash -c 'sleep 0.5; setpriv --reuid=65534 cat "$0"; true' "$0"; true`, l.file)
+	dst := filepath.Join(t.TempDir(), "copy.csv")
+	cmd := exec.Command(fake, "-c", `echo 1000 > /proc/self/loginuid &&
+SSH_CONNECTION="198.51.100.23 50122 127.0.0.1 22" bash -c 'sleep 0.5; cp "$0" "$1"; setpriv --reuid=65534 cat "$0" >/dev/null; true' "$0" "$1"; true`, l.file, dst)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	ev := l.waitFor("open in the session", openOf(l.file))
-	en := ev.Enriched
-	if en.EntryType != "sshd" || en.EntryLeader == nil || en.EntryLeader.Name != "bash" {
-		t.Fatalf("entry %q %+v", en.EntryType, en.EntryLeader)
+	login, _ := exec.Command("id", "-nu", "1000").Output()
+	wantLogin := strings.TrimSpace(string(login))
+	w := l.waitFor("the copy's write", func(ev *event.Event) bool {
+		return ev.Op == event.OpFileWrite && ev.File != nil && ev.File.Path == dst && ev.Enriched != nil
+	})
+	en := w.Enriched
+	if en.EntryType != "sshd" || en.EntryLeader == nil || en.EntryLeader.Name != "bash" || en.EntrySourceIP.String() != "198.51.100.23" {
+		t.Fatalf("entry %q %+v %v", en.EntryType, en.EntryLeader, en.EntrySourceIP)
 	}
-	if en.EntrySourceIP.String() != "198.51.100.23" {
-		t.Errorf("source ip %v", en.EntrySourceIP)
+	if en.LoginUserName != wantLogin || en.UserName != "root" || len(en.Ancestors) < 3 {
+		t.Errorf("login %q user %q ancestors %v", en.LoginUserName, en.UserName, en.Ancestors)
 	}
-	d := l.doc(ev)
-	if get(d, "process.entry_leader.entry_meta.source.ip") != "198.51.100.23" || get(d, "user.name") != "nobody" {
-		t.Errorf("document: %v", get(d, "process.entry_leader"))
+	d := l.doc(w)
+	for path, want := range map[string]any{
+		"bansho.login_user.name":                    wantLogin,
+		"bansho.login_user.id":                      "1000",
+		"process.entry_leader.entry_meta.type":      "sshd",
+		"process.entry_leader.entry_meta.source.ip": "198.51.100.23",
+		"process.entry_leader.name":                 "bash",
+		"process.parent.name":                       "bash",
+		"process.executable":                        "/usr/bin/cp",
+	} {
+		if got := get(d, path); want != nil && got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	if get(d, "process.entry_leader.entity_id") == nil || get(d, "process.parent.entity_id") != en.Ancestors[0] {
+		t.Errorf("tree ids: %v", get(d, "process"))
+	}
+	ev := l.waitFor("open by nobody in the session", func(ev *event.Event) bool {
+		return openOf(l.file)(ev) && ev.Proc.EUID == 65534
+	})
+	if ev.Enriched.EntryType != "sshd" || ev.Enriched.LoginUserName != wantLogin || ev.Enriched.UserName != "nobody" {
+		t.Errorf("after setpriv: %+v", ev.Enriched)
 	}
 }
 
