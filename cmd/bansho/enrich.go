@@ -13,6 +13,7 @@ import (
 	"github.com/bansho-sec/bansho/internal/event"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/pipeline/enrich"
+	"github.com/bansho-sec/bansho/pipeline/proctree"
 	"github.com/bansho-sec/bansho/sensor"
 )
 
@@ -43,7 +44,7 @@ func startEnrich(cfg config.Enrich, host ecs.Host, clock *sensor.BootClock, enc 
 	}
 	en.users = &enrich.Users{HostMntNS: uint32(st.Ino), Interval: cfg.NamesRefresh, MaxRoots: 1024}
 	opt := enrich.Options{Host: host, Wall: clock.Wall, MaxExited: cfg.MaxExitedProcesses, HoldMax: cfg.HoldMax,
-		HoldFor: cfg.Hold, Users: en.users, Log: log}
+		HoldFor: cfg.Hold, Users: en.users, Log: log, ExactStarts: proctree.ExactStarts}
 
 	// Each source is optional: what cannot start is logged once, and the
 	// events go out without it.
@@ -84,7 +85,12 @@ func startEnrich(cfg config.Enrich, host ecs.Host, clock *sensor.BootClock, enc 
 		cancel()
 		return nil, nil, fmt.Errorf("enrich: %w", err)
 	}
-	log.Info("process table seeded", "processes", res.Seeded, "skipped", res.Skipped, "took", time.Since(t0).Round(time.Millisecond))
+	if res.ExactErr != nil {
+		log.Warn("enrich: exact start times of running processes unavailable; their entity ids use /proc's 10ms ticks until a kernel record names them",
+			"error", res.ExactErr)
+	}
+	log.Info("process table seeded", "processes", res.Seeded, "exact_start", res.Exact, "skipped", res.Skipped,
+		"took", time.Since(t0).Round(time.Millisecond))
 
 	go func() {
 		tick := time.NewTicker(cfg.NamesRefresh)

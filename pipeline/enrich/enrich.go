@@ -45,6 +45,9 @@ type Options struct {
 	MaxContainers int
 	// CgroupRoot is the cgroup v2 mount; empty finds it.
 	CgroupRoot string
+	// ExactStarts gives exact process start times at seeding
+	// (proctree.ExactStarts); nil seeds with /proc's clock ticks.
+	ExactStarts func() (map[uint32]uint64, error)
 
 	Users   *Users
 	Net     *Net
@@ -130,6 +133,7 @@ func New(opt Options) *Stage {
 		Wall:        opt.Wall,
 		MaxExited:   opt.MaxExited,
 		ContainerOf: s.containerOf,
+		ExactStarts: opt.ExactStarts,
 		SourceIP:    func(pid uint32) (string, bool) { return proctree.SSHSource(opt.Proc, pid) },
 		UserName: func(p *proctree.Proc, uid uint32) string {
 			return s.userName(p.MntNS, p.PID, uid)

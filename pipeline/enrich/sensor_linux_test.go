@@ -21,6 +21,7 @@ import (
 	"github.com/bansho-sec/bansho/internal/event"
 	"github.com/bansho-sec/bansho/internal/testutil"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
+	"github.com/bansho-sec/bansho/pipeline/proctree"
 	"github.com/bansho-sec/bansho/sensor"
 )
 
@@ -66,7 +67,7 @@ func startLive(t *testing.T) *live {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := New(Options{Host: host, Wall: clock.Wall, Users: users, Mounts: mounts, Net: nt})
+	st := New(Options{Host: host, Wall: clock.Wall, Users: users, Mounts: mounts, Net: nt, ExactStarts: proctree.ExactStarts})
 	ctx, cancel := context.WithCancel(context.Background())
 	raw := make(chan *event.Event, cfg.QueueSize)
 	out := make(chan *event.Event, 1024)
@@ -240,6 +241,14 @@ func TestDeepPipelineAncestry(t *testing.T) {
 	}
 	if pid != uint32(os.Getpid()) {
 		t.Errorf("the chain does not end at the test process: %d", pid)
+	}
+	// The test process started before the sensor: seeded, and its entity
+	// id the one the kernel's records give it (the task iterator's exact
+	// start time), not one from /proc's clock ticks.
+	top := l.waitFor("exec of the outer shell", execOf(cmd.Process.Pid))
+	host := l.enc.Host
+	if want := ecs.EntityID(host.ID, host.PidNSIno, host.BootID, pid, top.Proc.ParentStartBoot); en.Ancestors[3] != want {
+		t.Errorf("seeded test process: entity id %s in the ancestry, the kernel's start gives %s", en.Ancestors[3], want)
 	}
 	d := l.doc(ev)
 	if get(d, "process.parent.entity_id") != en.Ancestors[0] || get(d, "process.parent.name") != "sh" {

@@ -24,6 +24,7 @@ type procEntry struct {
 	k      event.Process
 	x      event.Exec
 	realNS uint32 // the pid namespace it is in (not the one for children)
+	exact  bool   // k.StartBoot is the kernel's, not /proc's tick
 }
 
 // readProcfs reads /proc/PID (root is normally "/proc"). A process that
@@ -134,18 +135,27 @@ func nsIno(path string) uint32 {
 
 // SeedResult says what seeding found.
 type SeedResult struct {
-	Seeded  int
-	Skipped int // ended while being read, or unreadable
+	Seeded   int
+	Skipped  int   // ended while being read, or unreadable
+	Exact    int   // with the kernel's exact start time
+	ExactErr error // the exact start times could not be read
 }
 
 // Seed fills the table from /proc (root, normally "/proc"): every process
-// that runs now, parents linked before children, with start times to the
-// clock tick (made exact by the first kernel event that names them).
+// that runs now, parents linked before children, with the kernel's exact
+// start times where Options.ExactStarts gives them, else start times to
+// the clock tick (made exact by the first kernel event that names them).
 func (t *Table) Seed(root string) (SeedResult, error) {
 	var res SeedResult
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return res, fmt.Errorf("proctree: seed: %w", err)
+	}
+	var exact map[uint32]uint64
+	if t.opt.ExactStarts != nil {
+		if exact, err = t.opt.ExactStarts(); err != nil {
+			res.ExactErr = err
+		}
 	}
 	var all []*procEntry
 	for _, de := range ents {
@@ -157,6 +167,10 @@ func (t *Table) Seed(root string) (SeedResult, error) {
 		if err != nil {
 			res.Skipped++
 			continue
+		}
+		if x, ok := exact[e.k.PID]; ok && x/tickNS == e.k.StartBoot/tickNS {
+			e.k.StartBoot, e.exact = x, true
+			res.Exact++
 		}
 		all = append(all, e)
 	}
@@ -192,7 +206,7 @@ func (t *Table) Seed(root string) (SeedResult, error) {
 // insertProcfs puts a process read from /proc into the table.
 func (t *Table) insertProcfs(e *procEntry) *Proc {
 	k := &e.k
-	p := &Proc{PID: k.PID, StartBoot: k.StartBoot, approx: true, fromProcfs: true}
+	p := &Proc{PID: k.PID, StartBoot: k.StartBoot, approx: !e.exact, fromProcfs: true}
 	t.fill(p, k)
 	// Judge containers by the namespace the process is in: a process that
 	// called unshare(CLONE_NEWPID) is still in its parent's.

@@ -22,6 +22,10 @@ type Options struct {
 	// ContainerOf, when set, returns the container id of a process from
 	// its cgroup ("" on the host). Called when a process enters the table.
 	ContainerOf func(pid uint32, cgroupID uint64) string
+	// ExactStarts, when set, gives the kernel's exact start time of every
+	// process at seeding (ExactStarts: a BPF task iterator), so seeded
+	// processes get the entity ids their kernel records will give them.
+	ExactStarts func() (map[uint32]uint64, error)
 	// SourceIP, when set, finds the SSH client of an sshd entry leader
 	// (SSH_CONNECTION in its environment). Called once per SSH session.
 	SourceIP func(pid uint32) (string, bool)

@@ -297,3 +297,36 @@ func TestSSHSource(t *testing.T) {
 		t.Error("missing process gave a source")
 	}
 }
+
+// The task iterator gives every process's exact start time, agreeing
+// with /proc's to the tick.
+func TestExactStarts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	starts, err := ExactStarts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := uint32(os.Getpid())
+	e, err := readProcfs("/proc", me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := starts[me]
+	if !ok || got/tickNS != e.k.StartBoot/tickNS {
+		t.Fatalf("own start: iterator %d (%v), /proc %d", got, ok, e.k.StartBoot)
+	}
+	if _, ok := starts[2]; !ok || len(starts) < 3 {
+		t.Errorf("%d processes, kthreadd %v", len(starts), ok)
+	}
+	// Seeding with them: the own process's start is exact at once.
+	tb := New(Options{ExactStarts: ExactStarts})
+	res, err := tb.Seed("/proc")
+	if err != nil || res.Exact < 3 || res.ExactErr != nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if p := tb.Get(me); p == nil || p.approx || p.StartBoot != starts[me] {
+		t.Errorf("own process %+v, want start %d", p, starts[me])
+	}
+}
