@@ -104,3 +104,16 @@ func TestSetHostIPs(t *testing.T) {
 		t.Errorf("before %s\nafter %s", before, after)
 	}
 }
+
+// An enriched document (full process tree, names, mount): what the
+// enrichment costs the encoder.
+func BenchmarkAppendEnrichedWrite(b *testing.B) {
+	e := testEncoder()
+	ev := enrichedWrite()
+	buf := make([]byte, 0, 8192)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = e.Append(buf[:0], ev)
+	}
+	b.SetBytes(int64(len(buf)))
+}
