@@ -14,6 +14,8 @@ require (
 	github.com/spf13/cobra v1.9.1
 	github.com/spf13/pflag v1.0.10
 	github.com/spf13/viper v1.20.1
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	golang.org/x/sys v0.43.0
 	golang.org/x/text v0.23.0
 	gopkg.in/yaml.v3 v3.0.1

@@ -164,14 +164,19 @@ func run(parent context.Context, cfg *config.Config) error {
 	defer stop()
 
 	events := make(chan *event.Event, scfg.QueueSize)
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.Run(ctx, events, clock) }()
+	enriched, enr, err := startEnrich(cfg.Enrich, host, clock, p.Encoder, log, events)
+	if err != nil {
+		return err
+	}
+	defer enr.close()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.Run(ctx, events)
+		p.Run(ctx, enriched)
 	}()
-	readErr := make(chan error, 1)
-	go func() { readErr <- s.Run(ctx, events, clock) }()
 
 	health := func() {
 		st, err := s.Stats()
@@ -181,6 +186,7 @@ func run(parent context.Context, cfg *config.Config) error {
 		if st.Drops == nil {
 			st.Drops = map[string]uint64{}
 		}
+		enr.counters(st.Counters)
 		st.Drops["output_lost"] = p.OutputLost()
 		st.DropsTotal += p.OutputLost()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))

@@ -32,6 +32,7 @@ type Config struct {
 	Content Content `mapstructure:"content"`
 	Store   Store   `mapstructure:"store"`
 	Rules   Rules   `mapstructure:"rules"`
+	Enrich  Enrich  `mapstructure:"enrich"`
 }
 
 // Protect names the data bansho guards.
@@ -145,7 +146,7 @@ type RuleList struct {
 
 // Defaults are the embedded defaults: run with no file at all.
 func Defaults() map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"protect.paths":            []string{"/srv/mynumber"},
 		"sensor.ring_buffer_bytes": 8 << 20,
 		"sensor.wakeup_bytes":      256 << 10,
@@ -236,6 +237,10 @@ func Defaults() map[string]any {
 		"rules.business_hours.holidays": []string{},
 		"rules.lists":                   []any{},
 	}
+	for k, v := range enrichDefaults {
+		d[k] = v
+	}
+	return d
 }
 
 // Descriptions document every key (docs/configuration.md is generated
@@ -513,7 +518,10 @@ func (c *Config) Validate() error {
 	if c.Health.Interval < time.Second {
 		return &Error{Key: "health.interval", Msg: fmt.Sprintf("%s is below 1s", c.Health.Interval)}
 	}
-	return c.Rules.validate()
+	if err := c.Rules.validate(); err != nil {
+		return err
+	}
+	return c.Enrich.validate()
 }
 
 func (r *Rules) validate() error {

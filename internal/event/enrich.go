@@ -48,6 +48,24 @@ type Enrichment struct {
 	Destination string
 	// CommunityID is network.community_id of a connection.
 	CommunityID string
+
+	// Mount is where the file of a file event is (bansho.file.mount.*),
+	// so rules can tell a write to a USB stick or a network share.
+	Mount *Mount
+
+	// Unknown says the acting process was not in the process table when
+	// its event was emitted (held, retried, then sent with what the
+	// kernel record has).
+	Unknown bool
+}
+
+// Mount is the file system a file is on.
+type Mount struct {
+	FSType     string // ext4, xfs, nfs4, cifs, vfat, ...
+	Source     string // /dev/sdb1, server:/export, //server/share
+	MountPoint string
+	Removable  bool // a removable or USB block device
+	Network    bool // NFS, CIFS/SMB, Ceph, sshfs, ...
 }
 
 // ProcInfo is one process of the tree, as ECS's process.* describes it.

@@ -15,7 +15,13 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 		if p.AUID != event.NoUID {
 			o.section("login_user")
 			o.ustr("id", uint64(p.AUID))
-			e.userName(o, "name", p.AUID)
+			name := ""
+			if en := ev.Enriched; en != nil {
+				name = en.LoginUserName
+			} else if e.Names != nil {
+				name = e.Names(p.AUID)
+			}
+			o.userNE("name", name)
 			o.close()
 		}
 		if p.SessionID != event.NoUID {
@@ -24,6 +30,20 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 		o.uint("cgroup_id", p.CgroupID)
 		o.uint("mnt_ns", uint64(p.MntNS))
 		o.uint("pid_ns", uint64(p.PidNS))
+		if en := ev.Enriched; en != nil {
+			if en.Unknown {
+				// Not in the process table when it was emitted: the
+				// process tree fields are what the kernel record had.
+				o.section("process")
+				o.boolean("unknown", true)
+				o.close()
+			}
+			if en.Pod != nil && en.Pod.Node != "" {
+				o.section("orchestrator")
+				o.user("node", en.Pod.Node)
+				o.close()
+			}
+		}
 	}
 	if ev.Has(event.FlagTruncated) {
 		o.boolean("truncated", true)
@@ -78,6 +98,9 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 			o.uint("bytes", n.Bytes)
 		}
 		o.boolean("tainted", ev.Has(event.FlagTainted))
+		if en := ev.Enriched; en != nil {
+			o.strNE("destination_class", en.Destination)
+		}
 		o.close()
 	case ev.Health != nil:
 		health(o, ev.Health)

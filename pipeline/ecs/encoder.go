@@ -47,6 +47,9 @@ type Encoder struct {
 	keySet bool // runKey set by a test
 	seq    atomic.Uint64
 
+	// restatic replaces static once the host's addresses changed.
+	restatic atomic.Pointer[[]byte]
+
 	idsMu sync.Mutex
 	ids   map[entityKey][entityIDLen]byte // entity ids by (pid, start); bounded
 }
@@ -134,7 +137,11 @@ func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
 	o.open()
 	o.time("@timestamp", ev.Time)
 	o.b = append(o.b, ',')
-	o.b = append(o.b, e.static...)
+	if p := e.restatic.Load(); p != nil {
+		o.b = append(o.b, *p...)
+	} else {
+		o.b = append(o.b, e.static...)
+	}
 
 	m, kernel := categorize(ev)
 	e.eventSection(&o, ev, &m)
@@ -142,8 +149,9 @@ func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
 		e.process(&o, ev)
 		o.section("user")
 		o.ustr("id", uint64(ev.Proc.EUID))
-		e.userName(&o, "name", ev.Proc.EUID)
+		o.userNE("name", e.nameFor(ev, ev.Proc.EUID))
 		o.close()
+		e.container(&o, ev.Enriched)
 	}
 	switch {
 	case ev.File != nil:
@@ -260,13 +268,49 @@ func (e *Encoder) groupName(o *obj, k string, gid uint32) {
 }
 
 // idSection writes {"id":"<id>","name":...} under k.
-func (e *Encoder) idSection(o *obj, k string, id uint32, group bool) {
+func (e *Encoder) idSection(o *obj, ev *event.Event, k string, id uint32, group bool) {
 	o.section(k)
 	o.ustr("id", uint64(id))
 	if group {
-		e.groupName(o, "name", id)
+		o.userNE("name", e.groupFor(ev, id))
 	} else {
-		e.userName(o, "name", id)
+		o.userNE("name", e.nameFor(ev, id))
 	}
 	o.close()
+}
+
+// nameFor names a uid of ev's process: from the enrichment (resolved in
+// the process's own root) when it has it, else from Names.
+func (e *Encoder) nameFor(ev *event.Event, uid uint32) string {
+	if en := ev.Enriched; en != nil {
+		p := &ev.Proc
+		var n string
+		switch uid {
+		case p.EUID:
+			n = en.UserName
+		case p.UID:
+			n = en.RealUserName
+		}
+		if n == "" && uid == p.AUID {
+			n = en.LoginUserName
+		}
+		if n != "" {
+			return n
+		}
+	}
+	if e.Names != nil {
+		return e.Names(uid)
+	}
+	return ""
+}
+
+// groupFor names a gid of ev's process like nameFor.
+func (e *Encoder) groupFor(ev *event.Event, gid uint32) string {
+	if en := ev.Enriched; en != nil && gid == ev.Proc.EGID && en.GroupName != "" {
+		return en.GroupName
+	}
+	if e.Groups != nil {
+		return e.Groups(gid)
+	}
+	return ""
 }

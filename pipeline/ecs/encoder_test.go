@@ -3,6 +3,7 @@ package ecs
 import (
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -89,4 +90,30 @@ func TestAppendTimeMatchesRFC3339Nano(t *testing.T) {
 			t.Errorf("%v: %s, want %s", tm, got, want)
 		}
 	}
+}
+
+// host.ip follows the addresses; everything else of the document stays.
+func TestSetHostIPs(t *testing.T) {
+	e := testEncoder()
+	ev := &event.Event{Op: event.OpFork, Time: t0, Proc: proc(), Fork: &event.Fork{}}
+	before := string(e.Append(nil, ev))
+	e.SetHostIPs([]string{"198.51.100.9"})
+	after := string(e.Append(nil, ev))
+	if !strings.Contains(before, `"ip":["192.0.2.10","2001:db8::10"]`) || !strings.Contains(after, `"ip":["198.51.100.9"]`) ||
+		!strings.Contains(after, `"ephemeral_id":"ba4540005ec00001"`) {
+		t.Errorf("before %s\nafter %s", before, after)
+	}
+}
+
+// An enriched document (full process tree, names, mount): what the
+// enrichment costs the encoder.
+func BenchmarkAppendEnrichedWrite(b *testing.B) {
+	e := testEncoder()
+	ev := enrichedWrite()
+	buf := make([]byte, 0, 8192)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = e.Append(buf[:0], ev)
+	}
+	b.SetBytes(int64(len(buf)))
 }

@@ -218,6 +218,16 @@ func fileExtras(o *obj, ev *event.Event) {
 	}
 	o.userNE("name", f.Name)
 	o.userNE("anchor", f.Anchor)
+	if en := ev.Enriched; en != nil && en.Mount != nil {
+		m := en.Mount
+		o.section("mount")
+		o.strNE("fstype", m.FSType)
+		o.userNE("source", m.Source)
+		o.userNE("point", m.MountPoint)
+		o.boolean("removable", m.Removable)
+		o.boolean("network", m.Network)
+		o.close()
+	}
 	o.close()
 }
 

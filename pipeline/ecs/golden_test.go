@@ -190,7 +190,64 @@ func goldenCases() []goldenCase {
 				Details: map[string]string{"protected_0": "/srv/mynumber", "missing_hook_0": "tls: no libssl"}}}},
 		{name: "missing_payload", ev: &event.Event{Op: event.OpExec, Time: t0, Proc: p}},
 		{name: "alert", names: true, ev: alertEv(p, reg)},
+		{name: "enriched_write_usb", ev: enrichedWrite()},
+		{name: "enriched_connect_pod", ev: enrichedConnect()},
+		{name: "enriched_unknown", ev: func() *event.Event {
+			ev := fileEv(event.OpFileOpen, event.FlagProtected, daemon(), reg(event.File{Syscall: 257, Ret: 3, FD: 3,
+				Path: "/srv/mynumber/roster.csv"}))
+			d := daemon()
+			ev.Enriched = &event.Enrichment{Unknown: true, EntryType: "unknown", UserName: "postgres", RealUserName: "postgres",
+				Process: &event.ProcInfo{EntityID: EntityID(testHost.ID, testHost.PidNSIno, testHost.BootID, d.PID, d.StartBoot),
+					PID: d.PID, Name: d.Comm, Start: d.Start, UID: d.EUID, GID: d.EGID, Unknown: true}}
+			return ev
+		}()},
 	}
+}
+
+// info is a process of the tree as the process table has it.
+func info(pid uint32, startBoot uint64, name, exe string, uid uint32, user string, args ...string) *event.ProcInfo {
+	return &event.ProcInfo{EntityID: EntityID(testHost.ID, testHost.PidNSIno, testHost.BootID, pid, startBoot), PID: pid,
+		Start: t0.Add(-time.Duration(91_000_000_000-startBoot) * time.Nanosecond), Name: name, Executable: exe,
+		Args: args, WorkingDirectory: "/home/tanaka", Interactive: true, UID: uid, GID: uid, UserName: user}
+}
+
+// enrichedWrite: ssh tanaka@host; sudo -i; cp roster.csv /mnt/usb/ — the
+// write of cp (pid 4242, after sudo: root, login uid 1000) to a USB stick.
+func enrichedWrite() *event.Event {
+	p := proc()
+	p.Comm, p.PGID, p.SID = "cp", 4242, 4100
+	ev := fileEv(event.OpFileWrite, event.FlagTainted|event.FlagCopy, p, &event.File{Syscall: 326, Ret: 65536, FD: 4,
+		Count: 65536, Pos: -1, Dev: 8<<20 | 17, Ino: 12, IMode: 0o100644, IUID: 0, IGID: 0, Path: "/mnt/usb/roster.csv"})
+	self := info(4242, p.StartBoot, "cp", "/usr/bin/cp", 0, "root", "cp", "/srv/mynumber/roster.csv", "/mnt/usb/")
+	shell := info(4100, 60_000_000_000, "bash", "/usr/bin/bash", 0, "root", "-bash")
+	login := info(3900, 30_000_000_000, "bash", "/usr/bin/bash", 1000, "tanaka", "-bash")
+	ev.Proc.PPID, ev.Proc.ParentStartBoot = 4100, 60_000_000_000
+	ev.Enriched = &event.Enrichment{Process: self, Parent: shell, GroupLeader: self, SessionLeader: shell,
+		EntryLeader: login, EntryType: "sshd", EntrySourceIP: netip.MustParseAddr("198.51.100.23"),
+		Ancestors: []string{shell.EntityID, "x", login.EntityID}, UserName: "root", RealUserName: "tanaka",
+		GroupName: "root", LoginUserName: "tanaka",
+		Mount: &event.Mount{FSType: "vfat", Source: "/dev/sdb1", MountPoint: "/mnt/usb", Removable: true}}
+	return ev
+}
+
+// enrichedConnect: a process in a Kubernetes pod connects to the internet.
+func enrichedConnect() *event.Event {
+	ev := netEv(event.OpNetConnect, 0, &event.Net{Syscall: 42, Ret: 0, FD: 7, Family: 2, Type: 1, Protocol: 6,
+		Src: netip.MustParseAddrPort("10.244.1.17:40312"), Dst: netip.MustParseAddrPort("203.0.113.50:443")})
+	d := ev.Proc
+	self := info(d.PID, d.StartBoot, "postgres", "/usr/lib/postgresql/16/bin/postgres", 998, "postgres", "postgres", "-D", "/var/lib/postgresql/data")
+	self.Interactive, self.WorkingDirectory = false, "/var/lib/postgresql"
+	init := info(1, d.ParentStartBoot, "tini", "/usr/bin/tini", 998, "postgres", "tini", "--", "postgres")
+	init.Interactive, init.WorkingDirectory = false, "/"
+	ev.Enriched = &event.Enrichment{Process: self, Parent: init, GroupLeader: self, SessionLeader: self,
+		EntryLeader: init, EntryType: "container", UserName: "postgres", RealUserName: "postgres", GroupName: "postgres",
+		Container: &event.Container{ID: "3f4b2a9c1d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a", Runtime: "containerd",
+			Name: "db", ImageName: "docker.io/library/postgres", ImageTag: "16"},
+		Pod: &event.Pod{UID: "8a4c2f1e-6b3d-4e5f-9a8b-7c6d5e4f3a2b", Name: "payroll-db-0", Namespace: "hr", Node: "hr-node-01",
+			Cluster: "hr-prod", Labels: map[string]string{"app": "payroll-db", "tier": "data"}},
+		Destination: "internet"}
+	ev.Proc.PPID, ev.Proc.SID, ev.Proc.PGID = 1, d.PID, d.PID
+	return ev
 }
 
 // Each document is byte for byte what testdata holds, and passes the

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bansho-sec/bansho/internal/event"
 )
 
 // Host is what every document says about the machine (host.*).
@@ -176,4 +178,72 @@ func osFamily(id, idLike string) string {
 		}
 	}
 	return id
+}
+
+// container writes container.* and orchestrator.* of a process that runs
+// in a container (and a Kubernetes pod).
+func (e *Encoder) container(o *obj, en *event.Enrichment) {
+	if en == nil || en.Container == nil {
+		return
+	}
+	c := en.Container
+	o.section("container")
+	o.str("id", c.ID)
+	o.strNE("runtime", c.Runtime)
+	o.userNE("name", c.Name)
+	if c.ImageName != "" || c.ImageTag != "" {
+		o.section("image")
+		o.userNE("name", c.ImageName)
+		if c.ImageTag != "" {
+			o.key("tag") // an array in ECS
+			o.b = append(o.b, '[')
+			o.b = appendString(o.b, c.ImageTag)
+			o.b = append(o.b, ']')
+		}
+		o.close()
+	}
+	o.close()
+	p := en.Pod
+	if p == nil {
+		return
+	}
+	o.section("orchestrator")
+	o.str("type", "kubernetes")
+	o.userNE("namespace", p.Namespace)
+	o.section("resource")
+	o.str("type", "pod")
+	o.userNE("name", p.Name)
+	o.strNE("id", p.UID)
+	if len(p.Labels) > 0 {
+		o.key("label") // "key:value", as ECS's examples
+		o.b = append(o.b, '[')
+		for i, k := range sortedKeys(p.Labels) {
+			if i > 0 {
+				o.b = append(o.b, ',')
+			}
+			v, changed := Redact(k + ":" + p.Labels[k])
+			o.redacted = o.redacted || changed
+			o.b = appendString(o.b, v)
+		}
+		o.b = append(o.b, ']')
+	}
+	o.close()
+	if p.Cluster != "" {
+		o.section("cluster")
+		o.user("name", p.Cluster)
+		o.close()
+	}
+	o.close()
+}
+
+// SetHostIPs replaces host.ip in every later document (the enrichment
+// stage calls it when netlink reports that the addresses changed). Safe to
+// call while documents are being encoded.
+func (e *Encoder) SetHostIPs(ips []string) {
+	e.once.Do(e.init)
+	h := e.Host
+	h.IPs = append([]string(nil), ips...)
+	n := &Encoder{Host: h, Version: e.Version, runKey: e.runKey, keySet: true}
+	n.init()
+	e.restatic.Store(&n.static)
 }

@@ -66,7 +66,9 @@ func netFields(o *obj, ev *event.Event) {
 	if ev.Op == event.OpTLSWrite {
 		o.str("protocol", "tls")
 	}
-	if transport != "" && src.Addr().IsValid() && dst.Addr().IsValid() {
+	if en := ev.Enriched; en != nil && en.CommunityID != "" {
+		o.str("community_id", en.CommunityID) // computed by the enrichment stage
+	} else if transport != "" && src.Addr().IsValid() && dst.Addr().IsValid() {
 		o.key("community_id")
 		o.b = append(o.b, '"')
 		o.b = appendCommunityID(o.b, uint8(n.Protocol), src, dst)

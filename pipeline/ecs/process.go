@@ -7,9 +7,13 @@ import (
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
-// process writes process.* for the acting task.
+// process writes process.* for the acting task. With an enrichment, the
+// process's program and arguments come from the process table on every
+// event (not only its exec), and parent, group, session and entry leaders
+// are written in full (Kibana's Session View builds its tree from them).
 func (e *Encoder) process(o *obj, ev *event.Event) {
 	p := &ev.Proc
+	en := ev.Enriched
 	o.section("process")
 	if p.StartBoot != 0 {
 		o.key("entity_id")
@@ -34,6 +38,14 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 			}
 			o.uint("args_count", argc)
 		}
+	} else if en != nil && en.Process != nil {
+		pi := en.Process
+		o.userNE("executable", pi.Executable)
+		o.userNE("working_directory", pi.WorkingDirectory)
+		if len(pi.Args) > 0 {
+			appendArgs(o, pi.Args)
+			o.uint("args_count", uint64(len(pi.Args)))
+		}
 	}
 	if x := ev.Exit; x != nil {
 		o.int("exit_code", int64(x.Code()))
@@ -48,21 +60,89 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 		o.close()
 		o.close()
 	}
-	e.idSection(o, "user", p.EUID, false)
-	e.idSection(o, "group", p.EGID, true)
-	e.idSection(o, "real_user", p.UID, false)
-	e.idSection(o, "real_group", p.GID, true)
+	e.idSection(o, ev, "user", p.EUID, false)
+	e.idSection(o, ev, "group", p.EGID, true)
+	e.idSection(o, ev, "real_user", p.UID, false)
+	e.idSection(o, ev, "real_group", p.GID, true)
 
-	o.section("parent")
-	o.uint("pid", uint64(p.PPID))
-	if p.ParentStartBoot != 0 {
-		o.key("entity_id")
-		o.b = e.appendEntity(o.b, p.PPID, p.ParentStartBoot)
-		o.time("start", p.ParentStart)
+	if en != nil && en.Parent != nil {
+		e.procInfo(o, "parent", en.Parent)
+		o.close()
+	} else {
+		o.section("parent")
+		o.uint("pid", uint64(p.PPID))
+		if p.ParentStartBoot != 0 {
+			o.key("entity_id")
+			o.b = e.appendEntity(o.b, p.PPID, p.ParentStartBoot)
+			o.time("start", p.ParentStart)
+		}
+		o.close()
+	}
+	if en != nil {
+		e.enrichedLeader(o, "session_leader", p.SID, en.SessionLeader, ev)
+		e.enrichedLeader(o, "group_leader", p.PGID, en.GroupLeader, ev)
+		if l := en.EntryLeader; l != nil {
+			e.procInfo(o, "entry_leader", l)
+			o.boolean("same_as_process", l.PID == p.PID && !l.Unknown)
+			o.section("entry_meta")
+			o.strNE("type", en.EntryType)
+			if en.EntrySourceIP.IsValid() {
+				o.section("source")
+				o.key("ip")
+				o.b = append(o.b, '"')
+				o.b = en.EntrySourceIP.AppendTo(o.b)
+				o.b = append(o.b, '"')
+				o.close()
+			}
+			o.close()
+			o.close()
+		}
+	} else {
+		e.leader(o, "session_leader", p.SID, p)
+		e.leader(o, "group_leader", p.PGID, p)
 	}
 	o.close()
-	e.leader(o, "session_leader", p.SID, p)
-	e.leader(o, "group_leader", p.PGID, p)
+}
+
+// procInfo opens section k and writes one process of the tree from the
+// process table; the caller closes it.
+func (e *Encoder) procInfo(o *obj, k string, pi *event.ProcInfo) {
+	o.section(k)
+	if pi.EntityID != "" {
+		o.str("entity_id", pi.EntityID)
+	}
+	o.uint("pid", uint64(pi.PID))
+	if !pi.Start.IsZero() {
+		o.time("start", pi.Start)
+	}
+	o.userNE("name", pi.Name)
+	o.userNE("executable", pi.Executable)
+	o.userNE("working_directory", pi.WorkingDirectory)
+	if len(pi.Args) > 0 {
+		appendArgs(o, pi.Args)
+		o.uint("args_count", uint64(len(pi.Args)))
+	}
+	if !pi.Unknown {
+		o.boolean("interactive", pi.Interactive)
+		o.section("user")
+		o.ustr("id", uint64(pi.UID))
+		o.userNE("name", pi.UserName)
+		o.close()
+	}
+}
+
+// enrichedLeader writes a session or group leader from the process table,
+// or only its pid when the table does not have it.
+func (e *Encoder) enrichedLeader(o *obj, k string, pid uint32, pi *event.ProcInfo, ev *event.Event) {
+	if pid == 0 {
+		return
+	}
+	if pi == nil || pi.PID != pid {
+		e.leader(o, k, pid, &ev.Proc)
+		return
+	}
+	e.procInfo(o, k, pi)
+	o.boolean("same_as_process", pid == ev.Proc.PID)
 	o.close()
 }
 
@@ -210,11 +290,9 @@ func (e *Encoder) related(o *obj, ev *event.Event) {
 		o.b = append(o.b, '"')
 		o.b = strconv.AppendUint(o.b, uint64(uids[i]), 10)
 		o.b = append(o.b, '"')
-		if e.Names != nil {
-			if name, _ := Redact(e.Names(uids[i])); name != "" {
-				o.b = append(o.b, ',')
-				o.b = appendString(o.b, name)
-			}
+		if name, _ := Redact(e.nameFor(ev, uids[i])); name != "" {
+			o.b = append(o.b, ',')
+			o.b = appendString(o.b, name)
 		}
 	}
 	o.b = append(o.b, ']')

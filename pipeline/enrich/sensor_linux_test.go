@@ -1,0 +1,373 @@
+//go:build linux
+
+package enrich
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/internal/testutil"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
+	"github.com/bansho-sec/bansho/pipeline/proctree"
+	"github.com/bansho-sec/bansho/sensor"
+)
+
+// live runs the real sensor and the enrichment stage on the real kernel,
+// seeded from the real /proc, and collects the enriched events.
+type live struct {
+	t      *testing.T
+	stage  *Stage
+	enc    *ecs.Encoder
+	mu     sync.Mutex
+	events []*event.Event
+	cancel context.CancelFunc
+	done   chan struct{}
+	dir    string
+	file   string
+}
+
+func startLive(t *testing.T) *live {
+	t.Helper()
+	testutil.RequireBPF(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "roster.csv")
+	if err := os.WriteFile(file, []byte("氏名,番号\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	cfg := sensor.DefaultConfig()
+	cfg.ProtectPaths = []string{dir}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := sensor.New(cfg, log)
+	if err != nil {
+		t.Fatalf("start sensor: %v", err)
+	}
+	host, _ := ecs.LocalHost()
+	clock := sensor.NewBootClock()
+	users := &Users{HostMntNS: nsInode(t, "/proc/self/ns/mnt")}
+	mounts, err := NewMounts("/proc/self/mountinfo", "/sys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := NewNet(netns.None(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := New(Options{Host: host, Wall: clock.Wall, Users: users, Mounts: mounts, Net: nt, ExactStarts: proctree.ExactStarts})
+	ctx, cancel := context.WithCancel(context.Background())
+	raw := make(chan *event.Event, cfg.QueueSize)
+	out := make(chan *event.Event, 1024)
+	l := &live{t: t, stage: st, enc: &ecs.Encoder{Host: host, Version: "test"}, cancel: cancel,
+		done: make(chan struct{}), dir: dir, file: file}
+	go func() {
+		if err := s.Run(ctx, raw, clock); err != nil {
+			t.Errorf("sensor run: %v", err)
+		}
+	}()
+	// Seed after the reader runs: a process started meanwhile is in the
+	// queue already.
+	if _, err := st.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	go st.Run(raw, out)
+	go func() {
+		defer close(l.done)
+		for ev := range out {
+			l.mu.Lock()
+			l.events = append(l.events, ev)
+			l.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-l.done
+		s.Close()
+		nt.Close()
+	})
+	return l
+}
+
+func nsInode(t *testing.T, path string) uint32 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return uint32(st.Ino)
+}
+
+func (l *live) waitFor(what string, pred func(*event.Event) bool) *event.Event {
+	l.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		for _, ev := range l.events {
+			if pred(ev) {
+				l.mu.Unlock()
+				return ev
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.t.Fatalf("no event: %s", what)
+	return nil
+}
+
+func (l *live) doc(ev *event.Event) map[string]any {
+	l.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(l.enc.Append(nil, ev), &m); err != nil {
+		l.t.Fatal(err)
+	}
+	return m
+}
+
+func get(m map[string]any, path string) any {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+func openOf(file string) func(*event.Event) bool {
+	return func(ev *event.Event) bool {
+		return ev.Op == event.OpFileOpen && ev.File != nil && ev.File.Path == file && ev.Enriched != nil
+	}
+}
+
+func execOf(pid int) func(*event.Event) bool {
+	return func(ev *event.Event) bool { return ev.Op == event.OpExec && int(ev.Proc.PID) == pid }
+}
+
+// A login (audit login uid set as pam_loginuid does), then runuser and
+// setpriv to nobody: the open of the protected file carries the effective
+// user nobody and the person who logged in, by name.
+func TestLoginUserSurvivesUserChanges(t *testing.T) {
+	l := startLive(t)
+	cmd := exec.Command("sh", "-c", `echo 1000 > /proc/self/loginuid && exec runuser -u root -- setpriv --reuid=65534 --regid=65534 --clear-groups cat "$0"`, l.file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ev := l.waitFor("open by nobody", openOf(l.file))
+	en := ev.Enriched
+	want, _ := exec.Command("id", "-nu", "1000").Output()
+	if ev.Proc.AUID != 1000 || en.LoginUserName != strings.TrimSpace(string(want)) || en.UserName != "nobody" {
+		t.Errorf("auid %d login %q user %q", ev.Proc.AUID, en.LoginUserName, en.UserName)
+	}
+	if en.Process.Executable != "/usr/bin/cat" || en.Unknown {
+		t.Errorf("process: %+v", en.Process)
+	}
+	d := l.doc(ev)
+	if get(d, "bansho.login_user.name") != en.LoginUserName || get(d, "user.name") != "nobody" ||
+		get(d, "process.executable") != "/usr/bin/cat" {
+		t.Errorf("document: login %v user %v exe %v", get(d, "bansho.login_user.name"), get(d, "user.name"), get(d, "process.executable"))
+	}
+}
+
+// A process in its own pid and mount namespace: the namespace's init is
+// the entry leader, of type container, and the parent of what it runs.
+func TestNamespaceGetsContainerEntry(t *testing.T) {
+	l := startLive(t)
+	cmd := exec.Command("unshare", "-fpm", "--mount-proc", "sh", "-c", `cat "$0" >/dev/null; exit 0`, l.file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ev := l.waitFor("open in the namespace", openOf(l.file))
+	en := ev.Enriched
+	if en.EntryType != "container" || en.EntryLeader == nil || en.EntryLeader.Name != "sh" {
+		t.Fatalf("entry %q %+v", en.EntryType, en.EntryLeader)
+	}
+	if en.Parent == nil || en.Parent.EntityID != en.EntryLeader.EntityID {
+		t.Errorf("parent %+v, want the namespace's init", en.Parent)
+	}
+	unshare := l.waitFor("unshare exec", execOf(cmd.Process.Pid))
+	if unshare.Enriched.EntryType == "container" {
+		t.Errorf("unshare itself is in a container entry")
+	}
+	if en.SessionLeader == nil || en.SessionLeader.PID != ev.Proc.SID {
+		t.Errorf("session leader %+v, sid %d", en.SessionLeader, ev.Proc.SID)
+	}
+	d := l.doc(ev)
+	if get(d, "process.entry_leader.entry_meta.type") != "container" || get(d, "process.entry_leader.entity_id") == nil {
+		t.Errorf("document entry leader: %v", get(d, "process.entry_leader"))
+	}
+}
+
+// A deep chain of shells: cat's ancestry names each shell, nearest first,
+// with the same entity ids their own exec documents carry.
+func TestDeepPipelineAncestry(t *testing.T) {
+	l := startLive(t)
+	cmd := exec.Command("sh", "-c", `sh -c 'sh -c "cat \"$0\"; true" "$0"; true' "$0" | cat >/dev/null; true`, l.file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ev := l.waitFor("open at the end of the chain", openOf(l.file))
+	en := ev.Enriched
+	if len(en.Ancestors) < 4 {
+		t.Fatalf("ancestors %v", en.Ancestors)
+	}
+	// Walk up: each ancestor's own exec document has that entity id, and
+	// the first three are shells.
+	pid := ev.Proc.PPID
+	for i := 0; i < 3; i++ {
+		x := l.waitFor("exec of an ancestor", execOf(int(pid)))
+		d := l.doc(x)
+		if got := get(d, "process.entity_id"); got != en.Ancestors[i] {
+			t.Errorf("ancestor %d (pid %d): entity id %v in its exec, %s in the ancestry", i, pid, got, en.Ancestors[i])
+		}
+		if x.Exec.Executable != "/usr/bin/dash" && !strings.HasSuffix(x.Exec.Executable, "sh") {
+			t.Errorf("ancestor %d: %s", i, x.Exec.Executable)
+		}
+		pid = x.Proc.PPID
+	}
+	if pid != uint32(os.Getpid()) {
+		t.Errorf("the chain does not end at the test process: %d", pid)
+	}
+	// The test process started before the sensor: seeded, and its entity
+	// id the one the kernel's records give it (the task iterator's exact
+	// start time), not one from /proc's clock ticks.
+	top := l.waitFor("exec of the outer shell", execOf(cmd.Process.Pid))
+	host := l.enc.Host
+	if want := ecs.EntityID(host.ID, host.PidNSIno, host.BootID, pid, top.Proc.ParentStartBoot); en.Ancestors[3] != want {
+		t.Errorf("seeded test process: entity id %s in the ancestry, the kernel's start gives %s", en.Ancestors[3], want)
+	}
+	d := l.doc(ev)
+	if get(d, "process.parent.entity_id") != en.Ancestors[0] || get(d, "process.parent.name") != "sh" {
+		t.Errorf("document parent: %v", get(d, "process.parent"))
+	}
+}
+
+// Exit codes and signals, on enriched exit events.
+func TestExitCodes(t *testing.T) {
+	l := startLive(t)
+	cmd := exec.Command("sh", "-c", "exit 7")
+	cmd.Run()
+	kill := exec.Command("sleep", "30")
+	kill.Start()
+	kill.Process.Signal(syscall.SIGTERM)
+	kill.Wait()
+	for pid, want := range map[int]int{cmd.Process.Pid: 7, kill.Process.Pid: 128 + 15} {
+		ev := l.waitFor("exit", func(ev *event.Event) bool { return ev.Op == event.OpExit && int(ev.Proc.PID) == pid })
+		if ev.Exit.Code() != want || ev.Enriched == nil || ev.Enriched.Process == nil {
+			t.Errorf("pid %d: code %d, enriched %+v", pid, ev.Exit.Code(), ev.Enriched)
+		}
+		if get(l.doc(ev), "process.executable") == nil {
+			t.Errorf("pid %d: exit document without its executable", pid)
+		}
+	}
+}
+
+// An SSH session as the table sees one: a process named sshd (after
+// pam_loginuid set the login uid) starts the user's shell with
+// SSH_CONNECTION in its environment, as sshd-session does; the shell, as
+// root, copies the protected file to /tmp. The copy's write document
+// carries the person who logged in, the SSH client, the entry leader and
+// the ancestry; a setpriv to nobody in the same session keeps them.
+func TestSSHSessionCopy(t *testing.T) {
+	l := startLive(t)
+	fake := filepath.Join(t.TempDir(), "sshd")
+	sh, err := os.ReadFile("/bin/dash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fake, sh, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "copy.csv")
+	cmd := exec.Command(fake, "-c", `echo 1000 > /proc/self/loginuid &&
+SSH_CONNECTION="198.51.100.23 50122 127.0.0.1 22" bash -c 'sleep 0.5; cp "$0" "$1"; setpriv --reuid=65534 cat "$0" >/dev/null; true' "$0" "$1"; true`, l.file, dst)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	login, _ := exec.Command("id", "-nu", "1000").Output()
+	wantLogin := strings.TrimSpace(string(login))
+	w := l.waitFor("the copy's write", func(ev *event.Event) bool {
+		return ev.Op == event.OpFileWrite && ev.File != nil && ev.File.Path == dst && ev.Enriched != nil
+	})
+	en := w.Enriched
+	if en.EntryType != "sshd" || en.EntryLeader == nil || en.EntryLeader.Name != "bash" || en.EntrySourceIP.String() != "198.51.100.23" {
+		t.Fatalf("entry %q %+v %v", en.EntryType, en.EntryLeader, en.EntrySourceIP)
+	}
+	if en.LoginUserName != wantLogin || en.UserName != "root" || len(en.Ancestors) < 3 {
+		t.Errorf("login %q user %q ancestors %v", en.LoginUserName, en.UserName, en.Ancestors)
+	}
+	d := l.doc(w)
+	for path, want := range map[string]any{
+		"bansho.login_user.name":                    wantLogin,
+		"bansho.login_user.id":                      "1000",
+		"process.entry_leader.entry_meta.type":      "sshd",
+		"process.entry_leader.entry_meta.source.ip": "198.51.100.23",
+		"process.entry_leader.name":                 "bash",
+		"process.parent.name":                       "bash",
+		"process.executable":                        "/usr/bin/cp",
+	} {
+		if got := get(d, path); want != nil && got != want {
+			t.Errorf("%s = %v, want %v", path, got, want)
+		}
+	}
+	if get(d, "process.entry_leader.entity_id") == nil || get(d, "process.parent.entity_id") != en.Ancestors[0] {
+		t.Errorf("tree ids: %v", get(d, "process"))
+	}
+	ev := l.waitFor("open by nobody in the session", func(ev *event.Event) bool {
+		return openOf(l.file)(ev) && ev.Proc.EUID == 65534
+	})
+	if ev.Enriched.EntryType != "sshd" || ev.Enriched.LoginUserName != wantLogin || ev.Enriched.UserName != "nobody" {
+		t.Errorf("after setpriv: %+v", ev.Enriched)
+	}
+}
+
+// A process that joins a container runtime's cgroup (as runc's init does
+// before it execs the entrypoint) gets the container id and runtime from
+// the cgroup path, and is a container entry leader.
+func TestContainerFromCgroup(t *testing.T) {
+	l := startLive(t)
+	root := "/sys/fs/cgroup/unified"
+	if _, err := os.Stat(root + "/cgroup.procs"); err != nil {
+		root = "/sys/fs/cgroup"
+	}
+	const id = "5d1e8f2a9b3c4d7e6f0a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6"
+	slice := filepath.Join(root, "bansho-test.slice")
+	scope := filepath.Join(slice, "docker-"+id+".scope")
+	if err := os.MkdirAll(scope, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		os.Remove(scope)
+		os.Remove(slice)
+	}()
+	cmd := exec.Command("sh", "-c", `echo $$ > "$1/cgroup.procs" && exec sh -c 'cat "$0"; true' "$0"`, l.file, scope)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ev := l.waitFor("open in the container cgroup", openOf(l.file))
+	en := ev.Enriched
+	if en.Container == nil || en.Container.ID != id || en.Container.Runtime != "docker" {
+		t.Fatalf("container %+v", en.Container)
+	}
+	if en.EntryType != "container" || en.EntryLeader == nil || en.EntryLeader.PID != uint32(cmd.Process.Pid) {
+		t.Errorf("entry %q %+v, want pid %d", en.EntryType, en.EntryLeader, cmd.Process.Pid)
+	}
+	d := l.doc(ev)
+	if get(d, "container.id") != id || get(d, "container.runtime") != "docker" {
+		t.Errorf("document container: %v", get(d, "container"))
+	}
+}
