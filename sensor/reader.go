@@ -21,6 +21,10 @@ type ReaderStats struct {
 	Delivered    atomic.Uint64 // events handed to the pipeline
 	QueueFull    atomic.Uint64 // dropped: the pipeline queue was full
 	DecodeErrors atomic.Uint64 // dropped: the record did not decode
+	// LastTurn is when the read loop last went round (unix ns), whether
+	// it got a record or its poll deadline passed: /healthz reads it.
+	LastTurn atomic.Int64
+	ring     atomic.Pointer[ringbuf.Reader] // for the fill gauge
 }
 
 // Run reads the ring buffer until ctx is done, decodes each record and hands
@@ -36,6 +40,8 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 	stop := context.AfterFunc(ctx, func() { rd.Close() })
 	defer stop()
 	defer rd.Close()
+	s.rstats.ring.Store(rd)
+	defer s.rstats.ring.Store(nil)
 
 	if s.tls != nil {
 		stopTLS := make(chan struct{})
@@ -45,7 +51,9 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 	dec := Decoder{Clock: clock}
 	var rec ringbuf.Record
 	for {
-		rd.SetDeadline(time.Now().Add(s.cfg.PollInterval))
+		now := time.Now()
+		s.rstats.LastTurn.Store(now.UnixNano())
+		rd.SetDeadline(now.Add(s.cfg.PollInterval))
 		if err := rd.ReadInto(&rec); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue

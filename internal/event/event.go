@@ -55,7 +55,7 @@ func (o Op) String() string {
 	case OpState:
 		return "state"
 	}
-	return "unknown"
+	return selfOpString(o)
 }
 
 // Flags carried by every kernel record (EF_* in bansho.h).
@@ -260,6 +260,7 @@ type Event struct {
 	Net    *Net
 	Health *Health
 	State  *State
+	Self   *Self // OpSelfSignal, OpSelfPtrace, OpSelfDetach
 
 	// Enriched is set by the enrichment stage (see Enrichment).
 	Enriched *Enrichment
