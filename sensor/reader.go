@@ -31,13 +31,18 @@ type ReaderStats struct {
 // it to out without ever waiting: when out is full the event is dropped and
 // counted. The kernel side never waits for us either; a full ring buffer
 // drops in the kernel and is counted there (see Stats). Run closes out.
+//
+// When ctx is done Run drains: it reads every record already in the ring
+// and hands each to out, waiting for room (the traced processes are no
+// longer held up by then if the caller called Detach first), then returns.
+// The caller bounds the drain with its own timeout.
 func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) error {
 	defer close(out)
 	rd, err := ringbuf.NewReader(s.maps.events)
 	if err != nil {
 		return fmt.Errorf("open ring buffer: %w", err)
 	}
-	stop := context.AfterFunc(ctx, func() { rd.Close() })
+	stop := context.AfterFunc(ctx, func() { rd.Flush() }) // wake the reader to drain
 	defer stop()
 	defer rd.Close()
 	s.rstats.ring.Store(rd)
@@ -55,7 +60,11 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 		s.rstats.LastTurn.Store(now.UnixNano())
 		rd.SetDeadline(now.Add(s.cfg.PollInterval))
 		if err := rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Both come only once every pending record was read.
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
+				if ctx.Err() != nil {
+					return nil
+				}
 				continue
 			}
 			if errors.Is(err, ringbuf.ErrClosed) || ctx.Err() != nil {
@@ -77,6 +86,11 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 		case out <- ev:
 			s.rstats.Delivered.Add(1)
 		default:
+			if ctx.Err() != nil {
+				out <- ev // draining at shutdown: nothing is lost
+				s.rstats.Delivered.Add(1)
+				continue
+			}
 			s.rstats.QueueFull.Add(1)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -152,4 +153,32 @@ func (s *Sensor) detachForTest(prog string) error {
 		i++
 	}
 	return fmt.Errorf("no program %s", prog)
+}
+
+// Detach removes every kernel program from its hook (tracepoints and TLS
+// uprobes), so that nothing new is recorded, and keeps the maps and the
+// ring buffer: Run can then drain what was recorded before. Close still
+// has to be called.
+func (s *Sensor) Detach() {
+	if s.tls != nil {
+		s.tls.close()
+	}
+	s.closeLinks()
+}
+
+// RingPending is the number of bytes waiting in the ring buffer, or -1
+// when Run is not reading it.
+func (s *Sensor) RingPending() int {
+	if rd := s.rstats.ring.Load(); rd != nil {
+		return rd.AvailableBytes()
+	}
+	return -1
+}
+
+// LastTurn is when the read loop last went round (zero before Run).
+func (s *Sensor) LastTurn() time.Time {
+	if n := s.rstats.LastTurn.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }

@@ -20,7 +20,7 @@ type Health struct {
 	now        func() time.Time
 
 	mu       sync.Mutex
-	loops    map[string]func() time.Time
+	loops    map[string]loop
 	ready    map[string]bool
 	stopping atomic.Bool
 }
@@ -31,7 +31,7 @@ func NewHealth(stallAfter time.Duration, log *slog.Logger) *Health {
 		stallAfter = 30 * time.Second
 	}
 	return &Health{StallAfter: stallAfter, Log: log, now: time.Now,
-		loops: map[string]func() time.Time{}, ready: map[string]bool{}}
+		loops: map[string]loop{}, ready: map[string]bool{}}
 }
 
 func (h *Health) log() *slog.Logger {
@@ -41,19 +41,25 @@ func (h *Health) log() *slog.Logger {
 	return h.Log
 }
 
-// Loop registers a loop by name with a function returning its last turn.
-// The zero time means it has not turned yet (stalled once StallAfter has
-// passed since registration).
-func (h *Health) Loop(name string, lastTurn func() time.Time) {
+type loop struct {
+	last  func() time.Time
+	every time.Duration // the loop's own period, allowed on top of StallAfter
+}
+
+// Loop registers a loop by name with a function returning its last turn
+// and the period it turns at when idle (0 for loops that turn often). It
+// is stalled when its last turn is older than StallAfter plus that period.
+// The zero time means it has not turned yet: its age counts from now.
+func (h *Health) Loop(name string, every time.Duration, lastTurn func() time.Time) {
 	since := h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.loops[name] = func() time.Time {
+	h.loops[name] = loop{every: every, last: func() time.Time {
 		if t := lastTurn(); !t.IsZero() {
 			return t
 		}
 		return since
-	}
+	}}
 }
 
 // Need declares a readiness condition, false until Ready(name).
@@ -82,7 +88,7 @@ func (h *Health) Stalled() []string {
 	now := h.now()
 	var out []string
 	for _, l := range h.loopAges(now) {
-		if l.age > h.StallAfter {
+		if l.stalled {
 			out = append(out, fmt.Sprintf("%s last turned %s ago", l.name, l.age.Round(time.Millisecond)))
 		}
 	}
@@ -90,16 +96,18 @@ func (h *Health) Stalled() []string {
 }
 
 type loopAge struct {
-	name string
-	age  time.Duration
+	name    string
+	age     time.Duration
+	stalled bool
 }
 
 func (h *Health) loopAges(now time.Time) []loopAge {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := make([]loopAge, 0, len(h.loops))
-	for n, f := range h.loops {
-		out = append(out, loopAge{n, now.Sub(f())})
+	for n, l := range h.loops {
+		age := now.Sub(l.last())
+		out = append(out, loopAge{n, age, age > h.StallAfter+l.every})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
@@ -128,7 +136,7 @@ func (h *Health) serveHealthz(w http.ResponseWriter, _ *http.Request) {
 	bad := false
 	for _, l := range h.loopAges(now) {
 		state := "ok"
-		if l.age > h.StallAfter {
+		if l.stalled {
 			state, bad = "stalled", true
 		}
 		fmt.Fprintf(&b, "%s: %s (last turn %s ago)\n", l.name, state, l.age.Round(time.Millisecond))
