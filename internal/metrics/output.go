@@ -23,9 +23,9 @@ type Outputs struct {
 func NewOutputs() *Outputs {
 	return &Outputs{
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bansho_output_documents_written_total",
-			Help: "Documents an output accepted, per output."}, []string{"output"}),
+			Help: "Documents an output accepted, per output (a buffering output may still lose them at a flush: see documents_lost)."}, []string{"output"}),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bansho_output_documents_lost_total",
-			Help: "Documents an output reported it could not write (disk full, I/O error), per output."}, []string{"output"}),
+			Help: "Documents an output reported it could not write (disk full, I/O error), at a write or a later flush, per output."}, []string{"output"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bansho_output_errors_total",
 			Help: "Failed write, flush or close calls, per output and operation."}, []string{"output", "op"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bansho_output_write_seconds",
@@ -87,10 +87,15 @@ func (c *countedExporter) Write(docs [][]byte) error {
 	return err
 }
 
+// Flush counts documents a buffering output accepted earlier and lost now.
 func (c *countedExporter) Flush() error {
 	err := c.Exporter.Flush()
 	if err != nil {
 		c.ferr.Inc()
+		var le *exporters.LostError
+		if errors.As(err, &le) {
+			c.lost.Add(float64(le.Lost))
+		}
 	}
 	return err
 }
