@@ -410,3 +410,44 @@ func TestSelfProtection(t *testing.T) {
 		}
 	}
 }
+
+// An intruder with ptrace rights closes the sensor's link on
+// sched_process_exec (test/selfprotect/close_fd.py injects close(fd)):
+// the next health tick writes a bpf-detach alert, and the metrics say so.
+func TestDetachAlert(t *testing.T) {
+	prot := t.TempDir()
+	p := startSensor(t, prot, "")
+	script, _ := filepath.Abs("../../test/selfprotect/close_fd.py")
+	out, err := exec.Command("python3", script, strconv.Itoa(p.cmd.Process.Pid), "sched_process_exec").CombinedOutput()
+	if err != nil {
+		t.Fatalf("close_fd.py: %v %s", err, out)
+	}
+	if f := strings.Fields(string(out)); len(f) != 2 || f[1] != "0" {
+		t.Fatalf("close in the sensor: %q", out)
+	}
+	alert := waitDoc(t, p.out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "bpf-detach" })
+	if alert == nil {
+		t.Fatalf("no bpf-detach alert; stderr:\n%s", p.log())
+	}
+	det, _ := field(alert, "bansho.self.detached").([]any)
+	if field(alert, "event.kind") != "alert" || field(alert, "bansho.self_target") != true ||
+		len(det) != 1 || !strings.HasPrefix(fmt.Sprint(det[0]), "on_exec (tracepoint sched_process_exec)") {
+		t.Errorf("alert: kind %v self %v detached %v", field(alert, "event.kind"), field(alert, "bansho.self_target"), det)
+	}
+	m := p.scrape()
+	if m["bansho_self_programs_detached"] != 1 || m["bansho_self_detach_alerts_total"] != 1 {
+		t.Errorf("detached %v alerts %v", m["bansho_self_programs_detached"], m["bansho_self_detach_alerts_total"])
+	}
+	// One alert per program, not one per tick.
+	time.Sleep(2500 * time.Millisecond)
+	n := 0
+	for _, d := range docs(t, p.out) {
+		if field(d, "event.action") == "bpf-detach" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d bpf-detach alerts after three ticks, want 1", n)
+	}
+	p.stop()
+}

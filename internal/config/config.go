@@ -152,7 +152,7 @@ var Descriptions = map[string]string{
 	"protect.integrity_paths":  "Directories or files whose modification (open for write, truncate, rename, unlink, chmod, chown) is reported with bansho.file.integrity: true, never their reads. Absolute; missing ones are skipped with a warning. The running binary, the configuration file, the output directory and the hash key file are always added (bansho.self_target: true).",
 	"metrics.listen":           "host:port serving /metrics (Prometheus), /healthz and /readyz; empty disables. Keep it on loopback or a node-local address.",
 	"shutdown.timeout":         "At SIGTERM/SIGINT: how long detaching, draining the ring buffer and the pipeline and flushing the outputs may take before bansho exits 1 naming what did not drain (1s to 5m). A second signal exits at once.",
-	"health.stall_after":       "/healthz answers 503 when the ring-buffer reader or the pipeline has not turned for this long (at least 1s).",
+	"health.stall_after":       "/healthz answers 503 when the ring-buffer reader or the pipeline has not turned for this long, or the health loop for this long past health.interval (at least 1s).",
 	"sensor.ring_buffer_bytes": "Kernel ring buffer size in bytes: a power of two, at least 4096.",
 	"sensor.wakeup_bytes":      "The kernel wakes the reader once this many bytes are pending; below the ring size.",
 	"sensor.poll_interval":     "The reader also polls this often, so no record waits longer (0 < d <= 10s).",
