@@ -299,8 +299,14 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	__u32 imode = inode->i_mode;
 	int writes = (flags & O_ACCMODE) != 0;
 
-	if (prot & PROT_INTEGRITY)
-		return integrity_open(task, nr, ret, flags, mode, prot, d, mnt, uname);
+	__u8 guard = 0;
+	if (prot & PROT_INTEGRITY) {
+		/* A tainted process writing there is still followed as below. */
+		if (!(tainted && writes && (imode & S_IFMT) == S_IFREG))
+			return integrity_open(task, nr, ret, flags, mode, prot, d, mnt, uname);
+		guard = guard_flags(prot);
+		prot = 0;
+	}
 
 	if (!prot) {
 		/* A tainted process opening a regular file to write: data may be
@@ -339,6 +345,7 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 		e->hdr.flags |= EF_PROTECTED;
 	if (tainted)
 		e->hdr.flags |= EF_TAINTED;
+	e->hdr.flags |= guard;
 	e->fd = ret;
 	e->flags = flags;
 	e->mode = mode;

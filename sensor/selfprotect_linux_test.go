@@ -139,6 +139,22 @@ func TestIntegrityPaths(t *testing.T) {
 	h.waitFor("integrity unlink", func(e *event.Event) bool {
 		return e.Op == event.OpFileNS && e.Proc.PID == uint32(rm.Process.Pid) && e.File.Kind == event.NSUnlink
 	})
+	// Protected data copied into an integrity path: the copy is still
+	// followed as a tainted process's write, and flagged integrity.
+	roster := filepath.Join(prot, "roster.csv")
+	if err := os.WriteFile(roster, []byte("氏名,個人番号\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp := run("/bin/cp", roster, filepath.Join(guard, "copied"))
+	ev = h.waitFor("tainted open in integrity path", func(e *event.Event) bool {
+		return e.Op == event.OpFileOpen && e.Proc.PID == uint32(cp.Process.Pid) && e.File.Path == filepath.Join(guard, "copied")
+	})
+	if !ev.Has(event.FlagIntegrity) || !ev.Has(event.FlagTainted) || ev.Has(event.FlagProtected) {
+		t.Errorf("copy into integrity path: flags %#x, want integrity and tainted", ev.Flags)
+	}
+	h.waitFor("tainted write in integrity path", func(e *event.Event) bool {
+		return e.Op == event.OpFileWrite && e.Proc.PID == uint32(cp.Process.Pid) && e.File.Path == filepath.Join(guard, "copied")
+	})
 	// The sensor's own files: self_target.
 	ownf := filepath.Join(own, "bansho.yaml")
 	tc := run("/usr/bin/touch", ownf)

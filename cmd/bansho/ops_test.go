@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/bansho-sec/bansho/internal/testutil"
 )
 
@@ -285,32 +287,47 @@ func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
 	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+fifo+"}\n"+
 		"health:\n  interval: 1s\nmetrics:\n  listen: ''\nshutdown:\n  timeout: 2s\n")
 	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &sensorProc{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	// Enough activity to fill the pipe (64 KiB) many times over.
-	for i := 0; i < 200; i++ {
+	// Once it runs, make activity until the pipe is full (64 KiB unread):
+	// the output then blocks the pipeline.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.log(), "sensor running") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for {
+		n, err := unix.IoctlGetInt(int(rd.Fd()), unix.TIOCINQ) // FIONREAD
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 60<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pipe holds only %d bytes; stderr:\n%s", n, stderr.log())
+		}
 		exec.Command("/bin/true").Run()
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	err = cmd.Wait()
 	took := time.Since(start)
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 1 {
-		t.Fatalf("exit %v, want status 1; stderr:\n%s", err, stderr.String())
+		t.Fatalf("exit %v, want status 1; stderr:\n%s", err, stderr.log())
 	}
 	if took > 4*time.Second {
 		t.Errorf("took %v, want about the 2s timeout", took)
 	}
-	if !strings.Contains(stderr.String(), "shutdown: did not drain within 2s") {
-		t.Errorf("stderr does not name the timeout:\n%s", stderr.String())
+	if !strings.Contains(stderr.log(), "shutdown: did not drain within 2s") {
+		t.Errorf("stderr does not name the timeout:\n%s", stderr.log())
 	}
-	t.Logf("exit 1 after %v: %s", took.Round(time.Millisecond), lastLine(stderr.String()))
+	t.Logf("exit 1 after %v: %s", took.Round(time.Millisecond), lastLine(stderr.log()))
 }
 
 func lastLine(s string) string {
