@@ -210,6 +210,7 @@ func (o *ops) signals(parent context.Context) <-chan struct{} {
 			o.log.Info("stopping", "signal", sig.String(), "timeout", o.cfg.Shutdown.Timeout)
 		case <-parent.Done():
 		}
+		o.phase.CompareAndSwap(nil, "waiting for the main loop to start the drain (blocked writing to an output?)")
 		o.armDeadline()
 		close(first)
 		sig := <-ch

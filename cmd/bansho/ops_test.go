@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -285,7 +286,7 @@ func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
 	}
 	defer rd.Close()
 	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+fifo+"}\n"+
-		"health:\n  interval: 1s\nmetrics:\n  listen: ''\nshutdown:\n  timeout: 2s\n")
+		"health:\n  interval: 1s\n  stall_after: 1s\nmetrics:\n  listen: 127.0.0.1:0\nshutdown:\n  timeout: 2s\n")
 	cmd := exec.Command(binary, "run", "--config", cfg)
 	stderr := &sensorProc{}
 	cmd.Stderr = stderr
@@ -312,7 +313,20 @@ func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
 		}
 		exec.Command("/bin/true").Run()
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The blocked output stalls the pipeline: /healthz says so.
+	if m := listenRE.FindStringSubmatch(stderr.log()); m != nil {
+		stderr.addr = m[1]
+	}
+	code, body := 0, ""
+	for time.Now().Before(deadline) {
+		if code, body = stderr.get("/healthz"); code == 503 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != 503 || !strings.Contains(body, "pipeline: stalled") {
+		t.Errorf("/healthz with a blocked output: %d %q", code, body)
+	}
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	err = cmd.Wait()
@@ -467,4 +481,62 @@ func TestDetachAlert(t *testing.T) {
 		t.Errorf("%d bpf-detach alerts after three ticks, want 1", n)
 	}
 	p.stop()
+}
+
+// Under systemd (Type=notify, WatchdogSec): READY=1 once running,
+// WATCHDOG=1 pings, STOPPING=1 at SIGTERM, on a real notify socket.
+func TestSDNotify(t *testing.T) {
+	testutil.RequireBPF(t)
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	prot := t.TempDir()
+	out := filepath.Join(t.TempDir(), "events.json")
+	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nmetrics:\n  listen: ''\n")
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	next := func(want string) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				if m == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %s on the notify socket", want)
+			}
+		}
+	}
+	next("READY=1")
+	if waitDoc(t, out, time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+		t.Error("READY=1 before the sensor-started document")
+	}
+	next("WATCHDOG=1") // every 500ms with WatchdogSec=1s
+	next("WATCHDOG=1")
+	cmd.Process.Signal(syscall.SIGTERM)
+	next("STOPPING=1")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
 }

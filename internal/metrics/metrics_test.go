@@ -15,7 +15,7 @@ import (
 	"github.com/bansho-sec/bansho/exporters/file"
 )
 
-func get(t *testing.T, h http.Handler, path string) (int, string) {
+func get(t testing.TB, h http.Handler, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
