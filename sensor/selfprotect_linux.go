@@ -113,6 +113,15 @@ func (s *Sensor) CheckAttached() []string {
 			bad = append(bad, fmt.Sprintf("%s (tracepoint %s): %s", h.prog, h.tracepoint, msg))
 		}
 	}
+	if t := s.tls; t != nil {
+		t.mu.Lock()
+		for i, l := range t.links {
+			if msg := linkProblem(l, t.prog); msg != "" {
+				bad = append(bad, fmt.Sprintf("on_ssl_write (uprobe %d): %s", i, msg))
+			}
+		}
+		t.mu.Unlock()
+	}
 	return bad
 }
 

@@ -175,6 +175,11 @@ func TestIntegrityPaths(t *testing.T) {
 // A program detached behind the sensor's back is found by CheckAttached.
 func TestDetachDetected(t *testing.T) {
 	h := startSensor(t, t.TempDir())
+	libs, err := h.s.AttachTLS([]string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("TLS probes on %v", libs)
 	if bad := h.s.CheckAttached(); len(bad) != 0 {
 		t.Fatalf("fresh sensor: %v", bad)
 	}
