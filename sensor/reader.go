@@ -42,7 +42,14 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 	if err != nil {
 		return fmt.Errorf("open ring buffer: %w", err)
 	}
-	stop := context.AfterFunc(ctx, func() { rd.Flush() }) // wake the reader to drain
+	// At ctx done: wake the reader to drain. The drain reads at most one
+	// ring's worth, so it ends even if the programs were left attached.
+	var draining atomic.Bool
+	drained := 0
+	stop := context.AfterFunc(ctx, func() {
+		draining.Store(true)
+		rd.Flush()
+	})
 	defer stop()
 	defer rd.Close()
 	s.rstats.ring.Store(rd)
@@ -56,6 +63,9 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 	dec := Decoder{Clock: clock}
 	var rec ringbuf.Record
 	for {
+		if drained > s.cfg.RingBufferBytes {
+			return nil // more than the ring held at the stop: producers still run
+		}
 		now := time.Now()
 		s.rstats.LastTurn.Store(now.UnixNano())
 		rd.SetDeadline(now.Add(s.cfg.PollInterval))
@@ -73,6 +83,9 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
 		s.rstats.Received.Add(1)
+		if draining.Load() {
+			drained += len(rec.RawSample) + 8 // 8: the record header
+		}
 		ev := new(event.Event)
 		if err := dec.Decode(rec.RawSample, ev); err != nil {
 			s.rstats.DecodeErrors.Add(1)
