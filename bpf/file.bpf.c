@@ -205,6 +205,42 @@ static __always_inline void self_probe_open(struct task_struct *task, long ret)
 	sp->armed = 0;
 }
 
+/*
+ * An open of a file under an integrity path: reported only when it can
+ * modify the file (write access, O_TRUNC, O_CREAT), never for reads; the
+ * opener is not tainted and the fd is not followed.
+ */
+static __always_inline int integrity_open(struct task_struct *task, long nr, long ret, __u32 flags,
+					  __u32 mode, int prot, struct dentry *d, struct vfsmount *mnt,
+					  const char *uname)
+{
+	struct scratch *s;
+	struct file_event *e;
+	__u32 off;
+
+	if (proc_state_get(task->tgid))
+		fd_untrack(task->tgid, ret); /* fd number reused */
+	if (!(flags & O_ACCMODE) && !(flags & (O_TRUNC | O_CREAT)))
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	file_event_init(e, task, OP_FILE_OPEN, nr, ret);
+	e->hdr.flags |= guard_flags(prot);
+	e->fd = ret;
+	e->flags = flags;
+	e->mode = mode;
+	fill_inode_attrs(e, d->d_inode);
+	off = sizeof(*e);
+	e->path_len = put_path(s, e, off, d, mnt);
+	off += e->path_len;
+	e->name_len = put_user_str(e, s->buf, off, uname);
+	off += e->name_len;
+	submit(e, off);
+	return 0;
+}
+
 static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -263,6 +299,15 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	__u32 imode = inode->i_mode;
 	int writes = (flags & O_ACCMODE) != 0;
 
+	__u8 guard = 0;
+	if (prot & PROT_INTEGRITY) {
+		/* A tainted process writing there is still followed as below. */
+		if (!(tainted && writes && (imode & S_IFMT) == S_IFREG))
+			return integrity_open(task, nr, ret, flags, mode, prot, d, mnt, uname);
+		guard = guard_flags(prot);
+		prot = 0;
+	}
+
 	if (!prot) {
 		/* A tainted process opening a regular file to write: data may be
 		 * copied out. Track it so its writes are attributed. */
@@ -300,6 +345,7 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 		e->hdr.flags |= EF_PROTECTED;
 	if (tainted)
 		e->hdr.flags |= EF_TAINTED;
+	e->hdr.flags |= guard;
 	e->fd = ret;
 	e->flags = flags;
 	e->mode = mode;
@@ -432,7 +478,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 			fresh.kind = FD_KIND_SOCKET;
 		} else if (imode == S_IFREG) {
 			fresh.kind = FD_KIND_FILE;
-			fresh.protected_data = dentry_protected(f->f_path.dentry, f->f_path.mnt);
+			fresh.protected_data = dentry_protected(f->f_path.dentry, f->f_path.mnt) == PROT_DATA;
 		} else {
 			return 0;
 		}
@@ -558,16 +604,19 @@ static __noinline int handle_fd_attr(struct pt_regs *regs, long nr, long ret)
 
 	if (!f)
 		return 0;
+	int prot;
+
 	d = BPF_CORE_READ(f, f_path.dentry);
 	mnt = BPF_CORE_READ(f, f_path.mnt);
-	if (!dentry_protected(d, mnt))
+	prot = dentry_protected(d, mnt);
+	if (!prot)
 		return 0;
 	s = get_scratch();
 	if (!s)
 		return 0;
 	e = (void *)s->buf;
 	file_event_init(e, task, OP_FILE_NS, nr, ret);
-	e->hdr.flags |= EF_PROTECTED;
+	e->hdr.flags |= guard_flags(prot);
 	e->fd = regs->di;
 	switch (nr) {
 	case NR_fchmod:
@@ -614,7 +663,7 @@ static __noinline int handle_ns(struct pt_regs *regs, long nr, long ret)
 		return 0;
 	e = (void *)s->buf;
 	file_event_init(e, task, OP_FILE_NS, nr, ret);
-	e->hdr.flags |= EF_PROTECTED;
+	e->hdr.flags |= guard_flags(hit.kind);
 	e->dev = hit.dev;
 	e->ino = hit.ino;
 	e->i_mode = hit.i_mode;
@@ -761,7 +810,8 @@ static __always_inline void ctime_hit(struct inode *inode)
 		return;
 	if (inode_key_of(inode, &k) < 0)
 		return;
-	prot = bpf_map_lookup_elem(&protected_inodes, &k) != NULL;
+	__u32 *known = bpf_map_lookup_elem(&protected_inodes, &k);
+	prot = known ? guard_kind(*known) : 0;
 	if (!prot) {
 		struct hlist_node *first = BPF_CORE_READ(inode, i_dentry.first);
 		if (first) {
@@ -774,7 +824,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 
 	__u32 imode = BPF_CORE_READ(inode, i_mode);
 	/* Protected data stays protected wherever it is moved or linked to. */
-	if ((imode & S_IFMT) == S_IFREG &&
+	if ((prot & PROT_DATA) && (imode & S_IFMT) == S_IFREG &&
 	    (nr == NR_rename || nr == NR_renameat || nr == NR_renameat2 ||
 	     nr == NR_link || nr == NR_linkat)) {
 		__u32 one = 1;
@@ -792,6 +842,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 			in->i_uid = BPF_CORE_READ(inode, i_uid.val);
 			in->i_gid = BPF_CORE_READ(inode, i_gid.val);
 		}
+		in->kind |= prot;
 		in->hits++;
 		return;
 	}
@@ -802,6 +853,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 		.i_uid = BPF_CORE_READ(inode, i_uid.val),
 		.i_gid = BPF_CORE_READ(inode, i_gid.val),
 		.hits = 1,
+		.kind = prot,
 	};
 	if (bpf_map_update_elem(&inflight, &tid, &n, BPF_ANY) < 0)
 		stat_inc(STAT_INFLIGHT_FULL);

@@ -14,6 +14,7 @@
 #include "file.bpf.c"
 #include "net.bpf.c"
 #include "tls.bpf.c"
+#include "self.bpf.c"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -24,6 +25,7 @@ const struct fork_event *unused_fork __attribute__((unused));
 const struct exit_event *unused_exit __attribute__((unused));
 const struct file_event *unused_file __attribute__((unused));
 const struct net_event *unused_net __attribute__((unused));
+const struct self_event *unused_self __attribute__((unused));
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
@@ -79,6 +81,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return handle_fd_attr(regs, nr, ret);
 	case NR_connect:
 		return handle_connect(regs, nr, ret);
+	case NR_ptrace:
+	case NR_process_vm_readv:
+	case NR_process_vm_writev:
+		return handle_ptrace(regs, nr, ret);
 	case NR_accept:
 	case NR_accept4:
 		return handle_accept(regs, nr, ret);

@@ -38,6 +38,10 @@ type ContentScanner struct {
 	Scanned  atomic.Uint64 // events scanned
 	ReadBack atomic.Uint64 // in-kernel copies read back from the file
 	Failed   atomic.Uint64 // read-backs that failed
+	// Events whose stream has at least one My Number / corporate number
+	// so far (findings are cumulative per stream), for the metrics.
+	MyNumberHits  atomic.Uint64
+	CorporateHits atomic.Uint64
 }
 
 type streamKey struct {
@@ -75,6 +79,12 @@ func (c *ContentScanner) Scan(ev *event.Event) {
 		Truncated:       int64(len(data)) < written(ev),
 	}
 	c.Scanned.Add(1)
+	if r.MyNumber.Distinct > 0 {
+		c.MyNumberHits.Add(1)
+	}
+	if r.CorporateNumber.Distinct > 0 {
+		c.CorporateHits.Add(1)
+	}
 }
 
 func written(ev *event.Event) int64 {

@@ -39,6 +39,16 @@ type Pipeline struct {
 	emitted      atomic.Uint64
 	outputErrors atomic.Uint64
 	outputLost   atomic.Uint64
+	turned       atomic.Int64 // unix ns of the last loop turn, for /healthz
+}
+
+// LastTurn is when Run last went round (a batch or a flush tick); zero
+// before Run starts.
+func (p *Pipeline) LastTurn() time.Time {
+	if n := p.turned.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // Evaluator is the rule engine as the pipeline sees it
@@ -71,6 +81,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 	tick := time.NewTicker(p.FlushInterval)
 	defer tick.Stop()
 	for {
+		p.turned.Store(time.Now().UnixNano())
 		select {
 		case ev, ok := <-in:
 			if !ok {

@@ -53,6 +53,8 @@ type banshoInflight struct {
 	I_uid  uint32
 	I_gid  uint32
 	Hits   uint32
+	Kind   uint32
+	Pad    uint32
 }
 
 type banshoInodeKey struct {
@@ -137,6 +139,7 @@ type banshoProgramSpecs struct {
 	OnExec      *ebpf.ProgramSpec `ebpf:"on_exec"`
 	OnExit      *ebpf.ProgramSpec `ebpf:"on_exit"`
 	OnFork      *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnSignal    *ebpf.ProgramSpec `ebpf:"on_signal"`
 	OnSslWrite  *ebpf.ProgramSpec `ebpf:"on_ssl_write"`
 	OnSysExit   *ebpf.ProgramSpec `ebpf:"on_sys_exit"`
 }
@@ -176,6 +179,7 @@ type banshoVariableSpecs struct {
 	UnusedFile   *ebpf.VariableSpec `ebpf:"unused_file"`
 	UnusedFork   *ebpf.VariableSpec `ebpf:"unused_fork"`
 	UnusedNet    *ebpf.VariableSpec `ebpf:"unused_net"`
+	UnusedSelf   *ebpf.VariableSpec `ebpf:"unused_self"`
 	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
@@ -250,6 +254,7 @@ type banshoVariables struct {
 	UnusedFile   *ebpf.Variable `ebpf:"unused_file"`
 	UnusedFork   *ebpf.Variable `ebpf:"unused_fork"`
 	UnusedNet    *ebpf.Variable `ebpf:"unused_net"`
+	UnusedSelf   *ebpf.Variable `ebpf:"unused_self"`
 	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
@@ -263,6 +268,7 @@ type banshoPrograms struct {
 	OnExec      *ebpf.Program `ebpf:"on_exec"`
 	OnExit      *ebpf.Program `ebpf:"on_exit"`
 	OnFork      *ebpf.Program `ebpf:"on_fork"`
+	OnSignal    *ebpf.Program `ebpf:"on_signal"`
 	OnSslWrite  *ebpf.Program `ebpf:"on_ssl_write"`
 	OnSysExit   *ebpf.Program `ebpf:"on_sys_exit"`
 }
@@ -275,6 +281,7 @@ func (p *banshoPrograms) Close() error {
 		p.OnExec,
 		p.OnExit,
 		p.OnFork,
+		p.OnSignal,
 		p.OnSslWrite,
 		p.OnSysExit,
 	)

@@ -77,6 +77,8 @@ func (d *Decoder) Decode(rec []byte, ev *event.Event) error {
 		ev.Exit = &event.Exit{Status: le.Uint32(body)}
 	case event.OpFileOpen, event.OpFileWrite, event.OpFileNS:
 		return decodeFile(body, rec[fileFixed:], ev)
+	case event.OpSelfSignal, event.OpSelfPtrace:
+		ev.Self = decodeSelf(body)
 	default:
 		ev.Net = decodeNet(body)
 		if n := int(le.Uint16(body[26:])); n > 0 {
@@ -102,6 +104,8 @@ func minSize(op event.Op) int {
 		return fileFixed
 	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite:
 		return netSize
+	case event.OpSelfSignal, event.OpSelfPtrace:
+		return selfSize
 	}
 	return 0
 }

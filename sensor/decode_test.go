@@ -275,6 +275,9 @@ func TestRecordLayout(t *testing.T) {
 		{"net_event.bytes", offset("net_event", "bytes"), hdrSize + procSize + 64},
 		{"net_event.sample_len", offset("net_event", "sample_len"), hdrSize + procSize + 26},
 		{"file_event.sample_len", offset("file_event", "sample_len"), hdrSize + procSize + 86},
+		{"self_event", size("self_event"), selfSize},
+		{"self_event.signo", offset("self_event", "signo"), hdrSize + procSize + 20},
+		{"self_event.target_tid", offset("self_event", "target_tid"), hdrSize + procSize + 32},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -38,6 +38,8 @@ var hooks = []hook{
 		lost: "rename, unlink, link, chmod, chown and truncate by path on multigrain file systems (ext4, xfs, btrfs, tmpfs)"},
 	{prog: "on_ctime_skip", tracepoint: "ctime_xchg_skip", optional: true,
 		lost: "namespace changes that leave a multigrain ctime unchanged"},
+	{prog: "on_signal", tracepoint: "signal_generate", optional: true,
+		lost: "signals sent to the sensor by other processes"},
 }
 
 // Sensor owns the loaded kernel objects and their attachments.

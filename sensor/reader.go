@@ -21,21 +21,39 @@ type ReaderStats struct {
 	Delivered    atomic.Uint64 // events handed to the pipeline
 	QueueFull    atomic.Uint64 // dropped: the pipeline queue was full
 	DecodeErrors atomic.Uint64 // dropped: the record did not decode
+	// LastTurn is when the read loop last went round (unix ns), whether
+	// it got a record or its poll deadline passed: /healthz reads it.
+	LastTurn atomic.Int64
+	ring     atomic.Pointer[ringbuf.Reader] // for the fill gauge
 }
 
 // Run reads the ring buffer until ctx is done, decodes each record and hands
 // it to out without ever waiting: when out is full the event is dropped and
 // counted. The kernel side never waits for us either; a full ring buffer
 // drops in the kernel and is counted there (see Stats). Run closes out.
+//
+// When ctx is done Run drains: it reads every record already in the ring
+// and hands each to out, waiting for room (the traced processes are no
+// longer held up by then if the caller called Detach first), then returns.
+// The caller bounds the drain with its own timeout.
 func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) error {
 	defer close(out)
 	rd, err := ringbuf.NewReader(s.maps.events)
 	if err != nil {
 		return fmt.Errorf("open ring buffer: %w", err)
 	}
-	stop := context.AfterFunc(ctx, func() { rd.Close() })
+	// At ctx done: wake the reader to drain. The drain reads at most one
+	// ring's worth, so it ends even if the programs were left attached.
+	var draining atomic.Bool
+	drained := 0
+	stop := context.AfterFunc(ctx, func() {
+		draining.Store(true)
+		rd.Flush()
+	})
 	defer stop()
 	defer rd.Close()
+	s.rstats.ring.Store(rd)
+	defer s.rstats.ring.Store(nil)
 
 	if s.tls != nil {
 		stopTLS := make(chan struct{})
@@ -45,9 +63,18 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 	dec := Decoder{Clock: clock}
 	var rec ringbuf.Record
 	for {
-		rd.SetDeadline(time.Now().Add(s.cfg.PollInterval))
+		if drained > s.cfg.RingBufferBytes {
+			return nil // more than the ring held at the stop: producers still run
+		}
+		now := time.Now()
+		s.rstats.LastTurn.Store(now.UnixNano())
+		rd.SetDeadline(now.Add(s.cfg.PollInterval))
 		if err := rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Both come only once every pending record was read.
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
+				if ctx.Err() != nil {
+					return nil
+				}
 				continue
 			}
 			if errors.Is(err, ringbuf.ErrClosed) || ctx.Err() != nil {
@@ -56,6 +83,9 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
 		s.rstats.Received.Add(1)
+		if draining.Load() {
+			drained += len(rec.RawSample) + 8 // 8: the record header
+		}
 		ev := new(event.Event)
 		if err := dec.Decode(rec.RawSample, ev); err != nil {
 			s.rstats.DecodeErrors.Add(1)
@@ -69,6 +99,11 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 		case out <- ev:
 			s.rstats.Delivered.Add(1)
 		default:
+			if ctx.Err() != nil {
+				out <- ev // draining at shutdown: nothing is lost
+				s.rstats.Delivered.Add(1)
+				continue
+			}
 			s.rstats.QueueFull.Add(1)
 		}
 	}

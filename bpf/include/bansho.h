@@ -28,6 +28,8 @@ enum op {
 	OP_NET_ACCEPT = 21,
 	OP_NET_SEND = 22,
 	OP_TLS_WRITE = 23,     /* plaintext handed to SSL_write by a tainted process */
+	OP_SELF_SIGNAL = 30,   /* another process signalled the sensor */
+	OP_SELF_PTRACE = 31,   /* another process ptrace-attached to or read/wrote the sensor's memory */
 };
 
 /* Which namespace or attribute change an OP_FILE_NS record describes. */
@@ -49,6 +51,19 @@ enum file_ns_kind {
 #define EF_TAINTED     (1 << 2) /* the process has read protected data */
 #define EF_PROTECTED   (1 << 3) /* the object is protected data */
 #define EF_COPY        (1 << 4) /* an in-kernel copy: the data never passed through userspace */
+#define EF_INTEGRITY   (1 << 5) /* the object is under protect.integrity_paths (modification only) */
+#define EF_SELF        (1 << 6) /* the target is the sensor itself: its process or its own files */
+
+/*
+ * Kinds of guarded objects. protected_dirs values carry PD_* in their top
+ * bits (the rest is the index in its configuration list); protected_inodes
+ * values are 1 for protected data, PD_INTEGRITY (| PD_SELF) for files.
+ */
+#define PD_INTEGRITY (1U << 31)
+#define PD_SELF      (1U << 30)
+#define PROT_DATA      1 /* protected data: opens, reads, writes, taint */
+#define PROT_INTEGRITY 2 /* integrity only: modifications, no reads, no taint */
+#define PROT_SELF      4 /* with PROT_INTEGRITY: one of the sensor's own files */
 
 /* stats map indexes (per-CPU array) */
 enum stat_idx {
@@ -146,6 +161,20 @@ struct file_event {
 	__u16 name2_len;/* second user-supplied name */
 	__u16 sample_len;/* bytes of written data sampled, after the strings */
 	/* path, name, path2, name2, then the sample, follow */
+};
+
+/* OP_SELF_SIGNAL, OP_SELF_PTRACE: the acting process is the sender or tracer. */
+struct self_event {
+	struct event_hdr hdr;
+	struct proc_ctx proc;
+	__s64 ret;        /* ptrace, process_vm_*: the result; signal: the tracepoint's result */
+	__s64 request;    /* ptrace request; 0 otherwise */
+	__u32 nr;         /* syscall number (ptrace, process_vm_readv/writev); 0 for signals */
+	__s32 signo;      /* the signal */
+	__s32 si_code;    /* SI_USER 0, SI_QUEUE -1, SI_TKILL -6, ... */
+	__u32 target_pid; /* the sensor's tgid */
+	__u32 target_tid; /* the thread signalled or traced */
+	__u32 pad;
 };
 
 struct net_event {

@@ -127,6 +127,8 @@ struct inflight {
 	__u32 i_uid;
 	__u32 i_gid;
 	__u32 hits;
+	__u32 kind; /* PROT_* of every inode hit */
+	__u32 pad;
 };
 
 struct {
@@ -333,7 +335,7 @@ struct walk_ctx {
 	struct dentry *d;
 	struct mount *mnt; /* NULL: stay inside d's file system */
 	__u32 pos;         /* build_path: first byte of the path so far */
-	__u8 found;        /* dentry_protected: a protected directory was hit */
+	__u8 found;        /* dentry_protected: PROT_* of the guarded directory hit */
 	__u8 trunc;
 	__u8 done;
 };
@@ -358,14 +360,37 @@ static __always_inline int walk_up(struct walk_ctx *c, struct dentry *parent)
 	return 0;
 }
 
+/* PROT_* of a protected_dirs or protected_inodes value (see PD_*). */
+static __always_inline __u8 guard_kind(__u32 v)
+{
+	if (!(v & PD_INTEGRITY))
+		return PROT_DATA;
+	return PROT_INTEGRITY | ((v & PD_SELF) ? PROT_SELF : 0);
+}
+
+/* The record flags (EF_*) of a PROT_* verdict. */
+static __always_inline __u8 guard_flags(__u32 prot)
+{
+	__u8 f = 0;
+
+	if (prot & PROT_DATA)
+		f |= EF_PROTECTED;
+	if (prot & PROT_INTEGRITY)
+		f |= EF_INTEGRITY;
+	if (prot & PROT_SELF)
+		f |= EF_SELF;
+	return f;
+}
+
 static long protected_step(__u64 i, struct walk_ctx *c)
 {
 	struct inode_key k = {};
 	struct dentry *d = kcast(c->d, dentry);
 
+	__u32 *v = NULL;
 	if (inode_key_of(d->d_inode, &k) == 0 &&
-	    bpf_map_lookup_elem(&protected_dirs, &k)) {
-		c->found = 1;
+	    (v = bpf_map_lookup_elem(&protected_dirs, &k))) {
+		c->found = guard_kind(*v);
 		return 1;
 	}
 	if (walk_up(c, d->d_parent)) {
@@ -393,7 +418,8 @@ static __always_inline void bump_generation(void)
 
 /*
  * Is the object at dentry (seen through mnt, which may be NULL) protected
- * data? True when it is a known protected inode, or when it or any ancestor
+ * data (PROT_DATA) or under an integrity path (PROT_INTEGRITY, | PROT_SELF
+ * for the sensor's own files)? 0 when neither. Set when it is a known protected inode, or when it or any ancestor
  * directory is a protected directory. The walk follows d_parent, so relative
  * paths, dirfds, "..", symlinks and bind mounts all end at the same
  * identities; with a mount it also climbs to the mount point, so a file
@@ -411,11 +437,12 @@ static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *
 	struct dir_verdict *cached, v = {};
 
 	struct inode *inode = dentry->d_inode;
+	__u32 *hit;
 
 	if (inode_key_of(inode, &k) == 0 &&
-	    (bpf_map_lookup_elem(&protected_inodes, &k) ||
-	     ((inode->i_mode & S_IFMT) == S_IFDIR && bpf_map_lookup_elem(&protected_dirs, &k))))
-		return 1;
+	    ((hit = bpf_map_lookup_elem(&protected_inodes, &k)) ||
+	     ((inode->i_mode & S_IFMT) == S_IFDIR && (hit = bpf_map_lookup_elem(&protected_dirs, &k)))))
+		return guard_kind(*hit);
 	parent = dentry->d_parent;
 	if (!parent || parent == dentry || (mnt && dentry == mnt->mnt.mnt_root)) {
 		/* A root: nothing above it in this mount; walk (rare). */

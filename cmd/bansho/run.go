@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,7 +37,7 @@ document in the store /var/lib/bansho/store.`,
 			if err != nil {
 				return err
 			}
-			return run(cmd.Context(), cfg)
+			return run(cmd.Context(), cfg, cfgFile)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "YAML configuration file")
@@ -47,6 +45,7 @@ document in the store /var/lib/bansho/store.`,
 	cmd.Flags().String("output-file", "", "JSON-lines output file (outputs.file.path)")
 	cmd.Flags().Bool("stdout", true, "write documents to stdout (outputs.stdout.enabled)")
 	cmd.Flags().String("log-level", "info", "log level: debug, info, warn, error (log.level)")
+	cmd.Flags().String("metrics", "127.0.0.1:9090", "address of /metrics, /healthz, /readyz; empty disables (metrics.listen)")
 	return cmd
 }
 
@@ -60,7 +59,7 @@ func newLogger(c config.Log) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-func run(parent context.Context, cfg *config.Config) error {
+func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -92,6 +91,10 @@ func run(parent context.Context, cfg *config.Config) error {
 	if err := sensor.Preflight(scfg); err != nil {
 		return err
 	}
+	o, err := newOps(cfg, cfgFile, log)
+	if err != nil {
+		return err
+	}
 
 	host, err := ecs.LocalHost()
 	if err != nil {
@@ -110,7 +113,7 @@ func run(parent context.Context, cfg *config.Config) error {
 	}
 	p := &pipeline.Pipeline{
 		Encoder:   &ecs.Encoder{Host: host, Version: version},
-		Exporters: outs,
+		Exporters: o.wrapOutputs(outs),
 		Log:       log,
 	}
 	defer p.Close()
@@ -157,20 +160,23 @@ func run(parent context.Context, cfg *config.Config) error {
 	for i, m := range s.MissingHooks() {
 		details[fmt.Sprintf("missing_hook_%d", i)] = m
 	}
+	events := make(chan *event.Event, scfg.QueueSize)
+	if err := o.attach(s, p, events); err != nil {
+		return err
+	}
 	p.Emit(stateEvent(clock, "sensor-started", "probes attached", details))
 	log.Info("sensor running", "protected", cfg.Protect.Paths, "version", fullVersion())
 
-	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	events := make(chan *event.Event, scfg.QueueSize)
-	readErr := make(chan error, 1)
-	go func() { readErr <- s.Run(ctx, events, clock) }()
+	stopped := o.signals(parent)
+	ctx, stopReading := context.WithCancel(context.Background())
+	defer stopReading()
 	enriched, enr, err := startEnrich(cfg.Enrich, host, clock, p.Encoder, log, events)
 	if err != nil {
 		return err
 	}
 	defer enr.close()
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.Run(ctx, events, clock) }()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -193,22 +199,30 @@ func run(parent context.Context, cfg *config.Config) error {
 	}
 	tick := time.NewTicker(cfg.Health.Interval)
 	defer tick.Stop()
+	o.started()
 	var runErr error
+	readDone := false
 loop:
 	for {
 		select {
 		case <-tick.C:
 			clock.Refresh()
 			health()
-		case err := <-readErr:
-			runErr = err
+			o.tick(s, p, clock)
+		case runErr = <-readErr:
+			readDone = true
+			break loop
+		case <-stopped:
 			break loop
 		}
 	}
-	// The reader closed the queue; let the pipeline write what is left.
-	wg.Wait()
-	health()
-	p.Emit(stateEvent(clock, "sensor-stopped", "shutdown", nil))
+	// Detach, drain the ring buffer and the queue, final documents, flush.
+	if err := o.drain(s, stopReading, readErr, readDone, &wg, func() {
+		health()
+		p.Emit(stateEvent(clock, "sensor-stopped", "shutdown", nil))
+	}); err != nil && runErr == nil {
+		runErr = err
+	}
 	if runErr != nil {
 		return runErr
 	}

@@ -24,21 +24,39 @@ import (
 // with dots; the environment variable is BANSHO_ plus the key in upper case
 // with dots as underscores (protect.paths -> BANSHO_PROTECT_PATHS).
 type Config struct {
-	Protect Protect `mapstructure:"protect"`
-	Sensor  Sensor  `mapstructure:"sensor"`
-	Outputs Outputs `mapstructure:"outputs"`
-	Log     Log     `mapstructure:"log"`
-	Health  Health  `mapstructure:"health"`
-	Content Content `mapstructure:"content"`
-	Store   Store   `mapstructure:"store"`
-	Rules   Rules   `mapstructure:"rules"`
-	Enrich  Enrich  `mapstructure:"enrich"`
+	Protect  Protect  `mapstructure:"protect"`
+	Sensor   Sensor   `mapstructure:"sensor"`
+	Outputs  Outputs  `mapstructure:"outputs"`
+	Log      Log      `mapstructure:"log"`
+	Health   Health   `mapstructure:"health"`
+	Content  Content  `mapstructure:"content"`
+	Store    Store    `mapstructure:"store"`
+	Rules    Rules    `mapstructure:"rules"`
+	Enrich   Enrich   `mapstructure:"enrich"`
+	Metrics  Metrics  `mapstructure:"metrics"`
+	Shutdown Shutdown `mapstructure:"shutdown"`
 }
 
 // Protect names the data bansho guards.
 type Protect struct {
 	// Paths are directories whose files are protected data (My Number files).
 	Paths []string `mapstructure:"paths"`
+	// IntegrityPaths are directories (or files) whose modification is
+	// reported (never their reads): system binaries, audit configuration,
+	// the sensor's own files. The running binary, the configuration file,
+	// the output directory and the hash key file are always added.
+	IntegrityPaths []string `mapstructure:"integrity_paths"`
+}
+
+// Metrics configures the Prometheus and health endpoint.
+type Metrics struct {
+	// Listen is host:port of /metrics, /healthz and /readyz; empty disables.
+	Listen string `mapstructure:"listen"`
+}
+
+// Shutdown bounds the drain at SIGTERM.
+type Shutdown struct {
+	Timeout time.Duration `mapstructure:"timeout"`
 }
 
 // Sensor tunes the kernel side.
@@ -82,6 +100,8 @@ type Log struct {
 // Health configures the periodic health document.
 type Health struct {
 	Interval time.Duration `mapstructure:"interval"`
+	// StallAfter: /healthz fails when a loop has not turned for this long.
+	StallAfter time.Duration `mapstructure:"stall_after"`
 }
 
 // Content configures the content detector.
@@ -148,6 +168,10 @@ type RuleList struct {
 func Defaults() map[string]any {
 	d := map[string]any{
 		"protect.paths":            []string{"/srv/mynumber"},
+		"protect.integrity_paths":  []string{"/usr/bin", "/usr/sbin", "/usr/lib/systemd", "/etc/audit", "/etc/bansho"},
+		"metrics.listen":           "127.0.0.1:9090",
+		"shutdown.timeout":         "10s",
+		"health.stall_after":       "30s",
 		"sensor.ring_buffer_bytes": 8 << 20,
 		"sensor.wakeup_bytes":      256 << 10,
 		"sensor.poll_interval":     "50ms",
@@ -333,6 +357,10 @@ var Descriptions = map[string]string{
 	"rules.business_hours.end":      "End of business hours, HH:MM (before start: the hours run past midnight).",
 	"rules.business_hours.holidays": "Days that are not business days, YYYY-MM-DD.",
 	"rules.lists":                   "Rule lists to replace, as a list of {name, items} (for example allowed_destination_networks, protected_data_readers, backup_programs).",
+	"protect.integrity_paths":       "Directories or files whose modification (open for write, truncate, rename, unlink, chmod, chown) is reported with bansho.file.integrity: true, never their reads. Absolute; missing ones are skipped with a warning. The running binary, the configuration file, the output directory and the hash key file are always added (bansho.self_target: true).",
+	"metrics.listen":                "host:port serving /metrics (Prometheus), /healthz and /readyz; empty disables. Keep it on loopback or a node-local address.",
+	"shutdown.timeout":              "At SIGTERM/SIGINT: how long detaching, draining the ring buffer and the pipeline and flushing the outputs may take before bansho exits 1 naming what did not drain (1s to 5m). A second signal exits at once.",
+	"health.stall_after":            "/healthz answers 503 when the ring-buffer reader or the pipeline has not turned for this long, or the health loop for this long past health.interval (at least 1s).",
 }
 
 // Error is a configuration error: the key, the file and line when known.
@@ -435,6 +463,7 @@ var flagKeys = map[string]string{
 	"output-file": "outputs.file.path",
 	"stdout":      "outputs.stdout.enabled",
 	"log-level":   "log.level",
+	"metrics":     "metrics.listen",
 }
 
 func stringToSliceHook(from, to reflect.Type, data any) (any, error) {
@@ -521,7 +550,10 @@ func (c *Config) Validate() error {
 	if err := c.Rules.validate(); err != nil {
 		return err
 	}
-	return c.Enrich.validate()
+	if err := c.Enrich.validate(); err != nil {
+		return err
+	}
+	return c.validateOps()
 }
 
 func (r *Rules) validate() error {

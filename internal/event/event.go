@@ -58,7 +58,7 @@ func (o Op) String() string {
 	case OpAlert:
 		return "alert"
 	}
-	return "unknown"
+	return selfOpString(o)
 }
 
 // Flags carried by every kernel record (EF_* in bansho.h).
@@ -264,6 +264,7 @@ type Event struct {
 	Health *Health
 	State  *State
 	Alert  *Alert
+	Self   *Self // OpSelfSignal, OpSelfPtrace, OpSelfDetach
 
 	// Enriched is set by the enrichment stage (see Enrichment).
 	Enriched *Enrichment

@@ -102,6 +102,8 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 			o.strNE("destination_class", en.Destination)
 		}
 		o.close()
+	case ev.Self != nil:
+		selfFields(o, ev)
 	case ev.Health != nil:
 		health(o, ev.Health)
 	case ev.State != nil:
@@ -119,6 +121,9 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 			o.close()
 		}
 		o.close()
+	}
+	if ev.Has(event.FlagSelf) {
+		o.boolean("self_target", true) // aimed at the sensor: its process or its own files
 	}
 	// Last: every string of the document has been written.
 	if o.redacted {

@@ -186,6 +186,8 @@ func categorize(ev *event.Event) (m meta, kernel bool) {
 		return fileMeta(ev), true
 	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite:
 		return netMeta(ev), true
+	case event.OpSelfSignal, event.OpSelfPtrace, event.OpSelfDetach:
+		return selfMeta(ev)
 	case event.OpHealth:
 		return meta{"metric", `["host"]`, `["info"]`, "sensor-health", "bansho.health", ""}, false
 	case event.OpState:

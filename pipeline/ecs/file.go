@@ -174,6 +174,9 @@ func fileExtras(o *obj, ev *event.Event) {
 	f := ev.File
 	o.section("file")
 	o.boolean("protected", ev.Has(event.FlagProtected))
+	if ev.Has(event.FlagIntegrity) {
+		o.boolean("integrity", true) // under protect.integrity_paths
+	}
 	o.boolean("tainted", ev.Has(event.FlagTainted))
 	o.key("syscall")
 	o.b = appendSyscall(o.b, f.Syscall)

@@ -1,0 +1,115 @@
+//go:build ignore
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Self-protection: another process signalling the sensor, ptrace-attaching
+ * to it or reading or writing its memory (process_vm_readv/writev). Files
+ * under protect.integrity_paths are handled with the file hooks (PROT_*).
+ */
+
+#define NR_ptrace 101
+#define NR_process_vm_readv 310
+#define NR_process_vm_writev 311
+#define PTRACE_ATTACH 16
+#define PTRACE_SEIZE 0x4206
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+static __always_inline void self_event_init(struct self_event *e, __u8 op, struct task_struct *sender)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_hdr(&e->hdr, op);
+	fill_proc(&e->proc, sender);
+	e->hdr.flags |= EF_SELF;
+}
+
+/*
+ * Signals generated for the sensor by another process. Only signals a
+ * process sent (kill, tgkill, sigqueue: si_code <= 0, or no siginfo) are
+ * reported; kernel-made ones (SIGCHLD, timers, faults) are not: they run
+ * in whatever context the kernel is in, which names no sender.
+ */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group, int result)
+{
+	struct task_struct *cur;
+	struct scratch *s;
+	struct self_event *e;
+	int code = 0;
+
+	if (!self_tgid || task->tgid != self_tgid)
+		return 0;
+	cur = bpf_get_current_task_btf();
+	if (cur->tgid == self_tgid)
+		return 0;
+	/* SEND_SIG_NOINFO (0) is a user signal; SEND_SIG_PRIV (1) the kernel's. */
+	if ((unsigned long)info == 1)
+		return 0;
+	if (info) {
+		code = BPF_CORE_READ(info, si_code);
+		if (code > 0)
+			return 0;
+	}
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	self_event_init(e, OP_SELF_SIGNAL, cur);
+	e->signo = sig;
+	e->si_code = code;
+	e->ret = result;
+	e->target_pid = task->tgid;
+	e->target_tid = task->pid;
+	submit(e, sizeof(*e));
+	return 0;
+}
+
+/*
+ * ptrace(PTRACE_ATTACH/PTRACE_SEIZE) and process_vm_readv/writev aimed at
+ * any thread of the sensor, whatever the result (a refused attempt is as
+ * telling as a successful one). The pid is resolved in the initial pid
+ * namespace.
+ */
+static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct task_struct *t;
+	long request = 0;
+	s32 pid;
+	__u32 tgid, tid;
+	struct scratch *s;
+	struct self_event *e;
+
+	if (!self_tgid)
+		return 0;
+	if (nr == NR_ptrace) {
+		request = regs->di;
+		if (request != PTRACE_ATTACH && request != PTRACE_SEIZE)
+			return 0;
+		pid = regs->si;
+	} else {
+		pid = regs->di;
+	}
+	if (pid <= 0)
+		return 0;
+	t = bpf_task_from_pid(pid);
+	if (!t)
+		return 0;
+	tgid = t->tgid;
+	tid = t->pid;
+	bpf_task_release(t);
+	if (tgid != self_tgid)
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	self_event_init(e, OP_SELF_PTRACE, cur);
+	e->ret = ret;
+	e->request = request;
+	e->nr = nr;
+	e->target_pid = tgid;
+	e->target_tid = tid;
+	submit(e, sizeof(*e));
+	return 0;
+}

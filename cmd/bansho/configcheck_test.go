@@ -1,0 +1,92 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// config check runs without root: as nobody when the tests are root.
+func checkCmd(t *testing.T, file string) *exec.Cmd {
+	cmd := exec.Command(binary, "config", "check", file)
+	cmd.Env = append(os.Environ(), "BANSHO_CONTENT_HASH_KEY=") // the file decides
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	return cmd
+}
+
+// sharedDir is readable by nobody (t.TempDir is 0700).
+func sharedDir(t *testing.T) string {
+	d, err := os.MkdirTemp("", "bansho-check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(d, 0o755)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func TestConfigCheckGood(t *testing.T) {
+	d := sharedDir(t)
+	prot := filepath.Join(d, "mynumber")
+	os.Mkdir(prot, 0o755)
+	cfg := filepath.Join(d, "bansho.yaml")
+	body := "protect:\n  paths: [" + prot + "]\n  integrity_paths: [/usr/bin, /nonexistent/audit]\n" +
+		"outputs:\n  stdout: {enabled: false}\n  file: {path: " + d + "/out/events.json, max_backups: 2}\n" +
+		"metrics:\n  listen: 127.0.0.1:9191\nshutdown:\n  timeout: 20s\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := checkCmd(t, cfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("config check: %v\n%s", err, out)
+	}
+	for _, want := range []string{cfg + ": ok\n", "protected paths: " + prot + "\n",
+		"integrity paths: /usr/bin (missing here, skipped at start: /nonexistent/audit)",
+		"outputs: file " + d + "/out/events.json (rotate at 104857600 bytes, keep 2) [directory will be created]\n",
+		"metrics: http://127.0.0.1:9191/metrics", "shutdown within 20s"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d, "out")); err == nil {
+		t.Error("config check created the output directory")
+	}
+}
+
+func TestConfigCheckBad(t *testing.T) {
+	d := sharedDir(t)
+	cases := map[string]struct{ body, want string }{
+		"unknown key":    {"protect:\n  paths: [/tmp]\nshutdown:\n  timout: 3s\n", ":4: shutdown.timout: unknown key (did you mean shutdown.timeout?)"},
+		"bad listen":     {"protect:\n  paths: [/tmp]\nmetrics:\n  listen: localhost\n", ":4: metrics.listen: \"localhost\" is not host:port"},
+		"bad timeout":    {"protect:\n  paths: [/tmp]\nshutdown:\n  timeout: 0s\n", ":4: shutdown.timeout: 0s must be between 1s and 5m"},
+		"relative guard": {"protect:\n  paths: [/tmp]\n  integrity_paths: [etc/bansho]\n", ":3: protect.integrity_paths[0]: \"etc/bansho\" is not an absolute path"},
+		"missing path":   {"protect:\n  paths: [/nonexistent/mynumber]\n", ":2: protect.paths[0]: /nonexistent/mynumber: no such file or directory"},
+		"not a duration": {"protect:\n  paths: [/tmp]\nhealth:\n  stall_after: soon\n", ":4: health.stall_after:"},
+		"broken yaml":    {"protect:\n  paths: [/tmp\n", "not valid YAML"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := filepath.Join(d, strings.ReplaceAll(name, " ", "_")+".yaml")
+			if err := os.WriteFile(cfg, []byte(c.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := checkCmd(t, cfg).CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit %v, want 1; output:\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "bansho: "+cfg) || !strings.Contains(lines[0], c.want) {
+				t.Errorf("output %q\nwant one line naming %s and containing %q", out, cfg, c.want)
+			}
+		})
+	}
+	out, err := checkCmd(t, "/nonexistent/bansho.yaml").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "/nonexistent/bansho.yaml: cannot read configuration") {
+		t.Errorf("missing file: %v %s", err, out)
+	}
+}

@@ -1,0 +1,542 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bansho-sec/bansho/internal/testutil"
+)
+
+// sensorProc is a running `bansho run` with its stderr and metrics address.
+type sensorProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    string // output file
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	addr   string
+}
+
+func (p *sensorProc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.Write(b)
+}
+
+func (p *sensorProc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+var listenRE = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
+
+// startSensor runs the binary on a config with metrics on a free port and
+// waits for /readyz.
+func startSensor(t *testing.T, prot, extra string) *sensorProc {
+	t.Helper()
+	testutil.RequireBPF(t)
+	out := filepath.Join(t.TempDir(), "out", "events.json")
+	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\n"+
+		"health:\n  interval: 1s\nmetrics:\n  listen: 127.0.0.1:0\n"+extra)
+	p := &sensorProc{t: t, out: out}
+	p.cmd = exec.Command(binary, "run", "--config", cfg)
+	p.cmd.Stderr = p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.addr == "" {
+			if m := listenRE.FindStringSubmatch(p.log()); m != nil {
+				p.addr = m[1]
+			}
+		}
+		if p.addr != "" {
+			if code, _ := p.get("/readyz"); code == 200 {
+				return p
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("sensor not ready within 30s; stderr:\n%s", p.log())
+	return nil
+}
+
+func (p *sensorProc) get(path string) (int, string) {
+	resp, err := http.Get("http://" + p.addr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// scrape parses the text exposition format into "name{labels}" -> value.
+func (p *sensorProc) scrape() map[string]float64 {
+	p.t.Helper()
+	code, body := p.get("/metrics")
+	if code != 200 {
+		p.t.Fatalf("/metrics: %d %s", code, body)
+	}
+	m := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		l := sc.Text()
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		v, err := strconv.ParseFloat(l[i+1:], 64)
+		if err != nil {
+			p.t.Fatalf("metric line %q: %v", l, err)
+		}
+		m[l[:i]] = v
+	}
+	return m
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *sensorProc) stop() {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		p.t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
+	}
+}
+
+// isKernelEvent: a document made from a kernel record (not health, state
+// or a userspace alert).
+func isKernelEvent(d map[string]any) bool {
+	return field(d, "event.kind") == "event"
+}
+
+// checkAccounting: every record the sensor counted as received is in the
+// output unless counted as dropped, and the final health document counts
+// exactly the documents before it.
+func checkAccounting(t *testing.T, all []map[string]any) (received float64) {
+	t.Helper()
+	if len(all) < 2 || field(all[len(all)-1], "event.action") != "sensor-stopped" {
+		t.Fatalf("output does not end with sensor-stopped (%d documents)", len(all))
+	}
+	h := all[len(all)-2]
+	if field(h, "event.action") != "sensor-health" {
+		t.Fatalf("the document before sensor-stopped is %v", field(h, "event.action"))
+	}
+	kernel := 0
+	for _, d := range all {
+		if isKernelEvent(d) {
+			kernel++
+		}
+	}
+	received = field(h, "bansho.health.events.received").(float64)
+	lost := field(h, "bansho.health.drops.queue_full").(float64) + field(h, "bansho.health.drops.decode_error").(float64)
+	if float64(kernel) != received-lost {
+		t.Errorf("%d kernel events in the output; the sensor received %.0f and dropped %.0f after reading", kernel, received, lost)
+	}
+	if emitted := field(h, "bansho.health.events.emitted").(float64); emitted != float64(len(all)-2) {
+		t.Errorf("final health says %.0f documents emitted, %d precede it", emitted, len(all)-2)
+	}
+	return received
+}
+
+// The metrics endpoint during a run: counters match what is in the output.
+func TestMetricsMatchEvents(t *testing.T) {
+	prot := t.TempDir()
+	p := startSensor(t, prot, "")
+	if code, body := p.get("/healthz"); code != 200 || !strings.Contains(body, "reader: ok") || !strings.Contains(body, "pipeline: ok") {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	const n = 20
+	for i := 0; i < n; i++ {
+		f := filepath.Join(prot, fmt.Sprintf("roster-%d.csv", i))
+		if err := exec.Command("/bin/sh", "-c", "echo 氏名 > "+f+"; cat "+f+" >/dev/null").Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opens := func(all []map[string]any) int {
+		c := 0
+		for _, d := range all {
+			if field(d, "event.action") == "open" && strings.HasPrefix(fmt.Sprint(field(d, "file.path")), prot+"/roster-") {
+				c++
+			}
+		}
+		return c
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for opens(docs(t, p.out)) < 2*n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := docs(t, p.out)
+	m := p.scrape()
+	time.Sleep(1500 * time.Millisecond) // past a flush
+	after := docs(t, p.out)
+	if got := opens(before); got != 2*n {
+		t.Fatalf("%d opens of the roster files in the output, want %d", got, 2*n)
+	}
+	kernelBefore := 0
+	for _, d := range before {
+		if isKernelEvent(d) {
+			kernelBefore++
+		}
+	}
+	written := m[`bansho_output_documents_written_total{output="file"}`]
+	t.Logf("scrape: read %.0f, queued %.0f, encoded %.0f, written %.0f; file had %d documents before, %d after",
+		m["bansho_sensor_events_read_total"], m["bansho_sensor_events_queued_total"],
+		m["bansho_pipeline_documents_encoded_total"], written, len(before), len(after))
+	if written < float64(len(before)) || written > float64(len(after)) {
+		t.Errorf("documents_written_total %.0f outside the file's %d..%d documents", written, len(before), len(after))
+	}
+	if r := m["bansho_sensor_events_read_total"]; r < float64(kernelBefore) || r == 0 {
+		t.Errorf("events_read_total %.0f below the %d kernel events already in the file", r, kernelBefore)
+	}
+	if m["bansho_pipeline_documents_encoded_total"] < written {
+		t.Errorf("encoded %.0f < written %.0f", m["bansho_pipeline_documents_encoded_total"], written)
+	}
+	for _, k := range []string{`bansho_sensor_drops_total{cause="ringbuf_full"}`, `bansho_sensor_drops_total{cause="queue_full"}`,
+		`bansho_sensor_drops_total{cause="output_lost"}`, "bansho_sensor_user_read_failures_total",
+		"bansho_sensor_ringbuf_size_bytes", "bansho_sensor_ringbuf_pending_bytes", "bansho_sensor_queue_capacity",
+		"bansho_content_scans_total", `bansho_health_ready{condition="probes_attached"}`, "go_goroutines",
+		"process_resident_memory_bytes", "bansho_self_programs_detached"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("metric %s missing", k)
+		}
+	}
+	if m["bansho_sensor_ringbuf_size_bytes"] != 8<<20 || m["bansho_self_programs_detached"] != 0 {
+		t.Errorf("ring size %.0f, detached %.0f", m["bansho_sensor_ringbuf_size_bytes"], m["bansho_self_programs_detached"])
+	}
+	p.stop()
+	received := checkAccounting(t, docs(t, p.out))
+	if received < m["bansho_sensor_events_read_total"] {
+		t.Errorf("final received %.0f below the scraped %.0f", received, m["bansho_sensor_events_read_total"])
+	}
+}
+
+// SIGTERM while a process floods protected files: the sensor detaches,
+// drains and exits 0, and every received event is in the output.
+func TestSigtermDuringLoad(t *testing.T) {
+	prot := t.TempDir()
+	p := startSensor(t, prot, "")
+	load := exec.Command("/bin/sh", "-c", `i=0; while [ $i -lt 20000 ]; do echo $i > "$0/f$((i % 50))"; i=$((i+1)); done`, prot)
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer load.Process.Kill()
+	time.Sleep(700 * time.Millisecond)
+	start := time.Now()
+	p.stop()
+	took := time.Since(start)
+	load.Process.Kill()
+	load.Wait()
+	all := docs(t, p.out)
+	received := checkAccounting(t, all)
+	writes := 0
+	for _, d := range all {
+		if field(d, "event.action") == "open" && strings.HasPrefix(fmt.Sprint(field(d, "file.path")), prot+"/f") {
+			writes++
+		}
+	}
+	t.Logf("stopped in %v; %.0f records received, %d opens of the load's files in the output", took.Round(time.Millisecond), received, writes)
+	if writes < 100 {
+		t.Errorf("only %d opens of the load's files: the load did not run under the sensor", writes)
+	}
+	if !strings.Contains(p.log(), "msg=drained") {
+		t.Errorf("no drained log line:\n%s", p.log())
+	}
+}
+
+// An output that blocks forever: SIGTERM ends in exit 1 within
+// shutdown.timeout, naming what did not drain.
+func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
+	testutil.RequireBPF(t)
+	prot := t.TempDir()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "events.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A reader that never reads: the sensor's open succeeds, its writes
+	// block once the pipe is full.
+	rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+fifo+"}\n"+
+		"health:\n  interval: 1s\n  stall_after: 1s\nmetrics:\n  listen: 127.0.0.1:0\nshutdown:\n  timeout: 2s\n")
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	stderr := &sensorProc{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Once it runs, make activity until the pipe is full (64 KiB unread):
+	// the output then blocks the pipeline.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.log(), "sensor running") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for {
+		n, err := unix.IoctlGetInt(int(rd.Fd()), unix.TIOCINQ) // FIONREAD
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 60<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pipe holds only %d bytes; stderr:\n%s", n, stderr.log())
+		}
+		exec.Command("/bin/true").Run()
+	}
+	// The blocked output stalls the pipeline: /healthz says so.
+	if m := listenRE.FindStringSubmatch(stderr.log()); m != nil {
+		stderr.addr = m[1]
+	}
+	code, body := 0, ""
+	for time.Now().Before(deadline) {
+		if code, body = stderr.get("/healthz"); code == 503 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code != 503 || !strings.Contains(body, "pipeline: stalled") {
+		t.Errorf("/healthz with a blocked output: %d %q", code, body)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	took := time.Since(start)
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1; stderr:\n%s", err, stderr.log())
+	}
+	if took > 4*time.Second {
+		t.Errorf("took %v, want about the 2s timeout", took)
+	}
+	if !strings.Contains(stderr.log(), "shutdown: did not drain within 2s") {
+		t.Errorf("stderr does not name the timeout:\n%s", stderr.log())
+	}
+	t.Logf("exit 1 after %v: %s", took.Round(time.Millisecond), lastLine(stderr.log()))
+}
+
+func lastLine(s string) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	return l[len(l)-1]
+}
+
+// A second signal exits at once, without waiting for the drain.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	prot := t.TempDir()
+	p := startSensor(t, prot, "shutdown:\n  timeout: 60s\n")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		// The first may have drained already (an idle sensor drains in
+		// milliseconds): exit 0 then; otherwise 1 naming the second signal.
+		if err != nil && !strings.Contains(p.log(), "second terminated") {
+			t.Errorf("exit %v without the second-signal message:\n%s", err, p.log())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5s after two SIGTERMs")
+	}
+}
+
+const ptraceSensorPy = `
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+pid = int(sys.argv[1])
+if libc.ptrace(0x4206, pid, None, None) == 0:  # PTRACE_SEIZE
+    libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+`
+
+// Self-protection end to end: signals and ptrace from other processes,
+// and modification (not reading) of the sensor's own configuration.
+func TestSelfProtection(t *testing.T) {
+	prot := t.TempDir()
+	p := startSensor(t, prot, "")
+	pid := strconv.Itoa(p.cmd.Process.Pid)
+
+	kill := exec.Command("/usr/bin/kill", "-USR1", pid)
+	if out, err := kill.CombinedOutput(); err != nil {
+		t.Fatalf("kill: %v %s", err, out)
+	}
+	sig := waitDoc(t, p.out, 5*time.Second, func(d map[string]any) bool {
+		return field(d, "event.action") == "signal" && field(d, "process.pid") == float64(kill.Process.Pid)
+	})
+	if sig == nil {
+		t.Fatalf("no signal event for kill %d", kill.Process.Pid)
+	}
+	if field(sig, "process.name") != "kill" || field(sig, "bansho.signal.name") != "SIGUSR1" ||
+		field(sig, "bansho.self_target") != true || field(sig, "bansho.target.pid") != float64(p.cmd.Process.Pid) {
+		t.Errorf("signal event: process %v signal %v self %v target %v", field(sig, "process.name"),
+			field(sig, "bansho.signal.name"), field(sig, "bansho.self_target"), field(sig, "bansho.target.pid"))
+	}
+	if code, _ := p.get("/healthz"); code != 200 {
+		t.Errorf("sensor unhealthy after SIGUSR1: %d", code)
+	}
+
+	py := exec.Command("python3", "-c", ptraceSensorPy, pid)
+	if out, err := py.CombinedOutput(); err != nil {
+		t.Fatalf("python: %v %s", err, out)
+	}
+	if waitDoc(t, p.out, 5*time.Second, func(d map[string]any) bool {
+		return field(d, "event.action") == "ptrace" && field(d, "process.pid") == float64(py.Process.Pid) &&
+			field(d, "bansho.ptrace.request_name") == "PTRACE_SEIZE" && field(d, "bansho.self_target") == true
+	}) == nil {
+		t.Errorf("no ptrace event for python %d", py.Process.Pid)
+	}
+
+	cfgFile := p.cmd.Args[3]
+	cat := exec.Command("/bin/cat", cfgFile)
+	if err := cat.Run(); err != nil {
+		t.Fatal(err)
+	}
+	edit := exec.Command("/bin/sh", "-c", "echo '# edited' >> "+cfgFile)
+	if err := edit.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ev := waitDoc(t, p.out, 5*time.Second, func(d map[string]any) bool {
+		return field(d, "event.action") == "open" && field(d, "file.path") == cfgFile && field(d, "process.pid") == float64(edit.Process.Pid)
+	})
+	if ev == nil {
+		t.Fatalf("no event for the edit of %s", cfgFile)
+	}
+	if field(ev, "bansho.file.integrity") != true || field(ev, "bansho.self_target") != true || field(ev, "bansho.file.protected") != false {
+		t.Errorf("edit of the configuration: integrity %v self %v protected %v", field(ev, "bansho.file.integrity"),
+			field(ev, "bansho.self_target"), field(ev, "bansho.file.protected"))
+	}
+	p.stop()
+	for _, d := range docs(t, p.out) {
+		if field(d, "process.pid") == float64(cat.Process.Pid) && field(d, "file.path") != nil {
+			t.Errorf("reading the configuration was reported: %v %v", field(d, "event.action"), field(d, "file.path"))
+		}
+	}
+}
+
+// An intruder with ptrace rights closes the sensor's link on
+// sched_process_exec (test/selfprotect/close_fd.py injects close(fd)):
+// the next health tick writes a bpf-detach alert, and the metrics say so.
+func TestDetachAlert(t *testing.T) {
+	prot := t.TempDir()
+	p := startSensor(t, prot, "")
+	script, _ := filepath.Abs("../../test/selfprotect/close_fd.py")
+	out, err := exec.Command("python3", script, strconv.Itoa(p.cmd.Process.Pid), "sched_process_exec").CombinedOutput()
+	if err != nil {
+		t.Fatalf("close_fd.py: %v %s", err, out)
+	}
+	if f := strings.Fields(string(out)); len(f) != 2 || f[1] != "0" {
+		t.Fatalf("close in the sensor: %q", out)
+	}
+	alert := waitDoc(t, p.out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "bpf-detach" })
+	if alert == nil {
+		t.Fatalf("no bpf-detach alert; stderr:\n%s", p.log())
+	}
+	det, _ := field(alert, "bansho.self.detached").([]any)
+	if field(alert, "event.kind") != "alert" || field(alert, "bansho.self_target") != true ||
+		len(det) != 1 || !strings.HasPrefix(fmt.Sprint(det[0]), "on_exec (tracepoint sched_process_exec)") {
+		t.Errorf("alert: kind %v self %v detached %v", field(alert, "event.kind"), field(alert, "bansho.self_target"), det)
+	}
+	m := p.scrape()
+	if m["bansho_self_programs_detached"] != 1 || m["bansho_self_detach_alerts_total"] != 1 {
+		t.Errorf("detached %v alerts %v", m["bansho_self_programs_detached"], m["bansho_self_detach_alerts_total"])
+	}
+	// One alert per program, not one per tick.
+	time.Sleep(2500 * time.Millisecond)
+	n := 0
+	for _, d := range docs(t, p.out) {
+		if field(d, "event.action") == "bpf-detach" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d bpf-detach alerts after three ticks, want 1", n)
+	}
+	p.stop()
+}
+
+// Under systemd (Type=notify, WatchdogSec): READY=1 once running,
+// WATCHDOG=1 pings, STOPPING=1 at SIGTERM, on a real notify socket.
+func TestSDNotify(t *testing.T) {
+	testutil.RequireBPF(t)
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	prot := t.TempDir()
+	out := filepath.Join(t.TempDir(), "events.json")
+	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nmetrics:\n  listen: ''\n")
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	next := func(want string) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				if m == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %s on the notify socket", want)
+			}
+		}
+	}
+	next("READY=1")
+	if waitDoc(t, out, time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+		t.Error("READY=1 before the sensor-started document")
+	}
+	next("WATCHDOG=1") // every 500ms with WatchdogSec=1s
+	next("WATCHDOG=1")
+	cmd.Process.Signal(syscall.SIGTERM)
+	next("STOPPING=1")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}

@@ -1,0 +1,37 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// validateOps checks the metrics, shutdown, stall and integrity keys.
+func (c *Config) validateOps() error {
+	if c.Metrics.Listen != "" {
+		host, port, err := net.SplitHostPort(c.Metrics.Listen)
+		if err != nil {
+			return &Error{Key: "metrics.listen", Msg: fmt.Sprintf("%q is not host:port: %v", c.Metrics.Listen, err)}
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return &Error{Key: "metrics.listen", Msg: fmt.Sprintf("port %q is not a number from 0 to 65535", port)}
+		}
+		if host != "" && host != "localhost" && net.ParseIP(host) == nil {
+			return &Error{Key: "metrics.listen", Msg: fmt.Sprintf("host %q is not an IP address or localhost", host)}
+		}
+	}
+	if c.Shutdown.Timeout < time.Second || c.Shutdown.Timeout > 5*time.Minute {
+		return &Error{Key: "shutdown.timeout", Msg: fmt.Sprintf("%s must be between 1s and 5m", c.Shutdown.Timeout)}
+	}
+	if c.Health.StallAfter < time.Second {
+		return &Error{Key: "health.stall_after", Msg: fmt.Sprintf("%s is below 1s", c.Health.StallAfter)}
+	}
+	for i, p := range c.Protect.IntegrityPaths {
+		if !filepath.IsAbs(p) {
+			return &Error{Key: fmt.Sprintf("protect.integrity_paths[%d]", i), Msg: fmt.Sprintf("%q is not an absolute path", p)}
+		}
+	}
+	return nil
+}

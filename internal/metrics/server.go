@@ -1,0 +1,102 @@
+// Package metrics serves bansho's Prometheus registry and its health
+// endpoints on one local address: /metrics, /healthz (the loops are
+// turning) and /readyz (probes attached, outputs open, first health tick
+// done). Components plug in by registering a prometheus.Collector; the
+// collectors of the sensor, the pipeline and the outputs are in this
+// package, those of the rules, the store and the exporters come with them.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is the registry and, once started, the HTTP endpoint.
+type Server struct {
+	Health *Health
+
+	reg *prometheus.Registry
+	srv *http.Server
+	ln  net.Listener
+}
+
+// New returns a server with a fresh registry holding the Go runtime and
+// process collectors (go_*, process_*) and the health gauges.
+func New(h *Health) *Server {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		healthCollector{h},
+	)
+	return &Server{Health: h, reg: reg}
+}
+
+// Register adds a component's collector. Names must be
+// bansho_<area>_<what>[_total]; a duplicate is an error.
+func (s *Server) Register(c prometheus.Collector) error {
+	if err := s.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: register: %w", err)
+	}
+	return nil
+}
+
+// Registry is the underlying registry, for components that take one.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Handler serves /metrics, /healthz and /readyz.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, // one failing collector must not hide the rest
+		Timeout:       5 * time.Second,
+	}))
+	mux.HandleFunc("/healthz", s.Health.serveHealthz)
+	mux.HandleFunc("/readyz", s.Health.serveReadyz)
+	return mux
+}
+
+// Start listens on addr (metrics.listen) and serves in the background.
+func (s *Server) Start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics.listen %s: %w", addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Health.log().Error("metrics server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address actually listened on (useful with port 0).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops serving; in-flight scrapes get until ctx is done.
+func (s *Server) Close(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Shutdown(ctx)
+}
