@@ -23,7 +23,11 @@ type Pipeline struct {
 	Exporters []exporters.Exporter
 	// Content, when set, scans sampled data before encoding (and drops it).
 	Content *ContentScanner
-	Log     *slog.Logger
+	// Rules, when set, runs the rule engine over every event after
+	// content scanning; the alerts it makes go into the same batch, right
+	// after the event that completed them.
+	Rules Evaluator
+	Log   *slog.Logger
 	// MaxBatch bounds the events encoded per write; FlushInterval bounds
 	// how long a document waits in a batch.
 	MaxBatch      int
@@ -35,6 +39,13 @@ type Pipeline struct {
 	emitted      atomic.Uint64
 	outputErrors atomic.Uint64
 	outputLost   atomic.Uint64
+}
+
+// Evaluator is the rule engine as the pipeline sees it
+// (pipeline/rules.Engine): it reads an event and its document and returns
+// the alert events (event.OpAlert) it completes, valid until the next call.
+type Evaluator interface {
+	Eval(ev *event.Event, doc []byte) []*event.Event
 }
 
 // OutputLost counts documents an output reported it could not write.
@@ -112,8 +123,15 @@ func (p *Pipeline) write(batch []*event.Event) {
 			p.Content.Scan(ev)
 		}
 		ev.Sample = nil // never encoded, whatever the configuration
-		offs = append(offs, len(p.buf))
+		off := len(p.buf)
+		offs = append(offs, off)
 		p.buf = p.Encoder.Append(p.buf, ev)
+		if p.Rules != nil {
+			for _, a := range p.Rules.Eval(ev, p.buf[off:]) {
+				offs = append(offs, len(p.buf))
+				p.buf = p.Encoder.Append(p.buf, a)
+			}
+		}
 	}
 	offs = append(offs, len(p.buf))
 	for i := 0; i+1 < len(offs); i++ {

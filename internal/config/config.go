@@ -30,6 +30,7 @@ type Config struct {
 	Log     Log     `mapstructure:"log"`
 	Health  Health  `mapstructure:"health"`
 	Content Content `mapstructure:"content"`
+	Rules   Rules   `mapstructure:"rules"`
 }
 
 // Protect names the data bansho guards.
@@ -94,6 +95,37 @@ type Content struct {
 	TLSLibraries []string `mapstructure:"tls_libraries"`
 }
 
+// Rules configures the rule engine (docs/rules.md).
+type Rules struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Dir holds the rule files; empty runs the default pack built into
+	// the binary.
+	Dir          string `mapstructure:"dir"`
+	Watch        bool   `mapstructure:"watch"`
+	MaxStateKeys int    `mapstructure:"max_state_keys"`
+	// Clock, RFC 3339, is the time the sensor pretends it started at, for
+	// windows and business hours (tests, drills); empty is the real clock.
+	Clock         string        `mapstructure:"clock"`
+	BusinessHours BusinessHours `mapstructure:"business_hours"`
+	// Lists replace the items of rule lists (allowlists) by name.
+	Lists []RuleList `mapstructure:"lists"`
+}
+
+// BusinessHours are the site's working hours, for business_hours rules.
+type BusinessHours struct {
+	Timezone string   `mapstructure:"timezone"`
+	Weekdays []string `mapstructure:"weekdays"`
+	Start    string   `mapstructure:"start"`
+	End      string   `mapstructure:"end"`
+	Holidays []string `mapstructure:"holidays"`
+}
+
+// RuleList is the items of one rule list.
+type RuleList struct {
+	Name  string   `mapstructure:"name"`
+	Items []string `mapstructure:"items"`
+}
+
 // Defaults are the embedded defaults: run with no file at all.
 func Defaults() map[string]any {
 	return map[string]any{
@@ -118,6 +150,19 @@ func Defaults() map[string]any {
 		"content.sample_bytes":     4096,
 		"content.tls_libraries": []string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*",
 			"/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*", "/usr/local/lib*/libssl.so.*"},
+
+		// The rule engine (docs/rules.md).
+		"rules.enabled":                 true,
+		"rules.dir":                     "",
+		"rules.watch":                   true,
+		"rules.max_state_keys":          4096,
+		"rules.clock":                   "",
+		"rules.business_hours.timezone": "Asia/Tokyo",
+		"rules.business_hours.weekdays": []string{"mon", "tue", "wed", "thu", "fri"},
+		"rules.business_hours.start":    "08:00",
+		"rules.business_hours.end":      "19:00",
+		"rules.business_hours.holidays": []string{},
+		"rules.lists":                   []any{},
 	}
 }
 
@@ -144,6 +189,19 @@ var Descriptions = map[string]string{
 	"content.hash_key_file":    "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
 	"content.sample_bytes":     "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
 	"content.tls_libraries":    "Glob patterns of libssl files whose SSL_write/SSL_write_ex are probed at start, so HTTPS uploads are scanned before encryption; copies in containers or bundled with programs are found from /proc/PID/maps when a process connects.",
+
+	// The rule engine (docs/rules.md).
+	"rules.enabled":                 "Run the rule engine over every event; alerts are documents with event.kind alert in the same outputs.",
+	"rules.dir":                     "Directory of rule files (*.yaml, read in name order); empty runs the default pack built into the binary.",
+	"rules.watch":                   "Reload rules.dir when a file in it changes (SIGHUP always reloads); a set that does not compile keeps the running one and writes a rules-reload-failed state document.",
+	"rules.max_state_keys":          "Keys each sequence or threshold rule keeps (least recently used ones are forgotten past it; at least 16).",
+	"rules.clock":                   "RFC 3339 time the sensor pretends it started at, for windows and business hours (tests and drills); empty uses the real clock.",
+	"rules.business_hours.timezone": "IANA time zone of the business hours.",
+	"rules.business_hours.weekdays": "Working days: mon, tue, wed, thu, fri, sat, sun.",
+	"rules.business_hours.start":    "Start of business hours, HH:MM local time.",
+	"rules.business_hours.end":      "End of business hours, HH:MM (before start: the hours run past midnight).",
+	"rules.business_hours.holidays": "Days that are not business days, YYYY-MM-DD.",
+	"rules.lists":                   "Rule lists to replace, as a list of {name, items} (for example allowed_destination_networks, protected_data_readers, backup_programs).",
 }
 
 // Error is a configuration error: the key, the file and line when known.
@@ -322,6 +380,53 @@ func (c *Config) Validate() error {
 	}
 	if c.Health.Interval < time.Second {
 		return &Error{Key: "health.interval", Msg: fmt.Sprintf("%s is below 1s", c.Health.Interval)}
+	}
+	return c.Rules.validate()
+}
+
+func (r *Rules) validate() error {
+	if r.Dir != "" {
+		st, err := os.Stat(r.Dir)
+		if err != nil {
+			return &Error{Key: "rules.dir", Msg: fmt.Sprintf("%s: %v", r.Dir, errors.Unwrap(err))}
+		}
+		if !st.IsDir() {
+			return &Error{Key: "rules.dir", Msg: r.Dir + ": not a directory"}
+		}
+	}
+	if r.MaxStateKeys < 16 {
+		return &Error{Key: "rules.max_state_keys", Msg: fmt.Sprintf("%d is below 16", r.MaxStateKeys)}
+	}
+	if r.Clock != "" {
+		if _, err := time.Parse(time.RFC3339, r.Clock); err != nil {
+			return &Error{Key: "rules.clock", Msg: fmt.Sprintf("%q is not an RFC 3339 time (2026-12-01T23:00:00+09:00)", r.Clock)}
+		}
+	}
+	b := &r.BusinessHours
+	if _, err := time.LoadLocation(b.Timezone); err != nil || b.Timezone == "" {
+		return &Error{Key: "rules.business_hours.timezone", Msg: fmt.Sprintf("%q is not a time zone (Asia/Tokyo)", b.Timezone)}
+	}
+	for i, d := range b.Weekdays {
+		switch strings.ToLower(d) {
+		case "mon", "tue", "wed", "thu", "fri", "sat", "sun":
+		default:
+			return &Error{Key: fmt.Sprintf("rules.business_hours.weekdays[%d]", i), Msg: fmt.Sprintf("%q is not one of mon, tue, wed, thu, fri, sat, sun", d)}
+		}
+	}
+	for _, k := range []struct{ key, v string }{{"rules.business_hours.start", b.Start}, {"rules.business_hours.end", b.End}} {
+		if _, err := time.Parse("15:04", k.v); err != nil {
+			return &Error{Key: k.key, Msg: fmt.Sprintf("%q is not HH:MM", k.v)}
+		}
+	}
+	for i, h := range b.Holidays {
+		if _, err := time.Parse("2006-01-02", h); err != nil {
+			return &Error{Key: fmt.Sprintf("rules.business_hours.holidays[%d]", i), Msg: fmt.Sprintf("%q is not YYYY-MM-DD", h)}
+		}
+	}
+	for i, l := range r.Lists {
+		if l.Name == "" {
+			return &Error{Key: fmt.Sprintf("rules.lists[%d].name", i), Msg: "empty list name"}
+		}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ const (
 	// Ops made in userspace, never by the kernel.
 	OpHealth Op = 100 // periodic counters: drops, events, failures
 	OpState  Op = 101 // the sensor started or stopped
+	OpAlert  Op = 102 // a rule fired (Alert)
 )
 
 func (o Op) String() string {
@@ -54,6 +55,8 @@ func (o Op) String() string {
 		return "health"
 	case OpState:
 		return "state"
+	case OpAlert:
+		return "alert"
 	}
 	return "unknown"
 }
@@ -260,6 +263,7 @@ type Event struct {
 	Net    *Net
 	Health *Health
 	State  *State
+	Alert  *Alert
 
 	// Enriched is set by the enrichment stage (see Enrichment).
 	Enriched *Enrichment

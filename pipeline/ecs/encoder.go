@@ -127,6 +127,9 @@ type meta struct {
 // is still encoded, with what it has.
 func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
 	e.once.Do(e.init)
+	if ev.Op == event.OpAlert && ev.Alert != nil {
+		return e.appendAlert(dst, ev)
+	}
 	o := obj{b: dst}
 	o.open()
 	o.time("@timestamp", ev.Time)

@@ -108,4 +108,20 @@ var Fields = map[string]string{
 
 	"related.ip":   "ip[]",
 	"related.user": "keyword[]",
+
+	// Alerts of the rule engine (pipeline/ecs/alert.go).
+	"event.severity":                     "long",
+	"rule.id":                            "keyword",
+	"rule.name":                          "keyword",
+	"rule.description":                   "keyword",
+	"rule.ruleset":                       "keyword",
+	"rule.category":                      "keyword",
+	"rule.version":                       "keyword",
+	"threat.framework":                   "keyword",
+	"threat.tactic.id":                   "keyword[]",
+	"threat.tactic.name":                 "keyword[]",
+	"threat.technique.id":                "keyword[]",
+	"threat.technique.name":              "keyword[]",
+	"threat.technique.subtechnique.id":   "keyword[]",
+	"threat.technique.subtechnique.name": "keyword[]",
 }

@@ -75,6 +75,27 @@ func fileEv(op event.Op, flags uint8, p event.Process, f *event.File) *event.Eve
 	return &event.Event{Op: op, Flags: flags, CPU: 1, KTime: 91_000_000_000, Time: t0, Proc: p, File: f}
 }
 
+// alertEv is what the rule engine makes of a copy of protected data out
+// of its directory: its trigger is the write's own document.
+func alertEv(p event.Process, reg func(event.File) *event.File) *event.Event {
+	e := goldenCase{names: true}.encoder()
+	w := fileEv(event.OpFileWrite, event.FlagTainted, p, reg(event.File{Syscall: 1, Ret: 512, FD: 4, Count: 512,
+		Path: "/tmp/" + myNumber + ".csv"}))
+	w.Content = &event.Content{MyNumber: event.Finding{Distinct: 2, Occurrences: 2, Confidence: "high"}, SampledBytes: 512}
+	trigger := e.Append(nil, w)
+	return &event.Event{Op: event.OpAlert, Time: t0, Alert: &event.Alert{
+		RuleID: "protected-data-copied-outside", RuleName: "Protected Data Copied Outside Protected Directories",
+		Description: "A process that read protected data wrote a file outside the protected directories.",
+		Ruleset:     "bansho_rules", Category: "leak_prevention", Version: "1", Priority: "warning", Severity: 47,
+		Tags: []string{"maturity_stable", "safeguard.leak_prevention", "mitre_collection", "T1074.001"},
+		Threats: []event.Threat{{TacticID: "TA0009", TacticName: "Collection", TechniqueID: "T1074", TechniqueName: "Data Staged",
+			SubtechniqueID: "T1074.001", SubtechniqueName: "Local Data Staging"}},
+		Message: "Protected data copied out (file=/tmp/" + myNumber + ".csv command=cp)",
+		Events:  []string{"ukVAAF7AAAEAAAAAAAAAAQ", "ukVAAF7AAAEAAAAAAAAAAg"},
+		Trigger: trigger,
+	}}
+}
+
 func netEv(op event.Op, flags uint8, n *event.Net) *event.Event {
 	return &event.Event{Op: op, Flags: flags, CPU: 0, KTime: 91_000_000_000, Time: t0, Proc: daemon(), Net: n}
 }
@@ -168,6 +189,7 @@ func goldenCases() []goldenCase {
 			State: &event.State{Action: "sensor-started", Message: "probes attached", Version: "1.2.3 (go1.26)",
 				Details: map[string]string{"protected_0": "/srv/mynumber", "missing_hook_0": "tls: no libssl"}}}},
 		{name: "missing_payload", ev: &event.Event{Op: event.OpExec, Time: t0, Proc: p}},
+		{name: "alert", names: true, ev: alertEv(p, reg)},
 	}
 }
 

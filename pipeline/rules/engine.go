@@ -1,0 +1,307 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
+)
+
+// Engine runs a rule set over events, one at a time. Eval and EvalDoc
+// must be called from one goroutine (the pipeline's writer); Swap may be
+// called from any.
+type Engine struct {
+	cur   atomic.Pointer[running]
+	b     *builder
+	procs *procTable
+	docs  *docProcs
+	shift time.Duration
+
+	env  Env
+	vm   vm.VM
+	out  []*event.Event
+	doc  []byte  // the current event's document (not retained)
+	memo []uint8 // per condition term: 0 not yet, 1 false, 2 true (this event)
+
+	evaluated, fired, failed atomic.Uint64
+}
+
+// EngineOptions are the engine's view of where it runs.
+type EngineOptions struct {
+	Host ecs.Host
+	// Shift is added to every event's time before windows and business
+	// hours are judged: a clock override for tests and drills.
+	Shift time.Duration
+	// MaxProcesses bounds the engine's own process table (default 16384).
+	MaxProcesses int
+}
+
+// running is a set with its state: a reload starts with fresh state.
+type running struct {
+	set  *Set
+	seq  map[*Rule]*seqState
+	thr  map[*Rule]*thrState
+	keys int
+}
+
+// NewEngine returns an engine running set.
+func NewEngine(set *Set, o EngineOptions) *Engine {
+	if o.MaxProcesses <= 0 {
+		o.MaxProcesses = 16384
+	}
+	h := o.Host
+	procs := newProcTable(o.MaxProcesses, func(pid uint32, start uint64) string {
+		return ecs.EntityID(h.ID, h.PidNSIno, h.BootID, pid, start)
+	})
+	e := &Engine{procs: procs, shift: o.Shift, docs: newDocProcs(o.MaxProcesses)}
+	e.b = newBuilder(procs, HostFields{Name: h.Name, ID: h.ID})
+	e.Swap(set)
+	return e
+}
+
+// Swap makes set the running rule set. Sequence and threshold state
+// starts over.
+func (e *Engine) Swap(set *Set) {
+	r := &running{set: set, seq: map[*Rule]*seqState{}, thr: map[*Rule]*thrState{}}
+	for _, rule := range set.Rules {
+		switch {
+		case rule.seq != nil:
+			r.seq[rule] = newSeqState(set.opts.MaxKeys)
+		case rule.thr != nil:
+			r.thr[rule] = newThrState(set.opts.MaxKeys)
+		}
+	}
+	e.cur.Store(r)
+}
+
+// Set is the running rule set.
+func (e *Engine) Set() *Set { return e.cur.Load().set }
+
+// Evaluated, Alerts and Errors count events tried, alerts made and
+// conditions that failed to run (a type mismatch at run time).
+func (e *Engine) Evaluated() uint64 { return e.evaluated.Load() }
+func (e *Engine) Alerts() uint64    { return e.fired.Load() }
+func (e *Engine) Errors() uint64    { return e.failed.Load() }
+
+// StateKeys is the number of keys the stateful rules hold, and
+// Evictions how many were forgotten to stay within the bound.
+func (e *Engine) StateKeys() (keys int, evictions uint64) {
+	r := e.cur.Load()
+	for _, s := range r.seq {
+		keys += s.l.Len()
+		evictions += s.l.evicted
+	}
+	for _, s := range r.thr {
+		keys += s.l.Len()
+		evictions += s.l.evicted
+	}
+	return keys, evictions
+}
+
+// Eval runs the rules over a live event whose ECS document is doc and
+// returns the alerts it completes (valid until the next call). Events
+// the sensor makes about itself (health, state, alerts) are not tried.
+func (e *Engine) Eval(ev *event.Event, doc []byte) []*event.Event {
+	e.out = e.out[:0]
+	if ev.Op >= event.OpHealth {
+		return nil
+	}
+	e.env.reset()
+	e.doc = doc
+	s, _ := e.b.fromEvent(ev, &e.env)
+	if s == slotUnknown {
+		m := map[string]any{}
+		if err := json.Unmarshal(doc, &m); err != nil {
+			e.failed.Add(1)
+			return nil
+		}
+		e.env.reset()
+		s = e.fromDoc(m)
+	} else if f := ev.File; f != nil && (ev.Op != event.OpFileOpen || f.Flags&3 != 0) {
+		// Only changes: integrity and mount facts are reported for
+		// modifications, and plain reads are most file events.
+		docFlags(doc, &e.env)
+	}
+	e.env.Timestamp = e.env.eventTS.Add(e.shift)
+	e.run(s)
+	return e.out
+}
+
+// EvalDoc runs the rules over a recorded ECS document (replay, rule
+// tests) and returns the alerts it completes (valid until the next call).
+func (e *Engine) EvalDoc(doc []byte) ([]*event.Event, error) {
+	e.out = e.out[:0]
+	m := map[string]any{}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return nil, fmt.Errorf("rules: not a JSON document: %w", err)
+	}
+	if k, _ := lookup(m, "event.kind").(string); k == "alert" || k == "metric" || k == "state" {
+		return nil, nil
+	}
+	e.env.reset()
+	e.doc = doc
+	s := e.fromDoc(m)
+	e.env.Timestamp = e.env.eventTS.Add(e.shift)
+	e.run(s)
+	return e.out, nil
+}
+
+// docFlags reads the few fields other pipeline stages put only in the
+// document (bansho.file.integrity, bansho.file.mount.*,
+// bansho.self_target): a scan of the document's bansho section, which is
+// last.
+func docFlags(doc []byte, env *Env) {
+	i := lastIndex(doc, []byte(`"bansho":{`))
+	if i < 0 {
+		return
+	}
+	tail := doc[i:]
+	if bytes.Contains(tail, []byte(`"self_target":true`)) {
+		env.Bansho.SelfTarget = true
+	}
+	if env.Event.Category != "file" {
+		return
+	}
+	if bytes.Contains(tail, []byte(`"integrity":true`)) {
+		env.Bansho.File.Integrity = true
+	}
+	if j := bytes.Index(tail, []byte(`"mount":{`)); j >= 0 {
+		m := tail[j:]
+		if k := bytes.IndexByte(m, '}'); k > 0 {
+			m = m[:k]
+		}
+		env.Bansho.File.Mount.Removable = bytes.Contains(m, []byte(`"removable":true`))
+		env.Bansho.File.Mount.Network = bytes.Contains(m, []byte(`"network":true`))
+		if k := bytes.Index(m, []byte(`"fstype":"`)); k >= 0 {
+			v := m[k+10:]
+			if q := bytes.IndexByte(v, '"'); q >= 0 {
+				env.Bansho.File.Mount.FSType = string(v[:q])
+			}
+		}
+	}
+}
+
+// lastIndex is bytes.LastIndex for a needle near the end of the
+// haystack (the bansho section closes every document): a backward scan
+// beats the general algorithm there.
+func lastIndex(b, sep []byte) int {
+	for i := len(b) - len(sep); i >= 0; i-- {
+		if b[i] == sep[0] && bytes.Equal(b[i:i+len(sep)], sep) {
+			return i
+		}
+	}
+	return -1
+}
+
+// eventID is the event.id of the current event.
+func (e *Engine) eventID() string {
+	if e.env.id == "" {
+		e.env.id = docEventID(e.doc)
+	}
+	return e.env.id
+}
+
+var idKey = []byte(`"event":{"id":"`)
+
+// docEventID finds event.id in an encoded document without parsing it:
+// the encoder writes it first in the event section.
+func docEventID(doc []byte) string {
+	i := bytes.Index(doc, idKey)
+	if i < 0 {
+		return ""
+	}
+	v := doc[i+len(idKey):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(v[:j])
+}
+
+func (e *Engine) run(s slot) {
+	e.evaluated.Add(1)
+	r := e.cur.Load()
+	if len(e.memo) != r.set.terms {
+		e.memo = make([]uint8, r.set.terms)
+	} else {
+		clear(e.memo)
+	}
+	for _, rule := range r.set.bySlot[s] {
+		switch {
+		case rule.seq != nil:
+			e.sequence(r.seq[rule], rule, s)
+		case !guardsOk(rule.guards, &e.env) || !e.all(rule.conds) || e.any(rule.exc) || !e.hoursOK(r.set, rule):
+		case rule.thr != nil:
+			e.threshold(r.thr[rule], rule)
+		default:
+			e.fire(rule, []string{e.eventID()})
+		}
+	}
+}
+
+// test evaluates a term for the current event, once per event.
+func (e *Engine) test(c cond) bool {
+	if m := e.memo[c.id]; m != 0 {
+		return m == 2
+	}
+	v, err := e.vm.Run(c.p, &e.env)
+	if err != nil {
+		e.failed.Add(1)
+		e.memo[c.id] = 1
+		return false
+	}
+	b, _ := v.(bool)
+	e.memo[c.id] = 1
+	if b {
+		e.memo[c.id] = 2
+	}
+	return b
+}
+
+func (e *Engine) all(ps []cond) bool {
+	for _, p := range ps {
+		if !e.test(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) any(ps []cond) bool {
+	for _, p := range ps {
+		if e.test(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) hoursOK(set *Set, r *Rule) bool {
+	if r.hours == 0 {
+		return true
+	}
+	inside := true
+	if c := set.opts.Calendar; c != nil {
+		inside = c.Inside(e.env.Timestamp)
+	}
+	return inside == (r.hours == hoursInside)
+}
+
+// fire makes the alert of rule for the current event.
+func (e *Engine) fire(r *Rule, ids []string) {
+	e.fired.Add(1)
+	e.env.fillInode()
+	a := &event.Alert{
+		RuleID: r.ID, RuleName: r.Name, Description: r.Description, Ruleset: r.Ruleset,
+		Category: r.Category, Version: r.Version, Priority: r.Priority, Severity: r.Severity,
+		Tags: r.Tags, Threats: r.Threats, Message: r.render(&e.env), Events: ids,
+		Trigger: append([]byte(nil), e.doc...),
+	}
+	e.out = append(e.out, &event.Event{Op: event.OpAlert, Time: e.env.eventTS, Alert: a})
+}

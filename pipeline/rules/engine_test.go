@@ -1,0 +1,238 @@
+package rules
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bansho-sec/bansho/internal/event"
+)
+
+// Every problem of a rule file is reported, each at its file, line and
+// column, also inside folded block scalars and exceptions.
+func TestErrorsNameFileLineColumn(t *testing.T) {
+	src := `- required_engine_version: 9
+- list: shells
+  items: [sh, bash]
+- macro: reads
+  condition: event.action == "open" and bansho.file.protectd
+- rule: Shell Reads
+  desc: x.
+  condition: >
+    event.action == "exec" and
+    process.name in shells and process.exe == "x"
+  output: "%process.name read %file.pth"
+  priority: warning
+- rule: Bad Syntax
+  desc: y.
+  condition: event.action = "open"
+  output: o
+  priority: hi
+  exceptions:
+    - name: e
+      fields: [process.nam]
+      comps: [like]
+      values: [[a]]
+- rule: Not Bool
+  desc: z.
+  condition: process.name
+  output: o
+  priority: notice
+  sequence:
+    within: 10s
+- rule: Precedence
+  desc: z.
+  condition: not process.name in shells
+  output: o
+  priority: notice
+  bogus: 1
+`
+	_, err := Compile(map[string]string{"r.yaml": src}, Options{})
+	es, ok := err.(Errors)
+	if !ok {
+		t.Fatalf("want Errors, got %v", err)
+	}
+	want := []string{
+		`r.yaml:1:28: required_engine_version 9: this engine implements version 1`,
+		`r.yaml:5:41: unknown field "bansho.file.protectd" (did you mean "bansho.file.protected"?)`,
+		`r.yaml:10:32: unknown field "process.exe" (did you mean "process.executable"?)`,
+		`r.yaml:11:31: output: unknown field "file.pth"`,
+		`r.yaml:15:27: condition: unexpected token Operator("=")`,
+		`r.yaml:17:13: rule "Bad Syntax": priority "hi"`,
+		`r.yaml:20:16: exception "e": unknown field "process.nam" (did you mean "process.name"?)`,
+		`r.yaml:21:15: exception "e": unknown comparison "like"`,
+		`r.yaml:25:14: rule "Not Bool": a sequence has conditions in its steps`,
+		`r.yaml:29:5: sequence: steps: expected a list of at least two`,
+		`r.yaml:32:14: condition: invalid operation: not (mismatched type string) (not binds tighter than in`,
+		`r.yaml:35:3: rule: unknown key "bogus"`,
+	}
+	got := es.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("got:\n%s", got)
+	}
+}
+
+const goodRule = `- rule: Open
+  desc: d.
+  condition: event.action == "open" and bansho.file.protected
+  output: o %file.path
+  priority: notice
+`
+
+// A reload that does not compile keeps the running rules and says where
+// the problem is; the next good one is taken.
+func TestReloadKeepsRunningSetOnError(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "local.yaml")
+	if err := os.WriteFile(f, []byte(goodRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	results := make(chan error, 10)
+	r := &Reloader{Dir: dir, Engine: e, Debounce: 20 * time.Millisecond,
+		Result: func(_ *Set, err error) { results <- err }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	go func() { _ = r.Watch(ctx, hup); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond) // the watch is set up
+
+	bad := strings.Replace(goodRule, "bansho.file.protected", "bansho.file.protectd", 1)
+	if err := os.WriteFile(f, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-results:
+		if err == nil || !strings.Contains(err.Error(), "local.yaml:3:") {
+			t.Fatalf("reload error %v, want one at local.yaml:3", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload after a file change")
+	}
+	if e.Set() != set {
+		t.Fatal("a bad reload replaced the running rules")
+	}
+	two := goodRule + strings.Replace(goodRule, "rule: Open", "rule: Open Again", 1)
+	if err := os.WriteFile(f, []byte(two), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-results:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload after the fix")
+	}
+	if len(e.Set().Rules) != 2 {
+		t.Fatalf("running %d rules, want 2", len(e.Set().Rules))
+	}
+	hup <- os.Interrupt // any value: a SIGHUP
+	select {
+	case err := <-results:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload on the signal")
+	}
+	if ok, failed := r.Reloads(); ok != 2 || failed != 1 {
+		t.Errorf("reloads ok %d failed %d", ok, failed)
+	}
+}
+
+// A flood of distinct keys leaves the stateful rules at their cap, and
+// the rest still works: a threshold fires for a key that reaches it.
+func TestStateStaysBounded(t *testing.T) {
+	set, err := Compile(map[string]string{"r.yaml": `
+- rule: Many
+  desc: d.
+  condition: event.action == "open" and bansho.file.protected
+  threshold: {by: login_user, distinct: file.path, count: 3, within: 1m}
+  output: o
+  priority: notice
+- rule: Seq
+  desc: d.
+  sequence:
+    by: user
+    within: 1m
+    steps:
+      - condition: event.action == "open" and bansho.file.protected
+      - condition: event.action == "connect"
+  output: o
+  priority: notice
+`}, Options{MaxKeys: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{MaxProcesses: 64})
+	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	open := func(i int, auid uint32, path string) []*event.Event {
+		ev := &event.Event{Op: event.OpFileOpen, Flags: event.FlagProtected, Time: t0.Add(time.Duration(i) * time.Millisecond),
+			Proc: event.Process{PID: uint32(i), AUID: auid, EUID: auid, Comm: "cat", StartBoot: uint64(i) + 1},
+			File: &event.File{Syscall: 257, Path: path, Ino: 1}}
+		return e.Eval(ev, []byte(`{"event":{"id":"x"},"bansho":{}}`))
+	}
+	for i := 0; i < 10000; i++ {
+		if a := open(i, uint32(i+1000), "/srv/mynumber/a"); len(a) != 0 {
+			t.Fatalf("alert at %d for a key seen once", i)
+		}
+	}
+	keys, evicted := e.StateKeys()
+	if keys > 200 || evicted < 19000 {
+		t.Errorf("keys %d (cap 2x100), evicted %d", keys, evicted)
+	}
+	var fired int
+	for i, p := range []string{"/srv/mynumber/a", "/srv/mynumber/b", "/srv/mynumber/a", "/srv/mynumber/c"} {
+		fired += len(open(20000+i, 7, p))
+	}
+	if fired != 1 {
+		t.Errorf("threshold fired %d times for 3 distinct files, want 1", fired)
+	}
+}
+
+// The fixture harness fails a case whose alerts differ from what it
+// expects, either way.
+func TestHarnessIsStrict(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(goodRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ev := `{"event":{"action":"open"},"file":{"path":"/srv/x"},"bansho":{"file":{"protected":true}}}`
+	docs, err := fixtureEvents("c", ev, DefaultTestTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []*TestCase{
+		{Name: "fires unexpectedly", Events: docs, Expect: map[string]int{}},
+		{Name: "expected twice", Events: docs, Expect: map[string]int{"Open": 2}},
+		{Name: "unknown rule", Events: docs, Expect: map[string]int{"Open": 1, "Nope": 0}},
+		{Name: "right", Events: docs, Expect: map[string]int{"Open": 1}},
+	}
+	res, _, err := RunTests(dir, cases, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res[:3] {
+		if r.Failure == "" {
+			t.Errorf("%s: passed", r.Case.Name)
+		}
+	}
+	if res[3].Failure != "" {
+		t.Errorf("right: %s", res[3].Failure)
+	}
+}

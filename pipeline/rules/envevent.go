@@ -1,0 +1,422 @@
+package rules
+
+import (
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
+)
+
+// slot is what rules are indexed by: the event.action of an event (each
+// belongs to exactly one event.category).
+type slot uint8
+
+const (
+	slotOther slot = iota // anything else (rules without an action constraint still see it)
+	slotExec
+	slotFork
+	slotEnd
+	slotOpen
+	slotWrite
+	slotRename
+	slotUnlink
+	slotRmdir
+	slotLink
+	slotSymlink
+	slotMkdir
+	slotChmod
+	slotChown
+	slotTruncate
+	slotConnect
+	slotAccept
+	slotSend
+	numSlots
+	// slotUnknown: an event the builder cannot fill; the engine fills it
+	// from its document and indexes it by its action as slotOther.
+	slotUnknown = numSlots
+)
+
+var slotNames = [numSlots]string{"", "exec", "fork", "end", "open", "write", "rename", "unlink", "rmdir",
+	"link", "symlink", "mkdir", "chmod", "chown", "truncate", "connect", "accept", "send"}
+
+var slotCategory = [numSlots]string{"", "process", "process", "process", "file", "file", "file", "file", "file",
+	"file", "file", "file", "file", "file", "file", "network", "network", "network"}
+
+var slotByAction = func() map[string]slot {
+	m := map[string]slot{}
+	for s := slotExec; s < numSlots; s++ {
+		m[slotNames[s]] = s
+	}
+	return m
+}()
+
+func slotOfAction(action string) slot { return slotByAction[action] } // slotOther when unknown
+
+// event.type values, shared read-only by every Env (conditions cannot
+// modify them).
+var (
+	typeStart        = []string{"start"}
+	typeEnd          = []string{"end"}
+	typeAccess       = []string{"access"}
+	typeAccessCreate = []string{"access", "creation"}
+	typeAccessChange = []string{"access", "change"}
+	typeAccessCrChg  = []string{"access", "creation", "change"}
+	typeChange       = []string{"change"}
+	typeDeletion     = []string{"deletion"}
+	typeCreation     = []string{"creation"}
+	typeConnStart    = []string{"connection", "start"}
+	typeConnInfo     = []string{"connection", "info"}
+	nsSlot           = [...]slot{event.NSRename: slotRename, event.NSUnlink: slotUnlink, event.NSRmdir: slotRmdir, event.NSLink: slotLink, event.NSSymlink: slotSymlink, event.NSMkdir: slotMkdir, event.NSChmod: slotChmod, event.NSChown: slotChown, event.NSTruncate: slotTruncate}
+)
+
+// builder fills Env from live events. Its caches keep the common case free
+// of allocation: uid strings, file modes, open flag names, addresses.
+type builder struct {
+	procs *procTable
+	host  HostFields
+
+	uids  map[uint32]string
+	ips   map[netip.Addr]string
+	flags map[uint32][]string
+	modes [4096]string
+}
+
+const maxCached = 4096
+
+func newBuilder(procs *procTable, host HostFields) *builder {
+	return &builder{procs: procs, host: host, uids: map[uint32]string{}, ips: map[netip.Addr]string{}, flags: map[uint32][]string{}}
+}
+
+func (b *builder) uid(u uint32) string {
+	if s, ok := b.uids[u]; ok {
+		return s
+	}
+	s := strconv.FormatUint(uint64(u), 10)
+	if len(b.uids) >= maxCached {
+		clear(b.uids)
+	}
+	b.uids[u] = s
+	return s
+}
+
+func (b *builder) ip(a netip.Addr) string {
+	if s, ok := b.ips[a]; ok {
+		return s
+	}
+	s := a.String()
+	if len(b.ips) >= maxCached {
+		clear(b.ips)
+	}
+	b.ips[a] = s
+	return s
+}
+
+func (b *builder) openFlags(f uint32) []string {
+	if s, ok := b.flags[f]; ok {
+		return s
+	}
+	s := ecs.OpenFlagNames(f)
+	if len(b.flags) >= maxCached {
+		clear(b.flags)
+	}
+	b.flags[f] = s
+	return s
+}
+
+func (b *builder) mode(m uint32) string {
+	m &= 0o7777
+	if s := b.modes[m]; s != "" {
+		return s
+	}
+	s := strconv.FormatUint(uint64(m), 8)
+	b.modes[m] = s
+	return s
+}
+
+// fromEvent fills env (which must be zero) from ev, updating the process
+// table first, and returns the event's slot and its process.
+func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
+	p := &ev.Proc
+	ref := procRef{pid: p.PID, start: p.StartBoot, ppid: p.PPID, pstart: p.ParentStartBoot, name: p.Comm}
+	var pr *proc
+	var s slot
+	e := &env.Event
+	e.Kind = "event"
+	e.Outcome = "success"
+	switch ev.Op {
+	case event.OpExec:
+		s, e.Category, e.Type, e.Dataset = slotExec, "process", typeStart, "bansho.process"
+		x := ev.Exec
+		pr = b.procs.exec(&ref, x.Executable, x.Args, x.Cwd)
+		pr.argc = int(x.Argc)
+		env.Bansho.Tainted = ev.Has(event.FlagTainted)
+		env.Bansho.Exec.Filename = x.Filename
+	case event.OpFork:
+		s, e.Category, e.Type, e.Dataset = slotFork, "process", typeStart, "bansho.process"
+		pr = b.procs.ensure(&ref)
+		env.Bansho.Tainted = ev.Has(event.FlagTainted)
+	case event.OpExit:
+		s, e.Category, e.Type, e.Dataset = slotEnd, "process", typeEnd, "bansho.process"
+		if ev.Exit.Status != 0 {
+			e.Outcome = "failure"
+		}
+		env.Process.ExitCode = ev.Exit.Code()
+		pr = b.procs.ensure(&ref)
+		b.procs.exit(&ref)
+	case event.OpFileOpen, event.OpFileWrite, event.OpFileNS:
+		s = b.file(ev, env)
+		pr = b.procs.ensure(&ref)
+	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite:
+		s = b.network(ev, env)
+		pr = b.procs.ensure(&ref)
+	default:
+		// Not a kernel event the builder knows (self-protection events,
+		// kinds added later): the engine reads it from its document.
+		return slotUnknown, nil
+	}
+	e.Action = slotNames[s]
+	if s == slotOther && ev.Op == event.OpFileNS {
+		e.Action = ev.File.Kind.Action()
+	}
+	env.Timestamp, env.eventTS = ev.Time, ev.Time
+	env.Host = b.host
+
+	pf := &env.Process
+	pf.EntityID = pr.entityID
+	pf.PID = int(p.PID)
+	pf.Name = p.Comm
+	pf.Executable, pf.Args, pf.CommandLine, pf.WorkingDirectory = pr.exe, pr.args, pr.cmdline, pr.cwd
+	pf.ArgsCount = pr.argc
+	if pf.ArgsCount == 0 {
+		pf.ArgsCount = len(pr.args)
+	}
+	pf.Interactive = p.TTY != 0
+	pf.User.ID = b.uid(p.EUID)
+	pf.Group.ID = b.uid(p.EGID)
+	pf.RealUser.ID = b.uid(p.UID)
+	pf.Parent.PID = int(p.PPID)
+	if p.ParentStartBoot != 0 {
+		if pr.ppid == p.PPID && pr.pstart == p.ParentStartBoot && pr.parentEntityID != "" {
+			pf.Parent.EntityID = pr.parentEntityID
+		} else {
+			pf.Parent.EntityID = b.procs.id("", p.PPID, p.ParentStartBoot)
+		}
+	}
+	if pp := b.procs.lookup(p.PPID, p.ParentStartBoot); pp != nil && p.PPID != p.PID {
+		pf.Parent.Name, pf.Parent.Executable, pf.Parent.CommandLine, pf.Parent.Args = pp.name, pp.exe, pp.cmdline, pp.args
+	}
+	env.User.ID = pf.User.ID
+	if p.AUID != event.NoUID {
+		env.Bansho.LoginUser.ID = b.uid(p.AUID)
+	}
+	env.Bansho.Process.Ancestors.Name = pr.ancNames
+	env.Bansho.Process.Ancestors.Executable = pr.ancExes
+	env.Bansho.Process.Ancestors.EntityID = pr.ancIDs
+	if en := ev.Enriched; en != nil {
+		b.enriched(en, env)
+	}
+	if c := ev.Content; c != nil {
+		env.Bansho.Content = Content{
+			MyNumber:        Finding{Distinct: c.MyNumber.Distinct, Occurrences: c.MyNumber.Occurrences, Confidence: c.MyNumber.Confidence},
+			CorporateNumber: Finding{Distinct: c.CorporateNumber.Distinct, Occurrences: c.CorporateNumber.Occurrences, Confidence: c.CorporateNumber.Confidence},
+			SampledBytes:    c.SampledBytes,
+		}
+	}
+	return s, pr
+}
+
+// enriched takes what the enrichment stage knows over the builder's own
+// process table: it also knows processes that started before the sensor.
+func (b *builder) enriched(en *event.Enrichment, env *Env) {
+	pf := &env.Process
+	if p := en.Process; p != nil && !p.Unknown {
+		if p.Executable != "" {
+			pf.Executable = p.Executable
+		}
+		if len(p.Args) > 0 {
+			pf.Args, pf.ArgsCount = p.Args, len(p.Args)
+			pf.CommandLine = strings.Join(p.Args, " ")
+		}
+		if p.WorkingDirectory != "" {
+			pf.WorkingDirectory = p.WorkingDirectory
+		}
+		if p.EntityID != "" {
+			pf.EntityID = p.EntityID
+		}
+	}
+	if p := en.Parent; p != nil && !p.Unknown {
+		par := &pf.Parent
+		if p.EntityID != "" {
+			par.EntityID = p.EntityID
+		}
+		if p.Name != "" {
+			par.Name = p.Name
+		}
+		if p.Executable != "" {
+			par.Executable = p.Executable
+		}
+		if len(p.Args) > 0 {
+			par.Args = p.Args
+			par.CommandLine = strings.Join(p.Args, " ")
+		}
+	}
+	if len(en.Ancestors) > 0 {
+		env.Bansho.Process.Ancestors.EntityID = en.Ancestors
+	}
+	pf.User.Name = en.UserName
+	pf.RealUser.Name = en.RealUserName
+	env.User.Name = en.UserName
+	env.Bansho.LoginUser.Name = en.LoginUserName
+	env.Bansho.Destination.Class = en.Destination
+}
+
+func outcome(ret int64) string {
+	if ret >= 0 || ret == -115 { // EINPROGRESS: the connection is under way
+		return "success"
+	}
+	return "failure"
+}
+
+func (b *builder) file(ev *event.Event, env *Env) slot {
+	f := ev.File
+	e := &env.Event
+	e.Category, e.Dataset, e.Outcome = "file", "bansho.file", outcome(f.Ret)
+	var s slot
+	switch ev.Op {
+	case event.OpFileOpen:
+		s = slotOpen
+		create, change := f.Flags&0o100 != 0, f.Flags&3 != 0 || f.Flags&0o1000 != 0
+		switch {
+		case create && change:
+			e.Type = typeAccessCrChg
+		case create:
+			e.Type = typeAccessCreate
+		case change:
+			e.Type = typeAccessChange
+		default:
+			e.Type = typeAccess
+		}
+		env.Bansho.File.Flags = b.openFlags(f.Flags)
+	case event.OpFileWrite:
+		s, e.Type = slotWrite, typeChange
+		if f.Ret > 0 {
+			env.Bansho.File.Bytes = int(f.Ret)
+		}
+	default:
+		if int(f.Kind) < len(nsSlot) {
+			s = nsSlot[f.Kind]
+		}
+		switch f.Kind {
+		case event.NSUnlink, event.NSRmdir:
+			e.Type = typeDeletion
+		case event.NSLink, event.NSSymlink, event.NSMkdir:
+			e.Type = typeCreation
+		default:
+			e.Type = typeChange
+		}
+		switch f.Kind {
+		case event.NSChmod, event.NSMkdir:
+			env.Bansho.File.NewMode = b.mode(f.Mode)
+		}
+	}
+	ff := &env.File
+	if f.Path != "" {
+		ff.Path = f.Path
+		ff.Name = path.Base(f.Path)
+		ff.Directory = path.Dir(f.Path)
+		if ext := path.Ext(f.Path); len(ext) > 1 {
+			ff.Extension = ext[1:]
+		}
+	}
+	ff.TargetPath = f.TargetPath
+	if f.Ino != 0 {
+		env.hasFile, env.ino, env.dev = true, f.Ino, f.Dev
+		ff.Mode = b.mode(f.IMode)
+		ff.UID = b.uid(f.IUID)
+		ff.GID = b.uid(f.IGID)
+		ff.Type = fileType(f.IMode)
+	}
+	bf := &env.Bansho.File
+	bf.Protected = ev.Has(event.FlagProtected)
+	bf.Tainted = ev.Has(event.FlagTainted)
+	bf.Syscall = ecs.SyscallName(f.Syscall)
+	bf.Copy = ev.Has(event.FlagCopy)
+	bf.Name = f.Name
+	bf.Anchor = f.Anchor
+	return s
+}
+
+// fillInode writes file.inode and file.device, which only a few rules and
+// every alert need: formatting them for every event would cost two
+// allocations.
+func (env *Env) fillInode() {
+	if env.hasFile && env.File.Inode == "" {
+		env.File.Inode = strconv.FormatUint(env.ino, 10)
+		env.File.Device = strconv.FormatUint(env.dev>>20, 10) + ":" + strconv.FormatUint(env.dev&0xfffff, 10)
+	}
+}
+
+func fileType(mode uint32) string {
+	switch mode & 0o170000 {
+	case 0o100000:
+		return "file"
+	case 0o040000:
+		return "dir"
+	case 0o120000:
+		return "symlink"
+	case 0o140000:
+		return "socket"
+	case 0o010000:
+		return "fifo"
+	case 0o020000:
+		return "char_device"
+	case 0o060000:
+		return "block_device"
+	}
+	return ""
+}
+
+func (b *builder) network(ev *event.Event, env *Env) slot {
+	n := ev.Net
+	e := &env.Event
+	e.Category, e.Dataset, e.Outcome = "network", "bansho.network", outcome(n.Ret)
+	s, dir := slotConnect, "egress"
+	e.Type = typeConnStart
+	switch ev.Op {
+	case event.OpNetAccept:
+		s, dir = slotAccept, "ingress"
+	case event.OpNetSend, event.OpTLSWrite:
+		s, e.Type = slotSend, typeConnInfo
+	}
+	if a := n.Src.Addr(); a.IsValid() {
+		env.Source = EndpointFields{IP: b.ip(a), Port: int(n.Src.Port())}
+	}
+	if a := n.Dst.Addr(); a.IsValid() {
+		env.Destination = EndpointFields{IP: b.ip(a), Port: int(n.Dst.Port())}
+	}
+	nf := &env.Network
+	switch n.Protocol {
+	case 6:
+		nf.Transport = "tcp"
+	case 17:
+		nf.Transport = "udp"
+	}
+	if n.Family == 10 && !n.Dst.Addr().Unmap().Is4() {
+		nf.Type = "ipv6"
+	} else {
+		nf.Type = "ipv4"
+	}
+	nf.Direction = dir
+	bn := &env.Bansho.Network
+	if ev.Op == event.OpTLSWrite {
+		nf.Protocol = "tls"
+		bn.TLS = true
+	}
+	bn.Tainted = ev.Has(event.FlagTainted)
+	bn.Syscall = ecs.SyscallName(n.Syscall)
+	bn.Bytes = int(n.Bytes)
+	return s
+}
