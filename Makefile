@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf bench run setup fmt vet clean backends-up backends-down \
+.PHONY: all build generate check-generated test test-unit test-bpf bench bench-export run setup fmt vet clean backends-up backends-down \
 	install uninstall deploy-check k8s-rules
 
 all: build
@@ -40,6 +40,12 @@ vet:
 
 bench: build
 	$(SUDO) env "PATH=$$PATH" BANSHO=$(CURDIR)/$(BIN) bash bench/run.sh
+	$(MAKE) bench-export
+
+# Events/s from the store to Kafka and to the Elasticsearch bulk API
+# (starts its own back ends): see docs/exporters.md.
+bench-export:
+	bash bench/export.sh
 
 # Run the sensor on the embedded default (protects /srv/mynumber, which is
 # created if missing; JSON lines to stdout and /var/lib/bansho/events.json),

@@ -100,12 +100,24 @@ func run(parent context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	db, err := openStore(cfg.Store, log) // store.go
+	if err != nil {
+		return err
+	}
+	if db != nil {
+		outs = append(outs, db)
+	}
 	p := &pipeline.Pipeline{
 		Encoder:   &ecs.Encoder{Host: host, Version: version},
 		Exporters: outs,
 		Log:       log,
 	}
 	defer p.Close()
+	stopExport, err := startExporters(cfg.Outputs, db, log) // export.go
+	if err != nil {
+		return err
+	}
+	defer stopExport()
 	if cfg.Content.SampleBytes > 0 {
 		det, err := newDetector(cfg.Content, log)
 		if err != nil {
@@ -128,6 +140,7 @@ func run(parent context.Context, cfg *config.Config) error {
 		log.Info("TLS plaintext probes attached", "libraries", libs)
 	}
 	clock := sensor.NewBootClock()
+	defer watchStore(db, p, clock)()
 	started := time.Now()
 	details := map[string]string{}
 	for i, pd := range s.Protected() {

@@ -30,6 +30,7 @@ type Config struct {
 	Log     Log     `mapstructure:"log"`
 	Health  Health  `mapstructure:"health"`
 	Content Content `mapstructure:"content"`
+	Store   Store   `mapstructure:"store"`
 	Rules   Rules   `mapstructure:"rules"`
 }
 
@@ -52,8 +53,10 @@ type Sensor struct {
 
 // Outputs are where documents go.
 type Outputs struct {
-	Stdout StdoutOutput `mapstructure:"stdout"`
-	File   FileOutput   `mapstructure:"file"`
+	Stdout        StdoutOutput        `mapstructure:"stdout"`
+	File          FileOutput          `mapstructure:"file"`
+	Kafka         KafkaOutput         `mapstructure:"kafka"`
+	Elasticsearch ElasticsearchOutput `mapstructure:"elasticsearch"`
 }
 
 // StdoutOutput writes JSON lines to standard output.
@@ -93,6 +96,20 @@ type Content struct {
 	// TLSLibraries are glob patterns of libssl files whose SSL_write is
 	// probed for plaintext; others are found from processes' maps.
 	TLSLibraries []string `mapstructure:"tls_libraries"`
+}
+
+// Store configures the local event store (internal/store): every
+// document is kept there, and the exporters read from it.
+type Store struct {
+	Enabled      bool          `mapstructure:"enabled"`
+	Dir          string        `mapstructure:"dir"`
+	MaxBytes     int64         `mapstructure:"max_bytes"`
+	MinFreeBytes int64         `mapstructure:"min_free_bytes"`
+	MaxAge       time.Duration `mapstructure:"max_age"`
+	AlertMaxAge  time.Duration `mapstructure:"alert_max_age"`
+	SegmentBytes int64         `mapstructure:"segment_bytes"`
+	SegmentAge   time.Duration `mapstructure:"segment_age"`
+	Fsync        bool          `mapstructure:"fsync"`
 }
 
 // Rules configures the rule engine (docs/rules.md).
@@ -150,6 +167,61 @@ func Defaults() map[string]any {
 		"content.sample_bytes":     4096,
 		"content.tls_libraries": []string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*",
 			"/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*", "/usr/local/lib*/libssl.so.*"},
+		"store.enabled":        true,
+		"store.dir":            "/var/lib/bansho/store",
+		"store.max_bytes":      int64(4 << 30),
+		"store.min_free_bytes": int64(256 << 20),
+		"store.max_age":        "2160h",
+		"store.alert_max_age":  "8760h",
+		"store.segment_bytes":  int64(64 << 20),
+		"store.segment_age":    "1h",
+		"store.fsync":          true,
+
+		"outputs.kafka.enabled":                   false,
+		"outputs.kafka.brokers":                   []string{},
+		"outputs.kafka.topics.events":             "bansho-events",
+		"outputs.kafka.topics.alerts":             "bansho-alerts",
+		"outputs.kafka.topics.health":             "bansho-health",
+		"outputs.kafka.compression":               "snappy",
+		"outputs.kafka.batch_size":                1000,
+		"outputs.kafka.batch_bytes":               int64(1 << 20),
+		"outputs.kafka.batch_timeout":             "10ms",
+		"outputs.kafka.write_timeout":             "10s",
+		"outputs.kafka.allow_auto_topic_creation": false,
+		"outputs.kafka.client_id":                 "bansho",
+		"outputs.kafka.tls.enabled":               false,
+		"outputs.kafka.tls.ca_file":               "",
+		"outputs.kafka.tls.cert_file":             "",
+		"outputs.kafka.tls.key_file":              "",
+		"outputs.kafka.tls.server_name":           "",
+		"outputs.kafka.tls.insecure_skip_verify":  false,
+		"outputs.kafka.sasl.mechanism":            "",
+		"outputs.kafka.sasl.username":             "",
+		"outputs.kafka.sasl.password":             "",
+		"outputs.kafka.batch_records":             4096,
+		"outputs.kafka.backoff_max":               "30s",
+
+		"outputs.elasticsearch.enabled":            false,
+		"outputs.elasticsearch.addresses":          []string{},
+		"outputs.elasticsearch.mode":               "data_stream",
+		"outputs.elasticsearch.indices.events":     "logs-bansho.events-default",
+		"outputs.elasticsearch.indices.alerts":     "logs-bansho.alerts-default",
+		"outputs.elasticsearch.indices.health":     "logs-bansho.health-default",
+		"outputs.elasticsearch.document_id":        "event_id",
+		"outputs.elasticsearch.username":           "",
+		"outputs.elasticsearch.password":           "",
+		"outputs.elasticsearch.api_key":            "",
+		"outputs.elasticsearch.ca_file":            "",
+		"outputs.elasticsearch.headers":            []string{},
+		"outputs.elasticsearch.workers":            2,
+		"outputs.elasticsearch.flush_bytes":        5 << 20,
+		"outputs.elasticsearch.max_document_bytes": 1 << 20,
+		"outputs.elasticsearch.compress":           false,
+		"outputs.elasticsearch.request_timeout":    "30s",
+		"outputs.elasticsearch.template.install":   true,
+		"outputs.elasticsearch.template.name":      "bansho",
+		"outputs.elasticsearch.batch_records":      4096,
+		"outputs.elasticsearch.backoff_max":        "30s",
 
 		// The rule engine (docs/rules.md).
 		"rules.enabled":                 true,
@@ -169,26 +241,80 @@ func Defaults() map[string]any {
 // Descriptions document every key (docs/configuration.md is generated
 // from them and checked by a test).
 var Descriptions = map[string]string{
-	"protect.paths":            "Directories whose files are protected data. Required; each must exist.",
-	"sensor.ring_buffer_bytes": "Kernel ring buffer size in bytes: a power of two, at least 4096.",
-	"sensor.wakeup_bytes":      "The kernel wakes the reader once this many bytes are pending; below the ring size.",
-	"sensor.poll_interval":     "The reader also polls this often, so no record waits longer (0 < d <= 10s).",
-	"sensor.queue_size":        "Decoded events waiting for the pipeline; past it, events are dropped and counted.",
-	"sensor.trace_accept":      "Report inbound accepted connections.",
-	"sensor.trace_udp_send":    "Report datagrams sent to an explicit destination.",
-	"sensor.udp_send_dedupe":   "Report a process's datagrams to one destination at most once per this period.",
-	"outputs.stdout.enabled":   "Write JSON lines to standard output.",
-	"outputs.file.path":        "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600.",
-	"outputs.file.max_bytes":   "Rotate the file at this size (at least 4096).",
-	"outputs.file.max_backups": "Rotated files kept (path.1 is the newest).",
-	"outputs.file.fsync":       "fsync the file at every flush.",
-	"log.level":                "bansho's own log on stderr: debug, info, warn, error.",
-	"log.format":               "text or json.",
-	"health.interval":          "How often a sensor-health document is written (at least 1s).",
-	"content.hash_key":         "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts.",
-	"content.hash_key_file":    "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
-	"content.sample_bytes":     "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
-	"content.tls_libraries":    "Glob patterns of libssl files whose SSL_write/SSL_write_ex are probed at start, so HTTPS uploads are scanned before encryption; copies in containers or bundled with programs are found from /proc/PID/maps when a process connects.",
+	"protect.paths":                           "Directories whose files are protected data. Required; each must exist.",
+	"sensor.ring_buffer_bytes":                "Kernel ring buffer size in bytes: a power of two, at least 4096.",
+	"sensor.wakeup_bytes":                     "The kernel wakes the reader once this many bytes are pending; below the ring size.",
+	"sensor.poll_interval":                    "The reader also polls this often, so no record waits longer (0 < d <= 10s).",
+	"sensor.queue_size":                       "Decoded events waiting for the pipeline; past it, events are dropped and counted.",
+	"sensor.trace_accept":                     "Report inbound accepted connections.",
+	"sensor.trace_udp_send":                   "Report datagrams sent to an explicit destination.",
+	"sensor.udp_send_dedupe":                  "Report a process's datagrams to one destination at most once per this period.",
+	"outputs.stdout.enabled":                  "Write JSON lines to standard output.",
+	"outputs.file.path":                       "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600.",
+	"outputs.file.max_bytes":                  "Rotate the file at this size (at least 4096).",
+	"outputs.file.max_backups":                "Rotated files kept (path.1 is the newest).",
+	"outputs.file.fsync":                      "fsync the file at every flush.",
+	"log.level":                               "bansho's own log on stderr: debug, info, warn, error.",
+	"log.format":                              "text or json.",
+	"health.interval":                         "How often a sensor-health document is written (at least 1s).",
+	"content.hash_key":                        "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts.",
+	"content.hash_key_file":                   "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
+	"content.sample_bytes":                    "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
+	"store.enabled":                           "Keep every document in the local store (exporters to Kafka and Elasticsearch read from it; `bansho timeline`, `replay` and `store verify` use it).",
+	"store.dir":                               "Store directory, created 0700 (files 0600). One sensor writes it at a time.",
+	"store.max_bytes":                         "Most bytes the store holds (at least 1 MiB); past it the oldest routine segments are removed, alerts last.",
+	"store.min_free_bytes":                    "Free space the store leaves on its file system; below it old routine segments are removed, then routine documents refused (alerts are still written).",
+	"store.max_age":                           "Routine documents (events, health, state) older than this are removed; 0 keeps them until space runs out.",
+	"store.alert_max_age":                     "Alerts older than this are removed; 0 keeps them until space runs out.",
+	"store.segment_bytes":                     "Start a new segment file past this size (64 KiB to 1 GiB; at most store.max_bytes/8). Retention removes whole segments.",
+	"store.segment_age":                       "... or when the segment is this old, so age retention is not held up by a slow segment.",
+	"store.fsync":                             "fsync the store at every flush (about 5 a second), so a power cut loses at most the last flush interval.",
+	"outputs.kafka.enabled":                   "Deliver the store to Kafka (needs store.enabled). At least once: a document is committed when the brokers acknowledged it (acks=all).",
+	"outputs.kafka.brokers":                   "Seed brokers, host:port.",
+	"outputs.kafka.topics.events":             "Topic of routine events (event.kind event).",
+	"outputs.kafka.topics.alerts":             "Topic of alerts (event.kind alert).",
+	"outputs.kafka.topics.health":             "Topic of sensor health and state documents (event.kind metric and state).",
+	"outputs.kafka.compression":               "none, gzip, snappy, lz4 or zstd.",
+	"outputs.kafka.batch_size":                "Messages per produce request and partition.",
+	"outputs.kafka.batch_bytes":               "Bytes per produce request and partition (keep at or below the brokers' message.max.bytes); a larger document goes to the dead letters.",
+	"outputs.kafka.batch_timeout":             "How long a partial batch waits for more messages.",
+	"outputs.kafka.write_timeout":             "Timeout of one produce request.",
+	"outputs.kafka.allow_auto_topic_creation": "Let the brokers create missing topics. Off: a missing topic is reported, counted and retried; nothing is lost.",
+	"outputs.kafka.client_id":                 "Client id the brokers see (quotas, logs).",
+	"outputs.kafka.tls.enabled":               "Encrypt with TLS (1.2 or later).",
+	"outputs.kafka.tls.ca_file":               "PEM CA bundle for the brokers' certificates; empty: the system roots.",
+	"outputs.kafka.tls.cert_file":             "Client certificate (PEM), with tls.key_file, for mutual TLS.",
+	"outputs.kafka.tls.key_file":              "Client key (PEM).",
+	"outputs.kafka.tls.server_name":           "Name expected in the brokers' certificates, when it is not the broker host name.",
+	"outputs.kafka.tls.insecure_skip_verify":  "Do not verify the brokers' certificates (tests only).",
+	"outputs.kafka.sasl.mechanism":            "SASL mechanism: empty (none), plain, scram-sha-256 or scram-sha-512.",
+	"outputs.kafka.sasl.username":             "SASL user.",
+	"outputs.kafka.sasl.password":             "SASL password; prefer BANSHO_OUTPUTS_KAFKA_SASL_PASSWORD.",
+	"outputs.kafka.batch_records":             "Records read from the store per delivery attempt.",
+	"outputs.kafka.backoff_max":               "Longest wait between attempts while the brokers fail (from 200ms, doubling).",
+
+	"outputs.elasticsearch.enabled":            "Deliver the store to Elasticsearch (needs store.enabled). At least once: a document is committed when its bulk item came back created.",
+	"outputs.elasticsearch.addresses":          "Base URLs of the nodes, http:// or https://.",
+	"outputs.elasticsearch.mode":               "data_stream (op_type create into the indices.* data streams) or index (dated indices: indices.* plus -YYYY.MM.DD of @timestamp).",
+	"outputs.elasticsearch.indices.events":     "Data stream (or index prefix) of routine events.",
+	"outputs.elasticsearch.indices.alerts":     "Data stream (or index prefix) of alerts.",
+	"outputs.elasticsearch.indices.health":     "Data stream (or index prefix) of sensor health and state documents.",
+	"outputs.elasticsearch.document_id":        "event_id: _id is the document's event.id, so a document resent after a failure is stored once; none: Elasticsearch picks ids.",
+	"outputs.elasticsearch.username":           "Basic authentication user.",
+	"outputs.elasticsearch.password":           "Basic authentication password; prefer BANSHO_OUTPUTS_ELASTICSEARCH_PASSWORD.",
+	"outputs.elasticsearch.api_key":            "API key (the base64 encoded id:key); instead of username and password. Prefer BANSHO_OUTPUTS_ELASTICSEARCH_API_KEY.",
+	"outputs.elasticsearch.ca_file":            "PEM CA bundle for https; empty: the system roots.",
+	"outputs.elasticsearch.headers":            "Extra request headers, \"Name: value\" (VictoriaLogs: VL-Time-Field: @timestamp, VL-Stream-Fields: host.name).",
+	"outputs.elasticsearch.workers":            "Bulk requests in flight.",
+	"outputs.elasticsearch.flush_bytes":        "Bytes per bulk request (below the cluster's http.max_content_length).",
+	"outputs.elasticsearch.max_document_bytes": "Larger documents go to the dead letters instead of being sent.",
+	"outputs.elasticsearch.compress":           "gzip request bodies.",
+	"outputs.elasticsearch.request_timeout":    "Timeout of one bulk request.",
+	"outputs.elasticsearch.template.install":   "Install the ECS index template at start (a 403 is logged, not fatal).",
+	"outputs.elasticsearch.template.name":      "Name of the index template.",
+	"outputs.elasticsearch.batch_records":      "Records read from the store per delivery attempt.",
+	"outputs.elasticsearch.backoff_max":        "Longest wait between attempts while the cluster fails or answers 429 (from 200ms, doubling).",
+	"content.tls_libraries":                    "Glob patterns of libssl files whose SSL_write/SSL_write_ex are probed at start, so HTTPS uploads are scanned before encryption; copies in containers or bundled with programs are found from /proc/PID/maps when a process connects.",
 
 	// The rule engine (docs/rules.md).
 	"rules.enabled":                 "Run the rule engine over every event; alerts are documents with event.kind alert in the same outputs.",
@@ -351,8 +477,14 @@ func (c *Config) Validate() error {
 	if c.Sensor.UDPSendDedupe < 0 {
 		return &Error{Key: "sensor.udp_send_dedupe", Msg: "must not be negative"}
 	}
-	if !c.Outputs.Stdout.Enabled && c.Outputs.File.Path == "" {
-		return &Error{Key: "outputs", Msg: "no output enabled: set outputs.file.path or outputs.stdout.enabled"}
+	if !c.Outputs.Stdout.Enabled && c.Outputs.File.Path == "" && !c.Store.Enabled {
+		return &Error{Key: "outputs", Msg: "no output enabled: set outputs.file.path, outputs.stdout.enabled or store.enabled"}
+	}
+	if err := c.Store.validate(); err != nil {
+		return err
+	}
+	if err := c.Outputs.validateExporters(c.Store.Enabled); err != nil {
+		return err
 	}
 	if c.Outputs.File.Path != "" {
 		if c.Outputs.File.MaxBytes < 4096 {
@@ -614,4 +746,168 @@ func decodeError(file string, lines map[string]int, err error) error {
 		}
 	}
 	return &Error{File: file, Msg: msg}
+}
+
+func (s *Store) validate() error {
+	if !s.Enabled {
+		return nil
+	}
+	if s.Dir == "" {
+		return &Error{Key: "store.dir", Msg: "empty (set store.enabled: false to run without a store)"}
+	}
+	if s.MaxBytes < 1<<20 {
+		return &Error{Key: "store.max_bytes", Msg: fmt.Sprintf("%d is below 1 MiB (1048576)", s.MaxBytes)}
+	}
+	if s.MinFreeBytes < 0 {
+		return &Error{Key: "store.min_free_bytes", Msg: "must not be negative"}
+	}
+	if s.MaxAge < 0 {
+		return &Error{Key: "store.max_age", Msg: "must not be negative"}
+	}
+	if s.AlertMaxAge < 0 {
+		return &Error{Key: "store.alert_max_age", Msg: "must not be negative"}
+	}
+	if s.SegmentBytes < 64<<10 || s.SegmentBytes > 1<<30 {
+		return &Error{Key: "store.segment_bytes", Msg: fmt.Sprintf("%d is not between 64 KiB (65536) and 1 GiB (1073741824)", s.SegmentBytes)}
+	}
+	if s.SegmentAge < time.Second {
+		return &Error{Key: "store.segment_age", Msg: fmt.Sprintf("%s is below 1s", s.SegmentAge)}
+	}
+	return nil
+}
+
+// KafkaOutput configures the Kafka exporter (exporters/kafka), which
+// delivers the store.
+type KafkaOutput struct {
+	Enabled                bool          `mapstructure:"enabled"`
+	Brokers                []string      `mapstructure:"brokers"`
+	Topics                 KafkaTopics   `mapstructure:"topics"`
+	Compression            string        `mapstructure:"compression"`
+	BatchSize              int           `mapstructure:"batch_size"`
+	BatchBytes             int64         `mapstructure:"batch_bytes"`
+	BatchTimeout           time.Duration `mapstructure:"batch_timeout"`
+	WriteTimeout           time.Duration `mapstructure:"write_timeout"`
+	AllowAutoTopicCreation bool          `mapstructure:"allow_auto_topic_creation"`
+	ClientID               string        `mapstructure:"client_id"`
+	TLS                    KafkaTLS      `mapstructure:"tls"`
+	SASL                   KafkaSASL     `mapstructure:"sasl"`
+	BatchRecords           int           `mapstructure:"batch_records"`
+	BackoffMax             time.Duration `mapstructure:"backoff_max"`
+}
+
+// KafkaTopics name a topic per kind of document.
+type KafkaTopics struct {
+	Events string `mapstructure:"events"`
+	Alerts string `mapstructure:"alerts"`
+	Health string `mapstructure:"health"`
+}
+
+// KafkaTLS configures TLS to the brokers.
+type KafkaTLS struct {
+	Enabled            bool   `mapstructure:"enabled"`
+	CAFile             string `mapstructure:"ca_file"`
+	CertFile           string `mapstructure:"cert_file"`
+	KeyFile            string `mapstructure:"key_file"`
+	ServerName         string `mapstructure:"server_name"`
+	InsecureSkipVerify bool   `mapstructure:"insecure_skip_verify"`
+}
+
+// KafkaSASL configures SASL authentication.
+type KafkaSASL struct {
+	Mechanism string `mapstructure:"mechanism"`
+	Username  string `mapstructure:"username"`
+	Password  string `mapstructure:"password"`
+}
+
+// ElasticsearchOutput configures the Elasticsearch exporter
+// (exporters/elasticsearch), which delivers the store.
+type ElasticsearchOutput struct {
+	Enabled          bool                  `mapstructure:"enabled"`
+	Addresses        []string              `mapstructure:"addresses"`
+	Mode             string                `mapstructure:"mode"`
+	Indices          ElasticsearchIndices  `mapstructure:"indices"`
+	DocumentID       string                `mapstructure:"document_id"`
+	Username         string                `mapstructure:"username"`
+	Password         string                `mapstructure:"password"`
+	APIKey           string                `mapstructure:"api_key"`
+	CAFile           string                `mapstructure:"ca_file"`
+	Headers          []string              `mapstructure:"headers"`
+	Workers          int                   `mapstructure:"workers"`
+	FlushBytes       int                   `mapstructure:"flush_bytes"`
+	MaxDocumentBytes int                   `mapstructure:"max_document_bytes"`
+	Compress         bool                  `mapstructure:"compress"`
+	RequestTimeout   time.Duration         `mapstructure:"request_timeout"`
+	Template         ElasticsearchTemplate `mapstructure:"template"`
+	BatchRecords     int                   `mapstructure:"batch_records"`
+	BackoffMax       time.Duration         `mapstructure:"backoff_max"`
+}
+
+// ElasticsearchIndices name a data stream (or index prefix) per kind.
+type ElasticsearchIndices struct {
+	Events string `mapstructure:"events"`
+	Alerts string `mapstructure:"alerts"`
+	Health string `mapstructure:"health"`
+}
+
+// ElasticsearchTemplate controls the index template.
+type ElasticsearchTemplate struct {
+	Install bool   `mapstructure:"install"`
+	Name    string `mapstructure:"name"`
+}
+
+// validateExporters checks what the exporters cannot check later with a
+// file line: the rest (certificate files, topic and index names) is checked
+// when they are built, with the key in the message.
+func (o *Outputs) validateExporters(storeEnabled bool) error {
+	k := &o.Kafka
+	if k.Enabled {
+		if !storeEnabled {
+			return &Error{Key: "outputs.kafka.enabled", Msg: "the Kafka exporter delivers from the store: set store.enabled: true"}
+		}
+		if len(k.Brokers) == 0 {
+			return &Error{Key: "outputs.kafka.brokers", Msg: "at least one broker (host:port) is required"}
+		}
+		switch k.Compression {
+		case "none", "gzip", "snappy", "lz4", "zstd":
+		default:
+			return &Error{Key: "outputs.kafka.compression", Msg: fmt.Sprintf("%q is not one of none, gzip, snappy, lz4, zstd", k.Compression)}
+		}
+		switch strings.ToLower(k.SASL.Mechanism) {
+		case "", "plain", "scram-sha-256", "scram-sha-512":
+		default:
+			return &Error{Key: "outputs.kafka.sasl.mechanism", Msg: fmt.Sprintf("%q is not one of plain, scram-sha-256, scram-sha-512", k.SASL.Mechanism)}
+		}
+		if k.BatchSize < 1 || k.BatchBytes < 1024 || k.BatchRecords < 1 {
+			return &Error{Key: "outputs.kafka.batch_size", Msg: "batch_size and batch_records must be at least 1, batch_bytes at least 1024"}
+		}
+		if k.BatchTimeout <= 0 || k.WriteTimeout <= 0 || k.BackoffMax <= 0 {
+			return &Error{Key: "outputs.kafka.write_timeout", Msg: "batch_timeout, write_timeout and backoff_max must be above 0"}
+		}
+	}
+	e := &o.Elasticsearch
+	if e.Enabled {
+		if !storeEnabled {
+			return &Error{Key: "outputs.elasticsearch.enabled", Msg: "the Elasticsearch exporter delivers from the store: set store.enabled: true"}
+		}
+		if len(e.Addresses) == 0 {
+			return &Error{Key: "outputs.elasticsearch.addresses", Msg: "at least one URL is required"}
+		}
+		switch e.Mode {
+		case "data_stream", "index":
+		default:
+			return &Error{Key: "outputs.elasticsearch.mode", Msg: fmt.Sprintf("%q is not one of data_stream, index", e.Mode)}
+		}
+		switch e.DocumentID {
+		case "event_id", "none":
+		default:
+			return &Error{Key: "outputs.elasticsearch.document_id", Msg: fmt.Sprintf("%q is not one of event_id, none", e.DocumentID)}
+		}
+		if e.Workers < 1 || e.FlushBytes < 1024 || e.MaxDocumentBytes < 1024 || e.BatchRecords < 1 {
+			return &Error{Key: "outputs.elasticsearch.workers", Msg: "workers and batch_records must be at least 1, flush_bytes and max_document_bytes at least 1024"}
+		}
+		if e.RequestTimeout <= 0 || e.BackoffMax <= 0 {
+			return &Error{Key: "outputs.elasticsearch.request_timeout", Msg: "request_timeout and backoff_max must be above 0"}
+		}
+	}
+	return nil
 }

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bansho-sec/bansho/internal/testutil"
+	"github.com/bansho-sec/bansho/test/backends"
+)
+
+// The sensor end to end: a protected file is touched, and the open event
+// reaches Kafka (read back with kcat) and the Elasticsearch bulk API of
+// VictoriaLogs (read back with LogsQL), through the store.
+func TestRunExportsToKafkaAndElasticsearch(t *testing.T) {
+	testutil.RequireBPF(t)
+	if testing.Short() {
+		t.Skip("-short: no back ends")
+	}
+	env, err := backends.Start("kafka", "es")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	prot := t.TempDir()
+	run := fmt.Sprintf("e2e%d", time.Now().UnixNano()%1e9)
+	cfg := writeConfig(t, fmt.Sprintf(`protect:
+  paths: [%s]
+outputs:
+  stdout: {enabled: false}
+  file: {path: ""}
+  kafka:
+    enabled: true
+    brokers: [%s]
+    allow_auto_topic_creation: true
+    topics: {events: %s-events, alerts: %s-alerts, health: %s-health}
+  elasticsearch:
+    enabled: true
+    addresses: [%s]
+    headers: ["VL-Time-Field: @timestamp", "VL-Stream-Fields: host.name", "VL-Msg-Field: message"]
+store:
+  dir: %s
+health:
+  interval: 1s
+`, prot, env.Kafka, run, run, run, env.ES, filepath.Join(t.TempDir(), "store")))
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(stderr.String(), "sensor running"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sensor not running after 60s:\n%s", stderr.String())
+		}
+	}
+	roster := filepath.Join(prot, "roster-"+run+".csv")
+	if err := exec.Command("/usr/bin/touch", roster).Run(); err != nil {
+		t.Fatal(err)
+	}
+	found := func(read func() string) bool {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if strings.Contains(read(), roster) {
+				return true
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		return false
+	}
+	if !found(func() string {
+		out, _ := exec.Command("timeout", "20", "kcat", "-C", "-b", env.Kafka, "-t", run+"-events", "-o", "beginning", "-e", "-q", "-m", "5").Output()
+		return string(out)
+	}) {
+		t.Fatalf("no event about %s in Kafka topic %s-events; stderr:\n%s", roster, run, stderr.String())
+	}
+	if !found(func() string {
+		resp, err := http.PostForm(env.ESQuery, url.Values{"query": {fmt.Sprintf(`file.path:=%q event.action:=open | limit 1`, roster)}})
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}) {
+		t.Fatalf("no event about %s in VictoriaLogs; stderr:\n%s", roster, stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "exporter stopped") {
+		t.Errorf("no exporter summary at shutdown:\n%s", stderr.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer the child's stderr copier and the test
+// can use at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

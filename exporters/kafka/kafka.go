@@ -1,0 +1,188 @@
+// Package kafka ships stored documents to Kafka with segmentio/kafka-go:
+// acks from all in-sync replicas, batching and compression, one topic per
+// kind of document, and host.name as the message key so one host's
+// documents stay in order in one partition. It is a delivery.Sink: the
+// delivery loop commits only what the brokers acknowledged.
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/bansho-sec/bansho/exporters/delivery"
+)
+
+// Sink is the Kafka exporter.
+type Sink struct {
+	opt Options
+	w   *kafkago.Writer
+	tr  *kafkago.Transport
+
+	msgs []kafkago.Message
+	idx  []int
+}
+
+// recordOverhead bounds what kafka-go adds to key and value when it sizes
+// a message against BatchBytes (record header, varints, timestamp).
+const recordOverhead = 64
+
+// New validates the options (errors name the outputs.kafka key) and
+// prepares a writer; no broker is contacted until the first Send.
+func New(opt Options) (*Sink, error) {
+	opt.defaults()
+	tr, codec, err := opt.validate()
+	if err != nil {
+		return nil, err
+	}
+	w := &kafkago.Writer{
+		Addr:                   kafkago.TCP(opt.Brokers...),
+		Balancer:               &kafkago.Murmur2Balancer{Consistent: true}, // the Java client's partitioner: same key, same partition
+		RequiredAcks:           kafkago.RequireAll,
+		BatchSize:              opt.BatchSize,
+		BatchBytes:             opt.BatchBytes,
+		BatchTimeout:           opt.BatchTimeout,
+		WriteTimeout:           opt.WriteTimeout,
+		ReadTimeout:            opt.WriteTimeout,
+		MaxAttempts:            opt.MaxAttempts,
+		Compression:            codec,
+		Transport:              tr,
+		AllowAutoTopicCreation: opt.AllowAutoTopicCreation,
+	}
+	return &Sink{opt: opt, w: w, tr: tr}, nil
+}
+
+// Name implements delivery.Sink.
+func (s *Sink) Name() string { return "kafka" }
+
+// Topic is where a document of this event.kind goes.
+func (s *Sink) Topic(kind string) string {
+	switch kind {
+	case "alert":
+		return s.opt.Topics.Alerts
+	case "metric", "state":
+		return s.opt.Topics.Health
+	}
+	return s.opt.Topics.Events
+}
+
+// Send implements delivery.Sink: it produces the batch and waits for the
+// brokers' acknowledgement of every message (acks=all).
+func (s *Sink) Send(ctx context.Context, batch []delivery.Record, res []delivery.Result) error {
+	s.msgs, s.idx = s.msgs[:0], s.idx[:0]
+	for i := range batch {
+		r := &batch[i]
+		key := HostKey(r.Doc)
+		if key == nil && s.opt.Key != "" {
+			key = []byte(s.opt.Key)
+		}
+		if n := len(key) + len(r.Doc) + recordOverhead; int64(n) > s.opt.BatchBytes {
+			res[i] = delivery.Result{Status: delivery.Rejected,
+				Reason: fmt.Sprintf("document of %d bytes does not fit outputs.kafka.batch_bytes (%d)", len(r.Doc), s.opt.BatchBytes)}
+			continue
+		}
+		s.msgs = append(s.msgs, kafkago.Message{Topic: s.Topic(r.Kind), Key: key, Value: r.Doc})
+		s.idx = append(s.idx, i)
+	}
+	if len(s.msgs) == 0 {
+		return nil
+	}
+	err := s.w.WriteMessages(ctx, s.msgs...)
+	if err == nil {
+		for _, i := range s.idx {
+			res[i].Status = delivery.Delivered
+		}
+		return nil
+	}
+	var werr kafkago.WriteErrors
+	if errors.As(err, &werr) && len(werr) == len(s.msgs) {
+		var first error
+		for j, e := range werr {
+			if e == nil {
+				res[s.idx[j]].Status = delivery.Delivered
+			} else if first == nil {
+				first = e
+			}
+		}
+		if first != nil {
+			err = first
+		}
+	}
+	return s.explain(err)
+}
+
+// explain turns kafka-go's errors into ones that say what to fix.
+func (s *Sink) explain(err error) error {
+	brokers := strings.Join(s.opt.Brokers, ",")
+	var kerr kafkago.Error
+	var nerr net.Error
+	switch {
+	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition:
+		return fmt.Errorf("kafka: a topic (%s) does not exist on %s and outputs.kafka.allow_auto_topic_creation is off: create it: %w",
+			s.topics(), brokers, err)
+	case errors.As(err, &kerr) && (kerr == kafkago.SASLAuthenticationFailed || kerr == kafkago.UnsupportedSASLMechanism || kerr == kafkago.IllegalSASLState):
+		return fmt.Errorf("kafka: SASL authentication as %q with %s failed at %s (check outputs.kafka.sasl.*): %w",
+			s.opt.SASL.Username, s.opt.SASL.Mechanism, brokers, err)
+	case errors.As(err, &kerr) && (kerr == kafkago.TopicAuthorizationFailed || kerr == kafkago.ClusterAuthorizationFailed):
+		return fmt.Errorf("kafka: %s refuses to let %q write to %s: %w", brokers, s.opt.SASL.Username, s.topics(), err)
+	case errors.As(err, &nerr):
+		return fmt.Errorf("kafka: brokers %s unreachable: %w", brokers, err)
+	case s.opt.SASL.Mechanism != "" && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		// Brokers may close the connection on a failed SASL exchange
+		// instead of answering it.
+		return fmt.Errorf("kafka: %s closed the connection during or after SASL authentication as %q with %s: wrong password or mechanism? (check outputs.kafka.sasl.*): %w",
+			brokers, s.opt.SASL.Username, s.opt.SASL.Mechanism, err)
+	}
+	return fmt.Errorf("kafka: produce to %s: %w", brokers, err)
+}
+
+func (s *Sink) topics() string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range s.msgs {
+		if !seen[m.Topic] {
+			seen[m.Topic] = true
+			out = append(out, m.Topic)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// Close implements delivery.Sink.
+func (s *Sink) Close() error {
+	err := s.w.Close()
+	s.tr.CloseIdleConnections()
+	return err
+}
+
+var hostName = []byte(`"host":{"name":"`)
+
+// HostKey returns the host.name of an encoded document (its JSON string
+// as written, escapes included), or nil. The encoder writes host.name
+// first in the host object, so a search for that prefix finds it without
+// parsing the document.
+func HostKey(doc []byte) []byte {
+	i := bytes.Index(doc, hostName)
+	if i < 0 {
+		return nil
+	}
+	v := doc[i+len(hostName):]
+	for j := 0; j < len(v); j++ {
+		switch v[j] {
+		case '\\':
+			j++
+		case '"':
+			if j == 0 {
+				return nil
+			}
+			return v[:j]
+		}
+	}
+	return nil
+}
