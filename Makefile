@@ -6,8 +6,8 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf bench bench-store run setup fmt vet clean backends-up backends-down
-.PHONY: all build generate check-generated test test-unit test-bpf bench bench-export run setup fmt vet clean backends-up backends-down
+.PHONY: all build generate check-generated test test-unit test-bpf bench bench-store bench-export run setup fmt vet clean \
+	backends-up backends-down install uninstall deploy-check k8s-rules
 
 all: build
 
@@ -25,7 +25,7 @@ check-generated: generate
 
 # The whole suite: unit tests, the kernel tests (as root, never skipped:
 # BANSHO_REQUIRE_BPF=1) and the staleness check of the generated objects.
-test: setup check-generated vet
+test: setup check-generated vet deploy-check
 	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 $(GO) test -count=1 -p 1 -timeout 15m ./...
 
 test-unit:
@@ -71,6 +71,49 @@ backends-up:
 
 backends-down:
 	bash test/backends/down.sh
+
+# Install for systemd (docs/deployment.md). DESTDIR and PREFIX are honoured;
+# an existing configuration or environment file is never overwritten.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DOCDIR     ?= $(PREFIX)/share/doc/bansho
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /etc/systemd/system
+DESTDIR    ?=
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/bansho
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	sed -e 's|/usr/local/bin/bansho|$(BINDIR)/bansho|' -e 's|/usr/local/share/doc/bansho|$(DOCDIR)|' \
+		-e 's|/etc/bansho/|$(SYSCONFDIR)/bansho/|g' deploy/systemd/bansho.service > $(DESTDIR)$(UNITDIR)/bansho.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/bansho.service
+	install -m 0644 docs/deployment.md $(DESTDIR)$(DOCDIR)/deployment.md
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/bansho/rules
+	test -e $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml || \
+		install -m 0600 deploy/example.yaml $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml
+	test -e $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.env || \
+		install -m 0600 deploy/systemd/bansho.env.example $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.env
+	# The default rule pack is the project's: its files are replaced on
+	# upgrade; keep local rules in files of other names.
+	if [ -d rules ]; then for f in rules/*.yaml; do [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(SYSCONFDIR)/bansho/rules/; done; fi; true
+	@echo "installed; next: systemctl daemon-reload && systemctl enable --now bansho"
+
+# Removes the program and the unit; the configuration, the rules and the
+# recorded data (/var/lib/bansho) stay, since they are the operator's.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/bansho $(DESTDIR)$(UNITDIR)/bansho.service $(DESTDIR)$(DOCDIR)/deployment.md
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "removed; kept $(SYSCONFDIR)/bansho and /var/lib/bansho"
+
+# Kubernetes manifests (kustomize + kubeconform), the systemd unit
+# (systemd-analyze), the image definition and the capability set, checked
+# as in CI: see test/deploy-check.sh.
+deploy-check:
+	bash test/deploy-check.sh
+
+# Copy rules/ into the Kubernetes base after a rule pack change.
+k8s-rules:
+	bash deploy/kubernetes/sync-rules.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

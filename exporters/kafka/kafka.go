@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -132,6 +133,11 @@ func (s *Sink) explain(err error) error {
 		return fmt.Errorf("kafka: %s refuses to let %q write to %s: %w", brokers, s.opt.SASL.Username, s.topics(), err)
 	case errors.As(err, &nerr):
 		return fmt.Errorf("kafka: brokers %s unreachable: %w", brokers, err)
+	case s.opt.SASL.Mechanism != "" && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
+		// Brokers may close the connection on a failed SASL exchange
+		// instead of answering it.
+		return fmt.Errorf("kafka: %s closed the connection during or after SASL authentication as %q with %s: wrong password or mechanism? (check outputs.kafka.sasl.*): %w",
+			brokers, s.opt.SASL.Username, s.opt.SASL.Mechanism, err)
 	}
 	return fmt.Errorf("kafka: produce to %s: %w", brokers, err)
 }

@@ -138,3 +138,40 @@ func (e *Env) Close() {
 	_ = e.Down()
 	os.RemoveAll(e.Dir)
 }
+
+// Kfake starts one more kfake broker from the binary up.sh built, with
+// extra flags (for example -sasl PLAIN:user:pass), on a random loopback
+// port, and returns its address and a function that stops it. Start (or
+// up.sh) must have run first, so the binary exists.
+func Kfake(args ...string) (string, func(), error) {
+	cache := os.Getenv("BANSHO_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", nil, err
+		}
+		cache = filepath.Join(home, ".cache", "bansho")
+	}
+	cmd := exec.Command(filepath.Join(cache, "kfake", "kfake"), append([]string{"-port", "0"}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "kfake ready brokers=") {
+		stop()
+		return "", nil, fmt.Errorf("backends: kfake %s did not start: %q %v %s", strings.Join(args, " "), line, err, stderr.String())
+	}
+	addr, _, _ := strings.Cut(strings.TrimPrefix(line, "kfake ready brokers="), " ")
+	addr, _, _ = strings.Cut(addr, ",")
+	return addr, stop, nil
+}

@@ -48,7 +48,11 @@ type config struct {
 	autoCreate bool
 	clusterID  string
 	logLevel   kfake.LogLevel
+	sasl       []saslUser
 }
+
+// saslUser is a -sasl entry: a user the broker authenticates.
+type saslUser struct{ mechanism, user, password string }
 
 type seedTopic struct {
 	name       string
@@ -92,6 +96,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.autoCreate, "auto-create-topics", true, "create unknown topics on metadata requests, like auto.create.topics.enable")
 	fs.StringVar(&cfg.clusterID, "cluster-id", "bansho-kfake", "cluster ID reported in metadata")
 	fs.StringVar(&level, "log-level", "warn", "broker log level on stderr: none, error, warn, info, debug")
+	fs.Func("sasl", "require SASL and accept this user, as MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); repeatable", func(v string) error {
+		mech, rest, ok1 := strings.Cut(v, ":")
+		user, pass, ok2 := strings.Cut(rest, ":")
+		mech = strings.ToUpper(mech)
+		if !ok1 || !ok2 || user == "" || pass == "" {
+			return fmt.Errorf("%q: want MECHANISM:USER:PASSWORD", v)
+		}
+		switch mech {
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		default:
+			return fmt.Errorf("%q: mechanism %s is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", v, mech)
+		}
+		cfg.sasl = append(cfg.sasl, saslUser{mech, user, pass})
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -227,6 +246,12 @@ func (cfg config) options(logOut io.Writer) []kfake.Opt {
 	for _, st := range cfg.topics {
 		// A count < 1 makes kfake use DefaultNumPartitions.
 		opts = append(opts, kfake.SeedTopics(st.partitions, st.name))
+	}
+	if len(cfg.sasl) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.sasl {
+			opts = append(opts, kfake.Superuser(u.mechanism, u.user, u.password))
+		}
 	}
 	if cfg.dataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.dataDir))

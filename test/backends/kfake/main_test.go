@@ -69,6 +69,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"-topic", "t:x"}, "not a positive integer"},
 		{[]string{"-topic", strings.Repeat("t", 250)}, "limit is 249"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-sasl", "PLAIN:user"}, "want MECHANISM:USER:PASSWORD"},
+		{[]string{"-sasl", "GSSAPI:u:p"}, "mechanism GSSAPI is not"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
