@@ -286,10 +286,10 @@ func (s *Stage) fill(ev *event.Event, p *proctree.Proc) {
 		if par := p.Parent(); par != nil {
 			en.Parent = par.Info
 		}
-		if g := s.table.Get(k.PGID); g != nil {
+		if g := s.leader(p, k.PGID); g != nil {
 			en.GroupLeader = g.Info
 		}
-		if l := s.table.Get(k.SID); l != nil {
+		if l := s.leader(p, k.SID); l != nil {
 			en.SessionLeader = l.Info
 		}
 		if e := p.Entry; e != nil {
@@ -346,6 +346,22 @@ func (s *Stage) fill(ev *event.Event, p *proctree.Proc) {
 			en.Mount = s.opt.Mounts.Of(ev.File.Dev)
 		}
 	}
+}
+
+// leader finds the process group or session leader pid of p: usually an
+// ancestor (found even after it ended and its pid was reused), else the
+// table's process with that pid if it started no later than p (a younger
+// one is a reuse of the pid, not the leader).
+func (s *Stage) leader(p *proctree.Proc, pid uint32) *proctree.Proc {
+	for q, i := p, 0; q != nil && i < 64; q, i = q.Parent(), i+1 {
+		if q.PID == pid {
+			return q
+		}
+	}
+	if g := s.table.Get(pid); g != nil && g.StartBoot <= p.StartBoot {
+		return g
+	}
+	return nil
 }
 
 // root is the names cache of a mount namespace, remembering the last one

@@ -94,3 +94,41 @@ func TestCollector(t *testing.T) {
 		t.Errorf("%v", c)
 	}
 }
+
+// A session whose leader ended and whose pid was reused: the new process
+// with that pid is not named as the session leader; the old one, an
+// ancestor, still is.
+func TestReusedLeaderPidIsNotTheLeader(t *testing.T) {
+	s := New(Options{Proc: t.TempDir()})
+	init := event.Process{PID: 1, TID: 1, StartBoot: 1, SID: 1, PGID: 1, Comm: "init", AUID: event.NoUID}
+	s.Enrich(&event.Event{Op: event.OpExec, Proc: init, Exec: &event.Exec{}})
+	lead := event.Process{PID: 40, TID: 40, PPID: 1, StartBoot: 100, ParentStartBoot: 1, SID: 40, PGID: 40, Comm: "bash", AUID: event.NoUID}
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: lead})
+	member := lead
+	member.PID, member.TID, member.PPID, member.StartBoot, member.ParentStartBoot, member.Comm = 41, 41, 40, 200, 100, "nohup"
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: member})
+	ev := &event.Event{Op: event.OpFileOpen, Proc: member, File: &event.File{}}
+	s.Enrich(ev)
+	if ev.Enriched.SessionLeader == nil || ev.Enriched.SessionLeader.Name != "bash" {
+		t.Fatalf("session leader %+v", ev.Enriched.SessionLeader)
+	}
+	s.Enrich(&event.Event{Op: event.OpExit, Proc: lead, Exit: &event.Exit{}})
+	reuse := lead
+	reuse.StartBoot, reuse.SID, reuse.PGID, reuse.Comm = 300, 1, 1, "other"
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: reuse})
+	ev = &event.Event{Op: event.OpFileOpen, Proc: member, File: &event.File{}}
+	s.Enrich(ev)
+	if l := ev.Enriched.SessionLeader; l == nil || l.Name != "bash" {
+		t.Errorf("session leader after the pid's reuse: %+v", l)
+	}
+	// Not an ancestor (a pipeline's group leader is a sibling): a younger
+	// process with the pid is not taken.
+	other := member
+	other.PID, other.TID, other.PPID, other.StartBoot, other.SID, other.PGID = 42, 42, 1, 250, 42, 40
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: other})
+	ev = &event.Event{Op: event.OpFileOpen, Proc: other, File: &event.File{}}
+	s.Enrich(ev)
+	if g := ev.Enriched.GroupLeader; g != nil {
+		t.Errorf("group leader is a younger reuse of the pid: %+v", g)
+	}
+}
