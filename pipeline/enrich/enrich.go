@@ -12,6 +12,7 @@
 package enrich
 
 import (
+	"encoding/binary"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -99,6 +100,7 @@ type Stage struct {
 	lastRoot *rootNames
 
 	cgRoot    string            // the v2 hierarchy, "" without one
+	cgRootFD  int               // open on cgRoot, for open_by_handle_at; -1 without
 	cgPaths   map[uint64]string // cgroup id (directory inode) -> path
 	cgScanned time.Time
 }
@@ -124,6 +126,12 @@ func New(opt Options) *Stage {
 		cgRoot: opt.CgroupRoot}
 	if s.cgRoot == "" {
 		s.cgRoot = cgroupV2Root()
+	}
+	s.cgRootFD = -1
+	if s.cgRoot != "" {
+		if fd, err := unix.Open(s.cgRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			s.cgRootFD = fd // kept for the stage's life, like the caches
+		}
 	}
 	h := opt.Host
 	s.table = proctree.New(proctree.Options{
@@ -447,6 +455,9 @@ func (s *Stage) cgroupPath(id uint64) (string, bool) {
 	if p, ok := s.cgPaths[id]; ok {
 		return p, true
 	}
+	if p, ok := s.cgroupByHandle(id); ok {
+		return p, true
+	}
 	if time.Since(s.cgScanned) < 50*time.Millisecond {
 		return "", false
 	}
@@ -470,6 +481,34 @@ func (s *Stage) cgroupPath(id uint64) (string, bool) {
 	p, ok := paths[id]
 	return p, ok
 }
+
+// cgroupByHandle opens the cgroup directory by its id as a kernfs file
+// handle (the id is the handle; open_by_handle_at needs
+// CAP_DAC_READ_SEARCH) and reads its path back: exact and without a scan.
+func (s *Stage) cgroupByHandle(id uint64) (string, bool) {
+	if s.cgRootFD < 0 {
+		return "", false
+	}
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], id)
+	fd, err := unix.OpenByHandleAt(s.cgRootFD, unix.NewFileHandle(fileidKernfs, b[:]), unix.O_RDONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	path, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil || !strings.HasPrefix(path, s.cgRoot) {
+		return "", false
+	}
+	rel := strings.TrimPrefix(path, s.cgRoot)
+	if rel == "" {
+		rel = "/"
+	}
+	return rel, true
+}
+
+// fileidKernfs is FILEID_KERNFS, the handle type of kernfs (cgroup2).
+const fileidKernfs = 0xfe
 
 // cgroupV2Root is where the v2 hierarchy is mounted: /sys/fs/cgroup, or
 // /sys/fs/cgroup/unified on a hybrid system.

@@ -1,6 +1,9 @@
 package enrich
 
 import (
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,5 +133,32 @@ func TestReusedLeaderPidIsNotTheLeader(t *testing.T) {
 	s.Enrich(ev)
 	if g := ev.Enriched.GroupLeader; g != nil {
 		t.Errorf("group leader is a younger reuse of the pid: %+v", g)
+	}
+}
+
+// A cgroup id (the inode of its v2 directory) is turned back into its
+// path by a kernfs file handle, without scanning the hierarchy.
+func TestCgroupByHandle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("open_by_handle_at needs CAP_DAC_READ_SEARCH")
+	}
+	s := New(Options{Proc: t.TempDir()})
+	if s.cgRoot == "" {
+		t.Skip("no cgroup v2 hierarchy")
+	}
+	dir := filepath.Join(s.cgRoot, "bansho-handle-test")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := s.cgroupByHandle(st.Ino); !ok || p != "/bansho-handle-test" {
+		t.Errorf("got %q %v", p, ok)
+	}
+	if _, ok := s.cgroupByHandle(1 << 40); ok {
+		t.Error("a made-up id resolved")
 	}
 }
