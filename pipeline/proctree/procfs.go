@@ -222,6 +222,7 @@ func (t *Table) insertProcfs(e *procEntry) *Proc {
 		Name:             k.Comm,
 		Executable:       e.x.Executable,
 		Args:             e.x.Args,
+		ArgsCount:        len(e.x.Args),
 		WorkingDirectory: e.x.Cwd,
 		Interactive:      k.TTY != 0,
 		UID:              k.EUID,

@@ -203,13 +203,17 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 		UID:         k.EUID,
 		GID:         k.EGID,
 	}
+	var from *event.ProcInfo
 	if x != nil {
 		info.Executable, info.Args, info.WorkingDirectory = x.Executable, x.Args, x.Cwd
+		info.ArgsCount = max(int(x.Argc), len(x.Args))
 	} else if par := p.parent; par != nil && par.Info != nil {
-		// A forked child runs its parent's program until it execs.
-		info.Executable, info.Args, info.WorkingDirectory = par.Info.Executable, par.Info.Args, par.Info.WorkingDirectory
+		from = par.Info // a forked child runs its parent's program until it execs
 	} else if p.Info != nil {
-		info.Executable, info.Args, info.WorkingDirectory = p.Info.Executable, p.Info.Args, p.Info.WorkingDirectory
+		from = p.Info
+	}
+	if from != nil {
+		info.Executable, info.Args, info.WorkingDirectory, info.ArgsCount = from.Executable, from.Args, from.WorkingDirectory, from.ArgsCount
 	}
 	if t.opt.UserName != nil {
 		info.UserName = t.opt.UserName(p, k.EUID)
