@@ -375,7 +375,7 @@ func (s *Stage) leader(p *proctree.Proc, pid uint32) *proctree.Proc {
 // root is the names cache of a mount namespace, remembering the last one
 // (nearly every event is in the host's).
 func (s *Stage) root(mntns, pid uint32) *rootNames {
-	if s.lastRoot != nil && s.lastNS == mntns {
+	if s.lastRoot != nil && s.lastNS == mntns && !s.lastRoot.failed.Load() {
 		return s.lastRoot
 	}
 	r := s.opt.Users.rootFor(mntns, pid)
