@@ -371,3 +371,36 @@ func TestContainerFromCgroup(t *testing.T) {
 		t.Errorf("document container: %v", get(d, "container"))
 	}
 }
+
+// A process in its own mount namespace with its own /etc/passwd (a bind
+// mount, as a container image's): its user is named from that file, read
+// through /proc/PID/root, and the login user still from the host's.
+func TestNamesFromTheProcessRoot(t *testing.T) {
+	l := startLive(t)
+	l.stage.opt.Users.Interval = time.Nanosecond
+	pw := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(pw, []byte("root:x:0:0::/root:/bin/sh\nkeiri:x:4242:4242::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" /etc/passwd && sleep 1.5 && setpriv --reuid=4242 cat "$0" >/dev/null; true`, l.file, pw)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace's names may have been read before the bind mount:
+	// the periodic refresh (done here by hand) picks the new file up.
+	for i := 0; i < 4; i++ {
+		time.Sleep(300 * time.Millisecond)
+		l.stage.opt.Users.Refresh()
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ev := l.waitFor("open by uid 4242", func(ev *event.Event) bool { return openOf(l.file)(ev) && ev.Proc.EUID == 4242 })
+	if ev.Enriched.UserName != "keiri" {
+		t.Errorf("user name %q, want keiri from the namespace's own passwd", ev.Enriched.UserName)
+	}
+	if want, _ := exec.Command("id", "-nu", "4242").Output(); len(want) > 0 {
+		t.Logf("the host names 4242 %q", want)
+	}
+}
