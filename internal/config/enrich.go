@@ -58,7 +58,7 @@ func init() {
 		"enrich.hold_max":                        "Events held at most; past it an event goes out at once with what is known (counted).",
 		"enrich.names_refresh":                   "How often /etc/passwd and /etc/group (the host's and each container's) are checked for changes (at least 100ms).",
 		"enrich.kubernetes.enabled":              "Poll the kubelet's pod list for pod names, namespaces, labels and container images.",
-		"enrich.kubernetes.url":                  "The kubelet's pod list: https://NODE:10250/pods (authenticated) or http://NODE:10255/pods (read-only port).",
+		"enrich.kubernetes.url":                  "The kubelet's pod list: https://NODE:10250/pods (authenticated) or http://NODE:10255/pods (read-only port); ${VAR} is taken from the environment (NODE_NAME from the downward API).",
 		"enrich.kubernetes.token_file":           "Bearer token sent to the kubelet, re-read at every poll; empty sends none.",
 		"enrich.kubernetes.ca_file":              "PEM CA that signed the kubelet's serving certificate; empty uses the system pool.",
 		"enrich.kubernetes.insecure_skip_verify": "Do not verify the kubelet's certificate (kubelets often serve self-signed ones).",
