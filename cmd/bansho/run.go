@@ -147,6 +147,8 @@ func run(parent context.Context, cfg *config.Config) error {
 	go func() { readErr <- s.Run(ctx, events, clock) }()
 	enriched, enr, err := startEnrich(cfg.Enrich, host, clock, p.Encoder, log, events)
 	if err != nil {
+		stop()
+		<-readErr // the reader is done with the maps before they close
 		return err
 	}
 	defer enr.close()
