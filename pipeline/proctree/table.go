@@ -194,8 +194,15 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 			}
 		}
 	}
+	// An exec keeps the process (same pid, same start): same entity id.
+	id := ""
+	if p.Info != nil && p.Info.EntityID != "" && p.Info.PID == p.PID {
+		id = p.Info.EntityID
+	} else {
+		id = t.opt.EntityID(p.PID, p.StartBoot)
+	}
 	info := &event.ProcInfo{
-		EntityID:    t.opt.EntityID(p.PID, p.StartBoot),
+		EntityID:    id,
 		PID:         p.PID,
 		Start:       t.opt.Wall(p.StartBoot),
 		Name:        k.Comm,
