@@ -142,7 +142,12 @@ func New(opt Options) *Stage {
 		MaxExited:   opt.MaxExited,
 		ContainerOf: s.containerOf,
 		ExactStarts: opt.ExactStarts,
-		SourceIP:    func(pid uint32) (string, bool) { return proctree.SSHSource(opt.Proc, pid) },
+		SourceIP: func(pid, ppid uint32) (string, bool) {
+			if ip, ok := proctree.SSHSource(opt.Proc, pid); ok {
+				return ip, true
+			}
+			return proctree.SSHPeer(opt.Proc, ppid)
+		},
 		UserName: func(p *proctree.Proc, uid uint32) string {
 			return s.userName(p.MntNS, p.PID, uid)
 		},

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -402,5 +404,43 @@ func TestNamesFromTheProcessRoot(t *testing.T) {
 	}
 	if want, _ := exec.Command("id", "-nu", "4242").Output(); len(want) > 0 {
 		t.Logf("the host names 4242 %q", want)
+	}
+}
+
+// Without SSH_CONNECTION in the shell's environment, the client address
+// is the peer of the sshd process's TCP connection.
+func TestSSHSourceFromSshdSocket(t *testing.T) {
+	l := startLive(t)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	fake := filepath.Join(t.TempDir(), "sshd")
+	b, err := os.ReadFile("/bin/bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fake, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	cmd := exec.Command(fake, "-c", `exec 3<>/dev/tcp/127.0.0.2/`+port+`; env -u SSH_CONNECTION -u SSH_CLIENT bash -c 'sleep 0.5; cat "$0" >/dev/null; true' "$0"; true`, l.file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ev := l.waitFor("open in the session", openOf(l.file))
+	en := ev.Enriched
+	if en.EntryType != "sshd" || en.EntrySourceIP.String() != "127.0.0.2" {
+		t.Errorf("entry %q source %v", en.EntryType, en.EntrySourceIP)
 	}
 }

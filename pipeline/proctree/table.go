@@ -27,8 +27,10 @@ type Options struct {
 	// processes get the entity ids their kernel records will give them.
 	ExactStarts func() (map[uint32]uint64, error)
 	// SourceIP, when set, finds the SSH client of an sshd entry leader
-	// (SSH_CONNECTION in its environment). Called once per SSH session.
-	SourceIP func(pid uint32) (string, bool)
+	// (pid) started by an sshd process (ppid): SSH_CONNECTION in its
+	// environment, or the peer of the sshd's socket. Called once per SSH
+	// session.
+	SourceIP func(pid, ppid uint32) (string, bool)
 }
 
 // Stats count what the table did.
@@ -250,7 +252,7 @@ func (t *Table) decide(p *Proc) {
 	}
 	p.Entry, p.EntryType = entryOf(p)
 	if p.Entry == p && p.EntryType == EntrySSHD && t.opt.SourceIP != nil && !p.SourceIP.IsValid() {
-		if s, ok := t.opt.SourceIP(p.PID); ok {
+		if s, ok := t.opt.SourceIP(p.PID, p.PPID); ok {
 			p.SourceIP = parseAddr(s)
 		}
 	}
