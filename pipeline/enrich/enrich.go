@@ -7,8 +7,9 @@
 // The stage never drops and never blocks the ring-buffer reader: it reads
 // the reader's bounded queue (the reader drops and counts when that is
 // full) and writes a bounded queue of its own to the encoder. Nothing on
-// the event path reads /proc for a process the table knows, and names,
-// containers and mounts come from caches refreshed off the event path.
+// the event path reads /proc for a process the table knows; a new cgroup,
+// mount namespace or SSH session is looked up once, on first sight, and
+// cached; mounts, routes and pods are refreshed by their own goroutines.
 package enrich
 
 import (
