@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"syscall"
 	"time"
 
@@ -67,7 +68,9 @@ func startEnrich(cfg config.Enrich, host ecs.Host, clock *sensor.BootClock, enc 
 		}
 	}
 	if k := cfg.Kubernetes; k.Enabled {
-		kc, err := enrich.NewKubelet(enrich.KubeletConfig{URL: k.URL, TokenFile: k.TokenFile, CAFile: k.CAFile,
+		// ${NODE_NAME} and the like from the environment: a DaemonSet sets
+		// the node's name with the downward API.
+		kc, err := enrich.NewKubelet(enrich.KubeletConfig{URL: os.ExpandEnv(k.URL), TokenFile: k.TokenFile, CAFile: k.CAFile,
 			InsecureSkipVerify: k.InsecureSkipVerify, PollInterval: k.PollInterval, Timeout: k.Timeout,
 			Cluster: k.ClusterName}, log)
 		if err != nil {

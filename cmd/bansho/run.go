@@ -170,13 +170,15 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 	stopped := o.signals(parent)
 	ctx, stopReading := context.WithCancel(context.Background())
 	defer stopReading()
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.Run(ctx, events, clock) }()
 	enriched, enr, err := startEnrich(cfg.Enrich, host, clock, p.Encoder, log, events)
 	if err != nil {
+		stopReading()
+		<-readErr // the reader is done with the maps before they close
 		return err
 	}
 	defer enr.close()
-	readErr := make(chan error, 1)
-	go func() { readErr <- s.Run(ctx, events, clock) }()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -34,7 +34,7 @@ type Kubernetes struct {
 
 var enrichDefaults = map[string]any{
 	"enrich.enabled":                         true,
-	"enrich.queue_size":                      16384,
+	"enrich.queue_size":                      4096,
 	"enrich.max_exited_processes":            4096,
 	"enrich.hold":                            "100ms",
 	"enrich.hold_max":                        4096,
@@ -52,13 +52,13 @@ var enrichDefaults = map[string]any{
 func init() {
 	for k, v := range map[string]string{
 		"enrich.enabled":                         "Enrich events with the process tree (parent, group, session and entry leaders), user and group names, container and pod, the destination class of connections and the mount of files.",
-		"enrich.queue_size":                      "Enriched events waiting for the encoder; when it is full the stage waits and the reader's queue absorbs (drops are counted there).",
+		"enrich.queue_size":                      "Enriched events waiting for the encoder; when it is full the stage waits and the reader's queue (sensor.queue_size, the main buffer) absorbs, with drops counted there. Small: it only smooths the encoder's batches.",
 		"enrich.max_exited_processes":            "Ended processes kept in the process table for late events and as ancestors (at least 64); one still named as a parent stays until its last child goes.",
 		"enrich.hold":                            "How long an event whose process is not yet known is held for its process to appear (above 0, at most 5s); then it goes out with what is known, counted.",
 		"enrich.hold_max":                        "Events held at most; past it an event goes out at once with what is known (counted).",
 		"enrich.names_refresh":                   "How often /etc/passwd and /etc/group (the host's and each container's) are checked for changes (at least 100ms).",
 		"enrich.kubernetes.enabled":              "Poll the kubelet's pod list for pod names, namespaces, labels and container images.",
-		"enrich.kubernetes.url":                  "The kubelet's pod list: https://NODE:10250/pods (authenticated) or http://NODE:10255/pods (read-only port).",
+		"enrich.kubernetes.url":                  "The kubelet's pod list: https://NODE:10250/pods (authenticated) or http://NODE:10255/pods (read-only port); ${VAR} is taken from the environment (NODE_NAME from the downward API).",
 		"enrich.kubernetes.token_file":           "Bearer token sent to the kubelet, re-read at every poll; empty sends none.",
 		"enrich.kubernetes.ca_file":              "PEM CA that signed the kubelet's serving certificate; empty uses the system pool.",
 		"enrich.kubernetes.insecure_skip_verify": "Do not verify the kubelet's certificate (kubelets often serve self-signed ones).",

@@ -76,6 +76,7 @@ type ProcInfo struct {
 	Name             string
 	Executable       string
 	Args             []string
+	ArgsCount        int // argc, also when Args was cut to the kernel's buffer
 	WorkingDirectory string
 	Interactive      bool
 	UID, GID         uint32 // effective ids

@@ -44,7 +44,7 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 		o.userNE("working_directory", pi.WorkingDirectory)
 		if len(pi.Args) > 0 {
 			appendArgs(o, pi.Args)
-			o.uint("args_count", uint64(len(pi.Args)))
+			o.uint("args_count", uint64(max(pi.ArgsCount, len(pi.Args))))
 		}
 	}
 	if x := ev.Exit; x != nil {
@@ -120,7 +120,7 @@ func (e *Encoder) procInfo(o *obj, k string, pi *event.ProcInfo) {
 	o.userNE("working_directory", pi.WorkingDirectory)
 	if len(pi.Args) > 0 {
 		appendArgs(o, pi.Args)
-		o.uint("args_count", uint64(len(pi.Args)))
+		o.uint("args_count", uint64(max(pi.ArgsCount, len(pi.Args))))
 	}
 	if !pi.Unknown {
 		o.boolean("interactive", pi.Interactive)

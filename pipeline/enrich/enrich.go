@@ -7,11 +7,13 @@
 // The stage never drops and never blocks the ring-buffer reader: it reads
 // the reader's bounded queue (the reader drops and counts when that is
 // full) and writes a bounded queue of its own to the encoder. Nothing on
-// the event path reads /proc for a process the table knows, and names,
-// containers and mounts come from caches refreshed off the event path.
+// the event path reads /proc for a process the table knows; a new cgroup,
+// mount namespace or SSH session is looked up once, on first sight, and
+// cached; mounts, routes and pods are refreshed by their own goroutines.
 package enrich
 
 import (
+	"encoding/binary"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -99,6 +101,7 @@ type Stage struct {
 	lastRoot *rootNames
 
 	cgRoot    string            // the v2 hierarchy, "" without one
+	cgRootFD  int               // open on cgRoot, for open_by_handle_at; -1 without
 	cgPaths   map[uint64]string // cgroup id (directory inode) -> path
 	cgScanned time.Time
 }
@@ -125,6 +128,12 @@ func New(opt Options) *Stage {
 	if s.cgRoot == "" {
 		s.cgRoot = cgroupV2Root()
 	}
+	s.cgRootFD = -1
+	if s.cgRoot != "" {
+		if fd, err := unix.Open(s.cgRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			s.cgRootFD = fd // kept for the stage's life, like the caches
+		}
+	}
 	h := opt.Host
 	s.table = proctree.New(proctree.Options{
 		EntityID: func(pid uint32, start uint64) string {
@@ -134,7 +143,12 @@ func New(opt Options) *Stage {
 		MaxExited:   opt.MaxExited,
 		ContainerOf: s.containerOf,
 		ExactStarts: opt.ExactStarts,
-		SourceIP:    func(pid uint32) (string, bool) { return proctree.SSHSource(opt.Proc, pid) },
+		SourceIP: func(pid, ppid uint32) (string, bool) {
+			if ip, ok := proctree.SSHSource(opt.Proc, pid); ok {
+				return ip, true
+			}
+			return proctree.SSHPeer(opt.Proc, ppid)
+		},
 		UserName: func(p *proctree.Proc, uid uint32) string {
 			return s.userName(p.MntNS, p.PID, uid)
 		},
@@ -286,10 +300,10 @@ func (s *Stage) fill(ev *event.Event, p *proctree.Proc) {
 		if par := p.Parent(); par != nil {
 			en.Parent = par.Info
 		}
-		if g := s.table.Get(k.PGID); g != nil {
+		if g := s.leader(p, k.PGID); g != nil {
 			en.GroupLeader = g.Info
 		}
-		if l := s.table.Get(k.SID); l != nil {
+		if l := s.leader(p, k.SID); l != nil {
 			en.SessionLeader = l.Info
 		}
 		if e := p.Entry; e != nil {
@@ -348,10 +362,26 @@ func (s *Stage) fill(ev *event.Event, p *proctree.Proc) {
 	}
 }
 
+// leader finds the process group or session leader pid of p: usually an
+// ancestor (found even after it ended and its pid was reused), else the
+// table's process with that pid if it started no later than p (a younger
+// one is a reuse of the pid, not the leader).
+func (s *Stage) leader(p *proctree.Proc, pid uint32) *proctree.Proc {
+	for q, i := p, 0; q != nil && i < 64; q, i = q.Parent(), i+1 {
+		if q.PID == pid {
+			return q
+		}
+	}
+	if g := s.table.Get(pid); g != nil && g.StartBoot <= p.StartBoot {
+		return g
+	}
+	return nil
+}
+
 // root is the names cache of a mount namespace, remembering the last one
 // (nearly every event is in the host's).
 func (s *Stage) root(mntns, pid uint32) *rootNames {
-	if s.lastRoot != nil && s.lastNS == mntns {
+	if s.lastRoot != nil && s.lastNS == mntns && !s.lastRoot.failed.Load() {
 		return s.lastRoot
 	}
 	r := s.opt.Users.rootFor(mntns, pid)
@@ -431,6 +461,9 @@ func (s *Stage) cgroupPath(id uint64) (string, bool) {
 	if p, ok := s.cgPaths[id]; ok {
 		return p, true
 	}
+	if p, ok := s.cgroupByHandle(id); ok {
+		return p, true
+	}
 	if time.Since(s.cgScanned) < 50*time.Millisecond {
 		return "", false
 	}
@@ -454,6 +487,34 @@ func (s *Stage) cgroupPath(id uint64) (string, bool) {
 	p, ok := paths[id]
 	return p, ok
 }
+
+// cgroupByHandle opens the cgroup directory by its id as a kernfs file
+// handle (the id is the handle; open_by_handle_at needs
+// CAP_DAC_READ_SEARCH) and reads its path back: exact and without a scan.
+func (s *Stage) cgroupByHandle(id uint64) (string, bool) {
+	if s.cgRootFD < 0 {
+		return "", false
+	}
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], id)
+	fd, err := unix.OpenByHandleAt(s.cgRootFD, unix.NewFileHandle(fileidKernfs, b[:]), unix.O_RDONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	path, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil || !strings.HasPrefix(path, s.cgRoot) {
+		return "", false
+	}
+	rel := strings.TrimPrefix(path, s.cgRoot)
+	if rel == "" {
+		rel = "/"
+	}
+	return rel, true
+}
+
+// fileidKernfs is FILEID_KERNFS, the handle type of kernfs (cgroup2).
+const fileidKernfs = 0xfe
 
 // cgroupV2Root is where the v2 hierarchy is mounted: /sys/fs/cgroup, or
 // /sys/fs/cgroup/unified on a hybrid system.

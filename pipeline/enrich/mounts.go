@@ -162,29 +162,24 @@ func (m *Mounts) Of(dev uint64) *event.Mount {
 }
 
 // Watch reloads the table whenever it changes, until done is closed.
+//
+// The file is opened with a raw open(2), not os.Open: an os.File is put
+// in the Go runtime's epoll set, whose wakeups also run mountinfo's poll
+// handler and so consume the change notice before our poll(2) sees it.
 func (m *Mounts) Watch(done <-chan struct{}) error {
-	f, err := os.Open(m.path)
+	fd, err := unix.Open(m.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("enrich: watch mounts: %w", err)
+		return fmt.Errorf("enrich: watch mounts: %w", &os.PathError{Op: "open", Path: m.path, Err: err})
 	}
+	// A change between the first read (NewMounts) and this open.
+	_ = m.Reload()
 	go func() {
-		defer f.Close()
-		fd := int(f.Fd())
-		buf := make([]byte, 4096)
+		defer unix.Close(fd)
 		for {
 			select {
 			case <-done:
 				return
 			default:
-			}
-			// Reading the file to its end arms the next POLLPRI.
-			if _, err := unix.Seek(fd, 0, 0); err == nil {
-				for {
-					n, err := unix.Read(fd, buf)
-					if n <= 0 || err != nil {
-						break
-					}
-				}
 			}
 			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLPRI | unix.POLLERR}}
 			n, err := unix.Poll(fds, 500) // wake up to see done

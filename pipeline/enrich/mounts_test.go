@@ -84,7 +84,7 @@ func TestMountsFollowChanges(t *testing.T) {
 	}
 	mt := m.Of(dev)
 	if mt == nil || mt.FSType != "tmpfs" || mt.MountPoint != dir || mt.Removable || mt.Network {
-		t.Fatalf("mount of %s: %+v", dir, mt)
+		t.Fatalf("mount of %s: %+v (reloads %d, errors %d, dev %d:%d)", dir, mt, m.Reloads.Load(), m.Errors.Load(), dev>>20, dev&0xfffff)
 	}
 	var root syscall.Stat_t
 	syscall.Stat("/", &root)

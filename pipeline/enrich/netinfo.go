@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -190,27 +191,13 @@ func isPrivate(a netip.Addr) bool {
 
 // Watch follows address and route changes until done is closed: every
 // change reloads the snapshot (changes are rare; a full reload is simple
-// and cannot drift).
+// and cannot drift). A subscription that fails (its socket overflowed in
+// a route storm) is made again after a second, with a reload, so changes
+// are never lost for good.
 func (n *Net) Watch(done <-chan struct{}) error {
-	achan := make(chan netlink.AddrUpdate, 64)
-	rchan := make(chan netlink.RouteUpdate, 256)
-	errf := func(err error) {
-		select {
-		case <-done:
-			return // the socket closing at shutdown
-		default:
-		}
-		n.ReloadErrors.Add(1)
-		if n.log != nil {
-			n.log.Warn("netlink subscription", "error", err)
-		}
-	}
-	ns := n.ns
-	if err := netlink.AddrSubscribeWithOptions(achan, done, netlink.AddrSubscribeOptions{Namespace: &ns, ErrorCallback: errf}); err != nil {
-		return fmt.Errorf("enrich: subscribe to addresses: %w", err)
-	}
-	if err := netlink.RouteSubscribeWithOptions(rchan, done, netlink.RouteSubscribeOptions{Namespace: &ns, ErrorCallback: errf}); err != nil {
-		return fmt.Errorf("enrich: subscribe to routes: %w", err)
+	achan, rchan, gen, err := n.subscribe(done)
+	if err != nil {
+		return err
 	}
 	go func() {
 		for {
@@ -219,11 +206,19 @@ func (n *Net) Watch(done <-chan struct{}) error {
 				return
 			case _, ok := <-achan:
 				if !ok {
-					return
+					achan, rchan, gen = n.resubscribe(done, gen)
+					if achan == nil {
+						return
+					}
+					continue
 				}
 			case _, ok := <-rchan:
 				if !ok {
-					return
+					achan, rchan, gen = n.resubscribe(done, gen)
+					if achan == nil {
+						return
+					}
+					continue
 				}
 			}
 			// Fold a burst of updates into one reload.
@@ -241,6 +236,63 @@ func (n *Net) Watch(done <-chan struct{}) error {
 		}
 	}()
 	return nil
+}
+
+// subscribe opens the address and route subscriptions; closing the
+// returned stop channel (or done) ends both.
+func (n *Net) subscribe(done <-chan struct{}) (chan netlink.AddrUpdate, chan netlink.RouteUpdate, chan struct{}, error) {
+	// stop is closed by resubscribe only; gen by this goroutine only.
+	stop, gen := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+		case <-stop:
+		}
+		close(gen)
+	}()
+	achan := make(chan netlink.AddrUpdate, 64)
+	rchan := make(chan netlink.RouteUpdate, 256)
+	errf := func(err error) {
+		select {
+		case <-gen:
+			return // the socket closing at shutdown or resubscription
+		default:
+		}
+		n.ReloadErrors.Add(1)
+		if n.log != nil {
+			n.log.Warn("netlink subscription", "error", err)
+		}
+	}
+	ns := n.ns
+	if err := netlink.AddrSubscribeWithOptions(achan, gen, netlink.AddrSubscribeOptions{Namespace: &ns, ErrorCallback: errf}); err != nil {
+		close(stop)
+		return nil, nil, nil, fmt.Errorf("enrich: subscribe to addresses: %w", err)
+	}
+	if err := netlink.RouteSubscribeWithOptions(rchan, gen, netlink.RouteSubscribeOptions{Namespace: &ns, ErrorCallback: errf}); err != nil {
+		close(stop)
+		return nil, nil, nil, fmt.Errorf("enrich: subscribe to routes: %w", err)
+	}
+	return achan, rchan, stop, nil
+}
+
+// resubscribe ends the failed generation (closing its stop channel,
+// which only this does) and subscribes again (every second until it works
+// or done is closed); nil channels: done.
+func (n *Net) resubscribe(done <-chan struct{}, stop chan struct{}) (chan netlink.AddrUpdate, chan netlink.RouteUpdate, chan struct{}) {
+	close(stop)
+	for {
+		select {
+		case <-done:
+			return nil, nil, nil
+		case <-time.After(time.Second):
+		}
+		_ = n.Reload()
+		a, r, gen, err := n.subscribe(done)
+		if err == nil {
+			return a, r, gen
+		}
+		n.ReloadErrors.Add(1)
+	}
 }
 
 func equalStrings(a, b []string) bool {

@@ -34,13 +34,15 @@ func TestClassifyInNetworkNamespaces(t *testing.T) {
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", a).Run() })
 	sh(t, "netns", "add", b)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", b).Run() })
-	sh(t, "link", "add", "vA", "netns", a, "type", "veth", "peer", "name", "vB", "netns", b)
+	// Link names unique to this run: created in this namespace first.
+	va, vb := fmt.Sprintf("bsa%d", os.Getpid()%100000), fmt.Sprintf("bsb%d", os.Getpid()%100000)
+	sh(t, "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
 	sh(t, "-n", a, "link", "set", "lo", "up")
-	sh(t, "-n", a, "addr", "add", "10.251.0.1/24", "dev", "vA")
-	sh(t, "-n", a, "-6", "addr", "add", "fd51::1/64", "dev", "vA", "nodad")
-	sh(t, "-n", a, "link", "set", "vA", "up")
-	sh(t, "-n", b, "addr", "add", "10.251.0.2/24", "dev", "vB")
-	sh(t, "-n", b, "link", "set", "vB", "up")
+	sh(t, "-n", a, "addr", "add", "10.251.0.1/24", "dev", va)
+	sh(t, "-n", a, "-6", "addr", "add", "fd51::1/64", "dev", va, "nodad")
+	sh(t, "-n", a, "link", "set", va, "up")
+	sh(t, "-n", b, "addr", "add", "10.251.0.2/24", "dev", vb)
+	sh(t, "-n", b, "link", "set", vb, "up")
 	sh(t, "-n", a, "route", "add", "10.252.0.0/16", "via", "10.251.0.2")
 	sh(t, "-n", a, "route", "add", "default", "via", "10.251.0.2")
 
@@ -85,7 +87,7 @@ func TestClassifyInNetworkNamespaces(t *testing.T) {
 	if err := n.Watch(done); err != nil {
 		t.Fatal(err)
 	}
-	sh(t, "-n", a, "addr", "add", "10.253.0.1/24", "dev", "vA")
+	sh(t, "-n", a, "addr", "add", "10.253.0.1/24", "dev", va)
 	deadline := time.After(5 * time.Second)
 	select {
 	case ips := <-gotChange:

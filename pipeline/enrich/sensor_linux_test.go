@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -369,5 +371,76 @@ func TestContainerFromCgroup(t *testing.T) {
 	d := l.doc(ev)
 	if get(d, "container.id") != id || get(d, "container.runtime") != "docker" {
 		t.Errorf("document container: %v", get(d, "container"))
+	}
+}
+
+// A process in its own mount namespace with its own /etc/passwd (a bind
+// mount, as a container image's): its user is named from that file, read
+// through /proc/PID/root, and the login user still from the host's.
+func TestNamesFromTheProcessRoot(t *testing.T) {
+	l := startLive(t)
+	l.stage.opt.Users.Interval = time.Nanosecond
+	pw := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(pw, []byte("root:x:0:0::/root:/bin/sh\nkeiri:x:4242:4242::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" /etc/passwd && sleep 1.5 && setpriv --reuid=4242 cat "$0" >/dev/null; true`, l.file, pw)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace's names may have been read before the bind mount:
+	// the periodic refresh (done here by hand) picks the new file up.
+	for i := 0; i < 4; i++ {
+		time.Sleep(300 * time.Millisecond)
+		l.stage.opt.Users.Refresh()
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ev := l.waitFor("open by uid 4242", func(ev *event.Event) bool { return openOf(l.file)(ev) && ev.Proc.EUID == 4242 })
+	if ev.Enriched.UserName != "keiri" {
+		t.Errorf("user name %q, want keiri from the namespace's own passwd", ev.Enriched.UserName)
+	}
+	if want, _ := exec.Command("id", "-nu", "4242").Output(); len(want) > 0 {
+		t.Logf("the host names 4242 %q", want)
+	}
+}
+
+// Without SSH_CONNECTION in the shell's environment, the client address
+// is the peer of the sshd process's TCP connection.
+func TestSSHSourceFromSshdSocket(t *testing.T) {
+	l := startLive(t)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	fake := filepath.Join(t.TempDir(), "sshd")
+	b, err := os.ReadFile("/bin/bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fake, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	cmd := exec.Command(fake, "-c", `exec 3<>/dev/tcp/127.0.0.2/`+port+`; env -u SSH_CONNECTION -u SSH_CLIENT bash -c 'sleep 0.5; cat "$0" >/dev/null; true' "$0"; true`, l.file)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	ev := l.waitFor("open in the session", openOf(l.file))
+	en := ev.Enriched
+	if en.EntryType != "sshd" || en.EntrySourceIP.String() != "127.0.0.2" {
+		t.Errorf("entry %q source %v", en.EntryType, en.EntrySourceIP)
 	}
 }

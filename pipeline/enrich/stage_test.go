@@ -1,6 +1,9 @@
 package enrich
 
 import (
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,5 +95,70 @@ func TestCollector(t *testing.T) {
 	s.Counters(c)
 	if c["enrich_unknown_process"] != 1 {
 		t.Errorf("%v", c)
+	}
+}
+
+// A session whose leader ended and whose pid was reused: the new process
+// with that pid is not named as the session leader; the old one, an
+// ancestor, still is.
+func TestReusedLeaderPidIsNotTheLeader(t *testing.T) {
+	s := New(Options{Proc: t.TempDir()})
+	init := event.Process{PID: 1, TID: 1, StartBoot: 1, SID: 1, PGID: 1, Comm: "init", AUID: event.NoUID}
+	s.Enrich(&event.Event{Op: event.OpExec, Proc: init, Exec: &event.Exec{}})
+	lead := event.Process{PID: 40, TID: 40, PPID: 1, StartBoot: 100, ParentStartBoot: 1, SID: 40, PGID: 40, Comm: "bash", AUID: event.NoUID}
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: lead})
+	member := lead
+	member.PID, member.TID, member.PPID, member.StartBoot, member.ParentStartBoot, member.Comm = 41, 41, 40, 200, 100, "nohup"
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: member})
+	ev := &event.Event{Op: event.OpFileOpen, Proc: member, File: &event.File{}}
+	s.Enrich(ev)
+	if ev.Enriched.SessionLeader == nil || ev.Enriched.SessionLeader.Name != "bash" {
+		t.Fatalf("session leader %+v", ev.Enriched.SessionLeader)
+	}
+	s.Enrich(&event.Event{Op: event.OpExit, Proc: lead, Exit: &event.Exit{}})
+	reuse := lead
+	reuse.StartBoot, reuse.SID, reuse.PGID, reuse.Comm = 300, 1, 1, "other"
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: reuse})
+	ev = &event.Event{Op: event.OpFileOpen, Proc: member, File: &event.File{}}
+	s.Enrich(ev)
+	if l := ev.Enriched.SessionLeader; l == nil || l.Name != "bash" {
+		t.Errorf("session leader after the pid's reuse: %+v", l)
+	}
+	// Not an ancestor (a pipeline's group leader is a sibling): a younger
+	// process with the pid is not taken.
+	other := member
+	other.PID, other.TID, other.PPID, other.StartBoot, other.SID, other.PGID = 42, 42, 1, 250, 42, 40
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: other})
+	ev = &event.Event{Op: event.OpFileOpen, Proc: other, File: &event.File{}}
+	s.Enrich(ev)
+	if g := ev.Enriched.GroupLeader; g != nil {
+		t.Errorf("group leader is a younger reuse of the pid: %+v", g)
+	}
+}
+
+// A cgroup id (the inode of its v2 directory) is turned back into its
+// path by a kernfs file handle, without scanning the hierarchy.
+func TestCgroupByHandle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("open_by_handle_at needs CAP_DAC_READ_SEARCH")
+	}
+	s := New(Options{Proc: t.TempDir()})
+	if s.cgRoot == "" {
+		t.Skip("no cgroup v2 hierarchy")
+	}
+	dir := filepath.Join(s.cgRoot, "bansho-handle-test")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := s.cgroupByHandle(st.Ino); !ok || p != "/bansho-handle-test" {
+		t.Errorf("got %q %v", p, ok)
+	}
+	if _, ok := s.cgroupByHandle(1 << 40); ok {
+		t.Error("a made-up id resolved")
 	}
 }

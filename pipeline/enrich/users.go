@@ -95,6 +95,8 @@ func (f *nameFile) name(id uint32) string {
 type rootNames struct {
 	passwd, group nameFile
 	checked       atomic.Int64 // unix ns of the last check
+	pid           uint32       // whose /proc/PID/root it is read through (0: the host's)
+	failed        atomic.Bool  // the last read of passwd failed (the process ended)
 }
 
 // Users resolves uids and gids to names per mount namespace, caching each
@@ -121,7 +123,13 @@ func (u *Users) rootFor(mntns, pid uint32) *rootNames {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if r, ok := u.roots[mntns]; ok {
-		return r
+		// Read through a process that ended before its root was read:
+		// try again through this one (at most every 100ms).
+		if !r.failed.Load() || r.pid == 0 || pid == 0 || pid == r.pid ||
+			time.Now().UnixNano()-r.checked.Load() < int64(100*time.Millisecond) {
+			return r
+		}
+		delete(u.roots, mntns)
 	}
 	if u.roots == nil {
 		u.roots = map[uint32]*rootNames{}
@@ -134,25 +142,30 @@ func (u *Users) rootFor(mntns, pid uint32) *rootNames {
 	if base == "" {
 		base = "/"
 	}
+	var via uint32
 	if mntns != u.HostMntNS && mntns != 0 && pid != 0 {
 		proc := u.Proc
 		if proc == "" {
 			proc = "/proc"
 		}
 		base = proc + "/" + strconv.FormatUint(uint64(pid), 10) + "/root/"
+		via = pid
 	}
-	r := &rootNames{passwd: nameFile{path: base + "/etc/passwd"}, group: nameFile{path: base + "/etc/group"}}
+	r := &rootNames{passwd: nameFile{path: base + "/etc/passwd"}, group: nameFile{path: base + "/etc/group"}, pid: via}
 	u.roots[mntns] = r
 	u.load(r)
 	return r
 }
 
 func (u *Users) load(r *rootNames) {
-	for _, f := range []*nameFile{&r.passwd, &r.group} {
+	for i, f := range []*nameFile{&r.passwd, &r.group} {
 		bad, err := f.check()
 		u.BadLines.Add(uint64(bad))
 		if err != nil {
 			u.ReadErrors.Add(1)
+		}
+		if i == 0 {
+			r.failed.Store(err != nil && f.cur.Load().names == nil)
 		}
 	}
 	r.checked.Store(time.Now().UnixNano())

@@ -78,4 +78,15 @@ func TestUsers(t *testing.T) {
 	if u.ReadErrors.Load() == 0 {
 		t.Error("unreadable root not counted")
 	}
+
+	// A container whose first seen process ended before its root was
+	// read: names come through the next process seen in it.
+	writeFile(t, proc+"/5001/root/etc/passwd", "app:x:2000:2000::/:/bin/sh\n")
+	if got := u.User(9, 5000, 2000); got != "" {
+		t.Errorf("gone process gave %q", got)
+	}
+	time.Sleep(110 * time.Millisecond)
+	if got := u.User(9, 5001, 2000); got != "app" {
+		t.Errorf("through the next process: %q", got)
+	}
 }

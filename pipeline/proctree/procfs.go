@@ -222,6 +222,7 @@ func (t *Table) insertProcfs(e *procEntry) *Proc {
 		Name:             k.Comm,
 		Executable:       e.x.Executable,
 		Args:             e.x.Args,
+		ArgsCount:        len(e.x.Args),
 		WorkingDirectory: e.x.Cwd,
 		Interactive:      k.TTY != 0,
 		UID:              k.EUID,
@@ -284,4 +285,75 @@ func parseAddr(s string) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// SSHPeer returns the remote address of the established TCP connection
+// held by an sshd process (root is normally "/proc"): its accepted client
+// socket. Used when the session's shell has no SSH_CONNECTION.
+func SSHPeer(root string, sshdPID uint32) (string, bool) {
+	dir := filepath.Join(root, strconv.FormatUint(uint64(sshdPID), 10))
+	fds, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		return "", false
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink(dir + "/fd/" + fd.Name())
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return "", false
+	}
+	for _, table := range []string{"/net/tcp", "/net/tcp6"} {
+		b, err := os.ReadFile(dir + table)
+		if err != nil {
+			continue
+		}
+		if ip, ok := peerOf(b, inodes); ok {
+			return ip, true
+		}
+	}
+	return "", false
+}
+
+// peerOf finds, in /proc/net/tcp{,6} text, the remote address of an
+// established socket whose inode is in inodes.
+func peerOf(table []byte, inodes map[string]bool) (string, bool) {
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		if len(f) < 10 || f[3] != "01" || !inodes[f[9]] {
+			continue
+		}
+		hexAddr, _, ok := strings.Cut(f[2], ":")
+		if !ok {
+			continue
+		}
+		if a, ok := parseProcNetAddr(hexAddr); ok {
+			return a.String(), true
+		}
+	}
+	return "", false
+}
+
+// parseProcNetAddr decodes /proc/net/tcp's address: 32-bit words in host
+// (little endian) byte order, 4 of them for IPv6.
+func parseProcNetAddr(h string) (netip.Addr, bool) {
+	if len(h) != 8 && len(h) != 32 {
+		return netip.Addr{}, false
+	}
+	var b [16]byte
+	for w := 0; w < len(h)/8; w++ {
+		v, err := strconv.ParseUint(h[w*8:w*8+8], 16, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		b[w*4], b[w*4+1], b[w*4+2], b[w*4+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+	}
+	if len(h) == 8 {
+		return netip.AddrFrom4([4]byte{b[0], b[1], b[2], b[3]}), true
+	}
+	return netip.AddrFrom16(b).Unmap(), true
 }

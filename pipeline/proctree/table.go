@@ -27,8 +27,10 @@ type Options struct {
 	// processes get the entity ids their kernel records will give them.
 	ExactStarts func() (map[uint32]uint64, error)
 	// SourceIP, when set, finds the SSH client of an sshd entry leader
-	// (SSH_CONNECTION in its environment). Called once per SSH session.
-	SourceIP func(pid uint32) (string, bool)
+	// (pid) started by an sshd process (ppid): SSH_CONNECTION in its
+	// environment, or the peer of the sshd's socket. Called once per SSH
+	// session.
+	SourceIP func(pid, ppid uint32) (string, bool)
 }
 
 // Stats count what the table did.
@@ -194,8 +196,15 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 			}
 		}
 	}
+	// An exec keeps the process (same pid, same start): same entity id.
+	id := ""
+	if p.Info != nil && p.Info.EntityID != "" && p.Info.PID == p.PID {
+		id = p.Info.EntityID
+	} else {
+		id = t.opt.EntityID(p.PID, p.StartBoot)
+	}
 	info := &event.ProcInfo{
-		EntityID:    t.opt.EntityID(p.PID, p.StartBoot),
+		EntityID:    id,
 		PID:         p.PID,
 		Start:       t.opt.Wall(p.StartBoot),
 		Name:        k.Comm,
@@ -203,13 +212,17 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 		UID:         k.EUID,
 		GID:         k.EGID,
 	}
+	var from *event.ProcInfo
 	if x != nil {
 		info.Executable, info.Args, info.WorkingDirectory = x.Executable, x.Args, x.Cwd
+		info.ArgsCount = max(int(x.Argc), len(x.Args))
 	} else if par := p.parent; par != nil && par.Info != nil {
-		// A forked child runs its parent's program until it execs.
-		info.Executable, info.Args, info.WorkingDirectory = par.Info.Executable, par.Info.Args, par.Info.WorkingDirectory
+		from = par.Info // a forked child runs its parent's program until it execs
 	} else if p.Info != nil {
-		info.Executable, info.Args, info.WorkingDirectory = p.Info.Executable, p.Info.Args, p.Info.WorkingDirectory
+		from = p.Info
+	}
+	if from != nil {
+		info.Executable, info.Args, info.WorkingDirectory, info.ArgsCount = from.Executable, from.Args, from.WorkingDirectory, from.ArgsCount
 	}
 	if t.opt.UserName != nil {
 		info.UserName = t.opt.UserName(p, k.EUID)
@@ -239,7 +252,7 @@ func (t *Table) decide(p *Proc) {
 	}
 	p.Entry, p.EntryType = entryOf(p)
 	if p.Entry == p && p.EntryType == EntrySSHD && t.opt.SourceIP != nil && !p.SourceIP.IsValid() {
-		if s, ok := t.opt.SourceIP(p.PID); ok {
+		if s, ok := t.opt.SourceIP(p.PID, p.PPID); ok {
 			p.SourceIP = parseAddr(s)
 		}
 	}

@@ -330,3 +330,26 @@ func TestExactStarts(t *testing.T) {
 		t.Errorf("own process %+v, want start %d", p, starts[me])
 	}
 }
+
+func TestPeerOfProcNetTCP(t *testing.T) {
+	// Real /proc/net/tcp and tcp6 lines: a listener and an established
+	// connection from 198.51.100.23:50122 to port 22 (inode 48213).
+	tcp := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 17231 1 0000000000000000 100 0 0 10 0\n" +
+		"   1: 0A00020F:0016 176433C6:C3CA 01 00000000:00000000 02:0009FB1B 00000000     0        0 48213 2 0000000000000000 20 4 30 10 -1\n"
+	if ip, ok := peerOf([]byte(tcp), map[string]bool{"48213": true}); !ok || ip != "198.51.100.23" {
+		t.Errorf("ipv4: %q %v", ip, ok)
+	}
+	if _, ok := peerOf([]byte(tcp), map[string]bool{"17231": true}); ok {
+		t.Error("a listener gave a peer")
+	}
+	tcp6 := "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 00000000000000000000000001000000:0016 B80D0120000000000000000002000000:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 51234 1 0000000000000000 20 4 0 10 -1\n" +
+		"   1: 0000000000000000FFFF00000100007F:0016 0000000000000000FFFF00000200007F:D2F1 01 00000000:00000000 00:00000000 00000000     0        0 51235 1 0000000000000000 20 4 0 10 -1\n"
+	if ip, ok := peerOf([]byte(tcp6), map[string]bool{"51234": true}); !ok || ip != "2001:db8::2" {
+		t.Errorf("ipv6: %q %v", ip, ok)
+	}
+	if ip, ok := peerOf([]byte(tcp6), map[string]bool{"51235": true}); !ok || ip != "127.0.0.2" {
+		t.Errorf("v4-mapped: %q %v", ip, ok)
+	}
+}
