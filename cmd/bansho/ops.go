@@ -192,6 +192,10 @@ func (o *ops) tick(s *sensor.Sensor, p *pipeline.Pipeline, clock *sensor.BootClo
 		Proc: selfProc(), Self: &event.Self{Detached: fresh, TargetPID: uint32(os.Getpid())}})
 }
 
+// detachedNow is how many programs the last check found missing, for the
+// health document's counters.
+func (o *ops) detachedNow() uint64 { return uint64(o.detached.Load()) }
+
 // signals returns a channel closed at the first SIGTERM or SIGINT (or
 // when parent is done), which also arms the shutdown deadline. A second
 // signal exits at once, status 1.

@@ -168,10 +168,13 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		}
 		st.Drops["output_lost"] = p.OutputLost()
 		st.DropsTotal += p.OutputLost()
+		st.Counters["self_programs_detached"] = o.detachedNow()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))
 	}
 	tick := time.NewTicker(cfg.Health.Interval)
 	defer tick.Stop()
+	health() // a first health document at once: /readyz and READY=1 wait for it
+	o.tick(s, p, clock)
 	o.started()
 	var runErr error
 	readDone := false
