@@ -44,6 +44,24 @@ type ops struct {
 	phase        atomic.Value // string
 	ring         func() int
 	queue        chan *event.Event
+
+	guarded []sensor.IntegrityPath
+	skipped []string
+}
+
+// details adds the integrity paths to the sensor-started document, so the
+// record says what was guarded from when.
+func (o *ops) details(d map[string]string) {
+	for i, g := range o.guarded {
+		v := g.Path
+		if g.Self {
+			v += " (sensor's own)"
+		}
+		d[fmt.Sprintf("integrity_%d", i)] = v
+	}
+	for i, sk := range o.skipped {
+		d[fmt.Sprintf("integrity_skipped_%d", i)] = sk
+	}
 }
 
 // newOps starts the metrics endpoint early, so /healthz answers (and
@@ -119,11 +137,14 @@ func (o *ops) attach(s *sensor.Sensor, p *pipeline.Pipeline, queue chan *event.E
 		o.log.Warn("integrity path skipped", "path", sk)
 	}
 	o.log.Info("integrity paths registered", "paths", len(reg))
+	o.guarded, o.skipped = reg, skipped
 	o.health.Ready("probes_attached")
 	return nil
 }
 
 // selfPaths are the sensor's own files: reported with bansho.self_target.
+// The rule files and the store directory belong here too once those
+// components have configuration keys.
 func (o *ops) selfPaths() []string {
 	var out []string
 	if exe, err := os.Executable(); err == nil {

@@ -384,6 +384,13 @@ func TestSelfProtection(t *testing.T) {
 	prot := t.TempDir()
 	p := startSensor(t, prot, "")
 	pid := strconv.Itoa(p.cmd.Process.Pid)
+	cfgFile := p.cmd.Args[3]
+	started := waitDoc(t, p.out, time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" })
+	det, _ := field(started, "bansho.state.details").(map[string]any)
+	guarded := fmt.Sprint(det)
+	if !strings.Contains(guarded, cfgFile+" (sensor's own)") || !strings.Contains(guarded, "/usr/bin") {
+		t.Errorf("sensor-started details do not list the integrity paths: %v", det)
+	}
 
 	kill := exec.Command("/usr/bin/kill", "-USR1", pid)
 	if out, err := kill.CombinedOutput(); err != nil {
@@ -415,7 +422,6 @@ func TestSelfProtection(t *testing.T) {
 		t.Errorf("no ptrace event for python %d", py.Process.Pid)
 	}
 
-	cfgFile := p.cmd.Args[3]
 	cat := exec.Command("/bin/cat", cfgFile)
 	if err := cat.Run(); err != nil {
 		t.Fatal(err)

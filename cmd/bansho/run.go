@@ -143,6 +143,7 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 	if err := o.attach(s, p, events); err != nil {
 		return err
 	}
+	o.details(details)
 	p.Emit(stateEvent(clock, "sensor-started", "probes attached", details))
 	log.Info("sensor running", "protected", cfg.Protect.Paths, "version", fullVersion())
 
