@@ -75,6 +75,9 @@ func newOps(cfg *config.Config, cfgFile string, log *slog.Logger) (*ops, error) 
 	if err := o.srv.Register(o.outs); err != nil {
 		return nil, err
 	}
+	if err := o.srv.Register(metrics.BuildInfo(fullVersion())); err != nil {
+		return nil, err
+	}
 	if cfg.Metrics.Listen != "" {
 		if err := o.srv.Start(cfg.Metrics.Listen); err != nil {
 			return nil, err
