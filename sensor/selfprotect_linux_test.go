@@ -3,6 +3,8 @@
 package sensor
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -101,13 +103,26 @@ func TestSelfPtraced(t *testing.T) {
 func TestIntegrityPaths(t *testing.T) {
 	prot, guard, own := t.TempDir(), t.TempDir(), t.TempDir()
 	h := startSensor(t, prot)
-	reg, skipped, err := h.s.RegisterIntegrity([]string{guard, "/nonexistent/bansho"}, []string{own})
+	inside := filepath.Join(prot, "bin")
+	if err := os.Mkdir(inside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	reg, skipped, err := h.s.RegisterIntegrity([]string{guard, "/nonexistent/bansho", inside}, []string{own})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(reg) != 2 || len(skipped) != 1 || !strings.Contains(skipped[0], "/nonexistent/bansho") {
+	if len(reg) != 2 || len(skipped) != 2 || !strings.Contains(skipped[0], "/nonexistent/bansho") ||
+		!strings.Contains(skipped[1], "inside protected directory") {
 		t.Fatalf("registered %v skipped %v", reg, skipped)
 	}
+	// Still protected data below: a read there is reported and taints.
+	rd := exec.Command("/bin/sh", "-c", "echo x > "+inside+"/f; cat "+inside+"/f")
+	if out, err := rd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	h.waitFor("protected read below a refused integrity path", func(e *event.Event) bool {
+		return e.Op == event.OpFileOpen && e.File.Path == inside+"/f" && e.Proc.Comm == "cat" && e.Has(event.FlagProtected)
+	})
 	f := filepath.Join(guard, "tool")
 	if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -202,4 +217,36 @@ func TestDetachDetected(t *testing.T) {
 	if len(bad) != 1 || !strings.Contains(bad[0], "on_exec") {
 		t.Errorf("after detach: %v, want on_exec named", bad)
 	}
+}
+
+// What integrity paths cost a reader: open+close of a file under one,
+// before and after it is registered, with the sensor attached. Reads are
+// never reported, so the difference is the kind check on a cached verdict.
+func BenchmarkOpenUnderIntegrityPath(b *testing.B) {
+	dir := b.TempDir()
+	f := filepath.Join(dir, "tool")
+	if err := os.WriteFile(f, []byte("x"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.ProtectPaths = []string{b.TempDir()}
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	open := func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			fd, err := syscall.Open(f, syscall.O_RDONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			syscall.Close(fd)
+		}
+	}
+	b.Run("unguarded", open)
+	if _, _, err := s.RegisterIntegrity([]string{dir}, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("integrity", open)
 }
