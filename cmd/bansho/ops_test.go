@@ -268,36 +268,38 @@ func TestSigtermDuringLoad(t *testing.T) {
 	}
 }
 
-// An output that blocks forever: SIGTERM ends in exit 1 within
-// shutdown.timeout, naming what did not drain.
-func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
+// blockedSensor runs the sensor with a FIFO as its output file that is
+// opened for reading and never read: once the pipe holds 64 KiB the
+// output blocks, and with it the pipeline.
+func blockedSensor(t *testing.T, extra string) (*exec.Cmd, *sensorProc) {
+	t.Helper()
 	testutil.RequireBPF(t)
 	prot := t.TempDir()
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "events.json")
+	fifo := filepath.Join(t.TempDir(), "events.json")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// A reader that never reads: the sensor's open succeeds, its writes
-	// block once the pipe is full.
 	rd, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rd.Close()
+	t.Cleanup(func() { rd.Close() })
 	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+fifo+"}\n"+
-		"health:\n  interval: 1s\n  stall_after: 1s\nmetrics:\n  listen: 127.0.0.1:0\nshutdown:\n  timeout: 2s\n")
+		"health:\n  interval: 1s\n  stall_after: 1s\nmetrics:\n  listen: 127.0.0.1:0\n"+extra)
 	cmd := exec.Command(binary, "run", "--config", cfg)
-	stderr := &sensorProc{}
-	cmd.Stderr = stderr
+	p := &sensorProc{t: t}
+	cmd.Stderr = p
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	// Once it runs, make activity until the pipe is full (64 KiB unread):
-	// the output then blocks the pipeline.
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.log(), "sensor running") && time.Now().Before(deadline) {
+	for !strings.Contains(p.log(), "sensor running") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for {
@@ -309,16 +311,23 @@ func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pipe holds only %d bytes; stderr:\n%s", n, stderr.log())
+			t.Fatalf("pipe holds only %d bytes; stderr:\n%s", n, p.log())
 		}
 		exec.Command("/bin/true").Run()
 	}
-	// The blocked output stalls the pipeline: /healthz says so.
-	if m := listenRE.FindStringSubmatch(stderr.log()); m != nil {
-		stderr.addr = m[1]
+	if m := listenRE.FindStringSubmatch(p.log()); m != nil {
+		p.addr = m[1]
 	}
+	return cmd, p
+}
+
+// An output that blocks forever: /healthz says the pipeline is stalled,
+// and SIGTERM ends in exit 1 within shutdown.timeout, naming what did not
+// drain.
+func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
+	cmd, stderr := blockedSensor(t, "shutdown:\n  timeout: 2s\n")
 	code, body := 0, ""
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		if code, body = stderr.get("/healthz"); code == 503 {
 			break
 		}
@@ -329,7 +338,7 @@ func TestShutdownTimeoutNamesWhatIsStuck(t *testing.T) {
 	}
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	took := time.Since(start)
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 1 {
@@ -349,23 +358,25 @@ func lastLine(s string) string {
 	return l[len(l)-1]
 }
 
-// A second signal exits at once, without waiting for the drain.
+// A second signal exits at once, without waiting for the drain (which
+// cannot finish here: the output blocks, and the timeout is a minute).
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	prot := t.TempDir()
-	p := startSensor(t, prot, "shutdown:\n  timeout: 60s\n")
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	cmd, p := blockedSensor(t, "shutdown:\n  timeout: 60s\n")
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		// The first may have drained already (an idle sensor drains in
-		// milliseconds): exit 0 then; otherwise 1 naming the second signal.
-		if err != nil && !strings.Contains(p.log(), "second terminated") {
-			t.Errorf("exit %v without the second-signal message:\n%s", err, p.log())
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 1 || !strings.Contains(p.log(), "bansho: second terminated: exiting without draining") {
+			t.Errorf("exit %v; stderr:\n%s", err, p.log())
 		}
+		t.Logf("exit 1 %v after the second signal: %s", time.Since(start).Round(time.Millisecond), lastLine(p.log()))
 	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5s after two SIGTERMs")
+		t.Fatal("still running 5s after the second SIGTERM")
 	}
 }
 
