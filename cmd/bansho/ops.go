@@ -69,6 +69,9 @@ func (o *ops) details(d map[string]string) {
 func newOps(cfg *config.Config, cfgFile string, log *slog.Logger) (*ops, error) {
 	o := &ops{cfg: cfg, cfgFile: cfgFile, log: log, outs: metrics.NewOutputs(), notify: newSDNotifier(),
 		alerted: map[string]bool{}, stopWatchdog: make(chan struct{})}
+	for _, w := range config.UnknownEnv(os.Environ()) {
+		log.Warn("ignored environment variable", "problem", w)
+	}
 	o.health = metrics.NewHealth(cfg.Health.StallAfter, log)
 	o.health.Need("probes_attached", "outputs_open", "first_health_tick")
 	o.srv = metrics.New(o.health)
