@@ -12,6 +12,27 @@
 #define PTRACE_ATTACH 16
 #define PTRACE_SEIZE 0x4206
 
+/*
+ * A tracer repeats itself: strace attaches to every thread and reads the
+ * sensor's memory with process_vm_readv at every syscall it decodes. One
+ * record per tracer, call and request per SELF_DEDUPE_NS; the rest are
+ * counted (STAT_SELF_DEDUPED).
+ */
+#define SELF_DEDUPE_NS (10ULL * 1000000000ULL)
+
+struct self_seen_key {
+	__u32 tgid;
+	__u32 nr;
+	__s64 request;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct self_seen_key);
+	__type(value, __u64);
+} self_seen SEC(".maps");
+
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
@@ -100,6 +121,16 @@ static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
 	bpf_task_release(t);
 	if (tgid != self_tgid)
 		return 0;
+	{
+		struct self_seen_key k = {.tgid = cur->tgid, .nr = nr, .request = request};
+		__u64 now = bpf_ktime_get_boot_ns();
+		__u64 *last = bpf_map_lookup_elem(&self_seen, &k);
+		if (last && now - *last < SELF_DEDUPE_NS) {
+			stat_inc(STAT_SELF_DEDUPED);
+			return 0;
+		}
+		bpf_map_update_elem(&self_seen, &k, &now, BPF_ANY);
+	}
 	s = get_scratch();
 	if (!s)
 		return 0;
