@@ -14,9 +14,10 @@
 
 /*
  * A tracer repeats itself: strace attaches to every thread and reads the
- * sensor's memory with process_vm_readv at every syscall it decodes. One
- * record per tracer, call and request per SELF_DEDUPE_NS; the rest are
- * counted (STAT_SELF_DEDUPED).
+ * sensor's memory with process_vm_readv at every syscall it decodes; a
+ * sender may loop on kill. One record per tracer or sender, call and
+ * request (or signal) per SELF_DEDUPE_NS; the rest are counted
+ * (STAT_SELF_DEDUPED).
  */
 #define SELF_DEDUPE_NS (10ULL * 1000000000ULL)
 
@@ -32,6 +33,22 @@ struct {
 	__type(key, struct self_seen_key);
 	__type(value, __u64);
 } self_seen SEC(".maps");
+
+/* True (and counted) when the same tracer or sender did the same within
+ * SELF_DEDUPE_NS; records the time otherwise. */
+static __always_inline int self_repeat(__u32 tgid, __u32 nr, __s64 request)
+{
+	struct self_seen_key k = {.tgid = tgid, .nr = nr, .request = request};
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 *last = bpf_map_lookup_elem(&self_seen, &k);
+
+	if (last && now - *last < SELF_DEDUPE_NS) {
+		stat_inc(STAT_SELF_DEDUPED);
+		return 1;
+	}
+	bpf_map_update_elem(&self_seen, &k, &now, BPF_ANY);
+	return 0;
+}
 
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
@@ -71,6 +88,8 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 		if (code > 0)
 			return 0;
 	}
+	if (self_repeat(cur->tgid, 0, sig)) /* nr 0: a signal, request: its number */
+		return 0;
 	s = get_scratch();
 	if (!s)
 		return 0;
@@ -121,16 +140,8 @@ static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
 	bpf_task_release(t);
 	if (tgid != self_tgid)
 		return 0;
-	{
-		struct self_seen_key k = {.tgid = cur->tgid, .nr = nr, .request = request};
-		__u64 now = bpf_ktime_get_boot_ns();
-		__u64 *last = bpf_map_lookup_elem(&self_seen, &k);
-		if (last && now - *last < SELF_DEDUPE_NS) {
-			stat_inc(STAT_SELF_DEDUPED);
-			return 0;
-		}
-		bpf_map_update_elem(&self_seen, &k, &now, BPF_ANY);
-	}
+	if (self_repeat(cur->tgid, nr, request))
+		return 0;
 	s = get_scratch();
 	if (!s)
 		return 0;

@@ -250,3 +250,28 @@ func BenchmarkOpenUnderIntegrityPath(b *testing.B) {
 	}
 	b.Run("integrity", open)
 }
+
+// A sender that repeats itself makes one event; the repeats are counted.
+func TestSelfSignalRepeatsFolded(t *testing.T) {
+	h := startSensor(t, t.TempDir())
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGUSR1)
+	defer signal.Stop(ch)
+	before, err := h.s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := exec.Command("python3", "-c", "import os, sys, time\nfor _ in range(5):\n    os.kill(int(sys.argv[1]), 10); time.sleep(0.01)", strconv.Itoa(os.Getpid()))
+	if out, err := py.CombinedOutput(); err != nil {
+		t.Fatalf("python: %v %s", err, out)
+	}
+	h.waitFor("first signal", func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })
+	h.settle()
+	if n := len(h.all(func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })); n != 1 {
+		t.Errorf("%d signal events from one sender in 50ms, want 1", n)
+	}
+	after, _ := h.s.Stats()
+	if d := after.Counters["self_deduplicated"] - before.Counters["self_deduplicated"]; d != 4 {
+		t.Errorf("self_deduplicated grew by %d, want 4", d)
+	}
+}
