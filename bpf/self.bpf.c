@@ -9,6 +9,8 @@
 #define NR_ptrace 101
 #define NR_process_vm_readv 310
 #define NR_process_vm_writev 311
+#define NR_pidfd_getfd 438
+#define PID_FS_MAGIC 0x50494446 /* "PIDF": pidfds live on pidfs (6.9+) */
 #define PTRACE_ATTACH 16
 #define PTRACE_SEIZE 0x4206
 
@@ -105,8 +107,8 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 }
 
 /*
- * ptrace(PTRACE_ATTACH/PTRACE_SEIZE) and process_vm_readv/writev aimed at
- * any thread of the sensor, whatever the result (a refused attempt is as
+ * ptrace(PTRACE_ATTACH/PTRACE_SEIZE), process_vm_readv/writev and
+ * pidfd_getfd aimed at any thread of the sensor, whatever the result (a refused attempt is as
  * telling as a successful one). The pid is resolved in the initial pid
  * namespace.
  */
@@ -127,6 +129,14 @@ static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
 		if (request != PTRACE_ATTACH && request != PTRACE_SEIZE)
 			return 0;
 		pid = regs->si;
+	} else if (nr == NR_pidfd_getfd) {
+		/* pidfd_getfd(pidfd, targetfd, flags): copies one of the
+		 * target's descriptors out. The pidfs inode holds its pid. */
+		struct file *pf = fd_file(cur, regs->di);
+		if (!pf || pf->f_inode->i_sb->s_magic != PID_FS_MAGIC)
+			return 0;
+		pid = pid_nr_of(kcast(pf->f_inode->i_private, pid)); /* pidfd_pid() */
+		request = regs->si; /* the target's fd */
 	} else {
 		pid = regs->di;
 	}

@@ -75,6 +75,8 @@ if r == 0:
     libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
 libc.syscall.restype = ctypes.c_long
 print("vm_readv", libc.syscall(310, pid, None, 0, None, 0, 0))
+pidfd = os.pidfd_open(pid)
+print("pidfd_getfd", libc.syscall(438, pidfd, 0, 0))  # a copy of the sensor's stdin
 `
 
 // ptrace(PTRACE_SEIZE) and process_vm_readv on the sensor: ptrace events.
@@ -96,6 +98,12 @@ func TestSelfPtraced(t *testing.T) {
 	h.waitFor("process_vm_readv", func(e *event.Event) bool {
 		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 310
 	})
+	getfd := h.waitFor("pidfd_getfd", func(e *event.Event) bool {
+		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 438
+	})
+	if getfd.Self.Request != 0 || getfd.Self.Ret < 0 || getfd.Self.TargetPID != uint32(os.Getpid()) {
+		t.Errorf("pidfd_getfd event %+v", getfd.Self)
+	}
 }
 
 // Integrity paths: modifications are reported, reads are not, and
