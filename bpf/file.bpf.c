@@ -601,11 +601,10 @@ static __noinline int handle_fd_attr(struct pt_regs *regs, long nr, long ret)
 	struct file_event *e;
 	struct dentry *d;
 	struct vfsmount *mnt;
+	int prot;
 
 	if (!f)
 		return 0;
-	int prot;
-
 	d = BPF_CORE_READ(f, f_path.dentry);
 	mnt = BPF_CORE_READ(f, f_path.mnt);
 	prot = dentry_protected(d, mnt);

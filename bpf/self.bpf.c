@@ -9,8 +9,48 @@
 #define NR_ptrace 101
 #define NR_process_vm_readv 310
 #define NR_process_vm_writev 311
+#define NR_pidfd_getfd 438
+#define PID_FS_MAGIC 0x50494446 /* "PIDF": pidfds live on pidfs (6.9+) */
 #define PTRACE_ATTACH 16
 #define PTRACE_SEIZE 0x4206
+
+/*
+ * A tracer repeats itself: strace attaches to every thread and reads the
+ * sensor's memory with process_vm_readv at every syscall it decodes; a
+ * sender may loop on kill. One record per tracer or sender, call and
+ * request (or signal) per SELF_DEDUPE_NS; the rest are counted
+ * (STAT_SELF_DEDUPED).
+ */
+#define SELF_DEDUPE_NS (10ULL * 1000000000ULL)
+
+struct self_seen_key {
+	__u32 tgid;
+	__u32 nr;
+	__s64 request;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct self_seen_key);
+	__type(value, __u64);
+} self_seen SEC(".maps");
+
+/* True (and counted) when the same tracer or sender did the same within
+ * SELF_DEDUPE_NS; records the time otherwise. */
+static __always_inline int self_repeat(__u32 tgid, __u32 nr, __s64 request)
+{
+	struct self_seen_key k = {.tgid = tgid, .nr = nr, .request = request};
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 *last = bpf_map_lookup_elem(&self_seen, &k);
+
+	if (last && now - *last < SELF_DEDUPE_NS) {
+		stat_inc(STAT_SELF_DEDUPED);
+		return 1;
+	}
+	bpf_map_update_elem(&self_seen, &k, &now, BPF_ANY);
+	return 0;
+}
 
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
@@ -50,6 +90,8 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 		if (code > 0)
 			return 0;
 	}
+	if (self_repeat(cur->tgid, 0, sig)) /* nr 0: a signal, request: its number */
+		return 0;
 	s = get_scratch();
 	if (!s)
 		return 0;
@@ -65,8 +107,8 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 }
 
 /*
- * ptrace(PTRACE_ATTACH/PTRACE_SEIZE) and process_vm_readv/writev aimed at
- * any thread of the sensor, whatever the result (a refused attempt is as
+ * ptrace(PTRACE_ATTACH/PTRACE_SEIZE), process_vm_readv/writev and
+ * pidfd_getfd aimed at any thread of the sensor, whatever the result (a refused attempt is as
  * telling as a successful one). The pid is resolved in the initial pid
  * namespace.
  */
@@ -87,6 +129,14 @@ static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
 		if (request != PTRACE_ATTACH && request != PTRACE_SEIZE)
 			return 0;
 		pid = regs->si;
+	} else if (nr == NR_pidfd_getfd) {
+		/* pidfd_getfd(pidfd, targetfd, flags): copies one of the
+		 * target's descriptors out. The pidfs inode holds its pid. */
+		struct file *pf = fd_file(cur, regs->di);
+		if (!pf || pf->f_inode->i_sb->s_magic != PID_FS_MAGIC)
+			return 0;
+		pid = pid_nr_of(kcast(pf->f_inode->i_private, pid)); /* pidfd_pid() */
+		request = regs->si; /* the target's fd */
 	} else {
 		pid = regs->di;
 	}
@@ -99,6 +149,8 @@ static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
 	tid = t->pid;
 	bpf_task_release(t);
 	if (tgid != self_tgid)
+		return 0;
+	if (self_repeat(cur->tgid, nr, request))
 		return 0;
 	s = get_scratch();
 	if (!s)

@@ -84,6 +84,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_ptrace:
 	case NR_process_vm_readv:
 	case NR_process_vm_writev:
+	case NR_pidfd_getfd:
 		return handle_ptrace(regs, nr, ret);
 	case NR_accept:
 	case NR_accept4:

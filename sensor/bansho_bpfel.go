@@ -83,6 +83,13 @@ type banshoSelfProbe struct {
 	Ino   uint64
 }
 
+type banshoSelfSeenKey struct {
+	_       structs.HostLayout
+	Tgid    uint32
+	Nr      uint32
+	Request int64
+}
+
 type banshoSendKey struct {
 	_      structs.HostLayout
 	Tgid   uint32
@@ -160,6 +167,7 @@ type banshoMapSpecs struct {
 	ProtectedInodes *ebpf.MapSpec `ebpf:"protected_inodes"`
 	ScratchMap      *ebpf.MapSpec `ebpf:"scratch_map"`
 	SelfProbe       *ebpf.MapSpec `ebpf:"self_probe"`
+	SelfSeen        *ebpf.MapSpec `ebpf:"self_seen"`
 	SendSeen        *ebpf.MapSpec `ebpf:"send_seen"`
 	Stats           *ebpf.MapSpec `ebpf:"stats"`
 	TaintedPipes    *ebpf.MapSpec `ebpf:"tainted_pipes"`
@@ -215,6 +223,7 @@ type banshoMaps struct {
 	ProtectedInodes *ebpf.Map `ebpf:"protected_inodes"`
 	ScratchMap      *ebpf.Map `ebpf:"scratch_map"`
 	SelfProbe       *ebpf.Map `ebpf:"self_probe"`
+	SelfSeen        *ebpf.Map `ebpf:"self_seen"`
 	SendSeen        *ebpf.Map `ebpf:"send_seen"`
 	Stats           *ebpf.Map `ebpf:"stats"`
 	TaintedPipes    *ebpf.Map `ebpf:"tainted_pipes"`
@@ -234,6 +243,7 @@ func (m *banshoMaps) Close() error {
 		m.ProtectedInodes,
 		m.ScratchMap,
 		m.SelfProbe,
+		m.SelfSeen,
 		m.SendSeen,
 		m.Stats,
 		m.TaintedPipes,

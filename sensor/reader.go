@@ -143,6 +143,7 @@ var kernelCounters = []struct {
 	{8, "stale_fd_entry", false},
 	{9, "content_sample_truncated", false},
 	{10, "pipe_tainted", false},
+	{11, "self_deduplicated", false},
 }
 
 // Stats reads the kernel's per-CPU counters and adds the reader's.

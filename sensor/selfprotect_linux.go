@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -65,6 +66,12 @@ func (s *Sensor) RegisterIntegrity(paths, self []string) (reg []IntegrityPath, s
 			skipped = append(skipped, fmt.Sprintf("%s: %v", it.p, err))
 			continue
 		}
+		// The nearest guarded directory decides: an integrity path inside
+		// protected data would take the protection away from what is below.
+		if pd, ok := s.underProtected(real); ok {
+			skipped = append(skipped, fmt.Sprintf("%s: inside protected directory %s, stays protected data", it.p, pd))
+			continue
+		}
 		dev, ino, err := s.KernelIdentity(real)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("%s: %v", it.p, err))
@@ -92,6 +99,16 @@ func (s *Sensor) RegisterIntegrity(paths, self []string) (reg []IntegrityPath, s
 		return reg, skipped, err
 	}
 	return reg, skipped, nil
+}
+
+// underProtected reports the protected directory that holds path, if any.
+func (s *Sensor) underProtected(path string) (string, bool) {
+	for _, pd := range s.protected {
+		if path == pd.Path || strings.HasPrefix(path, strings.TrimSuffix(pd.Path, "/")+"/") {
+			return pd.Path, true
+		}
+	}
+	return "", false
 }
 
 // CheckAttached verifies that every program the sensor attached is still

@@ -3,6 +3,8 @@
 package sensor
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -73,6 +75,8 @@ if r == 0:
     libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
 libc.syscall.restype = ctypes.c_long
 print("vm_readv", libc.syscall(310, pid, None, 0, None, 0, 0))
+pidfd = os.pidfd_open(pid)
+print("pidfd_getfd", libc.syscall(438, pidfd, 0, 0))  # a copy of the sensor's stdin
 `
 
 // ptrace(PTRACE_SEIZE) and process_vm_readv on the sensor: ptrace events.
@@ -94,6 +98,12 @@ func TestSelfPtraced(t *testing.T) {
 	h.waitFor("process_vm_readv", func(e *event.Event) bool {
 		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 310
 	})
+	getfd := h.waitFor("pidfd_getfd", func(e *event.Event) bool {
+		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 438
+	})
+	if getfd.Self.Request != 0 || getfd.Self.Ret < 0 || getfd.Self.TargetPID != uint32(os.Getpid()) {
+		t.Errorf("pidfd_getfd event %+v", getfd.Self)
+	}
 }
 
 // Integrity paths: modifications are reported, reads are not, and
@@ -101,13 +111,26 @@ func TestSelfPtraced(t *testing.T) {
 func TestIntegrityPaths(t *testing.T) {
 	prot, guard, own := t.TempDir(), t.TempDir(), t.TempDir()
 	h := startSensor(t, prot)
-	reg, skipped, err := h.s.RegisterIntegrity([]string{guard, "/nonexistent/bansho"}, []string{own})
+	inside := filepath.Join(prot, "bin")
+	if err := os.Mkdir(inside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	reg, skipped, err := h.s.RegisterIntegrity([]string{guard, "/nonexistent/bansho", inside}, []string{own})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(reg) != 2 || len(skipped) != 1 || !strings.Contains(skipped[0], "/nonexistent/bansho") {
+	if len(reg) != 2 || len(skipped) != 2 || !strings.Contains(skipped[0], "/nonexistent/bansho") ||
+		!strings.Contains(skipped[1], "inside protected directory") {
 		t.Fatalf("registered %v skipped %v", reg, skipped)
 	}
+	// Still protected data below: a read there is reported and taints.
+	rd := exec.Command("/bin/sh", "-c", "echo x > "+inside+"/f; cat "+inside+"/f")
+	if out, err := rd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	h.waitFor("protected read below a refused integrity path", func(e *event.Event) bool {
+		return e.Op == event.OpFileOpen && e.File.Path == inside+"/f" && e.Proc.Comm == "cat" && e.Has(event.FlagProtected)
+	})
 	f := filepath.Join(guard, "tool")
 	if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -201,5 +224,62 @@ func TestDetachDetected(t *testing.T) {
 	}
 	if len(bad) != 1 || !strings.Contains(bad[0], "on_exec") {
 		t.Errorf("after detach: %v, want on_exec named", bad)
+	}
+}
+
+// What integrity paths cost a reader: open+close of a file under one,
+// before and after it is registered, with the sensor attached. Reads are
+// never reported, so the difference is the kind check on a cached verdict.
+func BenchmarkOpenUnderIntegrityPath(b *testing.B) {
+	dir := b.TempDir()
+	f := filepath.Join(dir, "tool")
+	if err := os.WriteFile(f, []byte("x"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.ProtectPaths = []string{b.TempDir()}
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	open := func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			fd, err := syscall.Open(f, syscall.O_RDONLY, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			syscall.Close(fd)
+		}
+	}
+	b.Run("unguarded", open)
+	if _, _, err := s.RegisterIntegrity([]string{dir}, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("integrity", open)
+}
+
+// A sender that repeats itself makes one event; the repeats are counted.
+func TestSelfSignalRepeatsFolded(t *testing.T) {
+	h := startSensor(t, t.TempDir())
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGUSR1)
+	defer signal.Stop(ch)
+	before, err := h.s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := exec.Command("python3", "-c", "import os, sys, time\nfor _ in range(5):\n    os.kill(int(sys.argv[1]), 10); time.sleep(0.01)", strconv.Itoa(os.Getpid()))
+	if out, err := py.CombinedOutput(); err != nil {
+		t.Fatalf("python: %v %s", err, out)
+	}
+	h.waitFor("first signal", func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })
+	h.settle()
+	if n := len(h.all(func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })); n != 1 {
+		t.Errorf("%d signal events from one sender in 50ms, want 1", n)
+	}
+	after, _ := h.s.Stats()
+	if d := after.Counters["self_deduplicated"] - before.Counters["self_deduplicated"]; d != 4 {
+		t.Errorf("self_deduplicated grew by %d, want 4", d)
 	}
 }

@@ -78,6 +78,7 @@ enum stat_idx {
 	STAT_STALE_FD = 8,        /* fd_table entry no longer matched the fd */
 	STAT_SAMPLE_TRUNCATED = 9,/* a write or send was larger than the sample */
 	STAT_PIPE_TAINTED = 10,   /* a tainted process wrote to a pipe */
+	STAT_SELF_DEDUPED = 11,   /* a repeated ptrace/process_vm_* on the sensor folded */
 	STAT_MAX = 16,
 };
 

@@ -418,9 +418,10 @@ static __always_inline void bump_generation(void)
 
 /*
  * Is the object at dentry (seen through mnt, which may be NULL) protected
- * data (PROT_DATA) or under an integrity path (PROT_INTEGRITY, | PROT_SELF
- * for the sensor's own files)? 0 when neither. Set when it is a known protected inode, or when it or any ancestor
- * directory is a protected directory. The walk follows d_parent, so relative
+ * data (PROT_DATA), or under an integrity path (PROT_INTEGRITY, with
+ * PROT_SELF for the sensor's own files)? 0 when neither. It is when it is a
+ * known protected inode, or when it or any ancestor directory is a
+ * protected directory (the nearest one decides the kind). The walk follows d_parent, so relative
  * paths, dirfds, "..", symlinks and bind mounts all end at the same
  * identities; with a mount it also climbs to the mount point, so a file
  * system mounted below a protected directory is covered too. The verdict

@@ -23,12 +23,17 @@ func configCmd() *cobra.Command {
 		Long: `Load FILE as 'bansho run --config FILE' would (with the BANSHO_*
 environment applied), validate every key, and print the effective protected
 and integrity paths, outputs and endpoints. Needs no root and does not touch
-the kernel. Exit status 1 and one line naming file:line: key when it is wrong.`,
+the kernel. Exit status 1 and one line naming file:line: key when it is wrong.
+Paths are checked on this host: run it where the sensor will run (or in its
+image). BANSHO_* variables that name no key are warned about.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(args[0], nil)
 			if err != nil {
 				return err
+			}
+			for _, w := range config.UnknownEnv(os.Environ()) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "bansho: warning:", w)
 			}
 			printConfigSummary(cmd.OutOrStdout(), args[0], cfg)
 			return nil

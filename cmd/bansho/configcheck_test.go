@@ -56,6 +56,17 @@ func TestConfigCheckGood(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(d, "out")); err == nil {
 		t.Error("config check created the output directory")
 	}
+	// A misspelt variable is named, the check still passes.
+	cmd := checkCmd(t, cfg)
+	cmd.Env = append(cmd.Env, "BANSHO_SHUTDOWN_TIMOUT=5s")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("with a misspelt variable: %v %s", err, stderr.String())
+	}
+	if want := "bansho: warning: BANSHO_SHUTDOWN_TIMOUT is not a configuration variable (did you mean BANSHO_SHUTDOWN_TIMEOUT?)\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
 }
 
 func TestConfigCheckBad(t *testing.T) {

@@ -44,6 +44,24 @@ type ops struct {
 	phase        atomic.Value // string
 	ring         func() int
 	queue        chan *event.Event
+
+	guarded []sensor.IntegrityPath
+	skipped []string
+}
+
+// details adds the integrity paths to the sensor-started document, so the
+// record says what was guarded from when.
+func (o *ops) details(d map[string]string) {
+	for i, g := range o.guarded {
+		v := g.Path
+		if g.Self {
+			v += " (sensor's own)"
+		}
+		d[fmt.Sprintf("integrity_%d", i)] = v
+	}
+	for i, sk := range o.skipped {
+		d[fmt.Sprintf("integrity_skipped_%d", i)] = sk
+	}
 }
 
 // newOps starts the metrics endpoint early, so /healthz answers (and
@@ -51,10 +69,16 @@ type ops struct {
 func newOps(cfg *config.Config, cfgFile string, log *slog.Logger) (*ops, error) {
 	o := &ops{cfg: cfg, cfgFile: cfgFile, log: log, outs: metrics.NewOutputs(), notify: newSDNotifier(),
 		alerted: map[string]bool{}, stopWatchdog: make(chan struct{})}
+	for _, w := range config.UnknownEnv(os.Environ()) {
+		log.Warn("ignored environment variable", "problem", w)
+	}
 	o.health = metrics.NewHealth(cfg.Health.StallAfter, log)
 	o.health.Need("probes_attached", "outputs_open", "first_health_tick")
 	o.srv = metrics.New(o.health)
 	if err := o.srv.Register(o.outs); err != nil {
+		return nil, err
+	}
+	if err := o.srv.Register(metrics.BuildInfo(fullVersion())); err != nil {
 		return nil, err
 	}
 	if cfg.Metrics.Listen != "" {
@@ -119,11 +143,14 @@ func (o *ops) attach(s *sensor.Sensor, p *pipeline.Pipeline, queue chan *event.E
 		o.log.Warn("integrity path skipped", "path", sk)
 	}
 	o.log.Info("integrity paths registered", "paths", len(reg))
+	o.guarded, o.skipped = reg, skipped
 	o.health.Ready("probes_attached")
 	return nil
 }
 
 // selfPaths are the sensor's own files: reported with bansho.self_target.
+// The rule files and the store directory belong here too once those
+// components have configuration keys.
 func (o *ops) selfPaths() []string {
 	var out []string
 	if exe, err := os.Executable(); err == nil {
@@ -191,6 +218,10 @@ func (o *ops) tick(s *sensor.Sensor, p *pipeline.Pipeline, clock *sensor.BootClo
 	p.Emit(&event.Event{Op: event.OpSelfDetach, Flags: event.FlagSelf, KTime: now, Time: clock.Wall(now),
 		Proc: selfProc(), Self: &event.Self{Detached: fresh, TargetPID: uint32(os.Getpid())}})
 }
+
+// detachedNow is how many programs the last check found missing, for the
+// health document's counters.
+func (o *ops) detachedNow() uint64 { return uint64(o.detached.Load()) }
 
 // signals returns a channel closed at the first SIGTERM or SIGINT (or
 // when parent is done), which also arms the shutdown deadline. A second

@@ -164,6 +164,7 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 	if err := o.attach(s, p, events); err != nil {
 		return err
 	}
+	o.details(details)
 	p.Emit(stateEvent(clock, "sensor-started", "probes attached", details))
 	log.Info("sensor running", "protected", cfg.Protect.Paths, "version", fullVersion())
 
@@ -197,10 +198,13 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		enr.counters(st.Counters)
 		st.Drops["output_lost"] = p.OutputLost()
 		st.DropsTotal += p.OutputLost()
+		st.Counters["self_programs_detached"] = o.detachedNow()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))
 	}
 	tick := time.NewTicker(cfg.Health.Interval)
 	defer tick.Stop()
+	health() // a first health document at once: /readyz and READY=1 wait for it
+	o.tick(s, p, clock)
 	o.started()
 	var runErr error
 	readDone := false

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,4 +36,43 @@ func (c *Config) validateOps() error {
 		}
 	}
 	return nil
+}
+
+// notConfig are BANSHO_* variables that are not configuration keys.
+var notConfig = map[string]bool{"BANSHO_CPUPROFILE": true, "BANSHO_REQUIRE_BPF": true, "BANSHO_UPDATE_DOCS": true}
+
+// UnknownEnv lists BANSHO_* variables of environ that name no
+// configuration key, each with the closest variable that does: a typo in
+// a variable is otherwise silently ignored.
+func UnknownEnv(environ []string) []string {
+	known := map[string]bool{}
+	for _, k := range Keys() {
+		known[EnvName(k)] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "BANSHO_") || known[name] || notConfig[name] {
+			continue
+		}
+		msg := name + " is not a configuration variable"
+		best, bestD := "", 3
+		for k := range known {
+			if d := editDistance(name, k); d < bestD {
+				best, bestD = k, d
+			}
+		}
+		if best != "" {
+			msg += " (did you mean " + best + "?)"
+		}
+		out = append(out, msg)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EnvName is the environment variable of a key (protect.paths ->
+// BANSHO_PROTECT_PATHS).
+func EnvName(key string) string {
+	return "BANSHO_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }

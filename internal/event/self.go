@@ -3,7 +3,7 @@ package event
 // Self-protection: the sensor's own process, programs and files.
 const (
 	OpSelfSignal Op = 30  // kernel: another process signalled the sensor
-	OpSelfPtrace Op = 31  // kernel: ptrace attach or process_vm_readv/writev on the sensor
+	OpSelfPtrace Op = 31  // kernel: ptrace attach, process_vm_readv/writev or pidfd_getfd on the sensor
 	OpSelfDetach Op = 103 // userspace: a kernel program of the sensor is no longer attached
 )
 
@@ -19,8 +19,8 @@ type Self struct {
 	Signal    int32  // OpSelfSignal: the signal number
 	SigCode   int32  // si_code: 0 kill, -1 sigqueue, -6 tkill/tgkill
 	Ret       int64  // ptrace / process_vm_*: result; signal: delivery result (0 delivered, 1 ignored, 2 already pending)
-	Request   int64  // ptrace request (16 PTRACE_ATTACH, 0x4206 PTRACE_SEIZE)
-	Syscall   uint32 // 101 ptrace, 310 process_vm_readv, 311 process_vm_writev
+	Request   int64  // ptrace request (16 PTRACE_ATTACH, 0x4206 PTRACE_SEIZE); pidfd_getfd: the target fd
+	Syscall   uint32 // 101 ptrace, 310 process_vm_readv, 311 process_vm_writev, 438 pidfd_getfd
 	TargetPID uint32 // the sensor's pid
 	TargetTID uint32 // the thread signalled or traced
 	// Detached lists, for OpSelfDetach, each program found missing and how.

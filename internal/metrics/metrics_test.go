@@ -83,6 +83,9 @@ func TestMetricsEndpoint(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Register(BuildInfo("1.2.3 (abcdef012345)")); err != nil {
+		t.Fatal(err)
+	}
 	// A second registration of the same metrics is refused, by name.
 	if err := s.Register(PipelineCollector{}); err == nil || !strings.Contains(err.Error(), "metrics: register") {
 		t.Errorf("duplicate registration: %v", err)
@@ -98,6 +101,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`bansho_sensor_ringbuf_drops_by_kind_total{kind="exec"} 3`, "bansho_sensor_ringbuf_fill_ratio 0.25",
 		"bansho_sensor_queue_length 5", "bansho_pipeline_documents_encoded_total 40", "bansho_content_scans_total 9",
 		`bansho_content_findings_total{kind="my_number"} 2`, "go_goroutines", "process_open_fds",
+		`bansho_build_info{goversion="go`, `version="1.2.3 (abcdef012345)"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

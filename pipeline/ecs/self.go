@@ -42,10 +42,14 @@ func selfFields(o *obj, ev *event.Event) {
 		o.close()
 	case event.OpSelfPtrace:
 		o.section("ptrace")
-		o.str("syscall", map[uint32]string{101: "ptrace", 310: "process_vm_readv", 311: "process_vm_writev"}[s.Syscall])
-		if s.Syscall == 101 {
+		o.str("syscall", map[uint32]string{101: "ptrace", 310: "process_vm_readv", 311: "process_vm_writev",
+			438: "pidfd_getfd"}[s.Syscall])
+		switch s.Syscall {
+		case 101:
 			o.int("request", s.Request)
 			o.str("request_name", ptraceRequest(s.Request))
+		case 438:
+			o.int("target_fd", s.Request) // the sensor's descriptor copied out
 		}
 		o.int("ret", s.Ret)
 		o.close()

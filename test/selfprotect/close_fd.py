@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Close a file descriptor inside another process, as an intruder with
-ptrace rights would to detach a BPF link it holds: seize the main thread,
-interrupt it, make it run close(fd) on its own syscall instruction, restore
-its registers and let it go.
+ptrace rights would to detach a BPF link it holds: seize a thread that is
+parked in a syscall, make it run close(fd) on its own syscall instruction,
+restore its registers and let it go.
 
 usage: close_fd.py PID [TRACEPOINT]   the bpf_link descriptor attached to
 TRACEPOINT (default sched_process_exec) is closed; prints the descriptor
@@ -47,27 +47,38 @@ def link_fd(pid, tp):
     sys.exit("no bpf_link on %s in %d" % (tp, pid))
 
 
+def inject_close(tid, fd):
+    """Run close(fd) on thread tid; None if it is not parked in a syscall."""
+    ptrace(PTRACE_SEIZE, tid)
+    ptrace(PTRACE_INTERRUPT, tid)
+    os.waitpid(tid, 0x40000000)  # __WALL
+    saved = Regs()
+    ptrace(PTRACE_GETREGS, tid, None, ctypes.byref(saved))
+    word = ptrace(PTRACE_PEEKTEXT, tid, ctypes.c_void_p(saved.rip - 2)) & 0xffff
+    if word != 0x050f or saved.orig_rax == (1 << 64) - 1:
+        ptrace(PTRACE_DETACH, tid)  # running user code: try another thread
+        return None
+    r = Regs.from_buffer_copy(saved)
+    r.rip, r.rax, r.orig_rax, r.rdi = saved.rip - 2, 3, (1 << 64) - 1, fd  # close(fd)
+    ptrace(PTRACE_SETREGS, tid, None, ctypes.byref(r))
+    ptrace(PTRACE_SINGLESTEP, tid)
+    os.waitpid(tid, 0x40000000)
+    ptrace(PTRACE_GETREGS, tid, None, ctypes.byref(r))
+    ptrace(PTRACE_SETREGS, tid, None, ctypes.byref(saved))
+    ptrace(PTRACE_DETACH, tid)
+    return ctypes.c_longlong(r.rax).value
+
+
 def main():
     pid = int(sys.argv[1])
     fd = link_fd(pid, sys.argv[2] if len(sys.argv) > 2 else "sched_process_exec")
-    ptrace(PTRACE_SEIZE, pid)
-    ptrace(PTRACE_INTERRUPT, pid)
-    os.waitpid(pid, 0x40000000)  # __WALL
-    saved = Regs()
-    ptrace(PTRACE_GETREGS, pid, None, ctypes.byref(saved))
-    word = ptrace(PTRACE_PEEKTEXT, pid, ctypes.c_void_p(saved.rip - 2)) & 0xffff
-    if word != 0x050f:  # not stopped right after a syscall instruction
-        ptrace(PTRACE_DETACH, pid)
-        sys.exit("thread not stopped after a syscall (rip %#x)" % saved.rip)
-    r = Regs.from_buffer_copy(saved)
-    r.rip, r.rax, r.orig_rax, r.rdi = saved.rip - 2, 3, (1 << 64) - 1, fd  # close(fd)
-    ptrace(PTRACE_SETREGS, pid, None, ctypes.byref(r))
-    ptrace(PTRACE_SINGLESTEP, pid)
-    os.waitpid(pid, 0x40000000)
-    ptrace(PTRACE_GETREGS, pid, None, ctypes.byref(r))
-    ptrace(PTRACE_SETREGS, pid, None, ctypes.byref(saved))
-    ptrace(PTRACE_DETACH, pid)
-    print(fd, ctypes.c_longlong(r.rax).value)
+    # Descriptors are per process: any thread parked in a syscall will do.
+    for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
+        res = inject_close(tid, fd)
+        if res is not None:
+            print(fd, res)
+            return
+    sys.exit("no thread of %d is parked in a syscall" % pid)
 
 
 main()
