@@ -205,7 +205,7 @@ func TestMetricsMatchEvents(t *testing.T) {
 	opens := func(all []map[string]any) int {
 		c := 0
 		for _, d := range all {
-			if field(d, "event.action") == "open" && strings.HasPrefix(fmt.Sprint(field(d, "file.path")), prot+"/roster-") {
+			if isKernelEvent(d) && field(d, "event.action") == "open" && strings.HasPrefix(fmt.Sprint(field(d, "file.path")), prot+"/roster-") {
 				c++
 			}
 		}

@@ -18,7 +18,7 @@ import (
 // checkRecordedStore looks at the store a real sensor run wrote: every
 // document of the output file is in it, verify passes, and the timeline
 // of the touched file shows the touch process.
-func checkRecordedStore(t *testing.T, dir, file string, pid int, docs int) {
+func checkRecordedStore(t *testing.T, dir, file string, pid int, docs, alerts int) {
 	t.Helper()
 	out, err := exec.Command(binary, "store", "verify", "--store", dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK: store") {
@@ -30,6 +30,9 @@ func checkRecordedStore(t *testing.T, dir, file string, pid int, docs int) {
 	}
 	if got := s.Head(store.StreamEvents); got != uint64(docs) {
 		t.Errorf("the store holds %d routine documents, the output file %d", got, docs)
+	}
+	if got := s.Head(store.StreamAlerts); got != uint64(alerts) {
+		t.Errorf("the store holds %d alerts, the output file %d", got, alerts)
 	}
 	out, err = exec.Command(binary, "timeline", "--store", dir, "--file", file, "--format", "json").Output()
 	if err != nil {

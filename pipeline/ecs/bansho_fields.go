@@ -79,6 +79,34 @@ var BanshoFields = map[string]string{
 	"bansho.state.version": "keyword",
 	"bansho.state.details": "flattened",
 
+	// Alerts (pipeline/ecs/alert.go): the rule's priority and tags, and the
+	// event.id of every event that made it fire.
+	"bansho.rule.priority": "keyword",
+	"bansho.rule.tags":     "keyword[]",
+	"bansho.alert.events":  "keyword[]",
+
+	// Enrichment (pipeline/enrich).
+	"bansho.network.destination_class": "keyword",
+	"bansho.orchestrator.node":         "keyword",
+	"bansho.process.unknown":           "boolean",
+	"bansho.file.mount.source":         "keyword",
+	"bansho.file.mount.point":          "keyword",
+
+	// Self-protection (pipeline/ecs/self.go): signals and tracing aimed at
+	// the sensor, and its detached programs.
+	"bansho.signal.number":       "long",
+	"bansho.signal.name":         "keyword",
+	"bansho.signal.code":         "long",
+	"bansho.signal.result":       "long",
+	"bansho.ptrace.syscall":      "keyword",
+	"bansho.ptrace.request":      "long",
+	"bansho.ptrace.request_name": "keyword",
+	"bansho.ptrace.target_fd":    "long",
+	"bansho.ptrace.ret":          "long",
+	"bansho.self.detached":       "keyword[]",
+	"bansho.target.pid":          "long",
+	"bansho.target.tid":          "long",
+
 	// Dead letters (the store's dead-letter stream): why a sink refused a
 	// document.
 	"bansho.dead_letter.exporter": "keyword",
