@@ -83,7 +83,7 @@ install: build
 	install -m 0644 docs/deployment.md $(DESTDIR)$(DOCDIR)/deployment.md
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/bansho/rules
 	test -e $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml || \
-		install -m 0600 deploy/example.yaml $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml
+		install -m 0600 deploy/systemd/bansho.yaml $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml
 	test -e $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.env || \
 		install -m 0600 deploy/systemd/bansho.env.example $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.env
 	# The default rule pack is the project's: its files are replaced on

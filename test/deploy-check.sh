@@ -132,18 +132,33 @@ check_kubernetes() {
 			cat "${tmp}/kc.out"
 		fi
 	done
-	# The component that drops CAP_SYS_ADMIN, rendered on the base from a
-	# scratch overlay (kustomize takes only relative paths).
-	mkdir -p "${tmp}/notls"
-	printf 'resources: [%s]\ncomponents: [%s]\n' \
-		"$(realpath --relative-to="${tmp}/notls" deploy/kubernetes/base)" \
-		"$(realpath --relative-to="${tmp}/notls" deploy/kubernetes/components/without-tls-plaintext)" >"${tmp}/notls/kustomization.yaml"
-	if "${kustomize}" build "${tmp}/notls" >"${tmp}/notls.yaml" 2>"${tmp}/kustomize.err" && "${kc[@]}" "${tmp}/notls.yaml" >/dev/null 2>&1 &&
-		! grep -q -- '- SYS_ADMIN' "${tmp}/notls.yaml" && grep -q -- '- PERFMON' "${tmp}/notls.yaml"; then
-		ok "kubernetes: components/without-tls-plaintext drops CAP_SYS_ADMIN only"
-	else
-		bad "kubernetes: components/without-tls-plaintext: $(cat "${tmp}/kustomize.err")"
-	fi
+	# Each component, rendered on the base from a scratch overlay
+	# (kustomize takes only relative paths), validated, and checked for
+	# what it is for.
+	local comp name
+	for comp in deploy/kubernetes/components/*/; do
+		name=$(basename "${comp}")
+		mkdir -p "${tmp}/comp-${name}"
+		printf 'resources: [%s]\ncomponents: [%s]\n' \
+			"$(realpath --relative-to="${tmp}/comp-${name}" deploy/kubernetes/base)" \
+			"$(realpath --relative-to="${tmp}/comp-${name}" "${comp}")" >"${tmp}/comp-${name}/kustomization.yaml"
+		out=${tmp}/comp-${name}.yaml
+		if ! "${kustomize}" build "${tmp}/comp-${name}" >"${out}" 2>"${tmp}/kustomize.err" || ! "${kc[@]}" "${out}" >"${tmp}/kc.out" 2>&1; then
+			bad "kubernetes: components/${name} does not render or validate: $(cat "${tmp}/kustomize.err" "${tmp}/kc.out")"
+			continue
+		fi
+		case ${name} in
+		without-tls-plaintext)
+			! grep -q -- '- SYS_ADMIN' "${out}" && grep -q -- '- PERFMON' "${out}" && grep -q -- '- SYS_ADMIN' "${tmp}/base.yaml" ;;
+		kubelet-nodes-proxy)
+			grep -q 'nodes/proxy' "${out}" && ! grep -q 'nodes/proxy' "${tmp}/base.yaml" ;;
+		*)
+			bad "kubernetes: components/${name}: no check for it in test/deploy-check.sh"
+			continue
+			;;
+		esac && ok "kubernetes: components/${name} renders, validates and does what it says" ||
+			bad "kubernetes: components/${name} does not do what it says"
+	done
 	local kind
 	for kind in Namespace ServiceAccount ClusterRole ClusterRoleBinding PriorityClass ConfigMap Secret DaemonSet; do
 		grep -q "^kind: ${kind}$" "${tmp}/overlays-example.yaml" || bad "kubernetes: the example overlay has no ${kind}"
@@ -268,6 +283,7 @@ check_runtime() {
 protect: {paths: ["${tmp}/prot"]}
 outputs: {stdout: {enabled: false}, file: {path: "${tmp}/out/events.json"}}
 content: {hash_key: "deploy-check-key-not-a-secret-0123456789"}
+store: {dir: "${tmp}/store"}
 EOF
 	# run NAME BOUNDING-SET [WRAPPER...]: the sensor, as uid 0 with only
 	# the bounding set's capabilities, until it has started (loading takes
