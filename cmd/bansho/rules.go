@@ -147,7 +147,11 @@ func ruleOptions(c config.Rules, protect []string) (rules.Options, error) {
 	for _, l := range c.Lists {
 		lists[l.Name] = l.Items
 	}
-	return rules.Options{Lists: lists, Calendar: cal, MaxKeys: c.MaxStateKeys}, nil
+	dedupe := c.Dedupe
+	if dedupe == 0 {
+		dedupe = -1 // the engine's zero is its default
+	}
+	return rules.Options{Lists: lists, Calendar: cal, MaxKeys: c.MaxStateKeys, Dedupe: dedupe}, nil
 }
 
 // clockShift is what rules.clock moves event times by.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,7 @@ type Engine struct {
 	doc  []byte  // the current event's document (not retained)
 	memo []uint8 // per condition term: 0 not yet, 1 false, 2 true (this event)
 
-	evaluated, fired, failed atomic.Uint64
+	evaluated, fired, failed, suppressed atomic.Uint64
 }
 
 // EngineOptions are the engine's view of where it runs.
@@ -47,7 +48,7 @@ type running struct {
 	set  *Set
 	seq  map[*Rule]*seqState
 	thr  map[*Rule]*thrState
-	keys int
+	seen *lru[uint64, time.Time] // recent alerts, for Options.Dedupe
 }
 
 // NewEngine returns an engine running set.
@@ -68,7 +69,8 @@ func NewEngine(set *Set, o EngineOptions) *Engine {
 // Swap makes set the running rule set. Sequence and threshold state
 // starts over.
 func (e *Engine) Swap(set *Set) {
-	r := &running{set: set, seq: map[*Rule]*seqState{}, thr: map[*Rule]*thrState{}}
+	r := &running{set: set, seq: map[*Rule]*seqState{}, thr: map[*Rule]*thrState{},
+		seen: newLRU[uint64, time.Time](set.opts.MaxKeys)}
 	for _, rule := range set.Rules {
 		switch {
 		case rule.seq != nil:
@@ -88,6 +90,10 @@ func (e *Engine) Set() *Set { return e.cur.Load().set }
 func (e *Engine) Evaluated() uint64 { return e.evaluated.Load() }
 func (e *Engine) Alerts() uint64    { return e.fired.Load() }
 func (e *Engine) Errors() uint64    { return e.failed.Load() }
+
+// Suppressed counts alerts not made because the same one was made
+// within Options.Dedupe.
+func (e *Engine) Suppressed() uint64 { return e.suppressed.Load() }
 
 // StateKeys is the number of keys the stateful rules hold, and
 // Evictions how many were forgotten to stay within the bound.
@@ -293,8 +299,27 @@ func (e *Engine) hoursOK(set *Set, r *Rule) bool {
 	return inside == (r.hours == hoursInside)
 }
 
-// fire makes the alert of rule for the current event.
+// fire makes the alert of rule for the current event, unless the same
+// rule fired for the same process, file and destination within the
+// dedupe window.
 func (e *Engine) fire(r *Rule, ids []string) {
+	rs := e.cur.Load()
+	if d := rs.set.opts.Dedupe; d > 0 {
+		env := &e.env
+		var h maphash.Hash
+		h.SetSeed(seed)
+		for _, s := range [...]string{r.ID, env.Process.EntityID, env.File.Path, env.File.TargetPath, env.Destination.IP} {
+			h.WriteString(s)
+			h.WriteByte(0)
+		}
+		k := h.Sum64() ^ uint64(env.Destination.Port)
+		last, seen := rs.seen.Put(k)
+		if !seen && env.Timestamp.Sub(*last) < d && !env.Timestamp.Before(*last) {
+			e.suppressed.Add(1)
+			return
+		}
+		*last = env.Timestamp
+	}
 	e.fired.Add(1)
 	e.env.fillInode()
 	a := &event.Alert{
