@@ -236,3 +236,34 @@ func TestHarnessIsStrict(t *testing.T) {
 		t.Errorf("right: %s", res[3].Failure)
 	}
 }
+
+func TestCalendar(t *testing.T) {
+	c, err := NewCalendar("Asia/Tokyo", []string{"mon", "tue", "wed", "thu", "fri"}, "08:30", "18:00", []string{"2026-12-31"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jst := time.FixedZone("JST", 9*3600)
+	for _, tc := range []struct {
+		t    time.Time
+		want bool
+	}{
+		{time.Date(2026, 12, 1, 8, 29, 0, 0, jst), false},
+		{time.Date(2026, 12, 1, 8, 30, 0, 0, jst), true},
+		{time.Date(2026, 12, 1, 17, 59, 0, 0, jst), true},
+		{time.Date(2026, 12, 1, 18, 0, 0, 0, jst), false},
+		{time.Date(2026, 12, 5, 12, 0, 0, 0, jst), false},    // Saturday
+		{time.Date(2026, 12, 31, 12, 0, 0, 0, jst), false},   // holiday
+		{time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC), true}, // 12:00 in Tokyo
+	} {
+		if got := c.Inside(tc.t); got != tc.want {
+			t.Errorf("%v: inside %v, want %v", tc.t, got, tc.want)
+		}
+	}
+	night, _ := NewCalendar("UTC", []string{"sat"}, "22:00", "06:00", nil)
+	if !night.Inside(time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)) || night.Inside(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)) {
+		t.Error("a shift past midnight")
+	}
+	if _, err := NewCalendar("Mars/Olympus", nil, "08:00", "18:00", nil); err == nil {
+		t.Error("a bad time zone was accepted")
+	}
+}
