@@ -188,8 +188,12 @@ func startRules(c config.Rules, protect []string, p *pipeline.Pipeline, host ecs
 		return nil, err
 	}
 	eng := rules.NewEngine(set, rules.EngineOptions{Host: host, Shift: clockShift(c)})
+	// Processes already running (the application, the web server) are
+	// judged by their real program and parents from their first event.
+	seeded := eng.SeedProcesses("/proc")
 	p.Rules = eng
-	log.Info("rules loaded", "source", ruleSource(c.Dir), "rules", len(set.Rules), "enabled", set.Enabled())
+	log.Info("rules loaded", "source", ruleSource(c.Dir), "rules", len(set.Rules), "enabled", set.Enabled(),
+		"processes_seeded", seeded)
 
 	r := &rules.Reloader{Dir: c.Dir, Opts: opts, Engine: eng, Log: log,
 		Result: func(set *rules.Set, err error) {
