@@ -31,6 +31,9 @@ type Engine struct {
 	memo []uint8 // per condition term: 0 not yet, 1 false, 2 true (this event)
 
 	evaluated, fired, failed, suppressed atomic.Uint64
+	// State sizes as of the last refresh (every 1024 events), for other
+	// goroutines (metrics): the state itself is the evaluator's alone.
+	stateKeys, stateEvictions atomic.Uint64
 }
 
 // EngineOptions are the engine's view of where it runs.
@@ -96,8 +99,14 @@ func (e *Engine) Errors() uint64    { return e.failed.Load() }
 func (e *Engine) Suppressed() uint64 { return e.suppressed.Load() }
 
 // StateKeys is the number of keys the stateful rules hold, and
-// Evictions how many were forgotten to stay within the bound.
+// evictions how many were forgotten to stay within the bound, as of the
+// last 1024 events; safe from any goroutine.
 func (e *Engine) StateKeys() (keys int, evictions uint64) {
+	return int(e.stateKeys.Load()), e.stateEvictions.Load()
+}
+
+// stateNow measures the state; only from the evaluating goroutine.
+func (e *Engine) stateNow() (keys int, evictions uint64) {
 	r := e.cur.Load()
 	for _, s := range r.seq {
 		keys += s.l.Len()
@@ -231,7 +240,11 @@ func docEventID(doc []byte) string {
 }
 
 func (e *Engine) run(s slot) {
-	e.evaluated.Add(1)
+	if n := e.evaluated.Add(1); n&1023 == 0 {
+		k, ev := e.stateNow()
+		e.stateKeys.Store(uint64(k))
+		e.stateEvictions.Store(ev)
+	}
 	r := e.cur.Load()
 	if len(e.memo) != r.set.terms {
 		e.memo = make([]uint8, r.set.terms)

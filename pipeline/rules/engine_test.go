@@ -192,7 +192,7 @@ func TestStateStaysBounded(t *testing.T) {
 			t.Fatalf("alert at %d for a key seen once", i)
 		}
 	}
-	keys, evicted := e.StateKeys()
+	keys, evicted := e.stateNow()
 	if keys > 200 || evicted < 19000 {
 		t.Errorf("keys %d (cap 2x100), evicted %d", keys, evicted)
 	}
@@ -301,5 +301,33 @@ func TestSeedProcessesFromProc(t *testing.T) {
 		File: &event.File{Syscall: 257, Path: "/tmp/x"}}
 	if len(e.Eval(ev, []byte(`{"event":{"id":"a"},"bansho":{}}`))) != 1 {
 		t.Errorf("the seeded executable %s (and parent) were not on the event", exe)
+	}
+}
+
+// Swapping rule sets and reading metrics while events are evaluated is
+// safe (run with -race).
+func TestSwapWhileEvaluating(t *testing.T) {
+	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	evs := recordedMix(2000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			e.Swap(set)
+			e.StateKeys()
+			_ = e.Set().Enabled()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for i := 0; i < 20000; i++ {
+		e.Eval(evs[i%len(evs)], []byte(`{"event":{"id":"x"},"bansho":{}}`))
+	}
+	<-done
+	if e.Evaluated() != 20000 {
+		t.Errorf("evaluated %d", e.Evaluated())
 	}
 }
