@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +44,14 @@ func rulesCheckCmd() *cobra.Command {
 				dir = args[0]
 			}
 			set, err := loadRuleSet(dir, rules.Options{Calendar: rules.DefaultCalendar()})
+			var es rules.Errors
+			if errors.As(err, &es) {
+				// One line per problem, each at its place, on stderr.
+				for _, e := range es {
+					fmt.Fprintln(cmd.ErrOrStderr(), e)
+				}
+				return fmt.Errorf("rules check: %s: %d problems", ruleSource(dir), len(es))
+			}
 			if err != nil {
 				return err
 			}

@@ -331,3 +331,43 @@ func TestSwapWhileEvaluating(t *testing.T) {
 		t.Errorf("evaluated %d", e.Evaluated())
 	}
 }
+
+// A sequence by user: the steps may be different processes of one user,
+// within the window, and another user's step does not count.
+func TestSequenceByUser(t *testing.T) {
+	set, err := Compile(map[string]string{"r.yaml": `
+- rule: Read Then Connect
+  desc: d.
+  sequence:
+    by: user
+    within: 30s
+    steps:
+      - condition: event.action == "open" and bansho.file.protected
+      - condition: event.action == "connect"
+  output: o
+  priority: notice
+`}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	doc := []byte(`{"event":{"id":"x"},"bansho":{}}`)
+	open := func(pid, uid uint32, at time.Duration) int {
+		return len(e.Eval(&event.Event{Op: event.OpFileOpen, Flags: event.FlagProtected, Time: t0.Add(at),
+			Proc: event.Process{PID: pid, EUID: uid, StartBoot: uint64(pid)}, File: &event.File{Path: "/srv/p"}}, doc))
+	}
+	connect := func(pid, uid uint32, at time.Duration) int {
+		return len(e.Eval(&event.Event{Op: event.OpNetConnect, Time: t0.Add(at),
+			Proc: event.Process{PID: pid, EUID: uid, StartBoot: uint64(pid)}, Net: &event.Net{Protocol: 6}}, doc))
+	}
+	if open(1, 1000, 0) != 0 || connect(2, 1001, time.Second) != 0 {
+		t.Fatal("fired early or for another user")
+	}
+	if connect(3, 1000, 2*time.Second) != 1 {
+		t.Error("no alert for the same user's connect within the window")
+	}
+	if open(4, 1000, 10*time.Second) != 0 || connect(5, 1000, 50*time.Second) != 0 {
+		t.Error("fired outside the window")
+	}
+}
