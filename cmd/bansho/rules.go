@@ -122,7 +122,7 @@ func rulesFieldsCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			for _, f := range rules.Fields() {
-				fmt.Fprintln(cmd.OutOrStdout(), f)
+				fmt.Fprintf(cmd.OutOrStdout(), "%-44s %s\n", f, rules.FieldType(f))
 			}
 		},
 	}

@@ -265,6 +265,26 @@ func init() {
 // Fields lists every field path a condition can use, sorted.
 func Fields() []string { return append([]string(nil), fieldPaths...) }
 
+// FieldType names the type of a field for rule authors: text, number,
+// boolean, list of text or time.
+func FieldType(path string) string {
+	f, ok := fields[path]
+	if !ok {
+		return ""
+	}
+	switch f.kind {
+	case kindInt:
+		return "number"
+	case kindBool:
+		return "boolean"
+	case kindSlice:
+		return "list of text"
+	case kindTime:
+		return "time"
+	}
+	return "text"
+}
+
 // lookupField resolves an ECS path, with a suggestion when it is unknown.
 func lookupField(path string) (*field, error) {
 	if f, ok := fields[path]; ok {
