@@ -201,7 +201,7 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 	// Every macro must compile on its own, used or not, so that its errors
 	// are reported where it is written.
 	for _, m := range p.macros {
-		if m.cond.node != nil && !m.append {
+		if m.cond.node != nil {
 			c.compile(m.cond)
 		}
 	}

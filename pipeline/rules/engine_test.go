@@ -371,3 +371,51 @@ func TestSequenceByUser(t *testing.T) {
 		t.Error("fired outside the window")
 	}
 }
+
+// Lists and macros extend with append; a rule is switched off by name;
+// an appended macro with an error is reported where it is written.
+func TestAppendAndOverride(t *testing.T) {
+	base := `- list: readers
+  items: [/usr/bin/a]
+- macro: is_open
+  condition: event.action == "open"
+- rule: R
+  desc: d.
+  condition: is_open and process.executable not in readers
+  output: o
+  priority: notice
+- rule: S
+  desc: d.
+  condition: is_open
+  output: o
+  priority: notice
+`
+	local := `- list: readers
+  items: [/usr/bin/b]
+  append: true
+- macro: is_open
+  condition: event.action == "write"
+  append: true
+- rule: S
+  enabled: false
+`
+	set, err := Compile(map[string]string{"a.yaml": base, "b.yaml": local}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Lists["readers"]; len(got) != 2 {
+		t.Errorf("readers %v", got)
+	}
+	e := NewEngine(set, EngineOptions{})
+	ev := func(op event.Op) []*event.Event {
+		x := &event.Event{Op: op, Time: time.Now(), Proc: event.Process{PID: 9, StartBoot: 9}, File: &event.File{Path: "/p"}}
+		return e.Eval(x, []byte(`{"event":{"id":"i"},"bansho":{}}`))
+	}
+	if n := len(ev(event.OpFileWrite)); n != 1 {
+		t.Errorf("appended macro: %d alerts for a write, want 1 (R; S is off)", n)
+	}
+	_, err = Compile(map[string]string{"a.yaml": base, "b.yaml": "- macro: is_open\n  condition: event.actio == 1\n  append: true\n"}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "b.yaml:2:14:") {
+		t.Errorf("error in an appended macro: %v", err)
+	}
+}
