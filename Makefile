@@ -113,3 +113,9 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# Compile the rule pack and run its fixtures (docs/rules.md).
+.PHONY: rules-check
+rules-check: build
+	$(BIN) rules check rules
+	$(BIN) rules test rules

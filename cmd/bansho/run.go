@@ -141,6 +141,13 @@ func run(parent context.Context, cfg *config.Config) error {
 	}
 	clock := sensor.NewBootClock()
 	defer watchStore(db, p, clock)()
+	stopRules, err := startRules(cfg.Rules, cfg.Protect.Paths, p, host, func(a, m string, d map[string]string) {
+		p.Emit(stateEvent(clock, a, m, d))
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer stopRules()
 	started := time.Now()
 	details := map[string]string{}
 	for i, pd := range s.Protected() {

@@ -130,7 +130,7 @@ func BenchmarkStateFlood(b *testing.B) {
 			var after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			keys, evicted := e.StateKeys()
+			keys, evicted := e.stateNow()
 			b.ReportMetric(float64(keys), "keys")
 			b.ReportMetric(float64(evicted), "evicted")
 			b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/(1<<20), "heap-MiB")

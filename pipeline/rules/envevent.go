@@ -270,7 +270,7 @@ func (b *builder) enriched(en *event.Enrichment, env *Env) {
 	pf.RealUser.Name = en.RealUserName
 	env.User.Name = en.UserName
 	env.Bansho.LoginUser.Name = en.LoginUserName
-	env.Bansho.Destination.Class = en.Destination
+	env.Bansho.DestinationClass = en.Destination
 }
 
 func outcome(ret int64) string {

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bansho-sec/bansho/internal/testutil"
+)
+
+// The raw test vector: valid check digit, never to appear in any output.
+const testMyNumber = "123456789018"
+
+// Real programs trigger the default rules in the real sensor: a copy out,
+// an upload with My Numbers, a forbidden tool, a shell from a "web
+// server", and a read outside business hours (the clock is moved to a
+// Tuesday night in Tokyo).
+func TestDefaultRulesFireOnRealPrograms(t *testing.T) {
+	testutil.RequireBPF(t)
+	prot, outside, bin := t.TempDir(), t.TempDir(), t.TempDir()
+	os.Chmod(bin, 0o755)
+	roster := filepath.Join(prot, "roster.csv")
+	var csv strings.Builder
+	csv.WriteString("氏名,個人番号\n社員0," + testMyNumber + "\n")
+	for i, n := range myNumbers(20) {
+		fmt.Fprintf(&csv, "社員%d,%s\n", i+1, n)
+	}
+	if err := os.WriteFile(roster, []byte(csv.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	// Programs under the names the rules know: a tunnelling tool, a web
+	// server (python under the name nginx).
+	for name, target := range map[string]string{"ngrok": "/usr/bin/true", "nginx": "/usr/bin/python3"} {
+		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The "web server" runs before the sensor starts (as servers do) and
+	// starts a shell when told to.
+	server := exec.Command(filepath.Join(bin, "nginx"), "-c",
+		`import subprocess, sys; sys.stdin.readline(); subprocess.run(["/bin/sh", "-c", "true"], check=True)`)
+	serverIn, err := server.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer server.Process.Kill()
+
+	out := filepath.Join(t.TempDir(), "events.json")
+	cfg := writeConfig(t, fmt.Sprintf(`protect:
+  paths: [%s]
+outputs:
+  stdout: {enabled: false}
+  file: {path: %s}
+content:
+  hash_key: 0123456789abcdef0123456789abcdef
+rules:
+  clock: "2026-12-01T23:30:00+09:00"
+  lists:
+    - name: allowed_destination_networks
+      items: []
+`, prot, out))
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+		t.Fatalf("sensor did not start:\n%s", stderr.String())
+	}
+
+	run := func(name string, args ...string) {
+		t.Helper()
+		if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
+		}
+	}
+	run("/bin/cp", roster, filepath.Join(outside, "copy.csv"))
+	run("/usr/bin/curl", "-s", "--data-binary", "@"+roster, srv.URL+"/upload")
+	run(filepath.Join(bin, "ngrok"))
+	serverIn.Write([]byte("go\n"))
+	if err := server.Wait(); err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	run("/bin/cat", roster)
+
+	want := map[string]func(d map[string]any) bool{
+		"Protected Data Copied Outside Protected Directories": func(d map[string]any) bool {
+			return field(d, "process.name") == "cp" && field(d, "file.path") == filepath.Join(outside, "copy.csv")
+		},
+		"My Numbers Sent to Unapproved Destination": func(d map[string]any) bool {
+			return field(d, "process.name") == "curl" && field(d, "bansho.content.my_number.distinct") == float64(21)
+		},
+		"Protected Data Read Then Outbound Connection": func(d map[string]any) bool {
+			return field(d, "process.name") == "curl" && field(d, "event.action") == "connect"
+		},
+		"Forbidden Software Started": func(d map[string]any) bool { return field(d, "process.name") == "ngrok" },
+		"Shell or Interpreter Started by a Server": func(d map[string]any) bool {
+			return field(d, "process.name") == "sh" && field(d, "process.parent.pid") == float64(server.Process.Pid)
+		},
+		"Protected Data Accessed Outside Business Hours": func(d map[string]any) bool {
+			return field(d, "process.name") == "cat" && field(d, "file.path") == roster
+		},
+		"Protected Data Read by Unexpected Program": func(d map[string]any) bool { return field(d, "process.name") == "cat" },
+	}
+	for rule, match := range want {
+		a := waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
+			return field(d, "event.kind") == "alert" && field(d, "rule.name") == rule && match(d)
+		})
+		if a == nil {
+			t.Errorf("no alert %q", rule)
+			continue
+		}
+		evs, _ := field(a, "bansho.alert.events").([]any)
+		if len(evs) == 0 || field(a, "rule.category") == nil || field(a, "event.severity") == nil || field(a, "message") == nil {
+			t.Errorf("alert %q: %v", rule, a)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	b, _ := os.ReadFile(out)
+	if bytes.Contains(b, []byte(testMyNumber)) || strings.Contains(stderr.String(), testMyNumber) {
+		t.Errorf("the raw test number is in the output")
+	}
+	for _, d := range docs(t, out) {
+		if field(d, "event.kind") == "alert" {
+			t.Logf("alert: %v / %v", field(d, "rule.name"), field(d, "message"))
+		}
+	}
+}
+
+// A bad rule file on reload keeps the running rules and writes a
+// rules-reload-failed document naming the file and line; a fixed one is
+// taken. Reload by SIGHUP and by the file change.
+func TestRulesReloadInTheSensor(t *testing.T) {
+	testutil.RequireBPF(t)
+	prot, rulesDir := t.TempDir(), t.TempDir()
+	local := filepath.Join(rulesDir, "local.yaml")
+	rule := func(name string) string {
+		return fmt.Sprintf("- rule: %s\n  desc: d.\n  condition: event.action == \"open\" and bansho.file.protected\n  output: read %%file.path\n  priority: notice\n", name)
+	}
+	if err := os.WriteFile(local, []byte(rule("First")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "events.json")
+	cfg := writeConfig(t, fmt.Sprintf("protect:\n  paths: [%s]\noutputs:\n  stdout: {enabled: false}\n  file: {path: %s}\ncontent:\n  sample_bytes: 0\nrules:\n  dir: %s\n", prot, out, rulesDir))
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+		t.Fatalf("sensor did not start:\n%s", stderr.String())
+	}
+	f := filepath.Join(prot, "a.csv")
+	touch := func() { exec.Command("/usr/bin/touch", f).Run() }
+	alertBy := func(name string) bool {
+		return waitDoc(t, out, 5*time.Second, func(d map[string]any) bool { return field(d, "rule.name") == name }) != nil
+	}
+	touch()
+	if !alertBy("First") {
+		t.Fatal("no alert from the first rule set")
+	}
+
+	bad := strings.Replace(rule("Second"), "bansho.file.protected", "bansho.file.protectd", 1)
+	if err := os.WriteFile(local, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failed := waitDoc(t, out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "rules-reload-failed" })
+	if failed == nil {
+		t.Fatalf("no rules-reload-failed document:\n%s", stderr.String())
+	}
+	if msg, _ := field(failed, "message").(string); !strings.Contains(msg, "local.yaml:3:") {
+		t.Errorf("reload failure message %q does not name local.yaml:3", msg)
+	}
+	// The running rules stay.
+	os.Remove(f)
+	touch()
+	time.Sleep(500 * time.Millisecond)
+	n := 0
+	for _, d := range docs(t, out) {
+		if field(d, "rule.name") == "First" {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Errorf("after the bad reload, %d alerts from the running rule, want 2", n)
+	}
+
+	// Fixed, without a file event: SIGHUP.
+	w, _ := os.OpenFile(local, os.O_WRONLY|os.O_TRUNC, 0)
+	w.WriteString(rule("Second"))
+	w.Close()
+	cmd.Process.Signal(syscall.SIGHUP)
+	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "rules-reloaded" }) == nil {
+		t.Fatalf("no rules-reloaded document:\n%s", stderr.String())
+	}
+	touch()
+	if !alertBy("Second") {
+		t.Error("no alert from the reloaded rules")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestRulesCheckTestAndReplay(t *testing.T) {
+	// check: the built-in pack and the repository's are good.
+	for _, args := range [][]string{{"rules", "check"}, {"rules", "check", "../../rules"}, {"rules", "test", "../../rules"}} {
+		if o, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
+			t.Errorf("%v: %v\n%s", args, err, o)
+		}
+	}
+	// check: every error, with its position, and exit 1.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("- rule: X\n  desc: d.\n  condition: event.action == \"open\" and process.exe == \"a\"\n  output: o %file.pth\n  priority: notice\n"), 0o644)
+	o, err := exec.Command(binary, "rules", "check", dir).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("rules check of a bad file: %v", err)
+	}
+	for _, w := range []string{"bad.yaml:3:41: unknown field \"process.exe\"", "bad.yaml:4:13: output: unknown field \"file.pth\""} {
+		if !strings.Contains(string(o), w) {
+			t.Errorf("rules check output lacks %q:\n%s", w, o)
+		}
+	}
+
+	// replay: recorded documents in, the alerts out, bad lines named.
+	in := filepath.Join(dir, "recorded.json")
+	lines := []string{
+		`{"@timestamp":"2026-12-01T01:00:00Z","event":{"id":"e1","kind":"event","category":["process"],"action":"exec"},"process":{"entity_id":"n1","name":"ngrok","executable":"/tmp/ngrok"},"host":{"name":"h"}}`,
+		`not json`,
+		`{"@timestamp":"2026-12-01T01:00:01Z","event":{"id":"e2","kind":"event","category":["file"],"action":"rename","outcome":"success"},"process":{"entity_id":"m1","name":"mv"},"file":{"path":"/srv/mynumber/a.csv","target_path":"/tmp/` + testMyNumber + `.csv"},"bansho":{"file":{"protected":true}},"host":{"name":"h"}}`,
+		`{"@timestamp":"2026-12-02T01:00:00Z","event":{"id":"e3","kind":"event","category":["process"],"action":"exec"},"process":{"entity_id":"n2","name":"ngrok"},"host":{"name":"h"}}`,
+	}
+	os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	c := exec.Command(binary, "replay", "--input", in, "--until", "2026-12-02T00:00:00Z")
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	err = c.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("replay with a bad line: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "recorded.json:2: not a JSON document") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	var rules []string
+	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var d map[string]any
+		if err := jsonUnmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("replay output %q: %v", l, err)
+		}
+		rules = append(rules, fmt.Sprint(field(d, "rule.name")))
+		if field(d, "event.kind") != "alert" {
+			t.Errorf("not an alert: %s", l)
+		}
+	}
+	if strings.Join(rules, "|") != "Forbidden Software Started|Protected Data Copied Outside Protected Directories" {
+		t.Errorf("replay alerts %q", rules)
+	}
+	if strings.Contains(stdout.String(), testMyNumber) {
+		t.Errorf("raw My Number in the replay output")
+	}
+	if o, err := exec.Command(binary, "replay", "--input", in, "--store", dir).CombinedOutput(); err == nil || !strings.Contains(string(o), "not available") {
+		t.Errorf("--store: %v %s", err, o)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// A quiet server's routine work makes no alert, at night too: a backup
+// by the configured backup program (tar) of the protected directory to
+// another disk, and a log rotation inside it (a shell under the name
+// logrotate, running the real mv and gzip, as logrotate's scripts do).
+// A person's cat afterwards does alert: the rules are running.
+func TestRoutineWorkMakesNoAlert(t *testing.T) {
+	testutil.RequireBPF(t)
+	prot, backup, bin := t.TempDir(), t.TempDir(), t.TempDir()
+	os.Chmod(bin, 0o755)
+	for i := 0; i < 20; i++ {
+		os.WriteFile(filepath.Join(prot, fmt.Sprintf("person-%d.csv", i)), []byte("氏名,個人番号\n"+testMyNumber+"\n"), 0o600)
+	}
+	os.WriteFile(filepath.Join(prot, "app.log"), []byte("started\n"), 0o600)
+	if err := os.Symlink("/bin/sh", filepath.Join(bin, "logrotate")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "events.json")
+	cfg := writeConfig(t, fmt.Sprintf(`protect:
+  paths: [%s]
+outputs:
+  stdout: {enabled: false}
+  file: {path: %s}
+content:
+  hash_key: 0123456789abcdef0123456789abcdef
+rules:
+  clock: "2026-12-02T03:00:00+09:00"
+  lists:
+    - name: backup_programs
+      items: [/usr/bin/tar]
+`, prot, out))
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+		t.Fatalf("sensor did not start:\n%s", stderr.String())
+	}
+	run := func(name string, args ...string) {
+		t.Helper()
+		if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
+		}
+	}
+	run("/usr/bin/tar", "-cf", filepath.Join(backup, "mynumber.tar"), "-C", prot, ".")
+	run(filepath.Join(bin, "logrotate"), "-c", fmt.Sprintf("mv %[1]s/app.log %[1]s/app.log.1 && gzip %[1]s/app.log.1 && rm -f %[1]s/app.log.1.gz", prot))
+	// The routine work is recorded...
+	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
+		return field(d, "process.name") == "gzip" && field(d, "event.action") == "unlink"
+	}) == nil {
+		t.Fatal("the log rotation was not recorded")
+	}
+	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
+		return field(d, "process.name") == "tar" && field(d, "event.action") == "write"
+	}) == nil {
+		t.Fatal("the backup's write was not recorded")
+	}
+	// ... and made no alert; a person's read does.
+	run("/bin/cat", filepath.Join(prot, "person-1.csv"))
+	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
+		return field(d, "event.kind") == "alert" && field(d, "process.name") == "cat"
+	}) == nil {
+		t.Fatal("no alert for cat: are the rules running?")
+	}
+	// Only this test's files and programs: other tests on the machine run
+	// programs too.
+	mine := func(d map[string]any) bool {
+		p, _ := field(d, "file.path").(string)
+		switch field(d, "process.name") {
+		case "tar", "gzip", "mv", "rm", "logrotate", "sh":
+			return true
+		}
+		return strings.HasPrefix(p, prot) || strings.HasPrefix(p, backup)
+	}
+	for _, d := range docs(t, out) {
+		if field(d, "event.kind") == "alert" && field(d, "process.name") != "cat" && mine(d) {
+			t.Errorf("routine work alerted: %v: %v", field(d, "rule.name"), field(d, "message"))
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+}
