@@ -14,7 +14,7 @@ repo=$(cd "${here}/../.." && pwd)
 src=${repo}/rules
 dst=${here}/base/rules
 
-mode=write
+mode="write"
 case ${1:-} in
 '') ;;
 --check) mode=check ;;
@@ -63,4 +63,4 @@ fi
 rm -rf "${dst}"
 mkdir -p "${dst}"
 cp "${gen}"/* "${dst}/"
-echo "sync-rules: $(($(ls "${dst}" | wc -l) - 1)) rule file(s) in ${dst#"${repo}"/}" >&2
+echo "sync-rules: $(find "${dst}" -maxdepth 1 -name '*.y*ml' ! -name kustomization.yaml | wc -l) rule file(s) in ${dst#"${repo}"/}" >&2
