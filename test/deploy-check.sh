@@ -357,6 +357,7 @@ EOF
 	else
 		skip "runtime: no libssl here to show what CAP_SYS_ADMIN is for"
 	fi
+	check_notify "${set}"
 	if ! need_cmd strace strace; then
 		skip "runtime: no strace for the syscall filter check"
 		return
@@ -386,6 +387,69 @@ EOF
 		ok "runtime: all $(wc -l <"${tmp}/used") syscalls of a run are inside the unit's SystemCallFilter"
 	else
 		bad "runtime: syscalls outside SystemCallFilter=${filter}: ${outside:-none traced}"
+	fi
+}
+
+# check_notify BOUNDING-SET: what bansho.service (Type=notify, WatchdogSec)
+# and the DaemonSet's probes rely on, with the DaemonSet's capabilities:
+# READY=1 on $NOTIFY_SOCKET, WATCHDOG=1 at half of $WATCHDOG_USEC,
+# STOPPING=1 at SIGTERM, /healthz and /readyz answering 200. Runs once the
+# sensor has sd_notify and metrics.listen (the ops work).
+check_notify() {
+	local bset=$1
+	if ! grep -q NOTIFY_SOCKET cmd/bansho/*.go || ! grep -q '"metrics.listen"' internal/config/*.go; then
+		echo "note  runtime: this tree has no sd_notify or metrics.listen yet: bansho.service's Type=notify and the probes need them"
+		return
+	fi
+	if ! need_cmd python3 python3 || ! need_cmd curl curl; then
+		skip "runtime: no python3 or curl for the sd_notify check"
+		return
+	fi
+	local sock=${tmp}/notify.sock port=19464 pid i
+	python3 - "${sock}" 40 "${tmp}/notify.log" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(float(sys.argv[2]))
+t0 = time.time()
+with open(sys.argv[3], "w", buffering=1) as out:
+    while time.time() - t0 < float(sys.argv[2]):
+        try:
+            msg = s.recv(4096).decode(errors="replace")
+        except socket.timeout:
+            break
+        out.write("%.1f %s\n" % (time.time() - t0, msg))
+        if "STOPPING=1" in msg:
+            break
+PY
+	local rx=$!
+	for ((i = 0; i < 50; i++)); do [[ -S ${sock} ]] && break; sleep 0.1; done
+	sed "s|^store: .*|&\nmetrics: {listen: \"127.0.0.1:${port}\"}|" "${tmp}/run.yaml" >"${tmp}/notify.yaml"
+	rm -f "${tmp}/out/events.json"
+	NOTIFY_SOCKET=${sock} WATCHDOG_USEC=4000000 setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="${bset}" -- \
+		"${repo}/bin/bansho" run --config "${tmp}/notify.yaml" >"${tmp}/notify-run.log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q READY=1 "${tmp}/notify.log" 2>/dev/null && break
+		kill -0 "${pid}" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 5 # two watchdog intervals
+	local healthz readyz
+	healthz=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port}/healthz" || true)
+	readyz=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port}/readyz" || true)
+	kill -TERM "${pid}" 2>/dev/null || true
+	wait "${pid}" 2>/dev/null || true
+	wait "${rx}" 2>/dev/null || true
+	if grep -q READY=1 "${tmp}/notify.log" && [[ $(grep -c WATCHDOG=1 "${tmp}/notify.log") -ge 2 ]] && grep -q STOPPING=1 "${tmp}/notify.log"; then
+		ok "runtime: READY=1, WATCHDOG=1 every 2 s of WATCHDOG_USEC=4 s, STOPPING=1 at SIGTERM (Type=notify, WatchdogSec hold)"
+	else
+		bad "runtime: sd_notify messages: $(tr '\n' ' ' <"${tmp}/notify.log" 2>/dev/null): $(tail -n 1 "${tmp}/notify-run.log")"
+	fi
+	if [[ ${healthz} == 200 && ${readyz} == 200 ]]; then
+		ok "runtime: /healthz and /readyz answer 200 with the DaemonSet's capabilities"
+	else
+		bad "runtime: /healthz ${healthz:-none}, /readyz ${readyz:-none} (want 200 for the probes)"
 	fi
 }
 
