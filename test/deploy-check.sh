@@ -424,7 +424,7 @@ with open(sys.argv[3], "w", buffering=1) as out:
 PY
 	local rx=$!
 	for ((i = 0; i < 50; i++)); do [[ -S ${sock} ]] && break; sleep 0.1; done
-	sed "s|^store: .*|&\nmetrics: {listen: \"127.0.0.1:${port}\"}|" "${tmp}/run.yaml" >"${tmp}/notify.yaml"
+	{ cat "${tmp}/run.yaml"; echo "metrics: {listen: \"127.0.0.1:${port}\"}"; } >"${tmp}/notify.yaml"
 	rm -f "${tmp}/out/events.json"
 	NOTIFY_SOCKET=${sock} WATCHDOG_USEC=4000000 setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="${bset}" -- \
 		"${repo}/bin/bansho" run --config "${tmp}/notify.yaml" >"${tmp}/notify-run.log" 2>&1 &
