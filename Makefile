@@ -7,7 +7,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
 .PHONY: all build generate check-generated test test-unit test-bpf bench bench-export run setup fmt vet clean backends-up backends-down \
-	install uninstall deploy-check k8s-rules
+	install uninstall deploy-check k8s-rules kibana-objects
 
 all: build
 
@@ -107,6 +107,10 @@ deploy-check:
 # Copy rules/ into the Kubernetes base after a rule pack change.
 k8s-rules:
 	bash deploy/kubernetes/sync-rules.sh
+
+# Regenerate deploy/kibana/bansho.ndjson (a saved search per rule).
+kibana-objects:
+	BANSHO_UPDATE_DOCS=1 $(GO) test -count=1 -run TestNDJSONUpToDate ./deploy/kibana
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
