@@ -33,8 +33,22 @@ func rulesCmd() *cobra.Command {
 	return cmd
 }
 
+// siteOptions are the rule options of a configuration file, or the
+// defaults without one.
+func siteOptions(cfgFile string) (rules.Options, error) {
+	if cfgFile == "" {
+		return rules.Options{Calendar: rules.DefaultCalendar()}, nil
+	}
+	cfg, err := config.Load(cfgFile, nil)
+	if err != nil {
+		return rules.Options{}, err
+	}
+	return ruleOptions(cfg.Rules, cfg.Protect.Paths)
+}
+
 func rulesCheckCmd() *cobra.Command {
-	return &cobra.Command{
+	var cfgFile string
+	cmd := &cobra.Command{
 		Use:   "check [DIR]",
 		Short: "Compile the rule files of DIR (default: the built-in pack); every error with its file, line and column",
 		Args:  cobra.MaximumNArgs(1),
@@ -43,7 +57,11 @@ func rulesCheckCmd() *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			set, err := loadRuleSet(dir, rules.Options{Calendar: rules.DefaultCalendar()})
+			opts, err := siteOptions(cfgFile)
+			if err != nil {
+				return err
+			}
+			set, err := loadRuleSet(dir, opts)
 			var es rules.Errors
 			if errors.As(err, &es) {
 				// One line per problem, each at its place, on stderr.
@@ -60,6 +78,8 @@ func rulesCheckCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "sensor configuration whose rules.lists and business hours apply")
+	return cmd
 }
 
 func rulesTestCmd() *cobra.Command {

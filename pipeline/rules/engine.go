@@ -122,7 +122,15 @@ func (e *Engine) stateNow() (keys int, evictions uint64) {
 // Eval runs the rules over a live event whose ECS document is doc and
 // returns the alerts it completes (valid until the next call). Events
 // the sensor makes about itself (health, state, alerts) are not tried.
-func (e *Engine) Eval(ev *event.Event, doc []byte) []*event.Event {
+func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
+	// A fault in the engine costs this event's alerts (counted), never the
+	// pipeline that records every event.
+	defer func() {
+		if r := recover(); r != nil {
+			e.failed.Add(1)
+			alerts = nil
+		}
+	}()
 	e.out = e.out[:0]
 	if ev.Op >= event.OpHealth {
 		return nil

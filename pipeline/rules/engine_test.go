@@ -419,3 +419,30 @@ func TestAppendAndOverride(t *testing.T) {
 		t.Errorf("error in an appended macro: %v", err)
 	}
 }
+
+// Events with a missing part, and documents of the wrong shape, are
+// evaluated without a panic.
+func TestOddInput(t *testing.T) {
+	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	doc := []byte(`{"event":{"id":"x","action":"exec","category":["process"]},"process":{"name":"ngrok"},"bansho":{}}`)
+	for _, op := range []event.Op{event.OpExec, event.OpFork, event.OpExit, event.OpFileOpen, event.OpFileWrite,
+		event.OpFileNS, event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite, 77} {
+		e.Eval(&event.Event{Op: op, Time: time.Now()}, doc)
+	}
+	if n := len(NewEngine(set, EngineOptions{}).Eval(&event.Event{Op: event.OpExec}, doc)); n != 1 {
+		t.Errorf("an exec record without its part, read from its document: %d alerts, want 1", n)
+	}
+	for _, d := range []string{`{}`, `{"event":7}`, `{"event":{"action":["open"]},"process":{"args":3,"pid":"x"},"file":{"path":{}}}`,
+		`{"@timestamp":"not a time","event":{"action":"send"},"destination":{"ip":7},"bansho":{"content":{"my_number":{"distinct":"many"}}}}`} {
+		if _, err := e.EvalDoc([]byte(d)); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+	if _, err := e.EvalDoc([]byte(`not json`)); err == nil {
+		t.Error("not JSON was accepted")
+	}
+}
