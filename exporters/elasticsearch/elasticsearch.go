@@ -420,6 +420,8 @@ func (s *Sink) explain(err error) error {
 	msg := err.Error()
 	urls := strings.Join(s.opt.Addresses, ",")
 	switch {
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
+		return fmt.Errorf("elasticsearch: the certificate of %s is not trusted (check outputs.elasticsearch.ca_file): %w", urls, err)
 	case strings.Contains(msg, "[401"):
 		return fmt.Errorf("elasticsearch: %s refused the credentials (check outputs.elasticsearch.username/password or api_key): %w", urls, err)
 	case strings.Contains(msg, "[403"):
