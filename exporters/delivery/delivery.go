@@ -107,11 +107,11 @@ type Loop struct {
 	log  *slog.Logger
 
 	next map[string]*atomic.Uint64 // committed cursor per stream
-	st   Stats
+	st   stats
 }
 
-// Stats are a loop's counters; read them with the getters.
-type Stats struct {
+// stats are a loop's counters; read them with the getters.
+type stats struct {
 	delivered, failed, retried, deadLettered, skipped atomic.Uint64
 	sends, failedSends                                atomic.Uint64
 	lastError                                         atomic.Pointer[string]

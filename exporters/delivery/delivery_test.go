@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/bansho-sec/bansho/exporters/delivery"
 	"github.com/bansho-sec/bansho/exporters/elasticsearch"
 	"github.com/bansho-sec/bansho/exporters/internal/testdocs"
@@ -463,4 +465,45 @@ func TestKafkaOutageUnderLoad(t *testing.T) {
 		read += kcatIDs(t, run+"-"+k, ids)
 	}
 	checkAll(t, docs, ids, read)
+}
+
+// A topic that does not exist, auto-creation off: the loop counts the
+// failures and keeps the records; once the topic is created they all go.
+func TestMissingTopicThenCreated(t *testing.T) {
+	needBackends(t)
+	run := fmt.Sprintf("missing-%d", time.Now().UnixNano()%1e9)
+	docs := testdocs.Docs("host-"+run, 2000)
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	fill(t, st, docs)
+	sink, err := kafka.New(kafka.Options{Brokers: []string{env.Kafka}, MaxAttempts: 1,
+		Topics: kafka.Topics{Events: run, Alerts: run, Health: run}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+	waitFor(t, "failures counted", 30*time.Second, func() bool { return loop.Failed() > 0 })
+	if loop.Delivered() != 0 || loop.Lag() != uint64(len(docs)) || !strings.Contains(loop.LastError(), "does not exist") {
+		t.Fatalf("delivered %d lag %d error %q", loop.Delivered(), loop.Lag(), loop.LastError())
+	}
+	t.Logf("while missing: failed %d, lag %d, error: %s", loop.Failed(), loop.Lag(), loop.LastError())
+	cl := &kafkago.Client{Addr: kafkago.TCP(env.Kafka)}
+	if _, err := cl.CreateTopics(context.Background(), &kafkago.CreateTopicsRequest{
+		Topics: []kafkago.TopicConfig{{Topic: run, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Now()
+	waitFor(t, "lag 0 once the topic exists", 2*time.Minute, func() bool { return loop.Lag() == 0 })
+	t.Logf("delivered %s after the topic was created", time.Since(created).Round(100*time.Millisecond))
+	cancel()
+	<-done
+	ids := map[string]int{}
+	checkAll(t, docs, ids, kcatIDs(t, run, ids))
 }
