@@ -165,7 +165,7 @@ check_kubernetes() {
 		fi
 	done
 	local kind
-	for kind in Namespace ServiceAccount ClusterRole ClusterRoleBinding PriorityClass ConfigMap Secret DaemonSet; do
+	for kind in Namespace ServiceAccount ClusterRole ClusterRoleBinding PriorityClass ConfigMap Secret DaemonSet Service; do
 		grep -q "^kind: ${kind}$" "${tmp}/overlays-example.yaml" || bad "kubernetes: the example overlay has no ${kind}"
 	done
 	# The schemas must reject what the API server would: a misspelt field
