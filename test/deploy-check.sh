@@ -92,7 +92,10 @@ flock 9
 # --- kubernetes -------------------------------------------------------------
 k8s_schemas() {
 	local dir=${cache}/schemas/v${K8S_VERSION}-standalone-strict
-	if [[ ! -f ${dir}/.complete ]]; then
+	# Rebuilt when the converter changes, not only the version.
+	local stamp
+	stamp=$(sha256sum deploy/tools/k8sschema/main.go | cut -d' ' -f1)
+	if [[ $(cat "${dir}/.complete" 2>/dev/null) != "${stamp}" ]]; then
 		log "converting the OpenAPI document of k8s.io/kubernetes v${K8S_VERSION} (once)"
 		local info src
 		info=$(cd "${tmp}" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}") ||
@@ -101,7 +104,7 @@ k8s_schemas() {
 		[[ -f ${src} ]] || { log "no ${src}"; return 1; }
 		rm -rf "${dir}"
 		go run ./deploy/tools/k8sschema -strict -in "${src}" -out "${dir}" >&2 || return 1
-		touch "${dir}/.complete"
+		echo "${stamp}" >"${dir}/.complete"
 	fi
 	echo "${cache}/schemas"
 }
