@@ -360,6 +360,7 @@ EOF
 	else
 		skip "runtime: no libssl here to show what CAP_SYS_ADMIN is for"
 	fi
+	check_pod_view "${set}"
 	check_notify "${set}"
 	if ! need_cmd strace strace; then
 		skip "runtime: no strace for the syscall filter check"
@@ -390,6 +391,63 @@ EOF
 		ok "runtime: all $(wc -l <"${tmp}/used") syscalls of a run are inside the unit's SystemCallFilter"
 	else
 		bad "runtime: syscalls outside SystemCallFilter=${filter}: ${outside:-none traced}"
+	fi
+}
+
+# check_pod_view BOUNDING-SET: the base ConfigMap's configuration, run the
+# way the DaemonSet runs it: in its own mount namespace where the node's
+# protected directory and /usr are read-only bind mounts at the container
+# paths (prefixed by a scratch root here), with only the DaemonSet's
+# capabilities. A file the node opens through its own path must be reported
+# as protected (identity survives the bind mount), a file beside it must
+# not, and the node's libssl must get the SSL_write probe via /host/usr.
+check_pod_view() {
+	local bset=$1
+	need_cmd unshare util-linux || { skip "runtime: no unshare"; return; }
+	local node=${tmp}/node ctr=${tmp}/ctr pid i
+	mkdir -p "${node}/srv/mynumber" "${node}/srv/other" "${ctr}/srv/mynumber" "${ctr}/host/usr" "${ctr}/etc/bansho/rules" \
+		"${ctr}/var/lib/bansho" "${tmp}/out"
+	cp deploy/kubernetes/base/rules/*.yaml "${ctr}/etc/bansho/rules/"
+	rm -f "${ctr}/etc/bansho/rules/kustomization.yaml"
+	sed -e "s|/srv/mynumber|${ctr}/srv/mynumber|" -e "s|/host/usr/|${ctr}/host/usr/|" \
+		-e "s|/etc/bansho/rules|${ctr}/etc/bansho/rules|" -e "s|/var/lib/bansho/store|${ctr}/var/lib/bansho/store|" \
+		-e "s|^    path: \"\"|    path: \"${tmp}/out/pod.json\"|" deploy/kubernetes/base/config/bansho.yaml >"${tmp}/pod.yaml"
+	# shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
+	BANSHO_CONTENT_HASH_KEY=deploy-check-key-not-a-secret-0123456789 \
+		unshare -m --propagation private sh -c '
+			mount --bind -o ro "$1/srv/mynumber" "$2/srv/mynumber" &&
+			mount --bind -o ro /usr "$2/host/usr" &&
+			exec setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="$3" -- "$4" run --config "$5"' \
+		sh "${node}" "${ctr}" "${bset}" "${repo}/bin/bansho" "${tmp}/pod.yaml" >"${tmp}/pod.log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '"sensor-started"' "${tmp}/out/pod.json" 2>/dev/null && break
+		kill -0 "${pid}" 2>/dev/null || break
+		sleep 0.1
+	done
+	# The node writes and reads its data by the node's own path.
+	echo "氏名,個人番号" >"${node}/srv/mynumber/roster.csv"
+	cat "${node}/srv/mynumber/roster.csv" >/dev/null
+	echo "not protected" >"${node}/srv/other/notes.txt"
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'roster.csv' "${tmp}/out/pod.json" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
+	kill -TERM "${pid}" 2>/dev/null || true
+	wait "${pid}" 2>/dev/null || true
+	if grep 'roster.csv' "${tmp}/out/pod.json" 2>/dev/null | grep -q '"protected":true' &&
+		! grep -q 'notes.txt' "${tmp}/out/pod.json"; then
+		ok "runtime: base configuration in a pod-like mount namespace: the node's access to its protected file is recorded, the file beside it is not"
+	else
+		bad "runtime: pod-like run: roster.csv protected: $(grep -c 'roster.csv.*"protected":true' "${tmp}/out/pod.json" 2>/dev/null), notes.txt seen: $(grep -c notes.txt "${tmp}/out/pod.json" 2>/dev/null); $(tail -n 1 "${tmp}/pod.log")"
+	fi
+	if compgen -G '/usr/lib/x86_64-linux-gnu/libssl.so.*' >/dev/null; then
+		if grep -q "TLS plaintext probes attached.*${ctr}/host/usr/lib/x86_64-linux-gnu/libssl" "${tmp}/pod.log"; then
+			ok "runtime: the node's libssl gets the SSL_write probe through /host/usr"
+		else
+			bad "runtime: the node's libssl was not probed through /host/usr: $(grep -m1 TLS "${tmp}/pod.log")"
+		fi
 	fi
 }
 
