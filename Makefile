@@ -7,7 +7,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
 .PHONY: all build generate check-generated test test-unit test-bpf bench bench-store bench-export run setup fmt vet clean \
-	backends-up backends-down install uninstall deploy-check k8s-rules
+	backends-up backends-down install uninstall deploy-check k8s-rules kibana-objects
 
 all: build
 
@@ -90,7 +90,7 @@ install: build
 	install -m 0644 docs/deployment.md $(DESTDIR)$(DOCDIR)/deployment.md
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/bansho/rules
 	test -e $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml || \
-		install -m 0600 deploy/example.yaml $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml
+		install -m 0600 deploy/systemd/bansho.yaml $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.yaml
 	test -e $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.env || \
 		install -m 0600 deploy/systemd/bansho.env.example $(DESTDIR)$(SYSCONFDIR)/bansho/bansho.env
 	# The default rule pack is the project's: its files are replaced on
@@ -115,8 +115,18 @@ deploy-check:
 k8s-rules:
 	bash deploy/kubernetes/sync-rules.sh
 
+# Regenerate deploy/kibana/bansho.ndjson (a saved search per rule).
+kibana-objects:
+	BANSHO_UPDATE_DOCS=1 $(GO) test -count=1 -run TestNDJSONUpToDate ./deploy/kibana
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
 	rm -rf bin
+
+# Compile the rule pack and run its fixtures (docs/rules.md).
+.PHONY: rules-check
+rules-check: build
+	$(BIN) rules check rules
+	$(BIN) rules test rules

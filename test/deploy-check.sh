@@ -92,7 +92,10 @@ flock 9
 # --- kubernetes -------------------------------------------------------------
 k8s_schemas() {
 	local dir=${cache}/schemas/v${K8S_VERSION}-standalone-strict
-	if [[ ! -f ${dir}/.complete ]]; then
+	# Rebuilt when the converter changes, not only the version.
+	local stamp
+	stamp=$(sha256sum deploy/tools/k8sschema/main.go | cut -d' ' -f1)
+	if [[ $(cat "${dir}/.complete" 2>/dev/null) != "${stamp}" ]]; then
 		log "converting the OpenAPI document of k8s.io/kubernetes v${K8S_VERSION} (once)"
 		local info src
 		info=$(cd "${tmp}" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}") ||
@@ -101,7 +104,7 @@ k8s_schemas() {
 		[[ -f ${src} ]] || { log "no ${src}"; return 1; }
 		rm -rf "${dir}"
 		go run ./deploy/tools/k8sschema -strict -in "${src}" -out "${dir}" >&2 || return 1
-		touch "${dir}/.complete"
+		echo "${stamp}" >"${dir}/.complete"
 	fi
 	echo "${cache}/schemas"
 }
@@ -132,20 +135,40 @@ check_kubernetes() {
 			cat "${tmp}/kc.out"
 		fi
 	done
-	# The component that drops CAP_SYS_ADMIN, rendered on the base from a
-	# scratch overlay (kustomize takes only relative paths).
-	mkdir -p "${tmp}/notls"
-	printf 'resources: [%s]\ncomponents: [%s]\n' \
-		"$(realpath --relative-to="${tmp}/notls" deploy/kubernetes/base)" \
-		"$(realpath --relative-to="${tmp}/notls" deploy/kubernetes/components/without-tls-plaintext)" >"${tmp}/notls/kustomization.yaml"
-	if "${kustomize}" build "${tmp}/notls" >"${tmp}/notls.yaml" 2>"${tmp}/kustomize.err" && "${kc[@]}" "${tmp}/notls.yaml" >/dev/null 2>&1 &&
-		! grep -q -- '- SYS_ADMIN' "${tmp}/notls.yaml" && grep -q -- '- PERFMON' "${tmp}/notls.yaml"; then
-		ok "kubernetes: components/without-tls-plaintext drops CAP_SYS_ADMIN only"
-	else
-		bad "kubernetes: components/without-tls-plaintext: $(cat "${tmp}/kustomize.err")"
-	fi
+	# Each component, rendered on the base from a scratch overlay
+	# (kustomize takes only relative paths), validated, and checked for
+	# what it is for.
+	local comp name
+	for comp in deploy/kubernetes/components/*/; do
+		name=$(basename "${comp}")
+		mkdir -p "${tmp}/comp-${name}"
+		printf 'resources: [%s]\ncomponents: [%s]\n' \
+			"$(realpath --relative-to="${tmp}/comp-${name}" deploy/kubernetes/base)" \
+			"$(realpath --relative-to="${tmp}/comp-${name}" "${comp}")" >"${tmp}/comp-${name}/kustomization.yaml"
+		out=${tmp}/comp-${name}.yaml
+		if ! "${kustomize}" build "${tmp}/comp-${name}" >"${out}" 2>"${tmp}/kustomize.err" || ! "${kc[@]}" "${out}" >"${tmp}/kc.out" 2>&1; then
+			bad "kubernetes: components/${name} does not render or validate: $(cat "${tmp}/kustomize.err" "${tmp}/kc.out")"
+			continue
+		fi
+		local does=0
+		case ${name} in
+		without-tls-plaintext)
+			! grep -q -- '- SYS_ADMIN' "${out}" && grep -q -- '- PERFMON' "${out}" && grep -q -- '- SYS_ADMIN' "${tmp}/base.yaml" && does=1 ;;
+		kubelet-nodes-proxy)
+			grep -q 'nodes/proxy' "${out}" && ! grep -q 'nodes/proxy' "${tmp}/base.yaml" && does=1 ;;
+		*)
+			bad "kubernetes: components/${name}: no check for it in test/deploy-check.sh"
+			continue
+			;;
+		esac
+		if [[ ${does} == 1 ]]; then
+			ok "kubernetes: components/${name} renders, validates and does what it says"
+		else
+			bad "kubernetes: components/${name} does not do what it says"
+		fi
+	done
 	local kind
-	for kind in Namespace ServiceAccount ClusterRole ClusterRoleBinding PriorityClass ConfigMap Secret DaemonSet; do
+	for kind in Namespace ServiceAccount ClusterRole ClusterRoleBinding PriorityClass ConfigMap Secret DaemonSet Service; do
 		grep -q "^kind: ${kind}$" "${tmp}/overlays-example.yaml" || bad "kubernetes: the example overlay has no ${kind}"
 	done
 	# The schemas must reject what the API server would: a misspelt field
@@ -179,8 +202,13 @@ check_systemd() {
 	make -s install DESTDIR="${root}" >/dev/null 2>&1
 	grep -q "edited by the operator" "${root}/etc/bansho/bansho.yaml" || bad "systemd: make install overwrote an existing bansho.yaml"
 	make -s install DESTDIR="${root}/opt" PREFIX=/opt/bansho >/dev/null 2>&1
-	grep -q '^ExecStart=/opt/bansho/bin/bansho ' "${root}/opt/etc/systemd/system/bansho.service" && [[ -x ${root}/opt/opt/bansho/bin/bansho ]] ||
+	if ! grep -q '^ExecStart=/opt/bansho/bin/bansho ' "${root}/opt/etc/systemd/system/bansho.service" || [[ ! -x ${root}/opt/opt/bansho/bin/bansho ]]; then
 		bad "systemd: PREFIX=/opt/bansho not honoured in the unit"
+	fi
+	local want got
+	want=$(find rules -maxdepth 1 -name '*.yaml' | wc -l)
+	got=$(find "${root}/etc/bansho/rules" -maxdepth 1 -name '*.yaml' | wc -l)
+	[[ ${want} -gt 0 && ${got} == "${want}" ]] || bad "systemd: make install put ${got} rule files in /etc/bansho/rules, rules/ has ${want}"
 	make -s uninstall DESTDIR="${root}" >/dev/null 2>&1
 	[[ ! -e ${root}/usr/local/bin/bansho && ! -e ${root}/etc/systemd/system/bansho.service && -e ${root}/etc/bansho/bansho.yaml ]] ||
 		bad "systemd: make uninstall must remove the binary and unit and keep /etc/bansho"
@@ -226,6 +254,7 @@ check_image() {
 	printf 'from debian AS Build\nCMD echo hi\n' >"${tmp}/Bad.Dockerfile"
 	"${lint}" "${tmp}/Bad.Dockerfile" >/dev/null 2>&1 && bad "image: the lint accepted a Dockerfile with three faults"
 	# The image must hold what make build makes, not a second recipe.
+	# shellcheck disable=SC2016 # $(GO) is the Makefile's text, not an expansion
 	if grep -q '^RUN make build VERSION=' deploy/Dockerfile && grep -q '^COPY --from=build /src/bin/bansho ' deploy/Dockerfile &&
 		grep -q '^	CGO_ENABLED=0 $(GO) build -trimpath' Makefile; then
 		ok "image: the build stage runs make build (CGO_ENABLED=0, -trimpath)"
@@ -268,6 +297,7 @@ check_runtime() {
 protect: {paths: ["${tmp}/prot"]}
 outputs: {stdout: {enabled: false}, file: {path: "${tmp}/out/events.json"}}
 content: {hash_key: "deploy-check-key-not-a-secret-0123456789"}
+store: {dir: "${tmp}/store"}
 EOF
 	# run NAME BOUNDING-SET [WRAPPER...]: the sensor, as uid 0 with only
 	# the bounding set's capabilities, until it has started (loading takes
@@ -330,6 +360,8 @@ EOF
 	else
 		skip "runtime: no libssl here to show what CAP_SYS_ADMIN is for"
 	fi
+	check_pod_view "${set}"
+	check_notify "${set}"
 	if ! need_cmd strace strace; then
 		skip "runtime: no strace for the syscall filter check"
 		return
@@ -359,6 +391,126 @@ EOF
 		ok "runtime: all $(wc -l <"${tmp}/used") syscalls of a run are inside the unit's SystemCallFilter"
 	else
 		bad "runtime: syscalls outside SystemCallFilter=${filter}: ${outside:-none traced}"
+	fi
+}
+
+# check_pod_view BOUNDING-SET: the base ConfigMap's configuration, run the
+# way the DaemonSet runs it: in its own mount namespace where the node's
+# protected directory and /usr are read-only bind mounts at the container
+# paths (prefixed by a scratch root here), with only the DaemonSet's
+# capabilities. A file the node opens through its own path must be reported
+# as protected (identity survives the bind mount), a file beside it must
+# not, and the node's libssl must get the SSL_write probe via /host/usr.
+check_pod_view() {
+	local bset=$1
+	need_cmd unshare util-linux || { skip "runtime: no unshare"; return; }
+	local node=${tmp}/node ctr=${tmp}/ctr pid i
+	mkdir -p "${node}/srv/mynumber" "${node}/srv/other" "${ctr}/srv/mynumber" "${ctr}/host/usr" "${ctr}/etc/bansho/rules" \
+		"${ctr}/var/lib/bansho" "${tmp}/out"
+	cp deploy/kubernetes/base/rules/*.yaml "${ctr}/etc/bansho/rules/"
+	rm -f "${ctr}/etc/bansho/rules/kustomization.yaml"
+	sed -e "s|/srv/mynumber|${ctr}/srv/mynumber|" -e "s|/host/usr/|${ctr}/host/usr/|" \
+		-e "s|/etc/bansho/rules|${ctr}/etc/bansho/rules|" -e "s|/var/lib/bansho/store|${ctr}/var/lib/bansho/store|" \
+		-e "s|^    path: \"\"|    path: \"${tmp}/out/pod.json\"|" deploy/kubernetes/base/config/bansho.yaml >"${tmp}/pod.yaml"
+	# shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
+	BANSHO_CONTENT_HASH_KEY=deploy-check-key-not-a-secret-0123456789 \
+		unshare -m --propagation private sh -c '
+			mount --bind -o ro "$1/srv/mynumber" "$2/srv/mynumber" &&
+			mount --bind -o ro /usr "$2/host/usr" &&
+			exec setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="$3" -- "$4" run --config "$5"' \
+		sh "${node}" "${ctr}" "${bset}" "${repo}/bin/bansho" "${tmp}/pod.yaml" >"${tmp}/pod.log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q '"sensor-started"' "${tmp}/out/pod.json" 2>/dev/null && break
+		kill -0 "${pid}" 2>/dev/null || break
+		sleep 0.1
+	done
+	# The node writes and reads its data by the node's own path.
+	echo "氏名,個人番号" >"${node}/srv/mynumber/roster.csv"
+	cat "${node}/srv/mynumber/roster.csv" >/dev/null
+	echo "not protected" >"${node}/srv/other/notes.txt"
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'roster.csv' "${tmp}/out/pod.json" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1
+	kill -TERM "${pid}" 2>/dev/null || true
+	wait "${pid}" 2>/dev/null || true
+	if grep 'roster.csv' "${tmp}/out/pod.json" 2>/dev/null | grep -q '"protected":true' &&
+		! grep -q 'notes.txt' "${tmp}/out/pod.json"; then
+		ok "runtime: base configuration in a pod-like mount namespace: the node's access to its protected file is recorded, the file beside it is not"
+	else
+		bad "runtime: pod-like run: roster.csv protected: $(grep -c 'roster.csv.*"protected":true' "${tmp}/out/pod.json" 2>/dev/null), notes.txt seen: $(grep -c notes.txt "${tmp}/out/pod.json" 2>/dev/null); $(tail -n 1 "${tmp}/pod.log")"
+	fi
+	if compgen -G '/usr/lib/x86_64-linux-gnu/libssl.so.*' >/dev/null; then
+		if grep -q "TLS plaintext probes attached.*${ctr}/host/usr/lib/x86_64-linux-gnu/libssl" "${tmp}/pod.log"; then
+			ok "runtime: the node's libssl gets the SSL_write probe through /host/usr"
+		else
+			bad "runtime: the node's libssl was not probed through /host/usr: $(grep -m1 TLS "${tmp}/pod.log")"
+		fi
+	fi
+}
+
+# check_notify BOUNDING-SET: what bansho.service (Type=notify, WatchdogSec)
+# and the DaemonSet's probes rely on, with the DaemonSet's capabilities:
+# READY=1 on $NOTIFY_SOCKET, WATCHDOG=1 at half of $WATCHDOG_USEC,
+# STOPPING=1 at SIGTERM, /healthz and /readyz answering 200. Runs once the
+# sensor has sd_notify and metrics.listen (the ops work).
+check_notify() {
+	local bset=$1
+	if ! grep -q NOTIFY_SOCKET cmd/bansho/*.go || ! grep -q '"metrics.listen"' internal/config/*.go; then
+		echo "note  runtime: this tree has no sd_notify or metrics.listen yet: bansho.service's Type=notify and the probes need them"
+		return
+	fi
+	if ! need_cmd python3 python3 || ! need_cmd curl curl; then
+		skip "runtime: no python3 or curl for the sd_notify check"
+		return
+	fi
+	local sock=${tmp}/notify.sock port=19464 pid i
+	python3 - "${sock}" 40 "${tmp}/notify.log" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(float(sys.argv[2]))
+t0 = time.time()
+with open(sys.argv[3], "w", buffering=1) as out:
+    while time.time() - t0 < float(sys.argv[2]):
+        try:
+            msg = s.recv(4096).decode(errors="replace")
+        except socket.timeout:
+            break
+        out.write("%.1f %s\n" % (time.time() - t0, msg))
+        if "STOPPING=1" in msg:
+            break
+PY
+	local rx=$!
+	for ((i = 0; i < 50; i++)); do [[ -S ${sock} ]] && break; sleep 0.1; done
+	{ cat "${tmp}/run.yaml"; echo "metrics: {listen: \"127.0.0.1:${port}\"}"; } >"${tmp}/notify.yaml"
+	rm -f "${tmp}/out/events.json"
+	NOTIFY_SOCKET=${sock} WATCHDOG_USEC=4000000 setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="${bset}" -- \
+		"${repo}/bin/bansho" run --config "${tmp}/notify.yaml" >"${tmp}/notify-run.log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -q READY=1 "${tmp}/notify.log" 2>/dev/null && break
+		kill -0 "${pid}" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 5 # two watchdog intervals
+	local healthz readyz
+	healthz=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port}/healthz" || true)
+	readyz=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port}/readyz" || true)
+	kill -TERM "${pid}" 2>/dev/null || true
+	wait "${pid}" 2>/dev/null || true
+	wait "${rx}" 2>/dev/null || true
+	if grep -q READY=1 "${tmp}/notify.log" && [[ $(grep -c WATCHDOG=1 "${tmp}/notify.log") -ge 2 ]] && grep -q STOPPING=1 "${tmp}/notify.log"; then
+		ok "runtime: READY=1, WATCHDOG=1 every 2 s of WATCHDOG_USEC=4 s, STOPPING=1 at SIGTERM (Type=notify, WatchdogSec hold)"
+	else
+		bad "runtime: sd_notify messages: $(tr '\n' ' ' <"${tmp}/notify.log" 2>/dev/null): $(tail -n 1 "${tmp}/notify-run.log")"
+	fi
+	if [[ ${healthz} == 200 && ${readyz} == 200 ]]; then
+		ok "runtime: /healthz and /readyz answer 200 with the DaemonSet's capabilities"
+	else
+		bad "runtime: /healthz ${healthz:-none}, /readyz ${readyz:-none} (want 200 for the probes)"
 	fi
 }
 

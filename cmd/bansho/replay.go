@@ -89,15 +89,84 @@ come from --config when given.`,
 // maxLine bounds one document; longer lines are reported, not read.
 const maxLine = 4 << 20
 
+// replayer evaluates documents in order and writes the alerts.
+type replayer struct {
+	eng    *rules.Engine
+	enc    *ecs.Encoder
+	w      *bufio.Writer
+	errw   io.Writer
+	from   time.Time
+	to     time.Time
+	docs   int
+	skip   int
+	bad    int
+	byRule map[string]int
+}
+
+func newReplayer(out, errw io.Writer, set *rules.Set, from, to time.Time) *replayer {
+	return &replayer{eng: rules.NewEngine(set, rules.EngineOptions{}), enc: &ecs.Encoder{Version: version},
+		w: bufio.NewWriter(out), errw: errw, from: from, to: to, byRule: map[string]int{}}
+}
+
+// doc evaluates one document; where names it in messages (file:line).
+func (r *replayer) doc(b []byte, where string) {
+	var ts struct {
+		T string `json:"@timestamp"`
+	}
+	if err := json.Unmarshal(b, &ts); err != nil {
+		r.bad++
+		fmt.Fprintf(r.errw, "%s: not a JSON document: %v\n", where, err)
+		return
+	}
+	if !r.from.IsZero() || !r.to.IsZero() {
+		t, err := time.Parse(time.RFC3339Nano, ts.T)
+		if err != nil {
+			r.bad++
+			fmt.Fprintf(r.errw, "%s: @timestamp %q is not an RFC 3339 time\n", where, ts.T)
+			return
+		}
+		if (!r.from.IsZero() && t.Before(r.from)) || (!r.to.IsZero() && !t.Before(r.to)) {
+			r.skip++
+			return
+		}
+	}
+	r.docs++
+	alerts, err := r.eng.EvalDoc(b)
+	if err != nil {
+		r.bad++
+		fmt.Fprintf(r.errw, "%s: %v\n", where, err)
+	}
+	for _, a := range alerts {
+		r.byRule[a.Alert.RuleName]++
+		r.w.Write(r.enc.Append(nil, a))
+		r.w.WriteByte('\n')
+	}
+}
+
+// finish flushes the alerts and writes the summary; bad documents make
+// the exit status 1.
+func (r *replayer) finish(name string) error {
+	if err := r.w.Flush(); err != nil {
+		return fmt.Errorf("replay: write: %w", err)
+	}
+	total := 0
+	for _, n := range r.byRule {
+		total += n
+	}
+	fmt.Fprintf(r.errw, "replay: %d documents evaluated, %d outside the time range, %d bad, %d alerts\n", r.docs, r.skip, r.bad, total)
+	printAlertSummary(r.errw, r.byRule)
+	if r.bad > 0 {
+		return fmt.Errorf("replay: %d bad documents in %s", r.bad, name)
+	}
+	return nil
+}
+
+// replay reads JSON lines from in.
 func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from, to time.Time) error {
-	eng := rules.NewEngine(set, rules.EngineOptions{})
-	enc := &ecs.Encoder{Version: version}
+	rp := newReplayer(out, errw, set, from, to)
 	r := bufio.NewReaderSize(in, 64<<10)
-	w := bufio.NewWriter(out)
-	defer w.Flush()
-	var docs, skipped, bad, line int
-	byRule := map[string]int{}
 	var buf []byte
+	line := 0
 	for {
 		b, err := r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -111,37 +180,15 @@ func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from
 		}
 		if len(b) > 0 {
 			line++
+			where := fmt.Sprintf("%s:%d", name, line)
 			if len(b) > maxLine {
-				bad++
-				fmt.Fprintf(errw, "%s:%d: a line of more than %d bytes, skipped\n", name, line, maxLine)
+				rp.bad++
+				fmt.Fprintf(errw, "%s: a line of more than %d bytes, skipped\n", where, maxLine)
 				for err == bufio.ErrBufferFull {
 					_, err = r.ReadSlice('\n')
 				}
-			} else if trimmed := trimSpace(b); len(trimmed) > 0 {
-				var ts struct {
-					T string `json:"@timestamp"`
-				}
-				if jerr := json.Unmarshal(trimmed, &ts); jerr != nil {
-					bad++
-					fmt.Fprintf(errw, "%s:%d: not a JSON document: %v\n", name, line, jerr)
-				} else if t, terr := time.Parse(time.RFC3339Nano, ts.T); (!from.IsZero() || !to.IsZero()) && terr != nil {
-					bad++
-					fmt.Fprintf(errw, "%s:%d: @timestamp %q is not an RFC 3339 time\n", name, line, ts.T)
-				} else if (!from.IsZero() && t.Before(from)) || (!to.IsZero() && !t.Before(to)) {
-					skipped++
-				} else {
-					docs++
-					alerts, aerr := eng.EvalDoc(trimmed)
-					if aerr != nil {
-						bad++
-						fmt.Fprintf(errw, "%s:%d: %v\n", name, line, aerr)
-					}
-					for _, a := range alerts {
-						byRule[a.Alert.RuleName]++
-						w.Write(enc.Append(nil, a))
-						w.WriteByte('\n')
-					}
-				}
+			} else if t := trimSpace(b); len(t) > 0 {
+				rp.doc(t, where)
 			}
 		}
 		if err == io.EOF {
@@ -151,19 +198,7 @@ func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from
 			return fmt.Errorf("replay: %s: %w", name, err)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("replay: write: %w", err)
-	}
-	total := 0
-	for _, n := range byRule {
-		total += n
-	}
-	fmt.Fprintf(errw, "replay: %d documents evaluated, %d outside the time range, %d bad, %d alerts\n", docs, skipped, bad, total)
-	printAlertSummary(errw, byRule)
-	if bad > 0 {
-		return fmt.Errorf("replay: %d bad lines in %s", bad, name)
-	}
-	return nil
+	return rp.finish(name)
 }
 
 func trimSpace(b []byte) []byte {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,8 +33,22 @@ func rulesCmd() *cobra.Command {
 	return cmd
 }
 
+// siteOptions are the rule options of a configuration file, or the
+// defaults without one.
+func siteOptions(cfgFile string) (rules.Options, error) {
+	if cfgFile == "" {
+		return rules.Options{Calendar: rules.DefaultCalendar()}, nil
+	}
+	cfg, err := config.Load(cfgFile, nil)
+	if err != nil {
+		return rules.Options{}, err
+	}
+	return ruleOptions(cfg.Rules, cfg.Protect.Paths)
+}
+
 func rulesCheckCmd() *cobra.Command {
-	return &cobra.Command{
+	var cfgFile string
+	cmd := &cobra.Command{
 		Use:   "check [DIR]",
 		Short: "Compile the rule files of DIR (default: the built-in pack); every error with its file, line and column",
 		Args:  cobra.MaximumNArgs(1),
@@ -42,7 +57,19 @@ func rulesCheckCmd() *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			set, err := loadRuleSet(dir, rules.Options{Calendar: rules.DefaultCalendar()})
+			opts, err := siteOptions(cfgFile)
+			if err != nil {
+				return err
+			}
+			set, err := loadRuleSet(dir, opts)
+			var es rules.Errors
+			if errors.As(err, &es) {
+				// One line per problem, each at its place, on stderr.
+				for _, e := range es {
+					fmt.Fprintln(cmd.ErrOrStderr(), e)
+				}
+				return fmt.Errorf("rules check: %s: %d problems", ruleSource(dir), len(es))
+			}
 			if err != nil {
 				return err
 			}
@@ -51,6 +78,8 @@ func rulesCheckCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "sensor configuration whose rules.lists and business hours apply")
+	return cmd
 }
 
 func rulesTestCmd() *cobra.Command {
@@ -113,7 +142,7 @@ func rulesFieldsCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			for _, f := range rules.Fields() {
-				fmt.Fprintln(cmd.OutOrStdout(), f)
+				fmt.Fprintf(cmd.OutOrStdout(), "%-44s %s\n", f, rules.FieldType(f))
 			}
 		},
 	}
@@ -147,7 +176,11 @@ func ruleOptions(c config.Rules, protect []string) (rules.Options, error) {
 	for _, l := range c.Lists {
 		lists[l.Name] = l.Items
 	}
-	return rules.Options{Lists: lists, Calendar: cal, MaxKeys: c.MaxStateKeys}, nil
+	dedupe := c.Dedupe
+	if dedupe == 0 {
+		dedupe = -1 // the engine's zero is its default
+	}
+	return rules.Options{Lists: lists, Calendar: cal, MaxKeys: c.MaxStateKeys, Dedupe: dedupe}, nil
 }
 
 // clockShift is what rules.clock moves event times by.
@@ -184,8 +217,12 @@ func startRules(c config.Rules, protect []string, p *pipeline.Pipeline, host ecs
 		return nil, err
 	}
 	eng := rules.NewEngine(set, rules.EngineOptions{Host: host, Shift: clockShift(c)})
+	// Processes already running (the application, the web server) are
+	// judged by their real program and parents from their first event.
+	seeded := eng.SeedProcesses("/proc")
 	p.Rules = eng
-	log.Info("rules loaded", "source", ruleSource(c.Dir), "rules", len(set.Rules), "enabled", set.Enabled())
+	log.Info("rules loaded", "source", ruleSource(c.Dir), "rules", len(set.Rules), "enabled", set.Enabled(),
+		"processes_seeded", seeded)
 
 	r := &rules.Reloader{Dir: c.Dir, Opts: opts, Engine: eng, Log: log,
 		Result: func(set *rules.Set, err error) {

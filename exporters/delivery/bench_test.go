@@ -128,18 +128,19 @@ func BenchmarkExportElasticsearch(b *testing.B) {
 	}{
 		{"default", false, 0, 0},
 		{"gzip", true, 0, 0},
-		{"workers4-batch16k", false, 4, 16384},
+		{"workers2", false, 2, 0},
+		{"workers8-batch16k", false, 8, 16384},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			if env == nil {
 				b.Skip("-short: no back ends started")
 			}
 			sink, err := elasticsearch.New(elasticsearch.Options{Addresses: []string{env.ES}, Compress: c.gzip, Workers: c.workers,
-				FlushBytes: 2 << 20, Headers: []string{"VL-Time-Field: @timestamp", "VL-Stream-Fields: host.name", "VL-Msg-Field: message"}})
+				Headers: []string{"VL-Time-Field: @timestamp", "VL-Stream-Fields: host.name", "VL-Msg-Field: message"}})
 			if err != nil {
 				b.Fatal(err)
 			}
-			benchExport(b, sink, delivery.Options{BatchRecords: c.records}, "es")
+			benchExport(b, sink, delivery.Options{BatchRecords: c.records, BatchBytes: c.records * 2048}, "es")
 		})
 	}
 }

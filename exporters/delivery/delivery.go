@@ -107,11 +107,11 @@ type Loop struct {
 	log  *slog.Logger
 
 	next map[string]*atomic.Uint64 // committed cursor per stream
-	st   Stats
+	st   stats
 }
 
-// Stats are a loop's counters; read them with the getters.
-type Stats struct {
+// stats are a loop's counters; read them with the getters.
+type stats struct {
 	delivered, failed, retried, deadLettered, skipped atomic.Uint64
 	sends, failedSends                                atomic.Uint64
 	lastError                                         atomic.Pointer[string]
@@ -312,7 +312,7 @@ func (l *Loop) step(ctx context.Context, s *streamState) (busy, failed bool, err
 		s.res[i] = res[j]
 	}
 	// Commit the acknowledged prefix; dead-letter rejections on the way.
-	n := 0
+	n, rejected, firstReason := 0, 0, ""
 	for n < len(s.batch) && s.res[n].Status != Pending {
 		if s.res[n].Status == Rejected {
 			if derr := l.src.DeadLetter(l.sink.Name(), s.batch[n], s.res[n].Reason); derr != nil {
@@ -322,11 +322,19 @@ func (l *Loop) step(ctx context.Context, s *streamState) (busy, failed bool, err
 				break
 			}
 			l.st.deadLettered.Add(1)
-			l.log.Warn("record rejected by the sink, kept in the dead letters", "stream", s.name, "seq", s.batch[n].Seq, "reason", s.res[n].Reason)
+			if rejected == 0 {
+				firstReason = fmt.Sprintf("seq %d: %s", s.batch[n].Seq, s.res[n].Reason)
+			}
+			rejected++
 		} else {
 			l.st.delivered.Add(1)
 		}
 		n++
+	}
+	if rejected > 0 {
+		// One line per batch, not per record: a mapping conflict can
+		// reject every document.
+		l.log.Warn("records rejected by the sink, kept in the dead letters", "stream", s.name, "count", rejected, "first", firstReason)
 	}
 	pending := 0
 	for i := n; i < len(s.batch); i++ {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/bansho-sec/bansho/exporters/delivery"
 	"github.com/bansho-sec/bansho/exporters/elasticsearch"
 	"github.com/bansho-sec/bansho/exporters/internal/testdocs"
@@ -379,4 +381,129 @@ func helper() int {
 	}
 	fmt.Println("done")
 	return 0
+}
+
+// The "done when": the broker is down for a while under steady
+// load and every event still arrives once it is back. BANSHO_TEST_OUTAGE
+// sets how long (default 3s; the documented run used 10m) and
+// BANSHO_TEST_OUTAGE_RATE the documents per second written meanwhile
+// (default 2000).
+func TestKafkaOutageUnderLoad(t *testing.T) {
+	needBackends(t)
+	outage := 3 * time.Second
+	if v := os.Getenv("BANSHO_TEST_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("BANSHO_TEST_OUTAGE: %v", err)
+		}
+		outage = d
+	}
+	rate := 2000
+	if v := os.Getenv("BANSHO_TEST_OUTAGE_RATE"); v != "" {
+		rate, _ = strconv.Atoi(v)
+	}
+	const before, after = 2 * time.Second, 2 * time.Second
+	total := int((before + outage + after).Seconds() * float64(rate))
+	run := fmt.Sprintf("outage-%d", time.Now().UnixNano()%1e9)
+	docs := testdocs.Docs("host-"+run, total)
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	sink := kafkaSink(t, run)
+	defer sink.Close()
+	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BackoffMax: 5 * time.Second, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+
+	// The sensor writes a steady 1/10 s slice of the rate, all along.
+	written := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		per := max(rate/10, 1)
+		for i := 0; i < len(docs); i += per {
+			<-tick.C
+			var bodies [][]byte
+			for _, d := range docs[i:min(i+per, len(docs))] {
+				bodies = append(bodies, d.Body)
+			}
+			if err := st.Write(bodies); err != nil {
+				written <- err
+				return
+			}
+		}
+		written <- nil
+	}()
+	time.Sleep(before)
+	if err := env.Down("kafka"); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	time.Sleep(outage)
+	lagAtRestart := loop.Lag()
+	if err := env.Up("kafka"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("broker down for %s; lag at restart %d, failed %d", time.Since(down).Round(time.Second), lagAtRestart, loop.Failed())
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	caught := time.Now()
+	waitFor(t, "lag 0 after the broker came back", 5*time.Minute+outage, func() bool { return loop.Lag() == 0 })
+	t.Logf("lag 0 %s after the last write", time.Since(caught).Round(100*time.Millisecond))
+	cancel()
+	<-done
+	if lagAtRestart == 0 || loop.Failed() == 0 {
+		t.Errorf("lag %d at restart, failed %d: the outage was not felt", lagAtRestart, loop.Failed())
+	}
+	ids := map[string]int{}
+	read := 0
+	for _, k := range []string{"events", "alerts", "health"} {
+		read += kcatIDs(t, run+"-"+k, ids)
+	}
+	checkAll(t, docs, ids, read)
+}
+
+// A topic that does not exist, auto-creation off: the loop counts the
+// failures and keeps the records; once the topic is created they all go.
+func TestMissingTopicThenCreated(t *testing.T) {
+	needBackends(t)
+	run := fmt.Sprintf("missing-%d", time.Now().UnixNano()%1e9)
+	docs := testdocs.Docs("host-"+run, 2000)
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	fill(t, st, docs)
+	sink, err := kafka.New(kafka.Options{Brokers: []string{env.Kafka}, MaxAttempts: 1,
+		Topics: kafka.Topics{Events: run, Alerts: run, Health: run}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+	waitFor(t, "failures counted", 30*time.Second, func() bool { return loop.Failed() > 0 })
+	if loop.Delivered() != 0 || loop.Lag() != uint64(len(docs)) || !strings.Contains(loop.LastError(), "does not exist") {
+		t.Fatalf("delivered %d lag %d error %q", loop.Delivered(), loop.Lag(), loop.LastError())
+	}
+	t.Logf("while missing: failed %d, lag %d, error: %s", loop.Failed(), loop.Lag(), loop.LastError())
+	cl := &kafkago.Client{Addr: kafkago.TCP(env.Kafka)}
+	if _, err := cl.CreateTopics(context.Background(), &kafkago.CreateTopicsRequest{
+		Topics: []kafkago.TopicConfig{{Topic: run, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	created := time.Now()
+	waitFor(t, "lag 0 once the topic exists", 2*time.Minute, func() bool { return loop.Lag() == 0 })
+	t.Logf("delivered %s after the topic was created", time.Since(created).Round(100*time.Millisecond))
+	cancel()
+	<-done
+	ids := map[string]int{}
+	checkAll(t, docs, ids, kcatIDs(t, run, ids))
 }

@@ -8,6 +8,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -122,7 +123,10 @@ func (s *Sink) explain(err error) error {
 	brokers := strings.Join(s.opt.Brokers, ",")
 	var kerr kafkago.Error
 	var nerr net.Error
+	var cerr *tls.CertificateVerificationError
 	switch {
+	case errors.As(err, &cerr):
+		return fmt.Errorf("kafka: the certificate of %s is not trusted (check outputs.kafka.tls.ca_file and tls.server_name): %w", brokers, err)
 	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition:
 		return fmt.Errorf("kafka: a topic (%s) does not exist on %s and outputs.kafka.allow_auto_topic_creation is off: create it: %w",
 			s.topics(), brokers, err)

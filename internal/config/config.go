@@ -141,6 +141,9 @@ type Rules struct {
 	Dir          string `mapstructure:"dir"`
 	Watch        bool   `mapstructure:"watch"`
 	MaxStateKeys int    `mapstructure:"max_state_keys"`
+	// Dedupe: the same rule for the same process, file and destination
+	// alerts at most once per this window; 0 alerts every time.
+	Dedupe time.Duration `mapstructure:"dedupe"`
 	// Clock, RFC 3339, is the time the sensor pretends it started at, for
 	// windows and business hours (tests, drills); empty is the real clock.
 	Clock         string        `mapstructure:"clock"`
@@ -238,8 +241,8 @@ func Defaults() map[string]any {
 		"outputs.elasticsearch.api_key":            "",
 		"outputs.elasticsearch.ca_file":            "",
 		"outputs.elasticsearch.headers":            []string{},
-		"outputs.elasticsearch.workers":            2,
-		"outputs.elasticsearch.flush_bytes":        5 << 20,
+		"outputs.elasticsearch.workers":            4,
+		"outputs.elasticsearch.flush_bytes":        2 << 20,
 		"outputs.elasticsearch.max_document_bytes": 1 << 20,
 		"outputs.elasticsearch.compress":           false,
 		"outputs.elasticsearch.request_timeout":    "30s",
@@ -253,6 +256,7 @@ func Defaults() map[string]any {
 		"rules.dir":                     "",
 		"rules.watch":                   true,
 		"rules.max_state_keys":          4096,
+		"rules.dedupe":                  "1m",
 		"rules.clock":                   "",
 		"rules.business_hours.timezone": "Asia/Tokyo",
 		"rules.business_hours.weekdays": []string{"mon", "tue", "wed", "thu", "fri"},
@@ -350,6 +354,7 @@ var Descriptions = map[string]string{
 	"rules.dir":                     "Directory of rule files (*.yaml, read in name order); empty runs the default pack built into the binary.",
 	"rules.watch":                   "Reload rules.dir when a file in it changes (SIGHUP always reloads); a set that does not compile keeps the running one and writes a rules-reload-failed state document.",
 	"rules.max_state_keys":          "Keys each sequence or threshold rule keeps (least recently used ones are forgotten past it; at least 16).",
+	"rules.dedupe":                  "The same rule for the same process, file and destination alerts at most once per this window (cp's many writes of one copy); 0s alerts on every event.",
 	"rules.clock":                   "RFC 3339 time the sensor pretends it started at, for windows and business hours (tests and drills); empty uses the real clock.",
 	"rules.business_hours.timezone": "IANA time zone of the business hours.",
 	"rules.business_hours.weekdays": "Working days: mon, tue, wed, thu, fri, sat, sun.",
@@ -565,6 +570,9 @@ func (r *Rules) validate() error {
 		if !st.IsDir() {
 			return &Error{Key: "rules.dir", Msg: r.Dir + ": not a directory"}
 		}
+	}
+	if r.Dedupe < 0 {
+		return &Error{Key: "rules.dedupe", Msg: "must not be negative"}
 	}
 	if r.MaxStateKeys < 16 {
 		return &Error{Key: "rules.max_state_keys", Msg: fmt.Sprintf("%d is below 16", r.MaxStateKeys)}

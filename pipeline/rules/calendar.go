@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	_ "time/tzdata" // time zones also where the system has none (minimal images)
 )
 
 // Calendar is the business hours of the site: a time zone, working
@@ -11,16 +12,16 @@ import (
 // outside fire only outside them.
 type Calendar struct {
 	Location   *time.Location
-	Weekdays   [7]bool // by time.Weekday
-	Start, End int     // minutes after midnight, local; End may be < Start (night shift)
-	Holidays   map[string]bool
+	Weekdays   [7]bool      // by time.Weekday
+	Start, End int          // minutes after midnight, local; End may be < Start (night shift)
+	Holidays   map[int]bool // by yyyymmdd
 }
 
 // NewCalendar builds a calendar from configuration values: an IANA time
 // zone ("Asia/Tokyo"), weekday names (mon..sun), "HH:MM" start and end,
 // and holidays as YYYY-MM-DD.
 func NewCalendar(tz string, weekdays []string, start, end string, holidays []string) (*Calendar, error) {
-	c := &Calendar{Holidays: map[string]bool{}}
+	c := &Calendar{Holidays: map[int]bool{}}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return nil, fmt.Errorf("timezone %q: %w", tz, err)
@@ -42,10 +43,11 @@ func NewCalendar(tz string, weekdays []string, start, end string, holidays []str
 		return nil, fmt.Errorf("end: %w", err)
 	}
 	for _, h := range holidays {
-		if _, err := time.Parse("2006-01-02", h); err != nil {
+		d, err := time.Parse("2006-01-02", h)
+		if err != nil {
 			return nil, fmt.Errorf("holiday %q: expected YYYY-MM-DD", h)
 		}
-		c.Holidays[h] = true
+		c.Holidays[dayKey(d)] = true
 	}
 	return c, nil
 }
@@ -61,7 +63,7 @@ func clock(s string) (int, error) {
 // Inside reports whether t falls in business hours.
 func (c *Calendar) Inside(t time.Time) bool {
 	l := t.In(c.Location)
-	if !c.Weekdays[l.Weekday()] || c.Holidays[l.Format("2006-01-02")] {
+	if !c.Weekdays[l.Weekday()] || len(c.Holidays) > 0 && c.Holidays[dayKey(l)] {
 		return false
 	}
 	m := l.Hour()*60 + l.Minute()
@@ -79,4 +81,9 @@ func DefaultCalendar() *Calendar {
 		panic(err) // constant input
 	}
 	return c
+}
+
+func dayKey(t time.Time) int {
+	y, m, d := t.Date()
+	return y*10000 + int(m)*100 + d
 }

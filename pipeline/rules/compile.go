@@ -30,6 +30,10 @@ type Options struct {
 	Calendar *Calendar
 	// MaxKeys bounds the keys each stateful rule keeps (default 4096).
 	MaxKeys int
+	// Dedupe suppresses an alert that repeats one of the same rule for
+	// the same process, file and destination within this window (cp's
+	// many writes of one copy); default 1m, negative disables.
+	Dedupe time.Duration
 }
 
 // Rule is one compiled rule.
@@ -151,6 +155,9 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 	if opts.MaxKeys <= 0 {
 		opts.MaxKeys = 4096
 	}
+	if opts.Dedupe == 0 {
+		opts.Dedupe = time.Minute
+	}
 	c := &compiler{p: p, lists: map[string][]string{}, macros: map[string][]text{}, ids: map[string]int{}}
 	listPos := map[string]Pos{}
 	for _, l := range p.lists {
@@ -194,7 +201,7 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 	// Every macro must compile on its own, used or not, so that its errors
 	// are reported where it is written.
 	for _, m := range p.macros {
-		if m.cond.node != nil && !m.append {
+		if m.cond.node != nil {
 			c.compile(m.cond)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,10 @@ type Engine struct {
 	doc  []byte  // the current event's document (not retained)
 	memo []uint8 // per condition term: 0 not yet, 1 false, 2 true (this event)
 
-	evaluated, fired, failed atomic.Uint64
+	evaluated, fired, failed, suppressed atomic.Uint64
+	// State sizes as of the last refresh (every 1024 events), for other
+	// goroutines (metrics): the state itself is the evaluator's alone.
+	stateKeys, stateEvictions atomic.Uint64
 }
 
 // EngineOptions are the engine's view of where it runs.
@@ -47,7 +51,7 @@ type running struct {
 	set  *Set
 	seq  map[*Rule]*seqState
 	thr  map[*Rule]*thrState
-	keys int
+	seen *lru[uint64, time.Time] // recent alerts, for Options.Dedupe
 }
 
 // NewEngine returns an engine running set.
@@ -68,7 +72,8 @@ func NewEngine(set *Set, o EngineOptions) *Engine {
 // Swap makes set the running rule set. Sequence and threshold state
 // starts over.
 func (e *Engine) Swap(set *Set) {
-	r := &running{set: set, seq: map[*Rule]*seqState{}, thr: map[*Rule]*thrState{}}
+	r := &running{set: set, seq: map[*Rule]*seqState{}, thr: map[*Rule]*thrState{},
+		seen: newLRU[uint64, time.Time](set.opts.MaxKeys)}
 	for _, rule := range set.Rules {
 		switch {
 		case rule.seq != nil:
@@ -89,9 +94,19 @@ func (e *Engine) Evaluated() uint64 { return e.evaluated.Load() }
 func (e *Engine) Alerts() uint64    { return e.fired.Load() }
 func (e *Engine) Errors() uint64    { return e.failed.Load() }
 
+// Suppressed counts alerts not made because the same one was made
+// within Options.Dedupe.
+func (e *Engine) Suppressed() uint64 { return e.suppressed.Load() }
+
 // StateKeys is the number of keys the stateful rules hold, and
-// Evictions how many were forgotten to stay within the bound.
+// evictions how many were forgotten to stay within the bound, as of the
+// last 1024 events; safe from any goroutine.
 func (e *Engine) StateKeys() (keys int, evictions uint64) {
+	return int(e.stateKeys.Load()), e.stateEvictions.Load()
+}
+
+// stateNow measures the state; only from the evaluating goroutine.
+func (e *Engine) stateNow() (keys int, evictions uint64) {
 	r := e.cur.Load()
 	for _, s := range r.seq {
 		keys += s.l.Len()
@@ -107,7 +122,15 @@ func (e *Engine) StateKeys() (keys int, evictions uint64) {
 // Eval runs the rules over a live event whose ECS document is doc and
 // returns the alerts it completes (valid until the next call). Events
 // the sensor makes about itself (health, state, alerts) are not tried.
-func (e *Engine) Eval(ev *event.Event, doc []byte) []*event.Event {
+func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
+	// A fault in the engine costs this event's alerts (counted), never the
+	// pipeline that records every event.
+	defer func() {
+		if r := recover(); r != nil {
+			e.failed.Add(1)
+			alerts = nil
+		}
+	}()
 	e.out = e.out[:0]
 	if ev.Op >= event.OpHealth {
 		return nil
@@ -225,7 +248,11 @@ func docEventID(doc []byte) string {
 }
 
 func (e *Engine) run(s slot) {
-	e.evaluated.Add(1)
+	if n := e.evaluated.Add(1); n&1023 == 0 {
+		k, ev := e.stateNow()
+		e.stateKeys.Store(uint64(k))
+		e.stateEvictions.Store(ev)
+	}
 	r := e.cur.Load()
 	if len(e.memo) != r.set.terms {
 		e.memo = make([]uint8, r.set.terms)
@@ -293,8 +320,27 @@ func (e *Engine) hoursOK(set *Set, r *Rule) bool {
 	return inside == (r.hours == hoursInside)
 }
 
-// fire makes the alert of rule for the current event.
+// fire makes the alert of rule for the current event, unless the same
+// rule fired for the same process, file and destination within the
+// dedupe window.
 func (e *Engine) fire(r *Rule, ids []string) {
+	rs := e.cur.Load()
+	if d := rs.set.opts.Dedupe; d > 0 {
+		env := &e.env
+		var h maphash.Hash
+		h.SetSeed(seed)
+		for _, s := range [...]string{r.ID, env.Process.EntityID, env.File.Path, env.File.TargetPath, env.Destination.IP} {
+			h.WriteString(s)
+			h.WriteByte(0)
+		}
+		k := h.Sum64() ^ uint64(env.Destination.Port)
+		last, seen := rs.seen.Put(k)
+		if !seen && env.Timestamp.Sub(*last) < d && !env.Timestamp.Before(*last) {
+			e.suppressed.Add(1)
+			return
+		}
+		*last = env.Timestamp
+	}
 	e.fired.Add(1)
 	e.env.fillInode()
 	a := &event.Alert{

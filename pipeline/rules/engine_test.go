@@ -192,7 +192,7 @@ func TestStateStaysBounded(t *testing.T) {
 			t.Fatalf("alert at %d for a key seen once", i)
 		}
 	}
-	keys, evicted := e.StateKeys()
+	keys, evicted := e.stateNow()
 	if keys > 200 || evicted < 19000 {
 		t.Errorf("keys %d (cap 2x100), evicted %d", keys, evicted)
 	}
@@ -234,5 +234,215 @@ func TestHarnessIsStrict(t *testing.T) {
 	}
 	if res[3].Failure != "" {
 		t.Errorf("right: %s", res[3].Failure)
+	}
+}
+
+func TestCalendar(t *testing.T) {
+	c, err := NewCalendar("Asia/Tokyo", []string{"mon", "tue", "wed", "thu", "fri"}, "08:30", "18:00", []string{"2026-12-31"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jst := time.FixedZone("JST", 9*3600)
+	for _, tc := range []struct {
+		t    time.Time
+		want bool
+	}{
+		{time.Date(2026, 12, 1, 8, 29, 0, 0, jst), false},
+		{time.Date(2026, 12, 1, 8, 30, 0, 0, jst), true},
+		{time.Date(2026, 12, 1, 17, 59, 0, 0, jst), true},
+		{time.Date(2026, 12, 1, 18, 0, 0, 0, jst), false},
+		{time.Date(2026, 12, 5, 12, 0, 0, 0, jst), false},    // Saturday
+		{time.Date(2026, 12, 31, 12, 0, 0, 0, jst), false},   // holiday
+		{time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC), true}, // 12:00 in Tokyo
+	} {
+		if got := c.Inside(tc.t); got != tc.want {
+			t.Errorf("%v: inside %v, want %v", tc.t, got, tc.want)
+		}
+	}
+	night, _ := NewCalendar("UTC", []string{"sat"}, "22:00", "06:00", nil)
+	if !night.Inside(time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)) || night.Inside(time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)) {
+		t.Error("a shift past midnight")
+	}
+	if _, err := NewCalendar("Mars/Olympus", nil, "08:00", "18:00", nil); err == nil {
+		t.Error("a bad time zone was accepted")
+	}
+}
+
+// A process that started before the engine (this test) is known from
+// /proc: its executable is on its first event.
+func TestSeedProcessesFromProc(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ = filepath.EvalSymlinks(exe)
+	set, err := Compile(map[string]string{"r.yaml": `
+- rule: Me
+  desc: d.
+  condition: event.action == "open" and process.executable == "` + exe + `" and process.parent.name != ""
+  output: o
+  priority: notice
+`}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	if n := e.SeedProcesses("/proc"); n < 2 {
+		t.Fatalf("seeded %d processes", n)
+	}
+	stat, _ := os.ReadFile("/proc/self/stat")
+	_, ppid, ticks, ok := parseStat(stat)
+	if !ok {
+		t.Fatal("cannot parse /proc/self/stat")
+	}
+	// The kernel's start time in ns: within a tick of what /proc says.
+	ev := &event.Event{Op: event.OpFileOpen, Time: time.Now(),
+		Proc: event.Process{PID: uint32(os.Getpid()), PPID: ppid, StartBoot: ticks*tick + 3_000_000, Comm: "rules.test"},
+		File: &event.File{Syscall: 257, Path: "/tmp/x"}}
+	if len(e.Eval(ev, []byte(`{"event":{"id":"a"},"bansho":{}}`))) != 1 {
+		t.Errorf("the seeded executable %s (and parent) were not on the event", exe)
+	}
+}
+
+// Swapping rule sets and reading metrics while events are evaluated is
+// safe (run with -race).
+func TestSwapWhileEvaluating(t *testing.T) {
+	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	evs := recordedMix(2000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			e.Swap(set)
+			e.StateKeys()
+			_ = e.Set().Enabled()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for i := 0; i < 20000; i++ {
+		e.Eval(evs[i%len(evs)], []byte(`{"event":{"id":"x"},"bansho":{}}`))
+	}
+	<-done
+	if e.Evaluated() != 20000 {
+		t.Errorf("evaluated %d", e.Evaluated())
+	}
+}
+
+// A sequence by user: the steps may be different processes of one user,
+// within the window, and another user's step does not count.
+func TestSequenceByUser(t *testing.T) {
+	set, err := Compile(map[string]string{"r.yaml": `
+- rule: Read Then Connect
+  desc: d.
+  sequence:
+    by: user
+    within: 30s
+    steps:
+      - condition: event.action == "open" and bansho.file.protected
+      - condition: event.action == "connect"
+  output: o
+  priority: notice
+`}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	doc := []byte(`{"event":{"id":"x"},"bansho":{}}`)
+	open := func(pid, uid uint32, at time.Duration) int {
+		return len(e.Eval(&event.Event{Op: event.OpFileOpen, Flags: event.FlagProtected, Time: t0.Add(at),
+			Proc: event.Process{PID: pid, EUID: uid, StartBoot: uint64(pid)}, File: &event.File{Path: "/srv/p"}}, doc))
+	}
+	connect := func(pid, uid uint32, at time.Duration) int {
+		return len(e.Eval(&event.Event{Op: event.OpNetConnect, Time: t0.Add(at),
+			Proc: event.Process{PID: pid, EUID: uid, StartBoot: uint64(pid)}, Net: &event.Net{Protocol: 6}}, doc))
+	}
+	if open(1, 1000, 0) != 0 || connect(2, 1001, time.Second) != 0 {
+		t.Fatal("fired early or for another user")
+	}
+	if connect(3, 1000, 2*time.Second) != 1 {
+		t.Error("no alert for the same user's connect within the window")
+	}
+	if open(4, 1000, 10*time.Second) != 0 || connect(5, 1000, 50*time.Second) != 0 {
+		t.Error("fired outside the window")
+	}
+}
+
+// Lists and macros extend with append; a rule is switched off by name;
+// an appended macro with an error is reported where it is written.
+func TestAppendAndOverride(t *testing.T) {
+	base := `- list: readers
+  items: [/usr/bin/a]
+- macro: is_open
+  condition: event.action == "open"
+- rule: R
+  desc: d.
+  condition: is_open and process.executable not in readers
+  output: o
+  priority: notice
+- rule: S
+  desc: d.
+  condition: is_open
+  output: o
+  priority: notice
+`
+	local := `- list: readers
+  items: [/usr/bin/b]
+  append: true
+- macro: is_open
+  condition: event.action == "write"
+  append: true
+- rule: S
+  enabled: false
+`
+	set, err := Compile(map[string]string{"a.yaml": base, "b.yaml": local}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Lists["readers"]; len(got) != 2 {
+		t.Errorf("readers %v", got)
+	}
+	e := NewEngine(set, EngineOptions{})
+	ev := func(op event.Op) []*event.Event {
+		x := &event.Event{Op: op, Time: time.Now(), Proc: event.Process{PID: 9, StartBoot: 9}, File: &event.File{Path: "/p"}}
+		return e.Eval(x, []byte(`{"event":{"id":"i"},"bansho":{}}`))
+	}
+	if n := len(ev(event.OpFileWrite)); n != 1 {
+		t.Errorf("appended macro: %d alerts for a write, want 1 (R; S is off)", n)
+	}
+	_, err = Compile(map[string]string{"a.yaml": base, "b.yaml": "- macro: is_open\n  condition: event.actio == 1\n  append: true\n"}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "b.yaml:2:14:") {
+		t.Errorf("error in an appended macro: %v", err)
+	}
+}
+
+// Events with a missing part, and documents of the wrong shape, are
+// evaluated without a panic.
+func TestOddInput(t *testing.T) {
+	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	doc := []byte(`{"event":{"id":"x","action":"exec","category":["process"]},"process":{"name":"ngrok"},"bansho":{}}`)
+	for _, op := range []event.Op{event.OpExec, event.OpFork, event.OpExit, event.OpFileOpen, event.OpFileWrite,
+		event.OpFileNS, event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite, 77} {
+		e.Eval(&event.Event{Op: op, Time: time.Now()}, doc)
+	}
+	if n := len(NewEngine(set, EngineOptions{}).Eval(&event.Event{Op: event.OpExec}, doc)); n != 1 {
+		t.Errorf("an exec record without its part, read from its document: %d alerts, want 1", n)
+	}
+	for _, d := range []string{`{}`, `{"event":7}`, `{"event":{"action":["open"]},"process":{"args":3,"pid":"x"},"file":{"path":{}}}`,
+		`{"@timestamp":"not a time","event":{"action":"send"},"destination":{"ip":7},"bansho":{"content":{"my_number":{"distinct":"many"}}}}`} {
+		if _, err := e.EvalDoc([]byte(d)); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+	if _, err := e.EvalDoc([]byte(`not json`)); err == nil {
+		t.Error("not JSON was accepted")
 	}
 }

@@ -132,14 +132,16 @@ type BanshoFields struct {
 	LoginUser UserFields `expr:"login_user"`
 	// SelfTarget: the event is about the sensor itself (a signal or
 	// ptrace aimed at it, its own files).
-	SelfTarget  bool              `expr:"self_target"`
-	Destination BanshoDestination `expr:"destination"`
-	Tainted     bool              `expr:"tainted"` // exec, fork: the process has read protected data
-	Exec        ExecFields        `expr:"exec"`
-	File        BanshoFile        `expr:"file"`
-	Network     BanshoNetwork     `expr:"network"`
-	Content     Content           `expr:"content"`
-	Process     BanshoProcess     `expr:"process"`
+	SelfTarget bool `expr:"self_target"`
+	// DestinationClass is the class of a connection's remote end from the
+	// enrichment stage: loopback, host, subnet, private or internet.
+	DestinationClass string        `expr:"destination_class"`
+	Tainted          bool          `expr:"tainted"` // exec, fork: the process has read protected data
+	Exec             ExecFields    `expr:"exec"`
+	File             BanshoFile    `expr:"file"`
+	Network          BanshoNetwork `expr:"network"`
+	Content          Content       `expr:"content"`
+	Process          BanshoProcess `expr:"process"`
 }
 
 // ExecFields are bansho.exec.*.
@@ -170,12 +172,6 @@ type Mount struct {
 	FSType    string `expr:"fstype"`
 	Removable bool   `expr:"removable"`
 	Network   bool   `expr:"network"`
-}
-
-// BanshoDestination is bansho.destination.*: the class of a
-// connection's remote end (loopback, host, subnet, private, internet).
-type BanshoDestination struct {
-	Class string `expr:"class"`
 }
 
 // BanshoNetwork are bansho.network.*.
@@ -264,6 +260,26 @@ func init() {
 
 // Fields lists every field path a condition can use, sorted.
 func Fields() []string { return append([]string(nil), fieldPaths...) }
+
+// FieldType names the type of a field for rule authors: text, number,
+// boolean, list of text or time.
+func FieldType(path string) string {
+	f, ok := fields[path]
+	if !ok {
+		return ""
+	}
+	switch f.kind {
+	case kindInt:
+		return "number"
+	case kindBool:
+		return "boolean"
+	case kindSlice:
+		return "list of text"
+	case kindTime:
+		return "time"
+	}
+	return "text"
+}
 
 // lookupField resolves an ECS path, with a suggestion when it is unknown.
 func lookupField(path string) (*field, error) {

@@ -139,6 +139,11 @@ func (b *builder) mode(m uint32) string {
 // fromEvent fills env (which must be zero) from ev, updating the process
 // table first, and returns the event's slot and its process.
 func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
+	if !complete(ev) {
+		// A record whose part is missing (a decoder bug, a new kind): the
+		// engine reads what its document has rather than guess.
+		return slotUnknown, nil
+	}
 	p := &ev.Proc
 	ref := procRef{pid: p.PID, start: p.StartBoot, ppid: p.PPID, pstart: p.ParentStartBoot, name: p.Comm}
 	var pr *proc
@@ -228,6 +233,23 @@ func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
 	return s, pr
 }
 
+// complete reports whether ev has the part its Op needs.
+func complete(ev *event.Event) bool {
+	switch ev.Op {
+	case event.OpExec:
+		return ev.Exec != nil
+	case event.OpFork:
+		return true
+	case event.OpExit:
+		return ev.Exit != nil
+	case event.OpFileOpen, event.OpFileWrite, event.OpFileNS:
+		return ev.File != nil
+	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite:
+		return ev.Net != nil
+	}
+	return true
+}
+
 // enriched takes what the enrichment stage knows over the builder's own
 // process table: it also knows processes that started before the sensor.
 func (b *builder) enriched(en *event.Enrichment, env *Env) {
@@ -270,7 +292,7 @@ func (b *builder) enriched(en *event.Enrichment, env *Env) {
 	pf.RealUser.Name = en.RealUserName
 	env.User.Name = en.UserName
 	env.Bansho.LoginUser.Name = en.LoginUserName
-	env.Bansho.Destination.Class = en.Destination
+	env.Bansho.DestinationClass = en.Destination
 }
 
 func outcome(ret int64) string {

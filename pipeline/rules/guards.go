@@ -18,6 +18,7 @@ type guard struct {
 	neg  bool
 	off  uintptr
 	offs []uintptr // gAnyTrue
+	any  []guard   // gAny
 	s    string
 	set  map[string]struct{}
 	n    int
@@ -35,6 +36,8 @@ const (
 	gIntGe
 	gIntEq
 	gAnyTrue // a or b or ... of boolean fields
+	gAny     // an or of guards
+	gHas     // a constant string is an item of a list field
 )
 
 func (g *guard) ok(env *Env) bool {
@@ -64,6 +67,20 @@ func (g *guard) test(env *Env) bool {
 	case gAnyTrue:
 		for _, o := range g.offs {
 			if *(*bool)(unsafe.Add(unsafe.Pointer(env), o)) {
+				return true
+			}
+		}
+		return false
+	case gAny:
+		for i := range g.any {
+			if g.any[i].ok(env) {
+				return true
+			}
+		}
+		return false
+	case gHas:
+		for _, v := range *(*[]string)(p) {
+			if v == g.s {
 				return true
 			}
 		}
@@ -127,7 +144,28 @@ func guardOf(n ast.Node) (guard, bool) {
 			if offs, ok := boolLeaves(x, nil); ok {
 				return guard{kind: gAnyTrue, offs: offs}, true
 			}
-			return guard{}, false
+			l, okl := guardOf(x.Left)
+			r, okr := guardOf(x.Right)
+			if !okl || !okr {
+				return guard{}, false
+			}
+			var alts []guard
+			for _, g := range []guard{l, r} {
+				if g.kind == gAny && !g.neg {
+					alts = append(alts, g.any...)
+				} else {
+					alts = append(alts, g)
+				}
+			}
+			return guard{kind: gAny, any: alts}, true
+		}
+		if x.Operator == "in" {
+			// "O_RDONLY" in bansho.file.flags
+			if s, ok := stringConst(x.Left); ok {
+				if f, ok := leaf(x.Right); ok && f.kind == kindSlice {
+					return guard{kind: gHas, off: f.off, s: s}, true
+				}
+			}
 		}
 		f, ok := leaf(x.Left)
 		if !ok {

@@ -105,25 +105,6 @@ func (l *lru[K, V]) ToBack(k K) {
 	}
 }
 
-// Oldest returns the least recently used entry.
-func (l *lru[K, V]) Oldest() (K, *V, bool) {
-	if l.tail < 0 {
-		var k K
-		return k, nil, false
-	}
-	n := &l.nodes[l.tail]
-	return n.key, &n.val, true
-}
-
-// Each calls f for every entry, most recent first, until f returns false.
-func (l *lru[K, V]) Each(f func(K, *V) bool) {
-	for i := l.head; i >= 0; i = l.nodes[i].next {
-		if !f(l.nodes[i].key, &l.nodes[i].val) {
-			return
-		}
-	}
-}
-
 func (l *lru[K, V]) removeIndex(i int32) {
 	l.unlink(i)
 	delete(l.m, l.nodes[i].key)

@@ -14,6 +14,7 @@ type collector struct {
 var (
 	mEvents    = prometheus.NewDesc("bansho_rules_events_total", "Events the rule engine evaluated.", nil, nil)
 	mAlerts    = prometheus.NewDesc("bansho_rules_alerts_total", "Alerts the rule engine made.", nil, nil)
+	mSuppr     = prometheus.NewDesc("bansho_rules_alerts_suppressed_total", "Alerts not made: the same rule fired for the same process, file and destination within the dedupe window.", nil, nil)
 	mErrors    = prometheus.NewDesc("bansho_rules_eval_errors_total", "Condition terms that failed to evaluate.", nil, nil)
 	mKeys      = prometheus.NewDesc("bansho_rules_state_keys", "Keys held by sequence and threshold rules.", nil, nil)
 	mEvictions = prometheus.NewDesc("bansho_rules_state_evictions_total", "Keys forgotten to stay within rules.max_state_keys.", nil, nil)
@@ -22,7 +23,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mEvents, mAlerts, mErrors, mKeys, mEvictions, mRules, mReloads} {
+	for _, d := range []*prometheus.Desc{mEvents, mAlerts, mSuppr, mErrors, mKeys, mEvictions, mRules, mReloads} {
 		ch <- d
 	}
 }
@@ -30,6 +31,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(mEvents, prometheus.CounterValue, float64(c.e.Evaluated()))
 	ch <- prometheus.MustNewConstMetric(mAlerts, prometheus.CounterValue, float64(c.e.Alerts()))
+	ch <- prometheus.MustNewConstMetric(mSuppr, prometheus.CounterValue, float64(c.e.Suppressed()))
 	ch <- prometheus.MustNewConstMetric(mErrors, prometheus.CounterValue, float64(c.e.Errors()))
 	keys, ev := c.e.StateKeys()
 	ch <- prometheus.MustNewConstMetric(mKeys, prometheus.GaugeValue, float64(keys))

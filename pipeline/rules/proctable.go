@@ -136,18 +136,6 @@ func (t *procTable) exit(r *procRef) {
 	}
 }
 
-// parentOf returns the process that created p, if still known.
-func (t *procTable) parentOf(p *proc) *proc {
-	if p.ppid == 0 || p.ppid == p.pid {
-		return nil
-	}
-	pp, ok := t.l.Peek(p.ppid)
-	if !ok || !(*pp).matches(p.pstart) {
-		return nil
-	}
-	return *pp
-}
-
 // seed adds a process found at start-up (from /proc), in order of start
 // time so that each parent precedes its children.
 func (t *procTable) seed(pid, ppid uint32, startTicks uint64, name, exe string, args []string, cwd string) {

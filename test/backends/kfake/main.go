@@ -11,6 +11,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +50,8 @@ type config struct {
 	clusterID  string
 	logLevel   kfake.LogLevel
 	sasl       []saslUser
+	tlsCert    string
+	tlsKey     string
 }
 
 // saslUser is a -sasl entry: a user the broker authenticates.
@@ -96,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.autoCreate, "auto-create-topics", true, "create unknown topics on metadata requests, like auto.create.topics.enable")
 	fs.StringVar(&cfg.clusterID, "cluster-id", "bansho-kfake", "cluster ID reported in metadata")
 	fs.StringVar(&level, "log-level", "warn", "broker log level on stderr: none, error, warn, info, debug")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS with this PEM certificate (with -tls-key)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM key of -tls-cert")
 	fs.Func("sasl", "require SASL and accept this user, as MECHANISM:USER:PASSWORD (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); repeatable", func(v string) error {
 		mech, rest, ok1 := strings.Cut(v, ":")
 		user, pass, ok2 := strings.Cut(rest, ":")
@@ -131,6 +136,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-partitions %d: need at least 1", cfg.partitions)
 	case cfg.syncWrites && cfg.dataDir == "":
 		return config{}, errors.New("-sync needs -data-dir")
+	case (cfg.tlsCert == "") != (cfg.tlsKey == ""):
+		return config{}, errors.New("-tls-cert and -tls-key go together")
 	}
 	var err error
 	if cfg.logLevel, err = parseLogLevel(level); err != nil {
@@ -223,7 +230,7 @@ func validTopicName(name string) error {
 }
 
 // options translates the configuration into kfake options.
-func (cfg config) options(logOut io.Writer) []kfake.Opt {
+func (cfg config) options(logOut io.Writer) ([]kfake.Opt, error) {
 	opts := []kfake.Opt{
 		kfake.NumBrokers(cfg.brokers),
 		kfake.ClusterID(cfg.clusterID),
@@ -247,6 +254,13 @@ func (cfg config) options(logOut io.Writer) []kfake.Opt {
 		// A count < 1 makes kfake use DefaultNumPartitions.
 		opts = append(opts, kfake.SeedTopics(st.partitions, st.name))
 	}
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-cert %s -tls-key %s: %w", cfg.tlsCert, cfg.tlsKey, err)
+		}
+		opts = append(opts, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	}
 	if len(cfg.sasl) > 0 {
 		opts = append(opts, kfake.EnableSASL())
 		for _, u := range cfg.sasl {
@@ -259,7 +273,7 @@ func (cfg config) options(logOut io.Writer) []kfake.Opt {
 			opts = append(opts, kfake.SyncWrites())
 		}
 	}
-	return opts
+	return opts, nil
 }
 
 func listenLoopback(network, address string) (net.Listener, error) {
@@ -273,7 +287,12 @@ func listenLoopback(network, address string) (net.Listener, error) {
 // run starts the cluster, announces it on stdout and serves until the first
 // value on sigs; a second value aborts a slow shutdown.
 func run(cfg config, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
-	cluster, err := kfake.NewCluster(cfg.options(stderr)...)
+	opts, err := cfg.options(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "kfake: %v\n", err)
+		return exitStart
+	}
+	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "kfake: start cluster (ports from %d, %d brokers, data dir %q): %v\n",
 			cfg.port, cfg.brokers, cfg.dataDir, err)
