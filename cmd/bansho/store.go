@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/bansho-sec/bansho/internal/config"
 	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/internal/store/timeline"
 	"github.com/bansho-sec/bansho/pipeline"
 	"github.com/bansho-sec/bansho/sensor"
 )
@@ -71,7 +73,7 @@ func storeCmd() *cobra.Command {
 		Use:   "store",
 		Short: "Inspect and check the local event store",
 	}
-	cmd.AddCommand(storeVerifyCmd(), storeStatCmd())
+	cmd.AddCommand(storeVerifyCmd(), storeStatCmd(), storeDumpCmd())
 	return cmd
 }
 
@@ -213,4 +215,55 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func storeDumpCmd() *cobra.Command {
+	var dir, stream, since, until string
+	cmd := &cobra.Command{
+		Use:   "dump [--store DIR] [--stream events|alerts|deadletter] [--since T] [--until T]",
+		Short: "Write a stream's documents as JSON lines",
+		Long: `Write the documents of one stream to standard output as JSON lines, in
+the order they were stored, optionally only those with an @timestamp in
+[--since, --until] (a duration back from now, 1h, or an RFC 3339 time). The
+output is what bansho timeline --input and bansho replay --input read, and
+what to hand over as evidence (with the chain hash from store verify).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			from, err := timeline.ParseTime(since, now)
+			if err != nil {
+				return usageError{errorf("store dump: --since: %v", err)}
+			}
+			to, err := timeline.ParseTime(until, now)
+			if err != nil {
+				return usageError{errorf("store dump: --until: %v", err)}
+			}
+			s, err := store.OpenReadOnly(dir, nil)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			q := store.Query{Stream: stream}
+			if !from.IsZero() {
+				q.Since = from.UnixNano()
+			}
+			if !to.IsZero() {
+				q.Until = to.UnixNano()
+			}
+			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+			err = s.Scan(q, func(r store.Record) error {
+				w.Write(r.Doc)
+				return w.WriteByte('\n')
+			})
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "store", defaultStoreDir, "store directory")
+	cmd.Flags().StringVar(&stream, "stream", store.StreamEvents, "stream: events, alerts or deadletter")
+	cmd.Flags().StringVar(&since, "since", "", "only documents from this time (duration back from now, or RFC 3339)")
+	cmd.Flags().StringVar(&until, "until", "", "only documents up to this time")
+	return cmd
 }

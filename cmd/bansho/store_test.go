@@ -95,6 +95,20 @@ func TestStoreVerifyCommand(t *testing.T) {
 		t.Fatalf("stat: %v\n%s", err, out)
 	}
 
+	// dump gives back every document, and timeline --input over it tells
+	// the same story as over the store.
+	dump, err := exec.Command(binary, "store", "dump", "--store", dir).Output()
+	if err != nil || bytes.Count(dump, []byte("\n")) != len(batch) || !bytes.Equal(dump[:len(batch[0])], batch[0]) {
+		t.Fatalf("dump: %v, %d lines of %d", err, bytes.Count(dump, []byte("\n")), len(batch))
+	}
+	dumpFile := filepath.Join(t.TempDir(), "dump.json")
+	os.WriteFile(dumpFile, dump, 0o600)
+	a, err1 := exec.Command(binary, "timeline", "--store", dir, "--file", "/srv/mynumber/roster.csv", "--format", "json").Output()
+	b2, err2 := exec.Command(binary, "timeline", "--input", dumpFile, "--file", "/srv/mynumber/roster.csv", "--format", "json").Output()
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b2) || !bytes.Contains(a, []byte(`"name": "curl"`)) {
+		t.Fatalf("timeline from the store and from its dump differ (%v, %v):\n%s\n---\n%s", err1, err2, a, b2)
+	}
+
 	// Flip a byte inside a document of the third segment.
 	segs, _ := filepath.Glob(filepath.Join(dir, "events", "*.seg"))
 	victim := segs[2]

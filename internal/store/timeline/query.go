@@ -30,6 +30,7 @@ type collector struct {
 	// parent): nothing about them is older. startUnknown: some had none.
 	earliest     time.Time
 	startUnknown bool
+	parentStart  map[string]time.Time // when each parent started: its fork and exec are then
 }
 
 func (c *collector) noteStart(p *Proc) {
@@ -46,7 +47,8 @@ func (c *collector) noteStart(p *Proc) {
 }
 
 func newCollector(f *Filter, maxDocs int) *collector {
-	c := &collector{f: f, entities: map[string]bool{}, parents: map[string]bool{}, seen: map[string]bool{}, maxDocs: maxDocs}
+	c := &collector{f: f, entities: map[string]bool{}, parents: map[string]bool{}, seen: map[string]bool{}, maxDocs: maxDocs,
+		parentStart: map[string]time.Time{}}
 	if f.File != "" {
 		c.files = []string{f.File}
 	}
@@ -109,7 +111,9 @@ func (c *collector) offer(d *Doc) bool {
 	}
 	if !context {
 		c.noteStart(&d.Process)
-		c.noteStart(d.Process.Parent)
+		if p := d.Process.Parent; p != nil && p.EntityID != "" && p.Start != nil {
+			c.parentStart[p.EntityID] = *p.Start
+		}
 	}
 	if len(c.docs) >= c.maxDocs {
 		c.truncated = true
@@ -208,12 +212,13 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 		}
 		return false
 	}
-	var parseErrs int
+	var parseErrs, read int
 	take := func(r store.Record) error {
 		key := r.Stream + "/" + strconv.FormatUint(r.Seq, 10)
 		if c.seen[key] {
 			return nil
 		}
+		read++
 		d, err := Parse(r.Doc)
 		if err != nil {
 			parseErrs++
@@ -253,9 +258,23 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 				return nil, err
 			}
 		}
+		// Parents that started before that (a login shell, sshd): only
+		// their start is shown, so only the moment they started is read.
+		for id, st := range c.parentStart {
+			if st.UnixNano() >= from || !c.parents[id] {
+				continue
+			}
+			key := store.KeyHash(store.KeyEntity, id)
+			q := store.Query{Stream: store.StreamEvents, Since: st.UnixNano(), Until: st.Add(2 * time.Second).UnixNano(),
+				Match: func(e *store.IndexEntry) bool { return e.Has(key) }}
+			if err := s.Scan(q, take); err != nil {
+				return nil, err
+			}
+		}
 	}
 	t := build(c, &f)
 	t.ParseErrors = parseErrs
+	t.Read = read
 	return t, nil
 }
 
