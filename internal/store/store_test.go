@@ -233,7 +233,7 @@ func TestLockedByAnotherWriter(t *testing.T) {
 }
 
 func TestFollowTail(t *testing.T) {
-	s := openT(t, Options{SegmentBytes: 256 << 10})
+	s := openT(t, Options{SegmentBytes: 64 << 10}) // many rolls while the reader follows
 	const total = 100_000
 	r, err := s.NewReader(StreamEvents, 0)
 	if err != nil {
