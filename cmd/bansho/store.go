@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/bansho-sec/bansho/internal/config"
@@ -43,6 +44,15 @@ func openStore(c config.Store, log *slog.Logger) (*store.Store, error) {
 		return nil, fmt.Errorf("store.dir: %w", err)
 	}
 	return s, nil
+}
+
+// storeCollector is the store's bansho_store_* metrics for the /metrics
+// registry (nil without a store).
+func storeCollector(s *store.Store) prometheus.Collector {
+	if s == nil {
+		return nil
+	}
+	return s.Collector()
 }
 
 // watchStore turns the store's notices (full, records removed before

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bansho-sec/bansho/internal/store"
 	"github.com/bansho-sec/bansho/internal/store/storetest"
 )
@@ -84,6 +86,27 @@ func TestStoreVerifyCommand(t *testing.T) {
 	c[store.StreamEvents] = 100
 	s.SaveCursors("kafka", c)
 	s.Close()
+
+	// The metrics the /metrics endpoint serves.
+	ro, _ := store.OpenReadOnly(dir, nil)
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(storeCollector(ro)); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, want := range []string{"bansho_store_records", "bansho_store_evictions_total", "bansho_store_torn_tails_total",
+		"bansho_store_refused_total", "bansho_store_consumer_lag_records", "bansho_store_bytes_written_total"} {
+		if !names[want] {
+			t.Errorf("metric %s missing (have %v)", want, names)
+		}
+	}
 
 	out, err := exec.Command(binary, "store", "verify", "--store", dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK: store "+dir+" is intact") || !strings.Contains(string(out), "events: last record "+strconv.Itoa(len(batch))) {

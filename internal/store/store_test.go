@@ -230,6 +230,14 @@ func TestLockedByAnotherWriter(t *testing.T) {
 	if len(got) != 100 || ro.Head(StreamEvents) != 100 {
 		t.Fatalf("read-only view of a live store: %d records, head %d", len(got), ro.Head(StreamEvents))
 	}
+	// verify of a live store does not call the record in progress damage.
+	rep, err := Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Records != 100 {
+		t.Fatalf("verify of a live store: %d records, %v", rep.Records, rep.Problems)
+	}
 }
 
 func TestFollowTail(t *testing.T) {
