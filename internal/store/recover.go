@@ -10,6 +10,8 @@ import (
 	"strings"
 )
 
+// openStream loads a stream's segments at open; the newest is read
+// through (loadSegment) so a crash's torn tail is found.
 func (s *Store) openStream(name string) (*stream, error) {
 	st := &stream{name: name, dir: filepath.Join(s.opt.Dir, name), id: streamIDs[name], wake: make(chan struct{}), nextSeq: 1}
 	if !s.ro {
