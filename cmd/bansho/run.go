@@ -170,6 +170,7 @@ func run(parent context.Context, cfg *config.Config) error {
 			st.Drops = map[string]uint64{}
 		}
 		st.Drops["output_lost"] = p.OutputLost()
+		st.Counters = storeHealth(db, st.Counters) // store.go
 		st.DropsTotal += p.OutputLost()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))
 	}

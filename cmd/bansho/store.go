@@ -55,6 +55,29 @@ func storeCollector(s *store.Store) prometheus.Collector {
 	return s.Collector()
 }
 
+// storeHealth adds the store's counters to a health document's
+// bansho.health.counters (store_*), so the SIEM sees refusals, removals of
+// undelivered records and torn tails, not only /metrics.
+func storeHealth(s *store.Store, counters map[string]uint64) map[string]uint64 {
+	if s == nil {
+		return counters
+	}
+	if counters == nil {
+		counters = map[string]uint64{}
+	}
+	st := s.Stats()
+	counters["store_written"] = st.Written
+	counters["store_refused_full"] = st.Refused
+	counters["store_refused_too_large"] = st.TooLarge
+	counters["store_write_errors"] = st.WriteErrors
+	counters["store_evicted"] = st.Evicted
+	counters["store_evicted_age"] = st.EvictedAge
+	counters["store_evicted_alerts"] = st.EvictedAlerts
+	counters["store_evicted_undelivered"] = st.EvictedUndelivered
+	counters["store_torn_tails"] = st.TornTails
+	return counters
+}
+
 // watchStore turns the store's notices (full, records removed before
 // delivery, a torn tail cut at start) into state documents. The returned
 // function stops it.

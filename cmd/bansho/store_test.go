@@ -33,6 +33,17 @@ func checkRecordedStore(t *testing.T, dir, file string, pid int, docs int) {
 	if got := s.Head(store.StreamEvents); got != uint64(docs) {
 		t.Errorf("the store holds %d routine documents, the output file %d", got, docs)
 	}
+	// The health documents carry the store's counters.
+	var last []byte
+	s.Scan(store.Query{Stream: store.StreamEvents}, func(r store.Record) error {
+		if bytes.Contains(r.Doc, []byte(`"sensor-health"`)) {
+			last = append(last[:0], r.Doc...)
+		}
+		return nil
+	})
+	if !bytes.Contains(last, []byte(`"store_written":`)) || !bytes.Contains(last, []byte(`"store_evicted_undelivered":0`)) {
+		t.Errorf("last health document without store counters: %s", last)
+	}
 	out, err = exec.Command(binary, "timeline", "--store", dir, "--file", file, "--format", "json").Output()
 	if err != nil {
 		t.Fatalf("timeline: %v", err)
