@@ -68,6 +68,7 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 	}
 	seg := &segment{path: path, first: first, size: fi.Size(), sealed: true}
 	if (!last || s.ro) && readIdxFooter(seg) {
+		seg.idxSize += bloomSize(seg)
 		return seg, nil, nil
 	}
 	if s.ro && fromLiveIdx(seg) {
@@ -87,6 +88,7 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 			return nil, nil, fmt.Errorf("store: segment %s unreadable (%v) and cannot be moved aside: %w", path, err, rerr)
 		}
 		os.Remove(seg.idxPath())
+		os.Remove(seg.bloomPath())
 		return nil, nil, nil
 	}
 	if res.hdr.first != first && s.ro {
@@ -116,6 +118,7 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 		if !s.ro {
 			os.Remove(path)
 			os.Remove(seg.idxPath())
+			os.Remove(seg.bloomPath())
 		}
 		return nil, &res.hdr, nil
 	}
@@ -125,6 +128,11 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 	}
 	if err := writeIdx(seg, res.entries); err != nil {
 		return nil, nil, fmt.Errorf("store: rebuilding index of %s: %w", path, err)
+	}
+	b := newBloom(max(seg.size, s.opt.SegmentBytes))
+	b.addEntries(res.entries)
+	if n, err := writeBloom(seg, b); err == nil {
+		seg.idxSize += n
 	}
 	return seg, nil, nil
 }

@@ -145,6 +145,7 @@ func (s *Store) removeOldest(st *stream, reason string) {
 	st.mu.Unlock()
 	os.Remove(seg.path)
 	os.Remove(seg.idxPath())
+	os.Remove(seg.bloomPath())
 	s.total -= seg.size + seg.idxSize
 	s.free += seg.size + seg.idxSize
 	if seg.count == 0 {

@@ -51,7 +51,7 @@ import (
 type Options struct {
 	Dir          string
 	MaxBytes     int64         // segments and indexes of all streams (default 4 GiB)
-	MinFreeBytes int64         // leave at least this much free on the file system (default 256 MiB)
+	MinFreeBytes int64         // leave at least this much free on the file system (0: none; the configuration default is DefaultMinFreeBytes)
 	MaxAge       time.Duration // routine documents older than this are removed (0: no age limit)
 	AlertMaxAge  time.Duration // alerts older than this are removed (0: no age limit)
 	SegmentBytes int64         // start a new segment past this size (default 64 MiB)
@@ -90,6 +90,7 @@ type Store struct {
 	ro      bool // opened with OpenReadOnly: no writes, no repairs
 	streams map[string]*stream
 	isClose atomic.Bool
+	skipped atomic.Uint64 // segments queries skipped by key filter
 
 	curMu     sync.Mutex
 	committed map[string]Cursors // last saved cursors of every consumer, from cursors/
@@ -134,6 +135,7 @@ type stream struct {
 	created  time.Time // of the active segment
 	buf      []byte    // records staged for the next write
 	ibuf     []byte    // their index entries
+	bloom    bloom     // keys of the active segment's records
 	staged   []stagedRec
 
 	head   atomic.Uint64 // last sequence number written; 0: none

@@ -189,6 +189,9 @@ func (s *Store) commit(st *stream, now time.Time) error {
 	st.head.Store(last.seq)
 	s.st.written.Add(uint64(n))
 	s.st.writtenBytes.Add(uint64(len(st.buf)))
+	// Keys go into the filter only once written: staged records can move
+	// to another segment (evictBusy) before they are.
+	st.bloom.addEntries(st.ibuf)
 	s.dirty = true
 	st.signal()
 	return nil
@@ -259,6 +262,8 @@ func (s *Store) newSegment(st *stream, now time.Time) error {
 		st.first.Store(seg.first)
 	}
 	st.f, st.idx, st.created = f, idx, now
+	st.bloom = newBloom(s.opt.SegmentBytes)
+	os.Remove(seg.bloomPath()) // a stale filter of an earlier segment of this name
 	s.total += seg.size + seg.idxSize
 	return nil
 }
@@ -286,6 +291,16 @@ func (s *Store) roll(st *stream) error {
 	st.mu.Unlock()
 	s.total += int64(n)
 	st.f, st.idx = nil, nil
+	if act.count > 0 && st.bloom != nil {
+		// Without it (a full disk) queries read the index instead.
+		if n, err := writeBloom(act, st.bloom); err == nil {
+			st.mu.Lock()
+			act.idxSize += n
+			st.mu.Unlock()
+			s.total += n
+		}
+	}
+	st.bloom = nil
 	if act.count == 0 {
 		// Never keep an empty segment: the next one starts at the same
 		// number with the same chain hash.
@@ -294,6 +309,7 @@ func (s *Store) roll(st *stream) error {
 		st.mu.Unlock()
 		os.Remove(act.path)
 		os.Remove(act.idxPath())
+		os.Remove(act.bloomPath())
 		s.total -= act.size + act.idxSize
 	}
 	return errors.Join(errs...)

@@ -212,6 +212,19 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 		}
 		return false
 	}
+	// Segments whose key filter holds none of the keys are skipped.
+	var keys func() []uint64
+	if !f.Empty() {
+		keys = func() []uint64 {
+			out := make([]uint64, 0, len(seedKeys)+len(entKeys)+len(parKeys))
+			for _, m := range []map[uint64]bool{seedKeys, entKeys, parKeys} {
+				for k := range m {
+					out = append(out, k)
+				}
+			}
+			return out
+		}
+	}
 	var parseErrs, read int
 	take := func(r store.Record) error {
 		key := r.Stream + "/" + strconv.FormatUint(r.Seq, 10)
@@ -237,7 +250,7 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 	// Pass 1: forward from the seeds. Routine documents and alerts are
 	// separate streams; each is in time order.
 	for _, stream := range []string{store.StreamEvents, store.StreamAlerts} {
-		if err := s.Scan(store.Query{Stream: stream, Since: since, Until: until, Match: match}, take); err != nil {
+		if err := s.Scan(store.Query{Stream: stream, Since: since, Until: until, Match: match, Keys: keys}, take); err != nil {
 			return nil, err
 		}
 	}
@@ -254,7 +267,7 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 			from = max(from, c.earliest.UnixNano())
 		}
 		for _, stream := range []string{store.StreamEvents, store.StreamAlerts} {
-			if err := s.Scan(store.Query{Stream: stream, Since: from, Until: last, Match: match}, take); err != nil {
+			if err := s.Scan(store.Query{Stream: stream, Since: from, Until: last, Match: match, Keys: keys}, take); err != nil {
 				return nil, err
 			}
 		}
@@ -266,7 +279,7 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 			}
 			key := store.KeyHash(store.KeyEntity, id)
 			q := store.Query{Stream: store.StreamEvents, Since: st.UnixNano(), Until: st.Add(2 * time.Second).UnixNano(),
-				Match: func(e *store.IndexEntry) bool { return e.Has(key) }}
+				Match: func(e *store.IndexEntry) bool { return e.Has(key) }, Keys: func() []uint64 { return []uint64{key} }}
 			if err := s.Scan(q, take); err != nil {
 				return nil, err
 			}
