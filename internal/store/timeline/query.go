@@ -85,7 +85,7 @@ func (c *collector) offer(d *Doc) bool {
 			c.files = append(c.files, d.File.TargetPath)
 		}
 	case id != "" && c.entities[id]:
-		keep = true
+		keep = c.relevant(d)
 	case d.parentID() != "" && c.entities[d.parentID()]:
 		keep = true // a descendant
 	case id != "" && c.parents[id] && isLifecycle(d):
@@ -141,6 +141,20 @@ func (c *collector) following(p string) bool {
 		}
 	}
 	return false
+}
+
+// relevant decides which other documents of a process in the story are
+// shown. When the story is about a process or a user, everything it did.
+// When it is about a file, what carries the data on: starts and ends,
+// writes and sends after reading protected data, content findings and
+// alerts, and (as seeds) every access to the file and its copies; not
+// every other file a database server opens.
+func (c *collector) relevant(d *Doc) bool {
+	if c.f.File == "" {
+		return true
+	}
+	return isLifecycle(d) || d.Event.Kind == "alert" || d.Bansho.File.Tainted || d.Bansho.Network.Tainted ||
+		d.Bansho.Content.MyNumber.Distinct > 0 || d.Bansho.Content.CorporateNumber.Distinct > 0
 }
 
 func isLifecycle(d *Doc) bool {
