@@ -38,6 +38,7 @@ func openStore(c config.Store, log *slog.Logger) (*store.Store, error) {
 		SegmentBytes: c.SegmentBytes,
 		SegmentAge:   c.SegmentAge,
 		Fsync:        c.Fsync,
+		NoCompress:   !c.Compress,
 		Log:          log,
 	})
 	if err != nil {

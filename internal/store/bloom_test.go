@@ -40,7 +40,7 @@ func TestBloom(t *testing.T) {
 // segments that cannot hold the keys.
 func TestScanSkipsSegmentsByKey(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	s := openT(t, Options{Dir: dir, SegmentBytes: 64 << 10})
+	s := openT(t, Options{Dir: dir, SegmentBytes: 64 << 10, NoCompress: true})
 	for i := 0; i < 40; i++ {
 		s.Write(docs(i*100, 100, "event"))
 	}

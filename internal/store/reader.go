@@ -280,7 +280,9 @@ func (r *Reader) skipTo(seq uint64) error {
 		if err := r.sc.seek(off); err != nil {
 			return err
 		}
-		if rec, _, err := r.sc.next(); err == nil && rec.seq == seq {
+		// A frame's records share its offset: landing on an earlier
+		// record of it is right (Read drops those before r.next).
+		if rec, _, err := r.sc.next(); err == nil && rec.seq <= seq && rec.seq >= r.seg.first {
 			return r.sc.seek(off)
 		}
 		if err := r.sc.seek(segHdrSize); err != nil {

@@ -224,9 +224,13 @@ func scanSegment(path string, streamID uint8, chain bool) (*scanResult, error) {
 				res.problem = fmt.Sprintf("record %d at offset %d: %v", expect, off, err)
 			}
 			if errors.Is(err, errCRC) {
-				// The length was sane: skip the record and go on.
+				// The length was sane: skip the record (or frame) and go on.
 				badTail = true
-				expect++
+				if rec.seq > expect && rec.seq < expect+maxFrameRaw {
+					expect = rec.seq + 1
+				} else {
+					expect++
+				}
 				continue
 			}
 			// Nothing after this can be read.

@@ -45,6 +45,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Options configures a store.
@@ -57,7 +59,10 @@ type Options struct {
 	SegmentBytes int64         // start a new segment past this size (default 64 MiB)
 	SegmentAge   time.Duration // ... or when the segment is this old (default 1h)
 	Fsync        bool          // fsync what was written at every Flush
-	Log          *slog.Logger
+	// NoCompress stores every record as it is, instead of the records of
+	// each write as one zstd-compressed frame (see compress.go).
+	NoCompress bool
+	Log        *slog.Logger
 
 	now    func() time.Time                 // tests
 	statfs func(dir string) (uint64, error) // free bytes; tests
@@ -97,6 +102,8 @@ type Store struct {
 
 	wmu       sync.Mutex // writes, rolls and evictions
 	x         extractor
+	enc       *zstd.Encoder // nil: records are not compressed
+	zbuf      []byte        // the other half of a stream's write buffer
 	dirty     bool
 	closed    bool
 	total     int64 // bytes of all segments and indexes
@@ -148,6 +155,7 @@ type stagedRec struct {
 	seq  uint64
 	time int64
 	hash [hashSize]byte
+	size int // bytes of the record in buf (before compression)
 }
 
 func (st *stream) active() *segment {
@@ -228,6 +236,12 @@ func Open(opt Options) (*Store, error) {
 		lastNotice: map[string]time.Time{},
 		consumers:  map[string]func(string) uint64{},
 		committed:  map[string]Cursors{},
+	}
+	if !opt.NoCompress {
+		var err error
+		if s.enc, err = newEncoder(); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
 	lock, err := lockDir(opt.Dir)
 	if err != nil {

@@ -191,8 +191,15 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 			problemsHere++
 			lastProblemOff = off
 			if errors.Is(err, errCRC) {
-				bad(expect, off, "checksum mismatch: the record was damaged or altered")
-				expect++
+				if last := rec.seq; last > expect && last < expect+maxFrameRaw {
+					// A compressed frame: its header (unchecked) names
+					// the last of the records it held.
+					bad(expect, off, "checksum mismatch: the compressed records %d to %d were damaged or altered", expect, last)
+					expect = last + 1
+				} else {
+					bad(expect, off, "checksum mismatch: the record was damaged or altered")
+					expect++
+				}
 				unknown = true
 				continue
 			}

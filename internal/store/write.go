@@ -122,9 +122,10 @@ func (s *Store) stage(st *stream, t int64, kind Kind, doc []byte, keys []uint64,
 	}
 	h := chainHash(prev, seq, t, kind, doc)
 	off := st.active().size + int64(len(st.buf))
+	n0 := len(st.buf)
 	st.buf = appendRecord(st.buf, seq, t, kind, &h, doc)
 	st.ibuf = appendIdxEntry(st.ibuf, off, t, kind, keys)
-	st.staged = append(st.staged, stagedRec{seq: seq, time: t, hash: h})
+	st.staged = append(st.staged, stagedRec{seq: seq, time: t, hash: h, size: len(st.buf) - n0})
 	return 0, nil
 }
 
@@ -143,6 +144,7 @@ func (s *Store) commit(st *stream, now time.Time) error {
 	if len(st.staged) == 0 {
 		return nil
 	}
+	s.compressStaged(st)
 	need := int64(len(st.buf) + len(st.ibuf))
 	if err := s.makeRoom(st, need, now); err != nil {
 		s.refused(len(st.staged), st, err)
