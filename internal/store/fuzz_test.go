@@ -53,6 +53,17 @@ func FuzzSegmentBytes(f *testing.F) {
 	f.Add(seg)
 	f.Add(seg[:70])
 	f.Add([]byte("BNSHOSEG"))
+	// A segment with a compressed frame, as the store writes it.
+	tmp := f.TempDir()
+	if s, err := Open(Options{Dir: tmp}); err == nil {
+		s.Write(docs(0, 20, "event"))
+		s.Close()
+		if paths, _ := listSegments(filepath.Join(tmp, StreamEvents)); len(paths) == 1 {
+			if b, err := os.ReadFile(paths[0]); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := filepath.Join(t.TempDir(), "store")
 		os.MkdirAll(filepath.Join(dir, StreamEvents), 0o700)
