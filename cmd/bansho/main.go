@@ -31,7 +31,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), versionCmd(), scanCmd(), rulesCmd(), replayCmd())
+	root.AddCommand(runCmd(), versionCmd(), scanCmd(), storeCmd(), timelineCmd(), rulesCmd(), replayCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "bansho:", err)
 		os.Exit(exitCode(err))

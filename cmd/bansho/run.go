@@ -31,7 +31,8 @@ func runCmd() *cobra.Command {
 		Long: `Run the sensor until SIGTERM or SIGINT.
 
 Without --config the embedded defaults apply: protect /srv/mynumber, write
-ECS JSON lines to stdout and to /var/lib/bansho/events.json.`,
+ECS JSON lines to stdout and to /var/lib/bansho/events.json, and keep every
+document in the store /var/lib/bansho/store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgFile, cmd.Flags())
@@ -100,6 +101,13 @@ func run(parent context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	db, err := openStore(cfg.Store, log) // store.go
+	if err != nil {
+		return err
+	}
+	if db != nil {
+		outs = append(outs, db)
+	}
 	p := &pipeline.Pipeline{
 		Encoder:   &ecs.Encoder{Host: host, Version: version},
 		Exporters: outs,
@@ -128,6 +136,7 @@ func run(parent context.Context, cfg *config.Config) error {
 		log.Info("TLS plaintext probes attached", "libraries", libs)
 	}
 	clock := sensor.NewBootClock()
+	defer watchStore(db, p, clock)()
 	stopRules, err := startRules(cfg.Rules, cfg.Protect.Paths, p, host, func(a, m string, d map[string]string) {
 		p.Emit(stateEvent(clock, a, m, d))
 	}, log)
@@ -168,6 +177,7 @@ func run(parent context.Context, cfg *config.Config) error {
 			st.Drops = map[string]uint64{}
 		}
 		st.Drops["output_lost"] = p.OutputLost()
+		st.Counters = storeHealth(db, st.Counters) // store.go
 		st.DropsTotal += p.OutputLost()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))
 	}

@@ -31,6 +31,7 @@ type Config struct {
 	Health  Health  `mapstructure:"health"`
 	Content Content `mapstructure:"content"`
 	Rules   Rules   `mapstructure:"rules"`
+	Store   Store   `mapstructure:"store"`
 }
 
 // Protect names the data bansho guards.
@@ -129,6 +130,21 @@ type RuleList struct {
 	Items []string `mapstructure:"items"`
 }
 
+// Store configures the local event store (internal/store): every
+// document is kept there, and the exporters read from it.
+type Store struct {
+	Enabled      bool          `mapstructure:"enabled"`
+	Dir          string        `mapstructure:"dir"`
+	MaxBytes     int64         `mapstructure:"max_bytes"`
+	MinFreeBytes int64         `mapstructure:"min_free_bytes"`
+	MaxAge       time.Duration `mapstructure:"max_age"`
+	AlertMaxAge  time.Duration `mapstructure:"alert_max_age"`
+	SegmentBytes int64         `mapstructure:"segment_bytes"`
+	SegmentAge   time.Duration `mapstructure:"segment_age"`
+	Fsync        bool          `mapstructure:"fsync"`
+	Compress     bool          `mapstructure:"compress"`
+}
+
 // Defaults are the embedded defaults: run with no file at all.
 func Defaults() map[string]any {
 	return map[string]any{
@@ -153,6 +169,16 @@ func Defaults() map[string]any {
 		"content.sample_bytes":     4096,
 		"content.tls_libraries": []string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*",
 			"/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*", "/usr/local/lib*/libssl.so.*"},
+		"store.enabled":        true,
+		"store.dir":            "/var/lib/bansho/store",
+		"store.max_bytes":      int64(4 << 30),
+		"store.min_free_bytes": int64(256 << 20),
+		"store.max_age":        "2160h",
+		"store.alert_max_age":  "8760h",
+		"store.segment_bytes":  int64(64 << 20),
+		"store.segment_age":    "1h",
+		"store.fsync":          true,
+		"store.compress":       true,
 
 		// The rule engine (docs/rules.md).
 		"rules.enabled":                 true,
@@ -192,6 +218,16 @@ var Descriptions = map[string]string{
 	"content.hash_key":         "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts.",
 	"content.hash_key_file":    "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
 	"content.sample_bytes":     "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
+	"store.enabled":            "Keep every document in the local store (exporters to Kafka and Elasticsearch read from it; `bansho timeline`, `replay` and `store verify` use it).",
+	"store.dir":                "Store directory, created 0700 (files 0600). One sensor writes it at a time.",
+	"store.max_bytes":          "Most bytes the store holds (at least 1 MiB); past it the oldest routine segments are removed, alerts last.",
+	"store.min_free_bytes":     "Free space the store leaves on its file system; below it old routine segments are removed, then routine documents refused (alerts are still written).",
+	"store.max_age":            "Routine documents (events, health, state) older than this are removed; 0 keeps them until space runs out.",
+	"store.alert_max_age":      "Alerts older than this are removed; 0 keeps them until space runs out.",
+	"store.segment_bytes":      "Start a new segment file past this size (64 KiB to 1 GiB; at most store.max_bytes/8). Retention removes whole segments.",
+	"store.segment_age":        "... or when the segment is this old, so age retention is not held up by a slow segment.",
+	"store.fsync":              "fsync the store at every flush (about 5 a second), so a power cut loses at most the last flush interval.",
+	"store.compress":           "Store the documents of each write as one zstd-compressed frame (about 7-10 times smaller; a damaged frame loses that one write's documents).",
 	"content.tls_libraries":    "Glob patterns of libssl files whose SSL_write/SSL_write_ex are probed at start, so HTTPS uploads are scanned before encryption; copies in containers or bundled with programs are found from /proc/PID/maps when a process connects.",
 
 	// The rule engine (docs/rules.md).
@@ -356,8 +392,11 @@ func (c *Config) Validate() error {
 	if c.Sensor.UDPSendDedupe < 0 {
 		return &Error{Key: "sensor.udp_send_dedupe", Msg: "must not be negative"}
 	}
-	if !c.Outputs.Stdout.Enabled && c.Outputs.File.Path == "" {
-		return &Error{Key: "outputs", Msg: "no output enabled: set outputs.file.path or outputs.stdout.enabled"}
+	if !c.Outputs.Stdout.Enabled && c.Outputs.File.Path == "" && !c.Store.Enabled {
+		return &Error{Key: "outputs", Msg: "no output enabled: set outputs.file.path, outputs.stdout.enabled or store.enabled"}
+	}
+	if err := c.Store.validate(); err != nil {
+		return err
 	}
 	if c.Outputs.File.Path != "" {
 		if c.Outputs.File.MaxBytes < 4096 {
@@ -622,4 +661,32 @@ func decodeError(file string, lines map[string]int, err error) error {
 		}
 	}
 	return &Error{File: file, Msg: msg}
+}
+
+func (s *Store) validate() error {
+	if !s.Enabled {
+		return nil
+	}
+	if s.Dir == "" {
+		return &Error{Key: "store.dir", Msg: "empty (set store.enabled: false to run without a store)"}
+	}
+	if s.MaxBytes < 1<<20 {
+		return &Error{Key: "store.max_bytes", Msg: fmt.Sprintf("%d is below 1 MiB (1048576)", s.MaxBytes)}
+	}
+	if s.MinFreeBytes < 0 {
+		return &Error{Key: "store.min_free_bytes", Msg: "must not be negative"}
+	}
+	if s.MaxAge < 0 {
+		return &Error{Key: "store.max_age", Msg: "must not be negative"}
+	}
+	if s.AlertMaxAge < 0 {
+		return &Error{Key: "store.alert_max_age", Msg: "must not be negative"}
+	}
+	if s.SegmentBytes < 64<<10 || s.SegmentBytes > 1<<30 {
+		return &Error{Key: "store.segment_bytes", Msg: fmt.Sprintf("%d is not between 64 KiB (65536) and 1 GiB (1073741824)", s.SegmentBytes)}
+	}
+	if s.SegmentAge < time.Second {
+		return &Error{Key: "store.segment_age", Msg: fmt.Sprintf("%s is below 1s", s.SegmentAge)}
+	}
+	return nil
 }

@@ -61,6 +61,8 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"not a dir", "protect:\n  paths: [/etc/hostname]\n", ":2: protect.paths[0]: /etc/hostname: not a directory"},
 		{"ring size", "protect:\n  paths: [" + dir + "]\nsensor:\n  ring_buffer_bytes: 5000\n", ":4: sensor.ring_buffer_bytes: 5000 is not a power of two"},
 		{"bad level", "protect:\n  paths: [" + dir + "]\nlog:\n  level: loud\n", ":4: log.level: \"loud\" is not one of"},
+		{"store size", "protect:\n  paths: [" + dir + "]\nstore:\n  max_bytes: 1000\n", ":4: store.max_bytes: 1000 is below 1 MiB"},
+		{"store segment", "protect:\n  paths: [" + dir + "]\nstore:\n  segment_bytes: 10\n", ":4: store.segment_bytes: 10 is not between"},
 		{"bad yaml", "protect:\n  paths: [" + dir + "\n", "not valid YAML"},
 		{"not a mapping", "- a\n- b\n", "must be a mapping"},
 	}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Query selects records of a stream by time and index keys, reading only
+// the segments whose time range overlaps and only the records whose index
+// entry matches: a timeline over a day of events reads the indexes and a
+// few documents, not every segment.
+type Query struct {
+	Stream string
+	Since  int64 // unix ns, inclusive; 0: no lower bound
+	Until  int64 // unix ns, inclusive; 0: no upper bound
+	// Match decides from the index entry whether to read the record; nil
+	// reads every record in the time range. Keys are valid only during
+	// the call. A match is a candidate only: hashes may collide, so the
+	// caller checks the document.
+	Match func(e *IndexEntry) bool
+	// Keys, when set, are called before each segment: a sealed segment
+	// whose key filter holds none of them is skipped unread. They must
+	// include every key Match can accept (a superset is fine).
+	Keys func() []uint64
+}
+
+// Scan calls fn with each matching record, in stream order. Record.Doc is
+// valid only during the call. fn returning errStop-like sentinel errors
+// ends the scan with that error.
+func (s *Store) Scan(q Query, fn func(Record) error) error {
+	st, ok := s.streams[q.Stream]
+	if !ok {
+		return fmt.Errorf("store: no stream %q", q.Stream)
+	}
+	st.mu.RLock()
+	segs := append([]*segment(nil), st.segs...)
+	st.mu.RUnlock()
+	var buf []byte
+	for _, seg := range segs {
+		st.mu.RLock()
+		minT, maxT, count, size := seg.minTime, seg.maxTime, seg.count, seg.size
+		st.mu.RUnlock()
+		if count == 0 || (q.Since != 0 && maxT != 0 && maxT < q.Since) || (q.Until != 0 && minT > q.Until) {
+			continue
+		}
+		if q.Keys != nil && !mayHold(seg, q.Keys()) {
+			s.skipped.Add(1)
+			continue
+		}
+		f, err := os.Open(seg.path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed by retention meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		var i uint64
+		e := IndexEntry{Stream: q.Stream, seg: seg.path}
+		// The records of a compressed frame share its offset: the k-th
+		// entry at an offset is the frame's k-th record.
+		prevOff, k := int64(-1), 0
+		fr := frameCache{at: -1}
+		_, werr := seg.eachEntry(func(off int64, t int64, kind Kind, keys []uint64) error {
+			defer func() { i++ }()
+			if i >= count || off >= size {
+				return errStop // past what the writer has completed
+			}
+			if off == prevOff {
+				k++
+			} else {
+				prevOff, k = off, 0
+			}
+			if (q.Since != 0 && t < q.Since) || (q.Until != 0 && t > q.Until) {
+				return nil
+			}
+			e.Offset, e.Time, e.Kind, e.Keys = off, t, kind, keys
+			if q.Match != nil && !q.Match(&e) {
+				return nil
+			}
+			var rec rawRecord
+			var err error
+			if off == fr.at {
+				rec, err = fr.record(k)
+			} else {
+				rec, buf, err = readRecordAt(f, off, buf)
+				if err == nil && rec.kind == kindBatch {
+					err = fr.load(off, rec)
+					if err == nil {
+						rec, err = fr.record(k)
+					}
+				}
+			}
+			if err != nil {
+				// Damaged: verify names it; a timeline goes on.
+				s.log.Warn("store: unreadable record skipped", "segment", seg.path, "offset", off, "error", err)
+				return nil
+			}
+			return fn(Record{Stream: q.Stream, Seq: rec.seq, Time: rec.time, Kind: rec.kind, Doc: rec.doc})
+		})
+		f.Close()
+		if werr != nil {
+			return werr
+		}
+	}
+	return nil
+}
+
+// readRecordAt reads and checks the record at off.
+func readRecordAt(f *os.File, off int64, buf []byte) (rawRecord, []byte, error) {
+	var hdr [recHdrSize]byte
+	if _, err := f.ReadAt(hdr[:], off); err != nil {
+		return rawRecord{}, buf, err
+	}
+	size, crc, err := parseRecordHeader(hdr[:])
+	if err != nil {
+		return rawRecord{}, buf, err
+	}
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return rawRecord{}, buf, err
+	}
+	rec, err := parseRecord(buf, size, crc)
+	return rec, buf, err
+}
+
+// HasKey reports whether an index entry holds the key of type t for value
+// (one of the Key* types).
+func (e *IndexEntry) HasKey(t byte, value string) bool { return e.Has(KeyHash(t, value)) }
+
+// mayHold reports whether a sealed segment may hold one of keys (true when
+// it has no usable filter).
+func mayHold(seg *segment, keys []uint64) bool {
+	b := readBloom(seg)
+	if b == nil {
+		return true
+	}
+	for _, k := range keys {
+		if b.may(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// SegmentsSkipped counts segments queries skipped by their key filters.
+func (s *Store) SegmentsSkipped() uint64 { return s.skipped.Load() }
+
+// frameCache holds the records of the last compressed frame a scan read.
+type frameCache struct {
+	at   int64
+	zb   []byte
+	recs []rawRecord
+}
+
+func (c *frameCache) load(off int64, rec rawRecord) error {
+	c.at = -1
+	_, count, out, err := unpackFrame(rec, c.zb)
+	c.zb = out
+	if err != nil {
+		return err
+	}
+	c.recs = c.recs[:0]
+	for b := out; len(b) > 0; {
+		size, crc, err := parseRecordHeader(b)
+		if err != nil || size > len(b) {
+			return fmt.Errorf("%w: a record inside is cut short", errFrame)
+		}
+		r, err := parseRecord(b, size, crc)
+		if err != nil {
+			r = rawRecord{seq: r.seq, kind: 0xff} // damaged: kept in place so positions hold
+		}
+		c.recs = append(c.recs, r)
+		b = b[size:]
+	}
+	if len(c.recs) != count {
+		return fmt.Errorf("%w: %d records, header says %d", errFrame, len(c.recs), count)
+	}
+	c.at = off
+	return nil
+}
+
+func (c *frameCache) record(k int) (rawRecord, error) {
+	if k >= len(c.recs) || c.recs[k].kind == 0xff {
+		return rawRecord{}, errCRC
+	}
+	return c.recs[k], nil
+}
