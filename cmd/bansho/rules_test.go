@@ -396,11 +396,14 @@ rules:
 	// programs too.
 	mine := func(d map[string]any) bool {
 		p, _ := field(d, "file.path").(string)
-		switch field(d, "process.name") {
-		case "tar", "gzip", "mv", "rm", "logrotate", "sh":
-			return true
+		q, _ := field(d, "file.target_path").(string)
+		c, _ := field(d, "process.command_line").(string)
+		for _, s := range []string{p, q, c} {
+			if strings.Contains(s, prot) || strings.Contains(s, backup) {
+				return true
+			}
 		}
-		return strings.HasPrefix(p, prot) || strings.HasPrefix(p, backup)
+		return false
 	}
 	for _, d := range docs(t, out) {
 		if field(d, "event.kind") == "alert" && field(d, "process.name") != "cat" && mine(d) {
