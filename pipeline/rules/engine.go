@@ -132,8 +132,9 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 		}
 	}()
 	e.out = e.out[:0]
-	if ev.Op >= event.OpHealth {
-		return nil
+	switch ev.Op {
+	case event.OpHealth, event.OpState, event.OpAlert:
+		return nil // the sensor's own documents; any other kind is tried
 	}
 	e.env.reset()
 	e.doc = doc
