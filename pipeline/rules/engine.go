@@ -145,6 +145,9 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 			e.failed.Add(1)
 			return nil
 		}
+		if k, _ := lookup(m, "event.kind").(string); k == "alert" || k == "metric" || k == "state" {
+			return nil // another stage's alert (a detached probe) or a state document
+		}
 		e.env.reset()
 		s = e.fromDoc(m)
 	} else if f := ev.File; f != nil && (ev.Op != event.OpFileOpen || f.Flags&3 != 0) {
