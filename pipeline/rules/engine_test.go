@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -444,5 +445,20 @@ func TestOddInput(t *testing.T) {
 	}
 	if _, err := e.EvalDoc([]byte(`not json`)); err == nil {
 		t.Error("not JSON was accepted")
+	}
+}
+
+// Positions inside literal blocks, quoted strings and sequence steps.
+func TestErrorPositionsInBlocks(t *testing.T) {
+	src := "- rule: L\n  desc: d.\n  condition: |\n    event.action == \"open\"\n      and process.nme == \"x\"\n  output: o\n  priority: notice\n" +
+		"- rule: Q\n  desc: d.\n  condition: \"event.action == 'open' and file.pat == 'x'\"\n  output: o\n  priority: notice\n" +
+		"- rule: S\n  desc: d.\n  sequence:\n    within: 1m\n    steps:\n      - condition: event.action == \"open\"\n      - condition: destination.ipp == \"x\"\n  output: o\n  priority: notice\n"
+	_, err := Compile(map[string]string{"p.yaml": src}, Options{})
+	got := fmt.Sprint(err)
+	for _, w := range []string{`p.yaml:5:11: unknown field "process.nme"`, `p.yaml:10:42: unknown field "file.pat"`,
+		`p.yaml:19:20: unknown field "destination.ipp"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
 	}
 }
