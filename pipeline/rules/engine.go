@@ -271,7 +271,7 @@ func (e *Engine) run(s slot) {
 		case rule.thr != nil:
 			e.threshold(r.thr[rule], rule)
 		default:
-			e.fire(rule, []string{e.eventID()})
+			e.fire(rule, nil)
 		}
 	}
 }
@@ -326,7 +326,8 @@ func (e *Engine) hoursOK(set *Set, r *Rule) bool {
 
 // fire makes the alert of rule for the current event, unless the same
 // rule fired for the same process, file and destination within the
-// dedupe window.
+// dedupe window. ids are the events that made it fire; nil is the
+// current one alone (looked up only if the alert is made).
 func (e *Engine) fire(r *Rule, ids []string) {
 	rs := e.cur.Load()
 	if d := rs.set.opts.Dedupe; d > 0 {
@@ -346,6 +347,9 @@ func (e *Engine) fire(r *Rule, ids []string) {
 		*last = env.Timestamp
 	}
 	e.fired.Add(1)
+	if ids == nil {
+		ids = []string{e.eventID()}
+	}
 	e.env.fillInode()
 	a := &event.Alert{
 		RuleID: r.ID, RuleName: r.Name, Description: r.Description, Ruleset: r.Ruleset,
