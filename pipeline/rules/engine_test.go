@@ -462,3 +462,47 @@ func TestErrorPositionsInBlocks(t *testing.T) {
 		}
 	}
 }
+
+// A ConfigMap-style directory (files are symlinks into ..data, which is
+// swapped at once) reloads when ..data changes.
+func TestReloadOnConfigMapSwap(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(gen, body string) {
+		d := filepath.Join(dir, "..gen"+gen)
+		os.Mkdir(d, 0o755)
+		os.WriteFile(filepath.Join(d, "local.yaml"), []byte(body), 0o644)
+		tmp := filepath.Join(dir, "..data_tmp")
+		os.Remove(tmp)
+		if err := os.Symlink("..gen"+gen, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("1", goodRule)
+	if err := os.Symlink("..data/local.yaml", filepath.Join(dir, "local.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	results := make(chan error, 4)
+	r := &Reloader{Dir: dir, Engine: e, Debounce: 20 * time.Millisecond, Result: func(_ *Set, err error) { results <- err }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Watch(ctx, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond)
+	mk("2", goodRule+strings.Replace(goodRule, "rule: Open", "rule: Two", 1))
+	select {
+	case err := <-results:
+		if err != nil || len(e.Set().Rules) != 2 {
+			t.Fatalf("reload: %v, %d rules", err, len(e.Set().Rules))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload when ..data was swapped")
+	}
+}
