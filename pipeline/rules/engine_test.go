@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/parser"
+
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
@@ -504,5 +507,46 @@ func TestReloadOnConfigMapSwap(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no reload when ..data was swapped")
+	}
+}
+
+// Guards and the programs they replace agree, on every kind of term the
+// guards cover, for values that make each true and false.
+func TestGuardsAgreeWithExpr(t *testing.T) {
+	terms := []string{
+		`bansho.file.protected`, `not bansho.file.protected`, `event.outcome == "success"`, `file.type != "dir"`,
+		`process.name in ["sh", "bash"]`, `process.name not in ["sh", "bash"]`, `bansho.content.my_number.distinct > 0`,
+		`bansho.content.my_number.distinct >= 2`, `process.pid == 7`, `bansho.file.tainted or bansho.file.protected`,
+		`"O_RDONLY" in bansho.file.flags`, `not ("O_DIRECTORY" in bansho.file.flags)`,
+		`bansho.login_user.id == "" or bansho.login_user.id == "0"`,
+		`any(bansho.process.ancestors.name, # in ["dpkg", "apt"] or # in ["logrotate"])`,
+		`not any(bansho.process.ancestors.executable, # == "/usr/bin/tar")`,
+	}
+	envs := []*Env{{}, {}}
+	e1 := envs[1]
+	e1.Bansho.File.Protected, e1.Event.Outcome, e1.File.Type, e1.Process.Name = true, "success", "dir", "sh"
+	e1.Bansho.Content.MyNumber.Distinct, e1.Process.PID, e1.Bansho.File.Flags = 2, 7, []string{"O_RDONLY", "O_DIRECTORY"}
+	e1.Bansho.Process.Ancestors.Name, e1.Bansho.Process.Ancestors.Executable = []string{"bash", "apt"}, []string{"/usr/bin/tar"}
+	envs[0].Bansho.LoginUser.ID, envs[0].File.Type = "1000", "file"
+	for _, src := range terms {
+		tr, err := parser.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, ok := guardOf(tr.Node)
+		if !ok {
+			t.Errorf("%s: no guard", src)
+			continue
+		}
+		prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, env := range envs {
+			want, _ := expr.Run(prog, env)
+			if got := g.ok(env); got != want {
+				t.Errorf("%s on env %d: guard %v, expr %v", src, i, got, want)
+			}
+		}
 	}
 }
