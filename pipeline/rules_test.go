@@ -12,6 +12,7 @@ import (
 	"github.com/bansho-sec/bansho/internal/event"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/pipeline/rules"
+	pack "github.com/bansho-sec/bansho/rules"
 )
 
 // memExporter keeps what it is given.
@@ -84,5 +85,62 @@ func TestAlertsFollowTheirEvent(t *testing.T) {
 	}
 	if p.Emitted() != 4 {
 		t.Errorf("emitted %d", p.Emitted())
+	}
+}
+
+type discard struct{}
+
+func (discard) Name() string           { return "discard" }
+func (discard) Write(d [][]byte) error { return nil }
+func (discard) Flush() error           { return nil }
+func (discard) Close() error           { return nil }
+
+// BenchmarkWriteRules is the pipeline's write (encode every event, and
+// with rules, evaluate the default pack) over batches of a server's mix:
+// the difference between the two is what the rule engine costs the
+// pipeline.
+func BenchmarkWriteRules(b *testing.B) {
+	set, err := rules.LoadFS(pack.FS, "builtin:", rules.Options{Calendar: rules.DefaultCalendar(),
+		Lists: map[string][]string{"protected_data_readers": {"/opt/app"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	var evs []*event.Event
+	for i := 0; i < 512; i++ {
+		// Groups of four events of one process: exec, open, connect, exit.
+		pid := uint32(100 + (i/4)%20)
+		p := event.Process{PID: pid, Comm: "app", AUID: event.NoUID, StartBoot: uint64(pid)}
+		t := t0.Add(time.Duration(i) * time.Millisecond)
+		switch i % 4 {
+		case 0:
+			evs = append(evs, &event.Event{Op: event.OpExec, Time: t, Proc: p, Exec: &event.Exec{Executable: "/opt/app", Args: []string{"app"}}})
+		case 1:
+			evs = append(evs, &event.Event{Op: event.OpFileOpen, Flags: event.FlagProtected, Time: t, Proc: p,
+				File: &event.File{Syscall: 257, Ret: 3, Path: "/srv/mynumber/a.csv", Ino: 5, IMode: 0o100600}})
+		case 2:
+			evs = append(evs, &event.Event{Op: event.OpNetConnect, Time: t, Proc: p, Net: &event.Net{Syscall: 42, Protocol: 6, Family: 2}})
+		case 3:
+			evs = append(evs, &event.Event{Op: event.OpExit, Time: t, Proc: p, Exit: &event.Exit{}})
+		}
+	}
+	for _, withRules := range []bool{false, true} {
+		name := "encode"
+		if withRules {
+			name = "encode+rules"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := &Pipeline{Encoder: &ecs.Encoder{}, Exporters: []exporters.Exporter{discard{}},
+				Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			if withRules {
+				p.Rules = rules.NewEngine(set, rules.EngineOptions{})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.write(evs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+		})
 	}
 }

@@ -12,31 +12,27 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bansho-sec/bansho/internal/config"
+	"github.com/bansho-sec/bansho/internal/store"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/pipeline/rules"
 )
 
-// errStoreUnavailable: the store reader is another branch's work.
-var errStoreUnavailable = errors.New("replay: --store is not available in this build (the local store is not part of it yet); export the documents as JSON lines and use --input")
-
 func replayCmd() *cobra.Command {
 	var rulesDir, input, store, since, until, cfgFile string
 	cmd := &cobra.Command{
-		Use:   "replay --input FILE [--rules DIR] [--since T] [--until T]",
+		Use:   "replay (--store DIR | --input FILE) [--rules DIR] [--since T] [--until T]",
 		Short: "Run rules over recorded ECS documents and print the alerts they make",
 		Long: `Run the rules (DIR, or the built-in pack) over recorded ECS documents,
 in order, and print the alert documents they make as JSON lines; a
-summary goes to stderr. --input is a JSON-lines file ("-" for stdin),
-for example the sensor's own outputs.file.path. --since and --until
-(RFC 3339) select documents by @timestamp. Business hours and lists
-come from --config when given.`,
+summary goes to stderr. --store reads the events stream of a local store
+(read-only, also while a sensor writes it); --input a JSON-lines file
+("-" for stdin), for example the sensor's outputs.file.path. --since and
+--until (RFC 3339) select documents by @timestamp. Business hours and
+lists come from --config when given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if store != "" {
-				return errStoreUnavailable
-			}
-			if input == "" {
-				return usageError{errors.New("replay: --input FILE is required")}
+			if (store == "") == (input == "") {
+				return usageError{errors.New("replay: give one of --store DIR and --input FILE")}
 			}
 			var from, to time.Time
 			var err error
@@ -64,6 +60,9 @@ come from --config when given.`,
 			if err != nil {
 				return err
 			}
+			if store != "" {
+				return replayStore(cmd.OutOrStdout(), cmd.ErrOrStderr(), store, set, from, to)
+			}
 			in := io.Reader(os.Stdin)
 			name := "stdin"
 			if input != "-" {
@@ -79,7 +78,7 @@ come from --config when given.`,
 	}
 	cmd.Flags().StringVar(&rulesDir, "rules", "", "rule directory (default: the built-in pack)")
 	cmd.Flags().StringVar(&input, "input", "", "JSON-lines file of ECS documents, - for stdin")
-	cmd.Flags().StringVar(&store, "store", "", "a local store directory (not available yet)")
+	cmd.Flags().StringVar(&store, "store", "", "a local store directory (its events stream)")
 	cmd.Flags().StringVar(&since, "since", "", "only documents at or after this time (RFC 3339)")
 	cmd.Flags().StringVar(&until, "until", "", "only documents before this time (RFC 3339)")
 	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "configuration file for business hours and lists")
@@ -199,6 +198,32 @@ func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from
 		}
 	}
 	return rp.finish(name)
+}
+
+// replayStore reads the events stream of a store, in order, within the
+// time range (the store skips segments outside it).
+func replayStore(out, errw io.Writer, dir string, set *rules.Set, from, to time.Time) error {
+	s, err := store.OpenReadOnly(dir, nil)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	defer s.Close()
+	rp := newReplayer(out, errw, set, from, to)
+	q := store.Query{Stream: store.StreamEvents}
+	if !from.IsZero() {
+		q.Since = from.UnixNano()
+	}
+	if !to.IsZero() {
+		q.Until = to.UnixNano() - 1 // the store's bound is inclusive, --until is not
+	}
+	err = s.Scan(q, func(r store.Record) error {
+		rp.doc(r.Doc, fmt.Sprintf("%s: events record %d", dir, r.Seq))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	return rp.finish(dir)
 }
 
 func trimSpace(b []byte) []byte {

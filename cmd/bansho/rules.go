@@ -112,19 +112,20 @@ func rulesTestCmd() *cobra.Command {
 				}
 				fmt.Fprintf(w, "ok   %s (%d events, %d alerts)\n", r.Case.Name, len(r.Case.Events), len(r.Alerts))
 			}
+			uncovered := 0
 			if coverage {
 				noFire, noMiss := rules.Coverage(set, cases)
 				for _, n := range noFire {
-					failed++
+					uncovered++
 					fmt.Fprintf(w, "FAIL coverage: no test fires %q\n", n)
 				}
 				for _, n := range noMiss {
-					failed++
+					uncovered++
 					fmt.Fprintf(w, "FAIL coverage: no near-miss test for %q\n", n)
 				}
 			}
-			if failed > 0 {
-				return fmt.Errorf("rules test: %d of %d failed", failed, len(results))
+			if failed > 0 || uncovered > 0 {
+				return fmt.Errorf("rules test: %d of %d tests failed, %d coverage problems", failed, len(results), uncovered)
 			}
 			fmt.Fprintf(w, "%d tests passed, %d rules covered\n", len(results), set.Enabled())
 			return nil

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bansho-sec/bansho/internal/store"
 	"github.com/bansho-sec/bansho/internal/store/storetest"
 )
@@ -33,6 +35,17 @@ func checkRecordedStore(t *testing.T, dir, file string, pid int, docs, alerts in
 	}
 	if got := s.Head(store.StreamAlerts); got != uint64(alerts) {
 		t.Errorf("the store holds %d alerts, the output file %d", got, alerts)
+	}
+	// The health documents carry the store's counters.
+	var last []byte
+	s.Scan(store.Query{Stream: store.StreamEvents}, func(r store.Record) error {
+		if bytes.Contains(r.Doc, []byte(`"sensor-health"`)) {
+			last = append(last[:0], r.Doc...)
+		}
+		return nil
+	})
+	if !bytes.Contains(last, []byte(`"store_written":`)) || !bytes.Contains(last, []byte(`"store_evicted_undelivered":0`)) {
+		t.Errorf("last health document without store counters: %s", last)
 	}
 	out, err = exec.Command(binary, "timeline", "--store", dir, "--file", file, "--format", "json").Output()
 	if err != nil {
@@ -88,6 +101,27 @@ func TestStoreVerifyCommand(t *testing.T) {
 	s.SaveCursors("kafka", c)
 	s.Close()
 
+	// The metrics the /metrics endpoint serves.
+	ro, _ := store.OpenReadOnly(dir, nil)
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(storeCollector(ro)); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, want := range []string{"bansho_store_records", "bansho_store_evictions_total", "bansho_store_torn_tails_total",
+		"bansho_store_refused_total", "bansho_store_consumer_lag_records", "bansho_store_bytes_written_total"} {
+		if !names[want] {
+			t.Errorf("metric %s missing (have %v)", want, names)
+		}
+	}
+
 	out, err := exec.Command(binary, "store", "verify", "--store", dir).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK: store "+dir+" is intact") || !strings.Contains(string(out), "events: last record "+strconv.Itoa(len(batch))) {
 		t.Fatalf("verify of a sound store: %v\n%s", err, out)
@@ -96,6 +130,20 @@ func TestStoreVerifyCommand(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "events") || !strings.Contains(string(out), "kafka") ||
 		!strings.Contains(string(out), strconv.Itoa(len(batch)-99)) {
 		t.Fatalf("stat: %v\n%s", err, out)
+	}
+
+	// dump gives back every document, and timeline --input over it tells
+	// the same story as over the store.
+	dump, err := exec.Command(binary, "store", "dump", "--store", dir).Output()
+	if err != nil || bytes.Count(dump, []byte("\n")) != len(batch) || !bytes.Equal(dump[:len(batch[0])], batch[0]) {
+		t.Fatalf("dump: %v, %d lines of %d", err, bytes.Count(dump, []byte("\n")), len(batch))
+	}
+	dumpFile := filepath.Join(t.TempDir(), "dump.json")
+	os.WriteFile(dumpFile, dump, 0o600)
+	a, err1 := exec.Command(binary, "timeline", "--store", dir, "--file", "/srv/mynumber/roster.csv", "--format", "json").Output()
+	b2, err2 := exec.Command(binary, "timeline", "--input", dumpFile, "--file", "/srv/mynumber/roster.csv", "--format", "json").Output()
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b2) || !bytes.Contains(a, []byte(`"name": "curl"`)) {
+		t.Fatalf("timeline from the store and from its dump differ (%v, %v):\n%s\n---\n%s", err1, err2, a, b2)
 	}
 
 	// Flip a byte inside a document of the third segment.

@@ -131,6 +131,7 @@ type Store struct {
 	SegmentBytes int64         `mapstructure:"segment_bytes"`
 	SegmentAge   time.Duration `mapstructure:"segment_age"`
 	Fsync        bool          `mapstructure:"fsync"`
+	Compress     bool          `mapstructure:"compress"`
 }
 
 // Rules configures the rule engine (docs/rules.md).
@@ -204,6 +205,7 @@ func Defaults() map[string]any {
 		"store.segment_bytes":  int64(64 << 20),
 		"store.segment_age":    "1h",
 		"store.fsync":          true,
+		"store.compress":       true,
 
 		"outputs.kafka.enabled":                   false,
 		"outputs.kafka.brokers":                   []string{},
@@ -302,6 +304,7 @@ var Descriptions = map[string]string{
 	"store.segment_bytes":                     "Start a new segment file past this size (64 KiB to 1 GiB; at most store.max_bytes/8). Retention removes whole segments.",
 	"store.segment_age":                       "... or when the segment is this old, so age retention is not held up by a slow segment.",
 	"store.fsync":                             "fsync the store at every flush (about 5 a second), so a power cut loses at most the last flush interval.",
+	"store.compress":                          "Store the documents of each write as one zstd-compressed frame (about 7-10 times smaller; a damaged frame loses that one write's documents).",
 	"outputs.kafka.enabled":                   "Deliver the store to Kafka (needs store.enabled). At least once: a document is committed when the brokers acknowledged it (acks=all).",
 	"outputs.kafka.brokers":                   "Seed brokers, host:port.",
 	"outputs.kafka.topics.events":             "Topic of routine events (event.kind event).",

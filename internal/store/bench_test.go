@@ -33,13 +33,14 @@ func routineDocs(n int) ([][]byte, int64) {
 func BenchmarkWrite(b *testing.B) {
 	docs, total := routineDocs(8192)
 	avg := total / int64(len(docs))
-	for _, fsync := range []bool{false, true} {
-		name := "fsync=off"
-		if fsync {
-			name = "fsync=on"
-		}
-		b.Run(name, func(b *testing.B) {
-			s, err := store.Open(store.Options{Dir: filepath.Join(b.TempDir(), "store"), Fsync: fsync, MaxBytes: 64 << 30, MinFreeBytes: 1})
+	for _, c := range []struct {
+		name            string
+		fsync, compress bool
+	}{{"fsync=off", false, true}, {"fsync=on", true, true}, {"fsync=off,compress=off", false, false}} {
+		fsync := c.fsync
+		b.Run(c.name, func(b *testing.B) {
+			s, err := store.Open(store.Options{Dir: filepath.Join(b.TempDir(), "store"), Fsync: fsync, MaxBytes: 64 << 30, MinFreeBytes: 1,
+				NoCompress: !c.compress})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -59,6 +60,8 @@ func BenchmarkWrite(b *testing.B) {
 				i += n
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "docs/s")
+			st := s.Stats()
+			b.ReportMetric(float64(st.Streams[store.StreamEvents].Bytes)/float64(st.Streams[store.StreamEvents].Records), "disk-B/doc")
 		})
 	}
 }

@@ -56,13 +56,13 @@ func TestTornTail(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "store")
-			s := openT(t, Options{Dir: dir})
+			s := openT(t, Options{Dir: dir, NoCompress: true})
 			s.Write(docs(0, 500, "event"))
 			s.crash()
 			seg := lastSegment(t, dir, StreamEvents)
 			c.damage(t, seg)
 
-			s = openT(t, Options{Dir: dir})
+			s = openT(t, Options{Dir: dir, NoCompress: true})
 			defer s.Close()
 			st := s.Stats()
 			if st.TornTails != 1 || st.RecoveredBytes == 0 {
@@ -154,7 +154,7 @@ func recordOffset(t *testing.T, path string, seq uint64) int64 {
 // report it; the rest is read.
 func TestVerifyNamesDamagedRecord(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	s := openT(t, Options{Dir: dir, SegmentBytes: 64 << 10})
+	s := openT(t, Options{Dir: dir, SegmentBytes: 64 << 10, NoCompress: true})
 	s.Write(docs(0, 2000, "event"))
 	s.Close()
 	paths, _ := listSegments(filepath.Join(dir, StreamEvents))
@@ -193,7 +193,7 @@ func TestVerifyNamesDamagedRecord(t *testing.T) {
 		t.Fatalf("tampering: %v", rep.Problems)
 	}
 
-	s = openT(t, Options{Dir: dir, SegmentBytes: 64 << 10})
+	s = openT(t, Options{Dir: dir, SegmentBytes: 64 << 10, NoCompress: true})
 	defer s.Close()
 	recs := readAll(t, s, StreamEvents, 0)
 	if len(recs) != 2000 {

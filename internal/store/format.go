@@ -201,7 +201,7 @@ func parseRecordHeader(b []byte) (size int, crc uint32, err error) {
 		return 0, 0, errShort
 	}
 	n := binary.LittleEndian.Uint32(b)
-	if n < bodyHdrSize || n > MaxDocument+bodyHdrSize {
+	if n < bodyHdrSize || n > maxFrameBody {
 		return 0, 0, fmt.Errorf("%w: %d", errLength, n)
 	}
 	return recHdrSize + int(n), binary.LittleEndian.Uint32(b[4:]), nil

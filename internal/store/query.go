@@ -19,6 +19,10 @@ type Query struct {
 	// the call. A match is a candidate only: hashes may collide, so the
 	// caller checks the document.
 	Match func(e *IndexEntry) bool
+	// Keys, when set, are called before each segment: a sealed segment
+	// whose key filter holds none of them is skipped unread. They must
+	// include every key Match can accept (a superset is fine).
+	Keys func() []uint64
 }
 
 // Scan calls fn with each matching record, in stream order. Record.Doc is
@@ -40,6 +44,10 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 		if count == 0 || (q.Since != 0 && maxT != 0 && maxT < q.Since) || (q.Until != 0 && minT > q.Until) {
 			continue
 		}
+		if q.Keys != nil && !mayHold(seg, q.Keys()) {
+			s.skipped.Add(1)
+			continue
+		}
 		f, err := os.Open(seg.path)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // removed by retention meanwhile
@@ -49,10 +57,19 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 		}
 		var i uint64
 		e := IndexEntry{Stream: q.Stream, seg: seg.path}
+		// The records of a compressed frame share its offset: the k-th
+		// entry at an offset is the frame's k-th record.
+		prevOff, k := int64(-1), 0
+		fr := frameCache{at: -1}
 		_, werr := seg.eachEntry(func(off int64, t int64, kind Kind, keys []uint64) error {
 			defer func() { i++ }()
 			if i >= count || off >= size {
 				return errStop // past what the writer has completed
+			}
+			if off == prevOff {
+				k++
+			} else {
+				prevOff, k = off, 0
 			}
 			if (q.Since != 0 && t < q.Since) || (q.Until != 0 && t > q.Until) {
 				return nil
@@ -63,7 +80,17 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 			}
 			var rec rawRecord
 			var err error
-			rec, buf, err = readRecordAt(f, off, buf)
+			if off == fr.at {
+				rec, err = fr.record(k)
+			} else {
+				rec, buf, err = readRecordAt(f, off, buf)
+				if err == nil && rec.kind == kindBatch {
+					err = fr.load(off, rec)
+					if err == nil {
+						rec, err = fr.record(k)
+					}
+				}
+			}
 			if err != nil {
 				// Damaged: verify names it; a timeline goes on.
 				s.log.Warn("store: unreadable record skipped", "segment", seg.path, "offset", off, "error", err)
@@ -103,3 +130,62 @@ func readRecordAt(f *os.File, off int64, buf []byte) (rawRecord, []byte, error) 
 // HasKey reports whether an index entry holds the key of type t for value
 // (one of the Key* types).
 func (e *IndexEntry) HasKey(t byte, value string) bool { return e.Has(KeyHash(t, value)) }
+
+// mayHold reports whether a sealed segment may hold one of keys (true when
+// it has no usable filter).
+func mayHold(seg *segment, keys []uint64) bool {
+	b := readBloom(seg)
+	if b == nil {
+		return true
+	}
+	for _, k := range keys {
+		if b.may(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// SegmentsSkipped counts segments queries skipped by their key filters.
+func (s *Store) SegmentsSkipped() uint64 { return s.skipped.Load() }
+
+// frameCache holds the records of the last compressed frame a scan read.
+type frameCache struct {
+	at   int64
+	zb   []byte
+	recs []rawRecord
+}
+
+func (c *frameCache) load(off int64, rec rawRecord) error {
+	c.at = -1
+	_, count, out, err := unpackFrame(rec, c.zb)
+	c.zb = out
+	if err != nil {
+		return err
+	}
+	c.recs = c.recs[:0]
+	for b := out; len(b) > 0; {
+		size, crc, err := parseRecordHeader(b)
+		if err != nil || size > len(b) {
+			return fmt.Errorf("%w: a record inside is cut short", errFrame)
+		}
+		r, err := parseRecord(b, size, crc)
+		if err != nil {
+			r = rawRecord{seq: r.seq, kind: 0xff} // damaged: kept in place so positions hold
+		}
+		c.recs = append(c.recs, r)
+		b = b[size:]
+	}
+	if len(c.recs) != count {
+		return fmt.Errorf("%w: %d records, header says %d", errFrame, len(c.recs), count)
+	}
+	c.at = off
+	return nil
+}
+
+func (c *frameCache) record(k int) (rawRecord, error) {
+	if k >= len(c.recs) || c.recs[k].kind == 0xff {
+		return rawRecord{}, errCRC
+	}
+	return c.recs[k], nil
+}

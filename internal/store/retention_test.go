@@ -30,7 +30,7 @@ func drainNotices(s *Store) map[string]Notice {
 func TestRetentionBySize(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	const maxBytes = 2 << 20
-	s := openT(t, Options{Dir: dir, MaxBytes: maxBytes})
+	s := openT(t, Options{Dir: dir, MaxBytes: maxBytes, NoCompress: true})
 	defer s.Close()
 	if err := s.Write(docs(0, 200, "alert")); err != nil {
 		t.Fatal(err)

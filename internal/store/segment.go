@@ -95,12 +95,15 @@ func (s *segReader) Read(p []byte) (int, error) {
 
 // scanner reads the records of a segment in order.
 type scanner struct {
-	f   *os.File
-	sr  *segReader
-	r   *bufio.Reader
-	hdr segHeader
-	off int64 // offset of the next record
-	buf []byte
+	f     *os.File
+	sr    *segReader
+	inner []byte // records of a compressed frame not yet returned
+	frame int64  // its offset
+	zb    []byte // decompression buffer
+	r     *bufio.Reader
+	hdr   segHeader
+	off   int64 // offset of the next record
+	buf   []byte
 }
 
 func openScanner(path string) (*scanner, error) { return openScannerLimit(path, nil) }
@@ -139,24 +142,17 @@ func (s *scanner) seek(off int64) error {
 	s.sr.off = off
 	s.r.Reset(s.sr)
 	s.off = off
+	s.inner = nil
 	return nil
 }
 
-// skip steps over the record at the current offset without checking it.
+// skip steps over the next record (inside a frame too).
 func (s *scanner) skip() error {
-	var hdr [recHdrSize]byte
-	if _, err := io.ReadFull(s.r, hdr[:]); err != nil {
-		return err
+	_, _, err := s.next()
+	if errors.Is(err, errCRC) {
+		return nil
 	}
-	size, _, err := parseRecordHeader(hdr[:])
-	if err != nil {
-		return err
-	}
-	if _, err := s.r.Discard(size - recHdrSize); err != nil {
-		return err
-	}
-	s.off += int64(size)
-	return nil
+	return err
 }
 
 // next returns the record at the current offset and its offset. At the end
@@ -165,6 +161,38 @@ func (s *scanner) skip() error {
 // known, so the caller may go on to the next one; an impossible length
 // returns errLength, after which the rest of the segment cannot be read.
 func (s *scanner) next() (rawRecord, int64, error) {
+	if len(s.inner) > 0 {
+		return s.nextInner()
+	}
+	rec, off, err := s.nextPhysical()
+	if err != nil || rec.kind != kindBatch {
+		return rec, off, err
+	}
+	_, _, out, err := unpackFrame(rec, s.zb)
+	s.zb = out
+	if err != nil {
+		return rawRecord{seq: rec.seq}, off, fmt.Errorf("%w: %w", errCRC, err)
+	}
+	s.inner, s.frame = out, off
+	return s.nextInner()
+}
+
+// nextInner returns the next record of the current frame; its offset is
+// the frame's.
+func (s *scanner) nextInner() (rawRecord, int64, error) {
+	size, crc, err := parseRecordHeader(s.inner)
+	if err != nil || size > len(s.inner) {
+		s.inner = nil
+		return rawRecord{}, s.frame, fmt.Errorf("%w: %w: a record inside is cut short", errCRC, errFrame)
+	}
+	rec, err := parseRecord(s.inner, size, crc)
+	s.inner = s.inner[size:]
+	return rec, s.frame, err
+}
+
+// nextPhysical reads the record at the current offset: a record or a
+// frame.
+func (s *scanner) nextPhysical() (rawRecord, int64, error) {
 	off := s.off
 	var hdr [recHdrSize]byte
 	n, err := io.ReadFull(s.r, hdr[:])
@@ -406,7 +434,7 @@ func fromLiveIdx(seg *segment) bool {
 	var count uint64
 	var minT, maxT, lastOff int64 = 0, 0, -1
 	_, err := readIdx(seg.idxPath(), seg.first, func(off int64, t int64, _ Kind, _ []uint64) error {
-		if off <= lastOff || off >= seg.size {
+		if off < lastOff || off >= seg.size { // the records of a frame share its offset
 			return errStop
 		}
 		count++

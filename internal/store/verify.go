@@ -191,8 +191,15 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 			problemsHere++
 			lastProblemOff = off
 			if errors.Is(err, errCRC) {
-				bad(expect, off, "checksum mismatch: the record was damaged or altered")
-				expect++
+				if last := rec.seq; last > expect && last < expect+maxFrameRaw {
+					// A compressed frame: its header (unchecked) names
+					// the last of the records it held.
+					bad(expect, off, "checksum mismatch: the compressed records %d to %d were damaged or altered", expect, last)
+					expect = last + 1
+				} else {
+					bad(expect, off, "checksum mismatch: the record was damaged or altered")
+					expect++
+				}
 				unknown = true
 				continue
 			}
@@ -235,6 +242,7 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 	// read: only an intact segment's index is compared.
 	if !sr.damaged {
 		verifyIndex(rep, stream, path, sr, idx, liveTail)
+		verifyBloom(rep, stream, path, sr, idx)
 	}
 	return sr, nil
 }
@@ -279,4 +287,32 @@ func parseSegName(n string) (uint64, bool) {
 		v = v*10 + uint64(c-'0')
 	}
 	return v, true
+}
+
+// verifyBloom checks that a segment's key filter holds every key of its
+// records: a filter that leaves one out would hide records from
+// timelines.
+func verifyBloom(rep *VerifyReport, stream, path string, sr *SegmentReport, entries []byte) {
+	seg := &segment{path: path, first: sr.First}
+	if _, err := os.Stat(seg.bloomPath()); err != nil {
+		return // none: queries read the index
+	}
+	b := readBloom(seg)
+	if b == nil {
+		rep.add(Problem{Stream: stream, File: seg.bloomPath(), Offset: -1, Message: "key filter unreadable (ignored by queries; delete it)"})
+		return
+	}
+	missing := 0
+	walkIdxBytes(entries, func(_ int64, _ int64, _ Kind, keys []uint64) error {
+		for _, k := range keys {
+			if !b.may(k) {
+				missing++
+			}
+		}
+		return nil
+	})
+	if missing > 0 {
+		rep.add(Problem{Stream: stream, File: seg.bloomPath(), Offset: -1,
+			Message: fmt.Sprintf("key filter leaves out %d keys of the segment's records, so timelines would miss them: delete it (queries then read the index)", missing)})
+	}
 }

@@ -132,8 +132,9 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 		}
 	}()
 	e.out = e.out[:0]
-	if ev.Op >= event.OpHealth {
-		return nil
+	switch ev.Op {
+	case event.OpHealth, event.OpState, event.OpAlert:
+		return nil // the sensor's own documents; any other kind is tried
 	}
 	e.env.reset()
 	e.doc = doc
@@ -143,6 +144,9 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 		if err := json.Unmarshal(doc, &m); err != nil {
 			e.failed.Add(1)
 			return nil
+		}
+		if k, _ := lookup(m, "event.kind").(string); k == "alert" || k == "metric" || k == "state" {
+			return nil // another stage's alert (a detached probe) or a state document
 		}
 		e.env.reset()
 		s = e.fromDoc(m)
@@ -267,7 +271,7 @@ func (e *Engine) run(s slot) {
 		case rule.thr != nil:
 			e.threshold(r.thr[rule], rule)
 		default:
-			e.fire(rule, []string{e.eventID()})
+			e.fire(rule, nil)
 		}
 	}
 }
@@ -322,7 +326,8 @@ func (e *Engine) hoursOK(set *Set, r *Rule) bool {
 
 // fire makes the alert of rule for the current event, unless the same
 // rule fired for the same process, file and destination within the
-// dedupe window.
+// dedupe window. ids are the events that made it fire; nil is the
+// current one alone (looked up only if the alert is made).
 func (e *Engine) fire(r *Rule, ids []string) {
 	rs := e.cur.Load()
 	if d := rs.set.opts.Dedupe; d > 0 {
@@ -342,6 +347,9 @@ func (e *Engine) fire(r *Rule, ids []string) {
 		*last = env.Timestamp
 	}
 	e.fired.Add(1)
+	if ids == nil {
+		ids = []string{e.eventID()}
+	}
 	e.env.fillInode()
 	a := &event.Alert{
 		RuleID: r.ID, RuleName: r.Name, Description: r.Description, Ruleset: r.Ruleset,

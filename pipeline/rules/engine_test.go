@@ -2,11 +2,15 @@ package rules
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/parser"
 
 	"github.com/bansho-sec/bansho/internal/event"
 )
@@ -444,5 +448,105 @@ func TestOddInput(t *testing.T) {
 	}
 	if _, err := e.EvalDoc([]byte(`not json`)); err == nil {
 		t.Error("not JSON was accepted")
+	}
+}
+
+// Positions inside literal blocks, quoted strings and sequence steps.
+func TestErrorPositionsInBlocks(t *testing.T) {
+	src := "- rule: L\n  desc: d.\n  condition: |\n    event.action == \"open\"\n      and process.nme == \"x\"\n  output: o\n  priority: notice\n" +
+		"- rule: Q\n  desc: d.\n  condition: \"event.action == 'open' and file.pat == 'x'\"\n  output: o\n  priority: notice\n" +
+		"- rule: S\n  desc: d.\n  sequence:\n    within: 1m\n    steps:\n      - condition: event.action == \"open\"\n      - condition: destination.ipp == \"x\"\n  output: o\n  priority: notice\n"
+	_, err := Compile(map[string]string{"p.yaml": src}, Options{})
+	got := fmt.Sprint(err)
+	for _, w := range []string{`p.yaml:5:11: unknown field "process.nme"`, `p.yaml:10:42: unknown field "file.pat"`,
+		`p.yaml:19:20: unknown field "destination.ipp"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in:\n%s", w, got)
+		}
+	}
+}
+
+// A ConfigMap-style directory (files are symlinks into ..data, which is
+// swapped at once) reloads when ..data changes.
+func TestReloadOnConfigMapSwap(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(gen, body string) {
+		d := filepath.Join(dir, "..gen"+gen)
+		os.Mkdir(d, 0o755)
+		os.WriteFile(filepath.Join(d, "local.yaml"), []byte(body), 0o644)
+		tmp := filepath.Join(dir, "..data_tmp")
+		os.Remove(tmp)
+		if err := os.Symlink("..gen"+gen, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("1", goodRule)
+	if err := os.Symlink("..data/local.yaml", filepath.Join(dir, "local.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	results := make(chan error, 4)
+	r := &Reloader{Dir: dir, Engine: e, Debounce: 20 * time.Millisecond, Result: func(_ *Set, err error) { results <- err }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Watch(ctx, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond)
+	mk("2", goodRule+strings.Replace(goodRule, "rule: Open", "rule: Two", 1))
+	select {
+	case err := <-results:
+		if err != nil || len(e.Set().Rules) != 2 {
+			t.Fatalf("reload: %v, %d rules", err, len(e.Set().Rules))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload when ..data was swapped")
+	}
+}
+
+// Guards and the programs they replace agree, on every kind of term the
+// guards cover, for values that make each true and false.
+func TestGuardsAgreeWithExpr(t *testing.T) {
+	terms := []string{
+		`bansho.file.protected`, `not bansho.file.protected`, `event.outcome == "success"`, `file.type != "dir"`,
+		`process.name in ["sh", "bash"]`, `process.name not in ["sh", "bash"]`, `bansho.content.my_number.distinct > 0`,
+		`bansho.content.my_number.distinct >= 2`, `process.pid == 7`, `bansho.file.tainted or bansho.file.protected`,
+		`"O_RDONLY" in bansho.file.flags`, `not ("O_DIRECTORY" in bansho.file.flags)`,
+		`bansho.login_user.id == "" or bansho.login_user.id == "0"`,
+		`any(bansho.process.ancestors.name, # in ["dpkg", "apt"] or # in ["logrotate"])`,
+		`not any(bansho.process.ancestors.executable, # == "/usr/bin/tar")`,
+	}
+	envs := []*Env{{}, {}}
+	e1 := envs[1]
+	e1.Bansho.File.Protected, e1.Event.Outcome, e1.File.Type, e1.Process.Name = true, "success", "dir", "sh"
+	e1.Bansho.Content.MyNumber.Distinct, e1.Process.PID, e1.Bansho.File.Flags = 2, 7, []string{"O_RDONLY", "O_DIRECTORY"}
+	e1.Bansho.Process.Ancestors.Name, e1.Bansho.Process.Ancestors.Executable = []string{"bash", "apt"}, []string{"/usr/bin/tar"}
+	envs[0].Bansho.LoginUser.ID, envs[0].File.Type = "1000", "file"
+	for _, src := range terms {
+		tr, err := parser.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, ok := guardOf(tr.Node)
+		if !ok {
+			t.Errorf("%s: no guard", src)
+			continue
+		}
+		prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, env := range envs {
+			want, _ := expr.Run(prog, env)
+			if got := g.ok(env); got != want {
+				t.Errorf("%s on env %d: guard %v, expr %v", src, i, got, want)
+			}
+		}
 	}
 }

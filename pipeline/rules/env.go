@@ -19,7 +19,7 @@ import (
 // arguments, parent and ancestors) come from the engine's process table,
 // kept from exec and fork events, so file and network events carry them too.
 type Env struct {
-	// Timestamp is the event time on the engine's clock (see Options.Shift).
+	// Timestamp is the event time on the engine's clock (EngineOptions.Shift).
 	Timestamp   time.Time      `expr:"timestamp"`
 	Event       EventFields    `expr:"event"`
 	Process     ProcessFields  `expr:"process"`

@@ -38,6 +38,7 @@ const (
 	gAnyTrue // a or b or ... of boolean fields
 	gAny     // an or of guards
 	gHas     // a constant string is an item of a list field
+	gAnyIn   // some item of a list field is in a constant set: any(f, # in [...])
 )
 
 func (g *guard) ok(env *Env) bool {
@@ -85,6 +86,13 @@ func (g *guard) test(env *Env) bool {
 			}
 		}
 		return false
+	case gAnyIn:
+		for _, v := range *(*[]string)(p) {
+			if _, ok := g.set[v]; ok {
+				return true
+			}
+		}
+		return false
 	}
 	return true
 }
@@ -128,6 +136,21 @@ func guardOf(n ast.Node) (guard, bool) {
 		if f, ok := leaf(x); ok && f.kind == kindBool {
 			return guard{kind: gTrue, off: f.off}, true
 		}
+	case *ast.BuiltinNode:
+		// any(list_field, # in [...] or # in [...])
+		if x.Name != "any" || len(x.Arguments) != 2 {
+			return guard{}, false
+		}
+		f, ok := leaf(x.Arguments[0])
+		pred, okp := x.Arguments[1].(*ast.PredicateNode)
+		if !ok || !okp || f.kind != kindSlice {
+			return guard{}, false
+		}
+		set := map[string]struct{}{}
+		if !pointerIn(pred.Node, set) {
+			return guard{}, false
+		}
+		return guard{kind: gAnyIn, off: f.off, set: set}, true
 	case *ast.UnaryNode:
 		if x.Operator == "not" || x.Operator == "!" {
 			inner := x.Node
@@ -207,6 +230,38 @@ func guardOf(n ast.Node) (guard, bool) {
 		}
 	}
 	return guard{}, false
+}
+
+// pointerIn collects the constants of `# in [...] or # == "..." or ...`.
+func pointerIn(n ast.Node, set map[string]struct{}) bool {
+	b, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return false
+	}
+	switch b.Operator {
+	case "or", "||":
+		return pointerIn(b.Left, set) && pointerIn(b.Right, set)
+	case "in", "==":
+		p, ok := b.Left.(*ast.PointerNode)
+		if !ok || p.Name != "" {
+			return false
+		}
+		var vs []string
+		if b.Operator == "==" {
+			s, ok := stringConst(b.Right)
+			if !ok {
+				return false
+			}
+			vs = []string{s}
+		} else if vs, ok = stringsConst(b.Right); !ok {
+			return false
+		}
+		for _, v := range vs {
+			set[v] = struct{}{}
+		}
+		return true
+	}
+	return false
 }
 
 func intConst(n ast.Node) (int, bool) {

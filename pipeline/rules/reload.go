@@ -87,8 +87,11 @@ func (r *Reloader) Watch(ctx context.Context, hup <-chan os.Signal) error {
 				return nil
 			}
 			n := filepath.Base(ev.Name)
-			if strings.HasPrefix(n, ".") || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
-				continue // editor swap files, backups
+			// A Kubernetes ConfigMap volume swaps its files at once by
+			// replacing the ..data symlink; other dotfiles are editors'.
+			rule := !strings.HasPrefix(n, ".") && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml"))
+			if !rule && n != "..data" {
+				continue
 			}
 			timer.Reset(d)
 		case err, ok := <-w.Errors:

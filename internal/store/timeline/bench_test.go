@@ -140,6 +140,8 @@ func BenchmarkTimelineDay(b *testing.B) {
 				if err := tl.WriteText(discard{}, time.UTC); err != nil {
 					b.Fatal(err)
 				}
+				b.ReportMetric(float64(tl.Read), "docs-read")
+				b.ReportMetric(float64(tl.Docs), "docs-shown")
 				if tl.Docs < 20 {
 					b.Fatalf("the incident was not found: %d documents", tl.Docs)
 				}

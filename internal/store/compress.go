@@ -1,0 +1,147 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Batch compression. The records of one write (a pipeline batch, one
+// stream) are stored as one frame: a record of kind kindBatch whose
+// document is the zstd compression of the records themselves, each with
+// its own length, checksum and chain hash. bansho's documents repeat
+// most of their bytes (host, agent, process sections), so a batch
+// compresses about ten times where one document alone would halve; the
+// chain, checksums and sequence numbers of the records inside are
+// unchanged and checked as before, the frame adds a checksum over the
+// compressed bytes. A damaged frame loses the records of that one write.
+//
+//	frame body: last seq | max time | kindBatch | last chain hash |
+//	            first seq u64 | count u32 | zstd(records)
+//
+// Index entries of the records in a frame all hold the frame's offset.
+
+const (
+	kindBatch Kind = 0x80
+	// maxFrameRaw bounds the records of one frame, so a frame stays
+	// within a record's length limit whatever the documents.
+	maxFrameRaw   = 1 << 20
+	frameHdrExtra = 8 + 4
+	maxFrameBody  = bodyHdrSize + frameHdrExtra + 2*maxFrameRaw
+)
+
+var (
+	decoderOnce sync.Once
+	decoder     *zstd.Decoder
+	decoderErr  error
+)
+
+func zstdDecoder() (*zstd.Decoder, error) {
+	decoderOnce.Do(func() {
+		decoder, decoderErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(4),
+			zstd.WithDecoderMaxMemory(4*maxFrameRaw), zstd.WithDecoderMaxWindow(4*maxFrameRaw))
+	})
+	return decoder, decoderErr
+}
+
+func newEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
+}
+
+// compressStaged replaces a stream's staged records with frames and
+// points their index entries at the frames. Records that do not shrink
+// stay as they are.
+func (s *Store) compressStaged(st *stream) {
+	if s.enc == nil || len(st.staged) < 2 {
+		return
+	}
+	base := st.active().size
+	out := s.zbuf[:0]
+	offs := make([]int64, 0, len(st.staged))
+	raw := st.buf
+	for i := 0; i < len(st.staged); {
+		// Records i..j-1 go into one frame.
+		j, size := i, 0
+		for j < len(st.staged) && (j == i || size+st.staged[j].size <= maxFrameRaw) {
+			size += st.staged[j].size
+			j++
+		}
+		chunk := raw[:size]
+		raw = raw[size:]
+		at := base + int64(len(out))
+		if j-i == 1 {
+			out = append(out, chunk...)
+			offs = append(offs, at)
+			i = j
+			continue
+		}
+		var maxT int64
+		for _, r := range st.staged[i:j] {
+			maxT = max(maxT, r.time)
+		}
+		last := st.staged[j-1]
+		n := len(out)
+		out = append(out, make([]byte, recOverhead+frameHdrExtra)...)
+		out = s.enc.EncodeAll(chunk, out)
+		if len(out)-n >= len(chunk) {
+			// Incompressible: keep the records.
+			out = append(out[:n], chunk...)
+			for k := i; k < j; k++ {
+				offs = append(offs, at)
+				at += int64(st.staged[k].size)
+			}
+			i = j
+			continue
+		}
+		body := out[n+recHdrSize:]
+		binary.LittleEndian.PutUint32(out[n:], uint32(len(body)))
+		binary.LittleEndian.PutUint64(body[0:], last.seq)
+		binary.LittleEndian.PutUint64(body[8:], uint64(maxT))
+		body[16] = byte(kindBatch)
+		copy(body[17:], last.hash[:])
+		binary.LittleEndian.PutUint64(body[bodyHdrSize:], st.staged[i].seq)
+		binary.LittleEndian.PutUint32(body[bodyHdrSize+8:], uint32(j-i))
+		binary.LittleEndian.PutUint32(out[n+4:], crc32.Checksum(body, crcTable))
+		for k := i; k < j; k++ {
+			offs = append(offs, at)
+		}
+		i = j
+	}
+	// Point the index entries at the frames.
+	k := 0
+	for p := 0; p+idxEntryFixed <= len(st.ibuf) && k < len(offs); k++ {
+		binary.LittleEndian.PutUint32(st.ibuf[p:], uint32(offs[k]))
+		p += idxEntryFixed + 8*int(st.ibuf[p+13])
+	}
+	s.zbuf, st.buf = st.buf[:0], out // swap buffers: both are reused
+}
+
+var errFrame = errors.New("damaged compressed batch")
+
+// unpackFrame decompresses a frame's records into dst and checks that
+// they are the count it names, from its first sequence number.
+func unpackFrame(rec rawRecord, dst []byte) (first uint64, count int, records []byte, err error) {
+	d := rec.doc
+	if len(d) < frameHdrExtra {
+		return 0, 0, dst, fmt.Errorf("%w: %d bytes", errFrame, len(d))
+	}
+	first = binary.LittleEndian.Uint64(d)
+	count = int(binary.LittleEndian.Uint32(d[8:]))
+	dec, err := zstdDecoder()
+	if err != nil {
+		return 0, 0, dst, err
+	}
+	out, err := dec.DecodeAll(d[frameHdrExtra:], dst[:0])
+	if err != nil {
+		return 0, 0, dst, fmt.Errorf("%w: %v", errFrame, err)
+	}
+	if count < 1 || first+uint64(count)-1 != rec.seq || len(out) > 2*maxFrameRaw {
+		return 0, 0, out, fmt.Errorf("%w: records %d+%d, header says last %d", errFrame, first, count, rec.seq)
+	}
+	return first, count, out, nil
+}
