@@ -23,14 +23,24 @@ const (
 
 type bloom []byte
 
-// newBloom sizes a filter for a segment of segBytes: about 10 bits per
-// distinct key at bansho's rate of keys per byte, from 1 KiB to 64 KiB.
-func newBloom(segBytes int64) bloom {
+// newBloom sizes a filter for a segment that holds docBytes of documents
+// (uncompressed): about 10 bits per distinct key at bansho's rate of keys
+// per document, from 1 KiB to 512 KiB.
+func newBloom(docBytes int64) bloom {
 	n := int64(1 << 10)
-	for n < segBytes/1024 && n < 64<<10 {
+	for n < docBytes/1024 && n < 512<<10 {
 		n <<= 1
 	}
 	return make(bloom, n)
+}
+
+// docBytes estimates the documents a segment of segBytes holds: ten
+// times its size when compressed.
+func (s *Store) docBytes(segBytes int64) int64 {
+	if s.enc != nil {
+		return segBytes * 10
+	}
+	return segBytes
 }
 
 func bloomBits(k uint64) (uint64, uint64) {

@@ -10,7 +10,7 @@ import (
 
 func TestBloom(t *testing.T) {
 	b := newBloom(64 << 20)
-	if len(b) != 64<<10 {
+	if len(b) != 64<<10 { // 64 MiB of documents
 		t.Fatalf("size %d", len(b))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

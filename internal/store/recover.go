@@ -129,7 +129,7 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 	if err := writeIdx(seg, res.entries); err != nil {
 		return nil, nil, fmt.Errorf("store: rebuilding index of %s: %w", path, err)
 	}
-	b := newBloom(max(seg.size, s.opt.SegmentBytes))
+	b := newBloom(s.docBytes(max(seg.size, s.opt.SegmentBytes)))
 	b.addEntries(res.entries)
 	if n, err := writeBloom(seg, b); err == nil {
 		seg.idxSize += n

@@ -264,7 +264,7 @@ func (s *Store) newSegment(st *stream, now time.Time) error {
 		st.first.Store(seg.first)
 	}
 	st.f, st.idx, st.created = f, idx, now
-	st.bloom = newBloom(s.opt.SegmentBytes)
+	st.bloom = newBloom(s.docBytes(s.opt.SegmentBytes))
 	os.Remove(seg.bloomPath()) // a stale filter of an earlier segment of this name
 	s.total += seg.size + seg.idxSize
 	return nil
