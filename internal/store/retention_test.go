@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,5 +321,83 @@ func TestEvictKeepsStagedSegment(t *testing.T) {
 	}
 	if got := readAll(t, s, StreamEvents, 0); len(got) != 11 {
 		t.Fatalf("%d records", len(got))
+	}
+}
+
+// Readers following the writer while retention removes segments under
+// them: every record is either read, in order, or counted as skipped;
+// none is lost silently or read twice.
+func TestReadersUnderRetention(t *testing.T) {
+	s := openT(t, Options{MaxBytes: 1 << 20, SegmentBytes: 64 << 10})
+	const total = 20_000
+	type result struct {
+		read, skipped uint64
+		err           error
+	}
+	results := make(chan result, 2)
+	for rd := 0; rd < 2; rd++ {
+		go func(slow bool) {
+			r, _ := s.NewReader(StreamEvents, 0)
+			defer r.Close()
+			var res result
+			var recs []Record
+			var arena []byte
+			last := uint64(0)
+			for last < total {
+				var err error
+				n := 300
+				if slow {
+					n = 50
+				}
+				recs, arena, err = r.ReadWait(context.Background(), recs[:0], arena[:0], n, 1<<20)
+				if err != nil {
+					res.err = err
+					break
+				}
+				for _, rec := range recs {
+					if rec.Seq <= last {
+						res.err = fmt.Errorf("seq %d after %d", rec.Seq, last)
+						results <- res
+						return
+					}
+					if !bytes.Equal(rec.Doc, doc(int(rec.Seq-1), "event")) {
+						res.err = fmt.Errorf("record %d differs", rec.Seq)
+						results <- res
+						return
+					}
+					last = rec.Seq
+					res.read++
+				}
+				if slow {
+					time.Sleep(20 * time.Millisecond) // falls behind: retention removes what it has not read
+				}
+			}
+			res.skipped = r.Skipped
+			results <- res
+		}(rd == 1)
+	}
+	for i := 0; i < total; i += 200 {
+		if err := s.Write(docs(i, 200, "event")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var skippedTotal uint64
+	for rd := 0; rd < 2; rd++ {
+		select {
+		case res := <-results:
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			if res.read+res.skipped != total {
+				t.Fatalf("read %d + skipped %d != %d", res.read, res.skipped, total)
+			}
+			t.Logf("reader: read %d, skipped %d", res.read, res.skipped)
+			skippedTotal += res.skipped
+		case <-time.After(2 * time.Minute):
+			t.Fatal("a reader did not finish")
+		}
+	}
+	if s.Stats().Evicted == 0 || skippedTotal == 0 {
+		t.Fatalf("evicted %d, skipped %d: the test tests nothing", s.Stats().Evicted, skippedTotal)
 	}
 }
