@@ -24,6 +24,20 @@ func TestBloom(t *testing.T) {
 			t.Fatal("a key added is reported absent")
 		}
 	}
+	// Folded to fewer keys' size, it keeps every key.
+	small := newBloom(64 << 20)
+	for _, k := range keys[:300] {
+		small.add(k)
+	}
+	small = small.shrink(300)
+	if len(small) != 1<<10 {
+		t.Fatalf("300 keys shrink to %d bytes", len(small))
+	}
+	for _, k := range keys[:300] {
+		if !small.may(k) {
+			t.Fatal("a key lost in shrinking")
+		}
+	}
 	fp := 0
 	for i := 0; i < 100_000; i++ {
 		if b.may(rng.Uint64()) {

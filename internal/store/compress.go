@@ -1,6 +1,7 @@
 package store
 
 import (
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,6 +35,16 @@ const (
 	maxFrameBody  = bodyHdrSize + frameHdrExtra + 2*maxFrameRaw
 )
 
+// dictV1 primes the compressor with typical bansho documents (field
+// names, section shapes), so even a write of one document compresses
+// about ten times. Frames name the dictionary they were compressed with
+// (zstd's dictionary id); dict/v1.json never changes (a test pins it).
+//
+//go:embed dict/v1.json
+var dictV1 []byte
+
+const dictV1ID = 1
+
 var (
 	decoderOnce sync.Once
 	decoder     *zstd.Decoder
@@ -43,21 +54,22 @@ var (
 func zstdDecoder() (*zstd.Decoder, error) {
 	decoderOnce.Do(func() {
 		decoder, decoderErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(4),
-			zstd.WithDecoderMaxMemory(4*maxFrameRaw), zstd.WithDecoderMaxWindow(4*maxFrameRaw))
+			zstd.WithDecoderMaxMemory(4*maxFrameRaw), zstd.WithDecoderMaxWindow(4*maxFrameRaw),
+			zstd.WithDecoderDictRaw(dictV1ID, dictV1))
 	})
 	return decoder, decoderErr
 }
 
 func newEncoder() (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
+		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false), zstd.WithEncoderDictRaw(dictV1ID, dictV1))
 }
 
 // compressStaged replaces a stream's staged records with frames and
 // points their index entries at the frames. Records that do not shrink
 // stay as they are.
 func (s *Store) compressStaged(st *stream) {
-	if s.enc == nil || len(st.staged) < 2 {
+	if s.enc == nil || len(st.staged) == 0 {
 		return
 	}
 	base := st.active().size
@@ -74,7 +86,8 @@ func (s *Store) compressStaged(st *stream) {
 		chunk := raw[:size]
 		raw = raw[size:]
 		at := base + int64(len(out))
-		if j-i == 1 {
+		if size > maxFrameRaw {
+			// One document past the frame limit: stored as it is.
 			out = append(out, chunk...)
 			offs = append(offs, at)
 			i = j

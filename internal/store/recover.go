@@ -130,8 +130,8 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 		return nil, nil, fmt.Errorf("store: rebuilding index of %s: %w", path, err)
 	}
 	b := newBloom(s.docBytes(max(seg.size, s.opt.SegmentBytes)))
-	b.addEntries(res.entries)
-	if n, err := writeBloom(seg, b); err == nil {
+	nk := b.addEntries(res.entries)
+	if n, err := writeBloom(seg, b.shrink(nk)); err == nil {
 		seg.idxSize += n
 	}
 	return seg, nil, nil
