@@ -103,6 +103,13 @@ func TestScanSkipsSegmentsByKey(t *testing.T) {
 		t.Fatalf("verify of an emptied filter: %v", rep.Problems)
 	}
 	os.Remove(blooms[1]) // what verify says to do
+	// A damaged index: the scan reads the segment instead.
+	idxs, _ := filepath.Glob(filepath.Join(dir, StreamEvents, "*.idx"))
+	want := count(KeyHash(KeyEntity, "e3"), false)
+	os.WriteFile(idxs[2], []byte("BNSHOIDZ garbage"), 0o600)
+	if got := count(KeyHash(KeyEntity, "e3"), false); got != want {
+		t.Fatalf("with a damaged index: %d records, want %d", got, want)
+	}
 	// A damaged filter is ignored, not trusted.
 	os.WriteFile(blooms[0], []byte("BNSHOBLMgarbage"), 0o600)
 	if count(KeyHash(KeyEntity, "e3"), true) != count(KeyHash(KeyEntity, "e3"), false) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -157,4 +158,64 @@ func unpackFrame(rec rawRecord, dst []byte) (first uint64, count int, records []
 		return 0, 0, out, fmt.Errorf("%w: records %d+%d, header says last %d", errFrame, first, count, rec.seq)
 	}
 	return first, count, out, nil
+}
+
+var (
+	idxDecoderOnce sync.Once
+	idxDecoder     *zstd.Decoder
+	idxDecoderErr  error
+)
+
+// unpackIdx returns the entries of a compressed sealed index file b.
+func unpackIdx(b []byte) ([]byte, error) {
+	if len(b) < idxHdrSize+idxFooterSize {
+		return nil, errors.New("compressed index too short")
+	}
+	idxDecoderOnce.Do(func() {
+		// An index is a few percent of its segment's documents; the
+		// limit keeps a damaged or hostile file from exhausting memory.
+		idxDecoder, idxDecoderErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2),
+			zstd.WithDecoderMaxMemory(512<<20), zstd.WithDecoderDictRaw(dictV1ID, dictV1))
+	})
+	if idxDecoderErr != nil {
+		return nil, idxDecoderErr
+	}
+	out, err := idxDecoder.DecodeAll(b[idxHdrSize:len(b)-idxFooterSize], nil)
+	if err != nil {
+		return nil, fmt.Errorf("compressed index: %w", err)
+	}
+	return out, nil
+}
+
+// compressIdx rewrites a sealed segment's index with its entries
+// compressed (the index of the active segment is appended to as records
+// come, so it is compressed when the segment is sealed). It returns the
+// change in size. On any error the plain index stays.
+func (s *Store) compressIdx(seg *segment) int64 {
+	if s.enc == nil {
+		return 0
+	}
+	b, err := os.ReadFile(seg.idxPath())
+	if err != nil || len(b) < idxHdrSize+idxFooterSize || string(b[:8]) != idxMagic {
+		return 0
+	}
+	footer := b[len(b)-idxFooterSize:]
+	if binary.LittleEndian.Uint32(footer) != idxFooterMark {
+		return 0
+	}
+	out := make([]byte, idxHdrSize, idxHdrSize+len(b)/4)
+	copy(out, b[:idxHdrSize])
+	copy(out, idxMagicZ)
+	out = s.enc.EncodeAll(b[idxHdrSize:len(b)-idxFooterSize], out)
+	out = append(out, footer...)
+	tmp := seg.idxPath() + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		os.Remove(tmp)
+		return 0
+	}
+	if err := os.Rename(tmp, seg.idxPath()); err != nil {
+		os.Remove(tmp)
+		return 0
+	}
+	return int64(len(out) - len(b))
 }

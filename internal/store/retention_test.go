@@ -184,7 +184,8 @@ func TestRealDiskFull(t *testing.T) {
 	dir := filepath.Join(mnt, "store")
 	// The free-space figure is made to lie, so that only the file
 	// system's ENOSPC tells the store it is full.
-	s, err := Open(Options{Dir: dir, MaxBytes: 1 << 30, MinFreeBytes: 0, SegmentBytes: 128 << 10,
+	// Uncompressed, so that the amounts below fill the 2 MiB for sure.
+	s, err := Open(Options{Dir: dir, MaxBytes: 1 << 30, MinFreeBytes: 0, SegmentBytes: 128 << 10, NoCompress: true,
 		statfs: func(string) (uint64, error) { return 1 << 40, nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -399,5 +400,45 @@ func TestReadersUnderRetention(t *testing.T) {
 	}
 	if s.Stats().Evicted == 0 || skippedTotal == 0 {
 		t.Fatalf("evicted %d, skipped %d: the test tests nothing", s.Stats().Evicted, skippedTotal)
+	}
+}
+
+// The same on a real full disk with compressed frames and indexes: the
+// store keeps writing by removing its oldest routine segments.
+func TestRealDiskFullCompressed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" || os.Getenv("BANSHO_REQUIRE_BPF") == "1" {
+			t.Fatal("mounting a tmpfs needs root")
+		}
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "bansho-store-test", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	dir := filepath.Join(mnt, "store")
+	s, err := Open(Options{Dir: dir, MaxBytes: 1 << 30, SegmentBytes: 64 << 10,
+		statfs: func(string) (uint64, error) { return 1 << 40, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100_000; i += 500 {
+		if err := s.Write(docs(i, 500, "event")); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	st := s.Stats()
+	if st.Evicted == 0 || st.WriteErrors == 0 || s.Head(StreamEvents) != 100_000 {
+		t.Fatalf("evicted %d, write errors %d, head %d", st.Evicted, st.WriteErrors, s.Head(StreamEvents))
+	}
+	recs := readAll(t, s, StreamEvents, 0)
+	checkSeq(t, recs, s.First(StreamEvents))
+	if uint64(len(recs)) != 100_000-s.First(StreamEvents)+1 || !bytes.Equal(recs[len(recs)-1].Doc, doc(99_999, "event")) {
+		t.Fatalf("%d records from %d", len(recs), s.First(StreamEvents))
+	}
+	s.Close()
+	if rep, err := Verify(dir); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 }

@@ -303,6 +303,14 @@ func (s *Store) roll(st *stream) error {
 		}
 	}
 	st.bloom = nil
+	if act.count > 0 {
+		if d := s.compressIdx(act); d != 0 {
+			st.mu.Lock()
+			act.idxSize += d
+			st.mu.Unlock()
+			s.total += d
+		}
+	}
 	if act.count == 0 {
 		// Never keep an empty segment: the next one starts at the same
 		// number with the same chain hash.
