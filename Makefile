@@ -48,7 +48,7 @@ bench-export:
 	bash bench/export.sh
 
 # Store write/read throughput and `bansho timeline` over a day of recorded
-# events (BANSHO_BENCH_DAY_DOCS documents, default 2,000,000; about 3.5 GB
+# events (BANSHO_BENCH_DAY_DOCS documents, default 2,000,000; about 200 MB
 # in a temporary directory, removed afterwards): see docs/store.md.
 bench-store:
 	$(GO) test -run XXX -bench 'Write|Read' -benchtime 3s ./internal/store/

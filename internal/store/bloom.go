@@ -23,14 +23,24 @@ const (
 
 type bloom []byte
 
-// newBloom sizes a filter for a segment of segBytes: about 10 bits per
-// distinct key at bansho's rate of keys per byte, from 1 KiB to 64 KiB.
-func newBloom(segBytes int64) bloom {
+// newBloom sizes a filter for a segment that holds docBytes of documents
+// (uncompressed): about 10 bits per distinct key at bansho's rate of keys
+// per document, from 1 KiB to 512 KiB.
+func newBloom(docBytes int64) bloom {
 	n := int64(1 << 10)
-	for n < segBytes/1024 && n < 64<<10 {
+	for n < docBytes/1024 && n < 512<<10 {
 		n <<= 1
 	}
 	return make(bloom, n)
+}
+
+// docBytes estimates the documents a segment of segBytes holds: ten
+// times its size when compressed.
+func (s *Store) docBytes(segBytes int64) int64 {
+	if s.enc != nil {
+		return segBytes * 10
+	}
+	return segBytes
 }
 
 func bloomBits(k uint64) (uint64, uint64) {
@@ -60,14 +70,36 @@ func (b bloom) may(k uint64) bool {
 	return true
 }
 
-// addEntries adds the keys of index entries.
-func (b bloom) addEntries(entries []byte) {
+// addEntries adds the keys of index entries and returns how many.
+func (b bloom) addEntries(entries []byte) int {
+	n := 0
 	walkIdxBytes(entries, func(_ int64, _ int64, _ Kind, keys []uint64) error {
 		for _, k := range keys {
 			b.add(k)
 		}
+		n += len(keys)
 		return nil
 	})
+	return n
+}
+
+// shrink folds the filter down to about 16 bits per key added (at least
+// 1 KiB), so a segment with few records gets a small file: bit positions
+// are taken modulo the (power of two) size, so OR-ing the two halves
+// keeps every key.
+func (b bloom) shrink(keys int) bloom {
+	want := 1 << 10
+	for want < keys*2 && want < len(b) {
+		want <<= 1
+	}
+	for len(b) > want {
+		half := len(b) / 2
+		for i := 0; i < half; i++ {
+			b[i] |= b[i+half]
+		}
+		b = b[:half]
+	}
+	return b
 }
 
 func (s *segment) bloomPath() string { return strings.TrimSuffix(s.path, ".seg") + ".bloom" }

@@ -10,7 +10,7 @@ import (
 
 func TestBloom(t *testing.T) {
 	b := newBloom(64 << 20)
-	if len(b) != 64<<10 {
+	if len(b) != 64<<10 { // 64 MiB of documents
 		t.Fatalf("size %d", len(b))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -22,6 +22,20 @@ func TestBloom(t *testing.T) {
 	for _, k := range keys {
 		if !b.may(k) {
 			t.Fatal("a key added is reported absent")
+		}
+	}
+	// Folded to fewer keys' size, it keeps every key.
+	small := newBloom(64 << 20)
+	for _, k := range keys[:300] {
+		small.add(k)
+	}
+	small = small.shrink(300)
+	if len(small) != 1<<10 {
+		t.Fatalf("300 keys shrink to %d bytes", len(small))
+	}
+	for _, k := range keys[:300] {
+		if !small.may(k) {
+			t.Fatal("a key lost in shrinking")
 		}
 	}
 	fp := 0
@@ -89,6 +103,13 @@ func TestScanSkipsSegmentsByKey(t *testing.T) {
 		t.Fatalf("verify of an emptied filter: %v", rep.Problems)
 	}
 	os.Remove(blooms[1]) // what verify says to do
+	// A damaged index: the scan reads the segment instead.
+	idxs, _ := filepath.Glob(filepath.Join(dir, StreamEvents, "*.idx"))
+	want := count(KeyHash(KeyEntity, "e3"), false)
+	os.WriteFile(idxs[2], []byte("BNSHOIDZ garbage"), 0o600)
+	if got := count(KeyHash(KeyEntity, "e3"), false); got != want {
+		t.Fatalf("with a damaged index: %d records, want %d", got, want)
+	}
 	// A damaged filter is ignored, not trusted.
 	os.WriteFile(blooms[0], []byte("BNSHOBLMgarbage"), 0o600)
 	if count(KeyHash(KeyEntity, "e3"), true) != count(KeyHash(KeyEntity, "e3"), false) {

@@ -1,10 +1,12 @@
 package store
 
 import (
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -34,6 +36,16 @@ const (
 	maxFrameBody  = bodyHdrSize + frameHdrExtra + 2*maxFrameRaw
 )
 
+// dictV1 primes the compressor with typical bansho documents (field
+// names, section shapes), so even a write of one document compresses
+// about ten times. Frames name the dictionary they were compressed with
+// (zstd's dictionary id); dict/v1.json never changes (a test pins it).
+//
+//go:embed dict/v1.json
+var dictV1 []byte
+
+const dictV1ID = 1
+
 var (
 	decoderOnce sync.Once
 	decoder     *zstd.Decoder
@@ -43,21 +55,22 @@ var (
 func zstdDecoder() (*zstd.Decoder, error) {
 	decoderOnce.Do(func() {
 		decoder, decoderErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(4),
-			zstd.WithDecoderMaxMemory(4*maxFrameRaw), zstd.WithDecoderMaxWindow(4*maxFrameRaw))
+			zstd.WithDecoderMaxMemory(4*maxFrameRaw), zstd.WithDecoderMaxWindow(4*maxFrameRaw),
+			zstd.WithDecoderDictRaw(dictV1ID, dictV1))
 	})
 	return decoder, decoderErr
 }
 
 func newEncoder() (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
+		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false), zstd.WithEncoderDictRaw(dictV1ID, dictV1))
 }
 
 // compressStaged replaces a stream's staged records with frames and
 // points their index entries at the frames. Records that do not shrink
 // stay as they are.
 func (s *Store) compressStaged(st *stream) {
-	if s.enc == nil || len(st.staged) < 2 {
+	if s.enc == nil || len(st.staged) == 0 {
 		return
 	}
 	base := st.active().size
@@ -74,7 +87,8 @@ func (s *Store) compressStaged(st *stream) {
 		chunk := raw[:size]
 		raw = raw[size:]
 		at := base + int64(len(out))
-		if j-i == 1 {
+		if size > maxFrameRaw {
+			// One document past the frame limit: stored as it is.
 			out = append(out, chunk...)
 			offs = append(offs, at)
 			i = j
@@ -144,4 +158,64 @@ func unpackFrame(rec rawRecord, dst []byte) (first uint64, count int, records []
 		return 0, 0, out, fmt.Errorf("%w: records %d+%d, header says last %d", errFrame, first, count, rec.seq)
 	}
 	return first, count, out, nil
+}
+
+var (
+	idxDecoderOnce sync.Once
+	idxDecoder     *zstd.Decoder
+	idxDecoderErr  error
+)
+
+// unpackIdx returns the entries of a compressed sealed index file b.
+func unpackIdx(b []byte) ([]byte, error) {
+	if len(b) < idxHdrSize+idxFooterSize {
+		return nil, errors.New("compressed index too short")
+	}
+	idxDecoderOnce.Do(func() {
+		// An index is a few percent of its segment's documents; the
+		// limit keeps a damaged or hostile file from exhausting memory.
+		idxDecoder, idxDecoderErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2),
+			zstd.WithDecoderMaxMemory(512<<20), zstd.WithDecoderDictRaw(dictV1ID, dictV1))
+	})
+	if idxDecoderErr != nil {
+		return nil, idxDecoderErr
+	}
+	out, err := idxDecoder.DecodeAll(b[idxHdrSize:len(b)-idxFooterSize], nil)
+	if err != nil {
+		return nil, fmt.Errorf("compressed index: %w", err)
+	}
+	return out, nil
+}
+
+// compressIdx rewrites a sealed segment's index with its entries
+// compressed (the index of the active segment is appended to as records
+// come, so it is compressed when the segment is sealed). It returns the
+// change in size. On any error the plain index stays.
+func (s *Store) compressIdx(seg *segment) int64 {
+	if s.enc == nil {
+		return 0
+	}
+	b, err := os.ReadFile(seg.idxPath())
+	if err != nil || len(b) < idxHdrSize+idxFooterSize || string(b[:8]) != idxMagic {
+		return 0
+	}
+	footer := b[len(b)-idxFooterSize:]
+	if binary.LittleEndian.Uint32(footer) != idxFooterMark {
+		return 0
+	}
+	out := make([]byte, idxHdrSize, idxHdrSize+len(b)/4)
+	copy(out, b[:idxHdrSize])
+	copy(out, idxMagicZ)
+	out = s.enc.EncodeAll(b[idxHdrSize:len(b)-idxFooterSize], out)
+	out = append(out, footer...)
+	tmp := seg.idxPath() + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		os.Remove(tmp)
+		return 0
+	}
+	if err := os.Rename(tmp, seg.idxPath()); err != nil {
+		os.Remove(tmp)
+		return 0
+	}
+	return int64(len(out) - len(b))
 }

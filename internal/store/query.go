@@ -61,8 +61,13 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 		// entry at an offset is the frame's k-th record.
 		prevOff, k := int64(-1), 0
 		fr := frameCache{at: -1}
-		_, werr := seg.eachEntry(func(off int64, t int64, kind Kind, keys []uint64) error {
+		var userErr error
+		skip := uint64(0) // entries already visited, when the walk starts over
+		visit := func(off int64, t int64, kind Kind, keys []uint64) error {
 			defer func() { i++ }()
+			if i < skip {
+				return nil
+			}
 			if i >= count || off >= size {
 				return errStop // past what the writer has completed
 			}
@@ -96,9 +101,29 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 				s.log.Warn("store: unreadable record skipped", "segment", seg.path, "offset", off, "error", err)
 				return nil
 			}
-			return fn(Record{Stream: q.Stream, Seq: rec.seq, Time: rec.time, Kind: rec.kind, Doc: rec.doc})
-		})
+			if err := fn(Record{Stream: q.Stream, Seq: rec.seq, Time: rec.time, Kind: rec.kind, Doc: rec.doc}); err != nil {
+				userErr = err
+				return err
+			}
+			return nil
+		}
+		_, werr := seg.eachEntry(visit)
+		if werr != nil && userErr == nil {
+			// The index is derived data: without it, read the segment.
+			s.log.Warn("store: index unreadable; reading the segment instead", "segment", seg.path, "error", werr)
+			werr = nil
+			if res, err := scanSegment(seg.path, st.id, false); err == nil {
+				skip, i, prevOff, k, fr = i, 0, -1, 0, frameCache{at: -1}
+				_, werr = walkIdxBytes(res.entries, visit)
+				if errors.Is(werr, errStop) {
+					werr = nil
+				}
+			}
+		}
 		f.Close()
+		if userErr != nil {
+			return userErr
+		}
 		if werr != nil {
 			return werr
 		}

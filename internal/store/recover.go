@@ -126,12 +126,12 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 		seg.entries = res.entries
 		return seg, nil, nil
 	}
-	if err := writeIdx(seg, res.entries); err != nil {
+	if err := s.writeIdx(seg, res.entries); err != nil {
 		return nil, nil, fmt.Errorf("store: rebuilding index of %s: %w", path, err)
 	}
-	b := newBloom(max(seg.size, s.opt.SegmentBytes))
-	b.addEntries(res.entries)
-	if n, err := writeBloom(seg, b); err == nil {
+	b := newBloom(s.docBytes(max(seg.size, s.opt.SegmentBytes)))
+	nk := b.addEntries(res.entries)
+	if n, err := writeBloom(seg, b.shrink(nk)); err == nil {
 		seg.idxSize += n
 	}
 	return seg, nil, nil
@@ -268,10 +268,15 @@ func scanSegment(path string, streamID uint8, chain bool) (*scanResult, error) {
 }
 
 // writeIdx writes a complete, sealed index for seg.
-func writeIdx(seg *segment, entries []byte) error {
+func (s *Store) writeIdx(seg *segment, entries []byte) error {
 	tmp := seg.idxPath() + ".tmp"
 	b := marshalIdxHeader(seg.first)
-	b = append(b, entries...)
+	if s.enc != nil {
+		copy(b, idxMagicZ)
+		b = s.enc.EncodeAll(entries, b)
+	} else {
+		b = append(b, entries...)
+	}
 	b = append(b, marshalIdxFooter(seg)...)
 	if err := writeFileSync(tmp, b); err != nil {
 		return err

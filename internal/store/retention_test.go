@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,7 +184,8 @@ func TestRealDiskFull(t *testing.T) {
 	dir := filepath.Join(mnt, "store")
 	// The free-space figure is made to lie, so that only the file
 	// system's ENOSPC tells the store it is full.
-	s, err := Open(Options{Dir: dir, MaxBytes: 1 << 30, MinFreeBytes: 0, SegmentBytes: 128 << 10,
+	// Uncompressed, so that the amounts below fill the 2 MiB for sure.
+	s, err := Open(Options{Dir: dir, MaxBytes: 1 << 30, MinFreeBytes: 0, SegmentBytes: 128 << 10, NoCompress: true,
 		statfs: func(string) (uint64, error) { return 1 << 40, nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -318,5 +322,123 @@ func TestEvictKeepsStagedSegment(t *testing.T) {
 	}
 	if got := readAll(t, s, StreamEvents, 0); len(got) != 11 {
 		t.Fatalf("%d records", len(got))
+	}
+}
+
+// Readers following the writer while retention removes segments under
+// them: every record is either read, in order, or counted as skipped;
+// none is lost silently or read twice.
+func TestReadersUnderRetention(t *testing.T) {
+	s := openT(t, Options{MaxBytes: 1 << 20, SegmentBytes: 64 << 10})
+	const total = 20_000
+	type result struct {
+		read, skipped uint64
+		err           error
+	}
+	results := make(chan result, 2)
+	for rd := 0; rd < 2; rd++ {
+		go func(slow bool) {
+			r, _ := s.NewReader(StreamEvents, 0)
+			defer r.Close()
+			var res result
+			var recs []Record
+			var arena []byte
+			last := uint64(0)
+			for last < total {
+				var err error
+				n := 300
+				if slow {
+					n = 50
+				}
+				recs, arena, err = r.ReadWait(context.Background(), recs[:0], arena[:0], n, 1<<20)
+				if err != nil {
+					res.err = err
+					break
+				}
+				for _, rec := range recs {
+					if rec.Seq <= last {
+						res.err = fmt.Errorf("seq %d after %d", rec.Seq, last)
+						results <- res
+						return
+					}
+					if !bytes.Equal(rec.Doc, doc(int(rec.Seq-1), "event")) {
+						res.err = fmt.Errorf("record %d differs", rec.Seq)
+						results <- res
+						return
+					}
+					last = rec.Seq
+					res.read++
+				}
+				if slow {
+					time.Sleep(20 * time.Millisecond) // falls behind: retention removes what it has not read
+				}
+			}
+			res.skipped = r.Skipped
+			results <- res
+		}(rd == 1)
+	}
+	for i := 0; i < total; i += 200 {
+		if err := s.Write(docs(i, 200, "event")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var skippedTotal uint64
+	for rd := 0; rd < 2; rd++ {
+		select {
+		case res := <-results:
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			if res.read+res.skipped != total {
+				t.Fatalf("read %d + skipped %d != %d", res.read, res.skipped, total)
+			}
+			t.Logf("reader: read %d, skipped %d", res.read, res.skipped)
+			skippedTotal += res.skipped
+		case <-time.After(2 * time.Minute):
+			t.Fatal("a reader did not finish")
+		}
+	}
+	if s.Stats().Evicted == 0 || skippedTotal == 0 {
+		t.Fatalf("evicted %d, skipped %d: the test tests nothing", s.Stats().Evicted, skippedTotal)
+	}
+}
+
+// The same on a real full disk with compressed frames and indexes: the
+// store keeps writing by removing its oldest routine segments.
+func TestRealDiskFullCompressed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" || os.Getenv("BANSHO_REQUIRE_BPF") == "1" {
+			t.Fatal("mounting a tmpfs needs root")
+		}
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "bansho-store-test", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	dir := filepath.Join(mnt, "store")
+	s, err := Open(Options{Dir: dir, MaxBytes: 1 << 30, SegmentBytes: 64 << 10,
+		statfs: func(string) (uint64, error) { return 1 << 40, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100_000; i += 500 {
+		if err := s.Write(docs(i, 500, "event")); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	st := s.Stats()
+	if st.Evicted == 0 || st.WriteErrors == 0 || s.Head(StreamEvents) != 100_000 {
+		t.Fatalf("evicted %d, write errors %d, head %d", st.Evicted, st.WriteErrors, s.Head(StreamEvents))
+	}
+	recs := readAll(t, s, StreamEvents, 0)
+	checkSeq(t, recs, s.First(StreamEvents))
+	if uint64(len(recs)) != 100_000-s.First(StreamEvents)+1 || !bytes.Equal(recs[len(recs)-1].Doc, doc(99_999, "event")) {
+		t.Fatalf("%d records from %d", len(recs), s.First(StreamEvents))
+	}
+	s.Close()
+	if rep, err := Verify(dir); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 }

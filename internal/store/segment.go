@@ -236,6 +236,7 @@ func (s *scanner) close() error { return s.f.Close() }
 //	        max time i64 | last chain hash [32] | segment size u64 | crc32c u32
 const (
 	idxMagic      = "BNSHOIDX"
+	idxMagicZ     = "BNSHOIDZ" // a sealed index whose entries are zstd-compressed
 	idxHdrSize    = 24
 	idxEntryFixed = 4 + 8 + 1 + 1
 	idxFooterSize = 4 + 8 + 8 + 8 + hashSize + 8 + 4
@@ -296,7 +297,7 @@ func readIdxFooter(s *segment) bool {
 		return false
 	}
 	hb := make([]byte, idxHdrSize)
-	if _, err := f.ReadAt(hb, 0); err != nil || string(hb[:8]) != idxMagic ||
+	if _, err := f.ReadAt(hb, 0); err != nil || (string(hb[:8]) != idxMagic && string(hb[:8]) != idxMagicZ) ||
 		binary.LittleEndian.Uint64(hb[16:]) != s.first {
 		return false
 	}
@@ -366,10 +367,16 @@ func readIdx(path string, first uint64, fn func(off int64, t int64, kind Kind, k
 	if len(b) < idxHdrSize {
 		return 0, fmt.Errorf("%s: short index header", path)
 	}
-	if string(b[:8]) != idxMagic || binary.LittleEndian.Uint64(b[16:]) != first {
+	if (string(b[:8]) != idxMagic && string(b[:8]) != idxMagicZ) || binary.LittleEndian.Uint64(b[16:]) != first {
 		return 0, fmt.Errorf("%s: not the index of segment %d", path, first)
 	}
-	n, err := walkIdxBytes(b[idxHdrSize:], fn)
+	entries := b[idxHdrSize:]
+	if string(b[:8]) == idxMagicZ {
+		if entries, err = unpackIdx(b); err != nil {
+			return 0, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	n, err := walkIdxBytes(entries, fn)
 	if err != nil && !errors.Is(err, errStop) {
 		err = fmt.Errorf("%s: %w", path, err)
 	}

@@ -143,6 +143,7 @@ type stream struct {
 	buf      []byte    // records staged for the next write
 	ibuf     []byte    // their index entries
 	bloom    bloom     // keys of the active segment's records
+	nkeys    int       // keys added to it (with repeats)
 	staged   []stagedRec
 
 	head   atomic.Uint64 // last sequence number written; 0: none

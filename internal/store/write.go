@@ -193,7 +193,7 @@ func (s *Store) commit(st *stream, now time.Time) error {
 	s.st.writtenBytes.Add(uint64(len(st.buf)))
 	// Keys go into the filter only once written: staged records can move
 	// to another segment (evictBusy) before they are.
-	st.bloom.addEntries(st.ibuf)
+	st.nkeys += st.bloom.addEntries(st.ibuf)
 	s.dirty = true
 	st.signal()
 	return nil
@@ -264,7 +264,7 @@ func (s *Store) newSegment(st *stream, now time.Time) error {
 		st.first.Store(seg.first)
 	}
 	st.f, st.idx, st.created = f, idx, now
-	st.bloom = newBloom(s.opt.SegmentBytes)
+	st.bloom, st.nkeys = newBloom(s.docBytes(s.opt.SegmentBytes)), 0
 	os.Remove(seg.bloomPath()) // a stale filter of an earlier segment of this name
 	s.total += seg.size + seg.idxSize
 	return nil
@@ -295,7 +295,7 @@ func (s *Store) roll(st *stream) error {
 	st.f, st.idx = nil, nil
 	if act.count > 0 && st.bloom != nil {
 		// Without it (a full disk) queries read the index instead.
-		if n, err := writeBloom(act, st.bloom); err == nil {
+		if n, err := writeBloom(act, st.bloom.shrink(st.nkeys)); err == nil {
 			st.mu.Lock()
 			act.idxSize += n
 			st.mu.Unlock()
@@ -303,6 +303,14 @@ func (s *Store) roll(st *stream) error {
 		}
 	}
 	st.bloom = nil
+	if act.count > 0 {
+		if d := s.compressIdx(act); d != 0 {
+			st.mu.Lock()
+			act.idxSize += d
+			st.mu.Unlock()
+			s.total += d
+		}
+	}
 	if act.count == 0 {
 		// Never keep an empty segment: the next one starts at the same
 		// number with the same chain hash.

@@ -197,7 +197,7 @@ func summary(d *Doc) string {
 		action = d.Event.Kind
 	}
 	if d.Event.Kind == "alert" {
-		fmt.Fprintf(&b, "ALERT %-7s", "")
+		b.WriteString("ALERT    ")
 		name := d.Rule.Name
 		if name == "" {
 			name = d.Message

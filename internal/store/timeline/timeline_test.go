@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -234,6 +235,26 @@ func TestTimelineSeeds(t *testing.T) {
 	}
 	out = text(t, byPID)
 	inOrder(t, out, "sudo[", "(parent, for context)", "cat[", "!! My Number: 40 people")
+	// An alert about a process in the story is under it, after the
+	// event that triggered it (the same @timestamp).
+	var trigger string
+	for _, line := range strings.Split(string(rec.jsonl), "\n") {
+		if strings.Contains(line, `"command_line":"curl -T`) {
+			trigger = line
+		}
+	}
+	td, _ := Parse([]byte(trigger))
+	alert := `{"@timestamp":"` + td.Timestamp.Format(time.RFC3339Nano) + `","event":{"kind":"alert","severity":47,"action":"exec"},"rule":{"name":"Upload tool run by a user who read protected data"},"process":{"entity_id":"` + td.Process.EntityID + `","pid":` + strconv.Itoa(td.Process.PID) + `}}`
+	w, err := store.Open(store.Options{Dir: rec.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([][]byte{[]byte(alert)})
+	w.Close()
+	s = rec.store(t)
+	tl, _ = FromStore(s, Filter{File: "/srv/mynumber/roster.csv"}, 0)
+	inOrder(t, text(t, tl), "curl[", "exec     /usr/bin/curl", "ALERT    Upload tool run by a user who read protected data (severity 47)")
+
 	// Alerts are in the story of everything.
 	tl, _ = FromStore(s, Filter{Since: rec.incident, Until: rec.incident.Add(10 * time.Second)}, 0)
 	inOrder(t, text(t, tl), "ALERT", "Upload of protected data (severity 73)")

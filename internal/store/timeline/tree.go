@@ -159,6 +159,10 @@ func sortDocs(docs []*Doc) {
 		if !a.Timestamp.Equal(b.Timestamp) {
 			return a.Timestamp.Before(b.Timestamp)
 		}
+		// An alert has its trigger's time: show it after the trigger.
+		if ak, bk := a.Event.Kind == "alert", b.Event.Kind == "alert"; ak != bk {
+			return bk
+		}
 		return a.ord < b.ord
 	})
 }
