@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf bench bench-export run setup fmt vet clean backends-up backends-down
+.PHONY: all build generate check-generated test test-unit test-bpf bench bench-export bench-store run setup fmt vet clean backends-up backends-down
 
 all: build
 
@@ -45,6 +45,13 @@ bench: build
 # (starts its own back ends): see docs/exporters.md.
 bench-export:
 	bash bench/export.sh
+
+# Store write/read throughput and `bansho timeline` over a day of recorded
+# events (BANSHO_BENCH_DAY_DOCS documents, default 2,000,000; about 3.5 GB
+# in a temporary directory, removed afterwards): see docs/store.md.
+bench-store:
+	$(GO) test -run XXX -bench 'Write|Read' -benchtime 3s ./internal/store/
+	$(GO) test -run XXX -bench TimelineDay -benchtime 3x -timeout 30m ./internal/store/timeline/
 
 # Run the sensor on the embedded default (protects /srv/mynumber, which is
 # created if missing; JSON lines to stdout and /var/lib/bansho/events.json),

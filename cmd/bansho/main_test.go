@@ -95,7 +95,8 @@ func TestRunTouchSeeEventWithinASecond(t *testing.T) {
 	testutil.RequireBPF(t)
 	prot := t.TempDir()
 	out := filepath.Join(t.TempDir(), "out", "events.json")
-	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nhealth:\n  interval: 1s\n")
+	storeDir := filepath.Join(t.TempDir(), "store")
+	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nhealth:\n  interval: 1s\nstore:\n  dir: "+storeDir+"\n")
 	cmd := exec.Command(binary, "run", "--config", cfg)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -146,6 +147,7 @@ func TestRunTouchSeeEventWithinASecond(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("output mode %o, want 600", st.Mode().Perm())
 	}
+	checkRecordedStore(t, storeDir, roster, touch.Process.Pid, len(all)) // store_test.go
 }
 
 func TestBadConfigurationStopsWithOneMessage(t *testing.T) {

@@ -31,7 +31,8 @@ func runCmd() *cobra.Command {
 		Long: `Run the sensor until SIGTERM or SIGINT.
 
 Without --config the embedded defaults apply: protect /srv/mynumber, write
-ECS JSON lines to stdout and to /var/lib/bansho/events.json.`,
+ECS JSON lines to stdout and to /var/lib/bansho/events.json, and keep every
+document in the store /var/lib/bansho/store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cfgFile, cmd.Flags())
@@ -174,6 +175,7 @@ func run(parent context.Context, cfg *config.Config) error {
 			st.Drops = map[string]uint64{}
 		}
 		st.Drops["output_lost"] = p.OutputLost()
+		st.Counters = storeHealth(db, st.Counters) // store.go
 		st.DropsTotal += p.OutputLost()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))
 	}

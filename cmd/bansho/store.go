@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -11,10 +12,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/bansho-sec/bansho/internal/config"
 	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/internal/store/timeline"
 	"github.com/bansho-sec/bansho/pipeline"
 	"github.com/bansho-sec/bansho/sensor"
 )
@@ -41,6 +44,38 @@ func openStore(c config.Store, log *slog.Logger) (*store.Store, error) {
 		return nil, fmt.Errorf("store.dir: %w", err)
 	}
 	return s, nil
+}
+
+// storeCollector is the store's bansho_store_* metrics for the /metrics
+// registry (nil without a store).
+func storeCollector(s *store.Store) prometheus.Collector {
+	if s == nil {
+		return nil
+	}
+	return s.Collector()
+}
+
+// storeHealth adds the store's counters to a health document's
+// bansho.health.counters (store_*), so the SIEM sees refusals, removals of
+// undelivered records and torn tails, not only /metrics.
+func storeHealth(s *store.Store, counters map[string]uint64) map[string]uint64 {
+	if s == nil {
+		return counters
+	}
+	if counters == nil {
+		counters = map[string]uint64{}
+	}
+	st := s.Stats()
+	counters["store_written"] = st.Written
+	counters["store_refused_full"] = st.Refused
+	counters["store_refused_too_large"] = st.TooLarge
+	counters["store_write_errors"] = st.WriteErrors
+	counters["store_evicted"] = st.Evicted
+	counters["store_evicted_age"] = st.EvictedAge
+	counters["store_evicted_alerts"] = st.EvictedAlerts
+	counters["store_evicted_undelivered"] = st.EvictedUndelivered
+	counters["store_torn_tails"] = st.TornTails
+	return counters
 }
 
 // watchStore turns the store's notices (full, records removed before
@@ -71,7 +106,7 @@ func storeCmd() *cobra.Command {
 		Use:   "store",
 		Short: "Inspect and check the local event store",
 	}
-	cmd.AddCommand(storeVerifyCmd(), storeStatCmd())
+	cmd.AddCommand(storeVerifyCmd(), storeStatCmd(), storeDumpCmd())
 	return cmd
 }
 
@@ -213,4 +248,55 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func storeDumpCmd() *cobra.Command {
+	var dir, stream, since, until string
+	cmd := &cobra.Command{
+		Use:   "dump [--store DIR] [--stream events|alerts|deadletter] [--since T] [--until T]",
+		Short: "Write a stream's documents as JSON lines",
+		Long: `Write the documents of one stream to standard output as JSON lines, in
+the order they were stored, optionally only those with an @timestamp in
+[--since, --until] (a duration back from now, 1h, or an RFC 3339 time). The
+output is what bansho timeline --input and bansho replay --input read, and
+what to hand over as evidence (with the chain hash from store verify).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			now := time.Now()
+			from, err := timeline.ParseTime(since, now)
+			if err != nil {
+				return usageError{errorf("store dump: --since: %v", err)}
+			}
+			to, err := timeline.ParseTime(until, now)
+			if err != nil {
+				return usageError{errorf("store dump: --until: %v", err)}
+			}
+			s, err := store.OpenReadOnly(dir, nil)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			q := store.Query{Stream: stream}
+			if !from.IsZero() {
+				q.Since = from.UnixNano()
+			}
+			if !to.IsZero() {
+				q.Until = to.UnixNano()
+			}
+			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+			err = s.Scan(q, func(r store.Record) error {
+				w.Write(r.Doc)
+				return w.WriteByte('\n')
+			})
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&dir, "store", defaultStoreDir, "store directory")
+	cmd.Flags().StringVar(&stream, "stream", store.StreamEvents, "stream: events, alerts or deadletter")
+	cmd.Flags().StringVar(&since, "since", "", "only documents from this time (duration back from now, or RFC 3339)")
+	cmd.Flags().StringVar(&until, "until", "", "only documents up to this time")
+	return cmd
 }

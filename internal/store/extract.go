@@ -46,12 +46,35 @@ func keyHashBytes(t byte, value []byte) uint64 {
 
 // docInfo is what the store needs to know about a document.
 type docInfo struct {
-	time    int64 // @timestamp, unix ns; 0 when missing or unparsable
-	kind    Kind
-	keys    []uint64
-	eventID []byte
-	host    []byte
+	time int64 // @timestamp, unix ns; 0 when missing or unparsable
+	kind Kind
+	keys []uint64
 }
+
+// indexed are the leaves the extractor reads; every other subtree is
+// skipped without being parsed (most of a document: host, agent, related,
+// most of bansho), which is most of the write path's cost.
+var indexed = []string{"@timestamp", "event.kind", "process.entity_id", "process.parent.entity_id", "process.pid",
+	"file.path", "file.target_path", "user.id", "user.name", "user.effective.id", "user.effective.name",
+	"process.user.id", "process.user.name", "process.real_user.id", "process.real_user.name",
+	"bansho.login_user.id", "bansho.login_user.name"}
+
+// wantedPaths holds the indexed leaves and every object path above them.
+var wantedPaths = func() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range indexed {
+		for i := range l {
+			if l[i] == '.' {
+				m[l[:i]] = true
+			}
+		}
+		m[l] = true
+	}
+	return m
+}()
+
+// wanted reports whether path is an indexed leaf or leads to one.
+func wanted(path []byte) bool { return wantedPaths[string(path)] }
 
 // extractor walks a JSON document once and picks the fields the store
 // indexes. It accepts any valid JSON and stops quietly on invalid input
@@ -68,8 +91,6 @@ func (x *extractor) extract(doc []byte) *docInfo {
 	x.stack = x.stack[:0]
 	x.info.time, x.info.kind = 0, KindEvent
 	x.info.keys = x.info.keys[:0]
-	x.info.eventID = x.info.eventID[:0]
-	x.info.host = x.info.host[:0]
 	i := skipWS(doc, 0)
 	x.value(doc, i, 0)
 	return &x.info
@@ -157,7 +178,11 @@ func (x *extractor) object(b []byte, i, depth int) int {
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
-		i = x.value(b, skipWS(b, i+1), depth)
+		if wanted(x.path) {
+			i = x.value(b, skipWS(b, i+1), depth)
+		} else {
+			i = skipValue(b, skipWS(b, i+1))
+		}
 		if i < 0 {
 			return -1
 		}
@@ -180,13 +205,15 @@ func (x *extractor) object(b []byte, i, depth int) int {
 // result may alias b or x.str and is valid until the next call) and the
 // index after its closing quote.
 func (x *extractor) parseString(b []byte, i int) ([]byte, int) {
-	j := i + 1
-	for j < len(b) && b[j] != '"' && b[j] != '\\' {
-		j++
+	// Fast path (SIMD searches): no escape before the closing quote.
+	q := bytes.IndexByte(b[i+1:], '"')
+	if q < 0 {
+		return nil, -1
 	}
-	if j < len(b) && b[j] == '"' {
-		return b[i+1 : j], j + 1
+	if bytes.IndexByte(b[i+1:i+1+q], '\\') < 0 {
+		return b[i+1 : i+1+q], i + 2 + q
 	}
+	j := i + 1 + bytes.IndexByte(b[i+1:], '\\')
 	// Escapes: find the end, then unescape with strconv.
 	k := j
 	for k < len(b) {
@@ -232,10 +259,6 @@ func (x *extractor) leaf(v []byte) {
 		}
 	case "event.kind":
 		x.info.kind = kindOf(v)
-	case "event.id":
-		x.info.eventID = append(x.info.eventID[:0], v...)
-	case "host.name":
-		x.info.host = append(x.info.host[:0], v...)
 	case "process.entity_id":
 		x.key(KeyEntity, v)
 	case "process.parent.entity_id":
@@ -256,5 +279,68 @@ func (x *extractor) leaf(v []byte) {
 		"process.user.id", "process.user.name", "process.real_user.id", "process.real_user.name",
 		"bansho.login_user.id", "bansho.login_user.name":
 		x.key(KeyUser, v)
+	}
+}
+
+// skipValue returns the index after the JSON value at b[i] without
+// looking into it, or -1 when it is not well formed enough to find its end.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				if i < 0 {
+					return -1
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return -1
+	default:
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
+			j++
+		}
+		if j == i {
+			return -1
+		}
+		return j
+	}
+}
+
+// skipString returns the index after the string starting at b[i].
+func skipString(b []byte, i int) int {
+	j := i + 1
+	for {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		j += q
+		// The quote is escaped when an odd number of backslashes precede it.
+		n := 0
+		for k := j - 1; k > i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1
+		}
+		j++
 	}
 }

@@ -19,6 +19,10 @@ type Query struct {
 	// the call. A match is a candidate only: hashes may collide, so the
 	// caller checks the document.
 	Match func(e *IndexEntry) bool
+	// Keys, when set, are called before each segment: a sealed segment
+	// whose key filter holds none of them is skipped unread. They must
+	// include every key Match can accept (a superset is fine).
+	Keys func() []uint64
 }
 
 // Scan calls fn with each matching record, in stream order. Record.Doc is
@@ -38,6 +42,10 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 		minT, maxT, count, size := seg.minTime, seg.maxTime, seg.count, seg.size
 		st.mu.RUnlock()
 		if count == 0 || (q.Since != 0 && maxT != 0 && maxT < q.Since) || (q.Until != 0 && minT > q.Until) {
+			continue
+		}
+		if q.Keys != nil && !mayHold(seg, q.Keys()) {
+			s.skipped.Add(1)
 			continue
 		}
 		f, err := os.Open(seg.path)
@@ -103,3 +111,21 @@ func readRecordAt(f *os.File, off int64, buf []byte) (rawRecord, []byte, error) 
 // HasKey reports whether an index entry holds the key of type t for value
 // (one of the Key* types).
 func (e *IndexEntry) HasKey(t byte, value string) bool { return e.Has(KeyHash(t, value)) }
+
+// mayHold reports whether a sealed segment may hold one of keys (true when
+// it has no usable filter).
+func mayHold(seg *segment, keys []uint64) bool {
+	b := readBloom(seg)
+	if b == nil {
+		return true
+	}
+	for _, k := range keys {
+		if b.may(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// SegmentsSkipped counts segments queries skipped by their key filters.
+func (s *Store) SegmentsSkipped() uint64 { return s.skipped.Load() }

@@ -144,8 +144,18 @@ func (r *Reader) Read(dst []Record, arena []byte, maxRecords, maxBytes int) ([]R
 				r.next++
 				continue
 			}
-			if err == io.EOF && !r.isSealed() {
-				break // the writer's next records are not complete yet
+			if err == io.EOF {
+				if !r.isSealed() {
+					break // the writer's next records are not complete yet
+				}
+				// Sealed after this read hit the end: the writer may
+				// have completed more records first. Read on from here.
+				if r.sc.off < r.segSize() {
+					if err := r.sc.seek(r.sc.off); err != nil {
+						return dst, arena, err
+					}
+					continue
+				}
 			}
 			// The rest of this segment cannot be read.
 			last := r.segLast()
@@ -185,6 +195,12 @@ func (r *Reader) isSealed() bool {
 	r.st.mu.RLock()
 	defer r.st.mu.RUnlock()
 	return r.seg.sealed
+}
+
+func (r *Reader) segSize() int64 {
+	r.st.mu.RLock()
+	defer r.st.mu.RUnlock()
+	return r.seg.size
 }
 
 func (r *Reader) segLast() uint64 {

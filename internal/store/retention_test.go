@@ -273,3 +273,50 @@ func TestRealDiskFull(t *testing.T) {
 		t.Fatalf("verify after disk full: %v", rep.Problems)
 	}
 }
+
+// A batch with routine documents and alerts, where the alerts need room:
+// the routine documents staged in the same batch are not lost.
+func TestMixedBatchUnderPressure(t *testing.T) {
+	s := openT(t, Options{MaxBytes: 1 << 20})
+	defer s.Close()
+	total := 0
+	for i := 0; i < 1000; i++ {
+		batch := append(docs(i*40, 10, "event"), docs(i*40, 1, "alert")...)
+		if err := s.Write(batch); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		total += 10
+	}
+	if s.Head(StreamEvents) != uint64(total) || s.Head(StreamAlerts) != 1000 {
+		t.Fatalf("heads %d %d", s.Head(StreamEvents), s.Head(StreamAlerts))
+	}
+	recs := readAll(t, s, StreamEvents, 0)
+	checkSeq(t, recs, s.First(StreamEvents))
+	if st := s.Stats(); st.Refused != 0 || st.WriteErrors != 0 {
+		t.Fatalf("refused %d, write errors %d", st.Refused, st.WriteErrors)
+	}
+}
+
+// Eviction for one stream never rolls the active segment of another
+// stream that has records staged for the same write.
+func TestEvictKeepsStagedSegment(t *testing.T) {
+	s := openT(t, Options{})
+	defer s.Close()
+	s.Write(docs(0, 10, "event"))
+	ev := s.streams[StreamEvents]
+	s.wmu.Lock()
+	if _, err := s.stage(ev, 1, KindEvent, doc(10, "event"), nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if s.evictOne(true, "test", s.streams[StreamAlerts]) {
+		t.Error("evicted the segment records are staged for")
+	}
+	err := s.commit(ev, time.Now())
+	s.wmu.Unlock()
+	if err != nil || s.Head(StreamEvents) != 11 {
+		t.Fatalf("commit after eviction: %v, head %d", err, s.Head(StreamEvents))
+	}
+	if got := readAll(t, s, StreamEvents, 0); len(got) != 11 {
+		t.Fatalf("%d records", len(got))
+	}
+}

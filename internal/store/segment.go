@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -316,7 +315,7 @@ func (seg *segment) eachEntry(fn func(off int64, t int64, kind Kind, keys []uint
 	var n uint64
 	var err error
 	if seg.entries != nil {
-		n, err = walkIdx(bufio.NewReader(bytes.NewReader(seg.entries)), fn)
+		n, err = walkIdxBytes(seg.entries, fn)
 	} else {
 		n, err = readIdx(seg.idxPath(), seg.first, fn)
 	}
@@ -328,58 +327,50 @@ func (seg *segment) eachEntry(fn func(off int64, t int64, kind Kind, keys []uint
 
 // readIdx calls fn for each entry of an index file; it stops without error
 // at a torn or missing tail (the segment scan covers what is missing) and
-// reports how many entries it read.
+// reports how many entries it read. The file is read whole: indexes are a
+// small fraction of their segments, and walking memory is what makes a
+// timeline over a day fast.
 func readIdx(path string, first uint64, fn func(off int64, t int64, kind Kind, keys []uint64) error) (uint64, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 256<<10)
-	hb := make([]byte, idxHdrSize)
-	if _, err := io.ReadFull(r, hb); err != nil {
+	if len(b) < idxHdrSize {
 		return 0, fmt.Errorf("%s: short index header", path)
 	}
-	if string(hb[:8]) != idxMagic || binary.LittleEndian.Uint64(hb[16:]) != first {
+	if string(b[:8]) != idxMagic || binary.LittleEndian.Uint64(b[16:]) != first {
 		return 0, fmt.Errorf("%s: not the index of segment %d", path, first)
 	}
-	n, err := walkIdx(r, fn)
+	n, err := walkIdxBytes(b[idxHdrSize:], fn)
 	if err != nil && !errors.Is(err, errStop) {
 		err = fmt.Errorf("%s: %w", path, err)
 	}
 	return n, err
 }
 
-func walkIdx(r *bufio.Reader, fn func(off int64, t int64, kind Kind, keys []uint64) error) (uint64, error) {
-	var e [idxEntryFixed]byte
-	keys := make([]uint64, 0, maxKeys)
+func walkIdxBytes(b []byte, fn func(off int64, t int64, kind Kind, keys []uint64) error) (uint64, error) {
+	keys := make([]uint64, maxKeys)
 	var n uint64
-	for {
-		if _, err := io.ReadFull(r, e[:4]); err != nil {
+	for i := 0; ; n++ {
+		if len(b)-i < 4 || binary.LittleEndian.Uint32(b[i:]) == idxFooterMark || len(b)-i < idxEntryFixed {
 			return n, nil
 		}
-		if binary.LittleEndian.Uint32(e[:4]) == idxFooterMark {
-			return n, nil
-		}
-		if _, err := io.ReadFull(r, e[4:]); err != nil {
-			return n, nil
-		}
+		e := b[i : i+idxEntryFixed]
 		nk := int(e[13])
 		if nk > maxKeys {
 			return n, fmt.Errorf("entry %d has %d keys", n, nk)
 		}
-		keys = keys[:nk]
-		var kb [8]byte
-		for i := range keys {
-			if _, err := io.ReadFull(r, kb[:]); err != nil {
-				return n, nil
-			}
-			keys[i] = binary.LittleEndian.Uint64(kb[:])
+		kb := b[i+idxEntryFixed:]
+		if len(kb) < 8*nk {
+			return n, nil // torn
 		}
-		if err := fn(int64(binary.LittleEndian.Uint32(e[:4])), int64(binary.LittleEndian.Uint64(e[4:])), Kind(e[12]), keys); err != nil {
+		for k := 0; k < nk; k++ {
+			keys[k] = binary.LittleEndian.Uint64(kb[8*k:])
+		}
+		if err := fn(int64(binary.LittleEndian.Uint32(e)), int64(binary.LittleEndian.Uint64(e[4:])), Kind(e[12]), keys[:nk]); err != nil {
 			return n, err
 		}
-		n++
+		i += idxEntryFixed + 8*nk
 	}
 }
 
@@ -405,4 +396,40 @@ func (s *Store) offsetOf(st *stream, seg *segment, seq uint64) (int64, bool) {
 		return nil
 	})
 	return off, off >= segHdrSize
+}
+
+// fromLiveIdx fills seg from the index of a segment a writer may still be
+// appending to (no footer yet): the entries give the count and times, and
+// the last record they point at must be complete and sound, else the
+// caller scans the segment. A reader then stops after that record.
+func fromLiveIdx(seg *segment) bool {
+	var count uint64
+	var minT, maxT, lastOff int64 = 0, 0, -1
+	_, err := readIdx(seg.idxPath(), seg.first, func(off int64, t int64, _ Kind, _ []uint64) error {
+		if off <= lastOff || off >= seg.size {
+			return errStop
+		}
+		count++
+		lastOff = off
+		if t != 0 && (minT == 0 || t < minT) {
+			minT = t
+		}
+		maxT = max(maxT, t)
+		return nil
+	})
+	if (err != nil && !errors.Is(err, errStop)) || count == 0 {
+		return false
+	}
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	rec, buf, err := readRecordAt(f, lastOff, nil)
+	if err != nil || rec.seq != seg.first+count-1 {
+		return false
+	}
+	seg.count, seg.minTime, seg.maxTime, seg.lastHash = count, minT, maxT, rec.hash
+	seg.size = lastOff + int64(len(buf))
+	return true
 }

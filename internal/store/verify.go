@@ -43,6 +43,9 @@ type SegmentReport struct {
 	MinTime     int64
 	MaxTime     int64
 	LastHash    [hashSize]byte
+	hashUnknown bool // the last record was unreadable: its chain hash is not known
+	damaged     bool
+	lastGood    uint64 // sequence number of the last readable record
 }
 
 // VerifyReport is the result of Verify.
@@ -132,7 +135,7 @@ func verifyStream(rep *VerifyReport, name, sdir string, live bool) error {
 		rep.Records += sr.Records
 		rep.Bytes += sr.Bytes
 		if sr.Records > 0 {
-			rep.Heads[name] = ChainHead{Seq: sr.Last, Hash: sr.LastHash}
+			rep.Heads[name] = ChainHead{Seq: sr.lastGood, Hash: sr.LastHash}
 		}
 		prev = &rep.Segments[len(rep.Segments)-1]
 	}
@@ -162,13 +165,13 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 		bad(0, 16, "header says the first record is %d, the file name says %d (renamed or replaced)", sc.hdr.first, nameFirst)
 	}
 	if prev != nil {
-		if want := prev.First + prev.Records; sc.hdr.first != want && prev.Records > 0 {
+		if want := prev.Last + 1; sc.hdr.first != want && prev.Last >= prev.First {
 			if sc.hdr.first > want {
 				bad(0, 16, "records %d to %d are missing between %s and this segment", want, sc.hdr.first-1, filepath.Base(prev.Path))
 			} else {
 				bad(0, 16, "first record %d overlaps the segment before (%s ends at %d)", sc.hdr.first, filepath.Base(prev.Path), want-1)
 			}
-		} else if sc.hdr.prevHash != prev.LastHash && prev.Records > 0 {
+		} else if sc.hdr.prevHash != prev.LastHash && prev.Records > 0 && !prev.hashUnknown {
 			bad(0, 32, "the chain does not continue from %s: its last hash is not this segment's previous hash (a segment was replaced, or records removed from the end of the one before)", filepath.Base(prev.Path))
 		}
 	}
@@ -178,6 +181,7 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 	var idx []byte
 	var problemsHere int
 	var lastProblemOff int64 = -1
+	unknown := false // the record before was unreadable: no chain to check against
 	for {
 		rec, off, err := sc.next()
 		if err == io.EOF {
@@ -189,6 +193,7 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 			if errors.Is(err, errCRC) {
 				bad(expect, off, "checksum mismatch: the record was damaged or altered")
 				expect++
+				unknown = true
 				continue
 			}
 			bad(expect, off, "%v: the rest of the segment (%d bytes) cannot be read", err, fi.Size()-off)
@@ -199,19 +204,17 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 			lastProblemOff = off
 			bad(rec.seq, off, "sequence number %d where %d was expected", rec.seq, expect)
 		}
-		if h := chainHash(&chain, rec.seq, rec.time, rec.kind, rec.doc); h != rec.hash {
+		if h := chainHash(&chain, rec.seq, rec.time, rec.kind, rec.doc); h != rec.hash && !unknown {
 			problemsHere++
 			lastProblemOff = off
 			bad(rec.seq, off, "chain hash mismatch: the record was altered, or one before it removed or reordered")
 		}
 		chain = rec.hash
+		unknown = false
 		info := x.extract(rec.doc)
 		idx = appendIdxEntry(idx, off, rec.time, rec.kind, info.keys)
-		if sr.Records == 0 {
-			sr.First = rec.seq
-		}
 		sr.Records++
-		sr.Last = rec.seq
+		sr.lastGood = rec.seq
 		sr.LastHash = rec.hash
 		if rec.time != 0 {
 			if sr.MinTime == 0 || rec.time < sr.MinTime {
@@ -225,10 +228,15 @@ func verifySegment(rep *VerifyReport, stream, path string, prev *SegmentReport, 
 	if liveTail && problemsHere == 1 && lastProblemOff >= 0 && rep.Problems[len(rep.Problems)-1].Offset == lastProblemOff {
 		rep.Problems = rep.Problems[:len(rep.Problems)-1]
 	}
-	if sr.Records == 0 {
-		sr.Last = sr.First - 1
+	sr.First, sr.Last = sc.hdr.first, expect-1
+	sr.hashUnknown = unknown
+	sr.damaged = problemsHere > 0
+	// A damaged segment's index has entries for records that no longer
+	// read: only an intact segment's index is compared.
+	if !sr.damaged {
+		verifyIndex(rep, stream, path, sr, idx, liveTail)
+		verifyBloom(rep, stream, path, sr, idx)
 	}
-	verifyIndex(rep, stream, path, sr, idx, liveTail)
 	return sr, nil
 }
 
@@ -272,4 +280,32 @@ func parseSegName(n string) (uint64, bool) {
 		v = v*10 + uint64(c-'0')
 	}
 	return v, true
+}
+
+// verifyBloom checks that a segment's key filter holds every key of its
+// records: a filter that leaves one out would hide records from
+// timelines.
+func verifyBloom(rep *VerifyReport, stream, path string, sr *SegmentReport, entries []byte) {
+	seg := &segment{path: path, first: sr.First}
+	if _, err := os.Stat(seg.bloomPath()); err != nil {
+		return // none: queries read the index
+	}
+	b := readBloom(seg)
+	if b == nil {
+		rep.add(Problem{Stream: stream, File: seg.bloomPath(), Offset: -1, Message: "key filter unreadable (ignored by queries; delete it)"})
+		return
+	}
+	missing := 0
+	walkIdxBytes(entries, func(_ int64, _ int64, _ Kind, keys []uint64) error {
+		for _, k := range keys {
+			if !b.may(k) {
+				missing++
+			}
+		}
+		return nil
+	})
+	if missing > 0 {
+		rep.add(Problem{Stream: stream, File: seg.bloomPath(), Offset: -1,
+			Message: fmt.Sprintf("key filter leaves out %d keys of the segment's records, so timelines would miss them: delete it (queries then read the index)", missing)})
+	}
 }

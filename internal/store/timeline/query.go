@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bansho-sec/bansho/internal/store"
 )
@@ -25,10 +26,29 @@ type collector struct {
 	// exhaust memory; Truncated says it was reached.
 	maxDocs   int
 	truncated bool
+	// earliest is the earliest start of a process in the story (or its
+	// parent): nothing about them is older. startUnknown: some had none.
+	earliest     time.Time
+	startUnknown bool
+	parentStart  map[string]time.Time // when each parent started: its fork and exec are then
+}
+
+func (c *collector) noteStart(p *Proc) {
+	if p == nil || p.EntityID == "" {
+		return
+	}
+	if p.Start == nil {
+		c.startUnknown = true
+		return
+	}
+	if c.earliest.IsZero() || p.Start.Before(c.earliest) {
+		c.earliest = *p.Start
+	}
 }
 
 func newCollector(f *Filter, maxDocs int) *collector {
-	c := &collector{f: f, entities: map[string]bool{}, parents: map[string]bool{}, seen: map[string]bool{}, maxDocs: maxDocs}
+	c := &collector{f: f, entities: map[string]bool{}, parents: map[string]bool{}, seen: map[string]bool{}, maxDocs: maxDocs,
+		parentStart: map[string]time.Time{}}
 	if f.File != "" {
 		c.files = []string{f.File}
 	}
@@ -65,7 +85,7 @@ func (c *collector) offer(d *Doc) bool {
 			c.files = append(c.files, d.File.TargetPath)
 		}
 	case id != "" && c.entities[id]:
-		keep = true
+		keep = c.relevant(d)
 	case d.parentID() != "" && c.entities[d.parentID()]:
 		keep = true // a descendant
 	case id != "" && c.parents[id] && isLifecycle(d):
@@ -87,6 +107,12 @@ func (c *collector) offer(d *Doc) bool {
 		}
 		if p := d.parentID(); p != "" && !c.entities[p] {
 			c.parents[p] = true
+		}
+	}
+	if !context {
+		c.noteStart(&d.Process)
+		if p := d.Process.Parent; p != nil && p.EntityID != "" && p.Start != nil {
+			c.parentStart[p.EntityID] = *p.Start
 		}
 	}
 	if len(c.docs) >= c.maxDocs {
@@ -115,6 +141,20 @@ func (c *collector) following(p string) bool {
 		}
 	}
 	return false
+}
+
+// relevant decides which other documents of a process in the story are
+// shown. When the story is about a process or a user, everything it did.
+// When it is about a file, what carries the data on: starts and ends,
+// writes and sends after reading protected data, content findings and
+// alerts, and (as seeds) every access to the file and its copies; not
+// every other file a database server opens.
+func (c *collector) relevant(d *Doc) bool {
+	if c.f.File == "" {
+		return true
+	}
+	return isLifecycle(d) || d.Event.Kind == "alert" || d.Bansho.File.Tainted || d.Bansho.Network.Tainted ||
+		d.Bansho.Content.MyNumber.Distinct > 0 || d.Bansho.Content.CorporateNumber.Distinct > 0
 }
 
 func isLifecycle(d *Doc) bool {
@@ -186,12 +226,26 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 		}
 		return false
 	}
-	var parseErrs int
+	// Segments whose key filter holds none of the keys are skipped.
+	var keys func() []uint64
+	if !f.Empty() {
+		keys = func() []uint64 {
+			out := make([]uint64, 0, len(seedKeys)+len(entKeys)+len(parKeys))
+			for _, m := range []map[uint64]bool{seedKeys, entKeys, parKeys} {
+				for k := range m {
+					out = append(out, k)
+				}
+			}
+			return out
+		}
+	}
+	var parseErrs, read int
 	take := func(r store.Record) error {
 		key := r.Stream + "/" + strconv.FormatUint(r.Seq, 10)
 		if c.seen[key] {
 			return nil
 		}
+		read++
 		d, err := Parse(r.Doc)
 		if err != nil {
 			parseErrs++
@@ -210,7 +264,7 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 	// Pass 1: forward from the seeds. Routine documents and alerts are
 	// separate streams; each is in time order.
 	for _, stream := range []string{store.StreamEvents, store.StreamAlerts} {
-		if err := s.Scan(store.Query{Stream: stream, Since: since, Until: until, Match: match}, take); err != nil {
+		if err := s.Scan(store.Query{Stream: stream, Since: since, Until: until, Match: match, Keys: keys}, take); err != nil {
 			return nil, err
 		}
 	}
@@ -221,14 +275,33 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 		for _, d := range c.docs {
 			last = max(last, d.Timestamp.UnixNano())
 		}
+		// Nothing about a process is older than its start.
+		from := since
+		if !c.startUnknown && !c.earliest.IsZero() {
+			from = max(from, c.earliest.UnixNano())
+		}
 		for _, stream := range []string{store.StreamEvents, store.StreamAlerts} {
-			if err := s.Scan(store.Query{Stream: stream, Since: since, Until: last, Match: match}, take); err != nil {
+			if err := s.Scan(store.Query{Stream: stream, Since: from, Until: last, Match: match, Keys: keys}, take); err != nil {
+				return nil, err
+			}
+		}
+		// Parents that started before that (a login shell, sshd): only
+		// their start is shown, so only the moment they started is read.
+		for id, st := range c.parentStart {
+			if st.UnixNano() >= from || !c.parents[id] {
+				continue
+			}
+			key := store.KeyHash(store.KeyEntity, id)
+			q := store.Query{Stream: store.StreamEvents, Since: st.UnixNano(), Until: st.Add(2 * time.Second).UnixNano(),
+				Match: func(e *store.IndexEntry) bool { return e.Has(key) }, Keys: func() []uint64 { return []uint64{key} }}
+			if err := s.Scan(q, take); err != nil {
 				return nil, err
 			}
 		}
 	}
 	t := build(c, &f)
 	t.ParseErrors = parseErrs
+	t.Read = read
 	return t, nil
 }
 

@@ -88,16 +88,42 @@ func (p *printer) node(n *Node, first, rest string) {
 	}
 	// Stable merge by time: documents and children each come sorted.
 	sortItems(items, func(a, b item) bool { return a.at.Before(b.at) })
-	for i, it := range items {
-		branch, more := "├─ ", "│  "
-		if i == len(items)-1 {
-			branch, more = "└─ ", "   "
-		}
+	// A run of documents that say the same (a daemon reading one file
+	// again and again) is one line with a count and the time of the last.
+	type line struct {
+		item
+		text  string
+		n     int
+		until time.Time
+	}
+	var lines []line
+	for _, it := range items {
 		if it.child != nil {
-			p.node(it.child, rest+branch, rest+more)
+			lines = append(lines, line{item: it})
 			continue
 		}
-		p.line(rest + branch + p.ts(it.doc.Timestamp) + "  " + summary(it.doc))
+		text := summary(it.doc)
+		if k := len(lines) - 1; k >= 0 && lines[k].child == nil && lines[k].text == text {
+			lines[k].n++
+			lines[k].until = it.at
+			continue
+		}
+		lines = append(lines, line{item: it, text: text, n: 1})
+	}
+	for i, l := range lines {
+		branch, more := "├─ ", "│  "
+		if i == len(lines)-1 {
+			branch, more = "└─ ", "   "
+		}
+		if l.child != nil {
+			p.node(l.child, rest+branch, rest+more)
+			continue
+		}
+		text := l.text
+		if l.n > 1 {
+			text += fmt.Sprintf("  (×%d, until %s)", l.n, p.ts(l.until))
+		}
+		p.line(rest + branch + p.ts(l.doc.Timestamp) + "  " + text)
 	}
 }
 

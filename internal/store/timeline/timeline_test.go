@@ -193,6 +193,15 @@ func TestTimelineSeeds(t *testing.T) {
 	tl, _ := FromStore(s, Filter{File: "/srv/mynumber/"}, 0)
 	out := text(t, tl)
 	inOrder(t, out, "postgres[", "/srv/mynumber/export-")
+	// Not every other file the database server opens.
+	if strings.Contains(out, "/var/lib/postgresql/17/main/base") {
+		t.Fatalf("a file's story shows the server's unrelated opens:\n%s", out)
+	}
+	// The same again and again is one line with a count.
+	collapsed := FromStoreT(t, s, Filter{File: "/srv/mynumber/export-03.csv"})
+	if !strings.Contains(collapsed, "open     /srv/mynumber/export-03.csv  O_RDONLY|O_CLOEXEC  [protected]  (×") {
+		t.Fatalf("repeated reads not collapsed:\n%s", collapsed)
+	}
 	inOrder(t, out, "cat[", "/srv/mynumber/roster.csv")
 
 	// A user: tanaka's session and everything under it, not suzuki's.
@@ -270,6 +279,7 @@ func TestParseTime(t *testing.T) {
 		"7d":                        now.Add(-7 * 24 * time.Hour),
 		"2026-11-22T09:00:00+09:00": time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC),
 		"2026-11-21T23:30:00Z":      time.Date(2026, 11, 21, 23, 30, 0, 0, time.UTC),
+		"2026-11-22 09:00":          time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local),
 	} {
 		got, err := ParseTime(in, now)
 		if err != nil || !got.Equal(want) {
@@ -292,4 +302,12 @@ func TestCleanTerminalOutput(t *testing.T) {
 	if s := summary(d); !strings.Contains(s, "日本語") {
 		t.Fatalf("Japanese names are mangled: %q", s)
 	}
+}
+
+func FromStoreT(t *testing.T, s *store.Store, f Filter) string {
+	tl, err := FromStore(s, f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text(t, tl)
 }

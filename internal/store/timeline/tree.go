@@ -15,6 +15,9 @@ type Timeline struct {
 	// Truncated is set when the document limit was reached.
 	Truncated   bool
 	ParseErrors int
+	// Read is how many documents the query read from the store (the
+	// index selects them; the documents then decide).
+	Read int
 }
 
 // Node is one process.
