@@ -19,6 +19,32 @@ import (
 // (bansho_exporter_*{exporter=...}), for the /metrics registry.
 var exporterMetrics = &delivery.Collector{}
 
+// exportLoops are the running delivery loops, for the health documents.
+var exportLoops []*delivery.Loop
+
+// exportHealth adds each exporter's counters to a sensor-health
+// document's bansho.health.counters (exporter_NAME_*), so the SIEM sees a
+// lagging or failing exporter through the other one, and the store keeps
+// the history.
+func exportHealth(counters map[string]uint64) map[string]uint64 {
+	if len(exportLoops) == 0 {
+		return counters
+	}
+	if counters == nil {
+		counters = map[string]uint64{}
+	}
+	for _, l := range exportLoops {
+		p := "exporter_" + l.Name() + "_"
+		counters[p+"lag"] = l.Lag()
+		counters[p+"delivered"] = l.Delivered()
+		counters[p+"failed"] = l.Failed()
+		counters[p+"retried"] = l.Retried()
+		counters[p+"dead_lettered"] = l.DeadLettered()
+		counters[p+"skipped"] = l.Skipped()
+	}
+	return counters
+}
+
 // exportDrain is how long stopping waits for the exporters to catch up;
 // whatever is left is delivered at the next start, from the cursor.
 const exportDrain = 5 * time.Second
@@ -92,6 +118,7 @@ func startExporters(c config.Outputs, db *store.Store, log *slog.Logger) (func()
 			return nil, err
 		}
 		loops = append(loops, l)
+		exportLoops = append(exportLoops, l)
 		exporterMetrics.Add(l)
 		log.Info("exporter started", "exporter", l.Name(), "lag", l.Lag())
 		wg.Add(1)

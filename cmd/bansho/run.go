@@ -176,6 +176,7 @@ func run(parent context.Context, cfg *config.Config) error {
 		}
 		st.Drops["output_lost"] = p.OutputLost()
 		st.Counters = storeHealth(db, st.Counters) // store.go
+		st.Counters = exportHealth(st.Counters)    // export.go
 		st.DropsTotal += p.OutputLost()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))
 	}
