@@ -133,6 +133,9 @@ func (s *Sink) explain(err error) error {
 	case errors.As(err, &kerr) && (kerr == kafkago.SASLAuthenticationFailed || kerr == kafkago.UnsupportedSASLMechanism || kerr == kafkago.IllegalSASLState):
 		return fmt.Errorf("kafka: SASL authentication as %q with %s failed at %s (check outputs.kafka.sasl.*): %w",
 			s.opt.SASL.Username, s.opt.SASL.Mechanism, brokers, err)
+	case errors.As(err, &kerr) && kerr == kafkago.MessageSizeTooLarge:
+		return fmt.Errorf("kafka: %s refuses a produce request of %s as too large: set outputs.kafka.batch_bytes below the topic's max.message.bytes: %w",
+			brokers, s.topics(), err)
 	case errors.As(err, &kerr) && (kerr == kafkago.TopicAuthorizationFailed || kerr == kafkago.ClusterAuthorizationFailed):
 		return fmt.Errorf("kafka: %s refuses to let %q write to %s: %w", brokers, s.opt.SASL.Username, s.topics(), err)
 	case errors.As(err, &nerr):
