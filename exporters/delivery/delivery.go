@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -106,8 +107,13 @@ type Loop struct {
 	opt  Options
 	log  *slog.Logger
 
-	next map[string]*atomic.Uint64 // committed cursor per stream
+	next map[string]*atomic.Uint64 // acknowledged position per stream
 	st   stats
+
+	// commit asks the committer to save the cursors: the fsync of the
+	// cursor file stays off the send path. A cursor saved a batch late
+	// costs resends after a crash, never records.
+	commit chan struct{}
 }
 
 // stats are a loop's counters; read them with the getters.
@@ -141,7 +147,7 @@ func New(src Source, sink Sink, opt Options) (*Loop, error) {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	l := &Loop{src: src, sink: sink, opt: opt, log: opt.Log.With("exporter", sink.Name()),
-		next: map[string]*atomic.Uint64{}}
+		next: map[string]*atomic.Uint64{}, commit: make(chan struct{}, 1)}
 	cur, err := src.LoadCursors(sink.Name())
 	if err != nil {
 		return nil, fmt.Errorf("delivery %s: %w", sink.Name(), err)
@@ -237,6 +243,13 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		states = append(states, &streamState{name: name, rd: rd})
 	}
+	stop := make(chan struct{})
+	committed := make(chan struct{})
+	go l.committer(stop, committed)
+	defer func() {
+		close(stop)
+		<-committed
+	}()
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		busy, failed := false, false
@@ -281,9 +294,7 @@ func (l *Loop) step(ctx context.Context, s *streamState) (busy, failed bool, err
 			// they are not counted as lag forever.
 			if nx := s.rd.Next(); nx > l.next[s.name].Load() {
 				l.next[s.name].Store(nx)
-				if cerr := l.src.SaveCursors(l.sink.Name(), l.cursors()); cerr != nil {
-					l.log.Error("cannot commit the cursor", "error", cerr)
-				}
+				l.requestCommit()
 			}
 			return false, false, nil
 		}
@@ -345,10 +356,7 @@ func (l *Loop) step(ctx context.Context, s *streamState) (busy, failed bool, err
 	if n > 0 {
 		next := s.batch[n-1].Seq + 1
 		l.next[s.name].Store(next)
-		if cerr := l.src.SaveCursors(l.sink.Name(), l.cursors()); cerr != nil {
-			// Delivered but not committed: resent after a restart, never lost.
-			l.log.Error("cannot commit the cursor", "error", cerr)
-		}
+		l.requestCommit()
 		s.batch = s.batch[:copy(s.batch, s.batch[n:])]
 		s.res = s.res[:copy(s.res, s.res[n:])]
 	}
@@ -372,6 +380,41 @@ func (l *Loop) step(ctx context.Context, s *streamState) (busy, failed bool, err
 		l.st.lastError.Store(&empty)
 	}
 	return true, false, nil
+}
+
+func (l *Loop) requestCommit() {
+	select {
+	case l.commit <- struct{}{}:
+	default: // one is pending already; it will save the latest cursors
+	}
+}
+
+// committer saves the cursors whenever asked, and once more when stopped,
+// so what was acknowledged last is committed before Run returns.
+func (l *Loop) committer(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	var saved map[string]uint64
+	save := func() {
+		c := l.cursors()
+		if maps.Equal(c, saved) {
+			return
+		}
+		if err := l.src.SaveCursors(l.sink.Name(), c); err != nil {
+			// Delivered but not committed: resent after a restart, never lost.
+			l.log.Error("cannot commit the cursor", "error", err)
+			return
+		}
+		saved = c
+	}
+	for {
+		select {
+		case <-l.commit:
+			save()
+		case <-stop:
+			save()
+			return
+		}
+	}
 }
 
 func (s *streamState) anyDone() bool {
