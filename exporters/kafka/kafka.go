@@ -31,7 +31,9 @@ type Sink struct {
 }
 
 // recordOverhead bounds what kafka-go adds to key and value when it sizes
-// a message against BatchBytes (record header, varints, timestamp).
+// a message against BatchBytes (Message.totalSize: 23 bytes plus headers,
+// which we do not send), so kafka-go never refuses a whole call with
+// MessageTooLargeError for a document this check let through.
 const recordOverhead = 64
 
 // New validates the options (errors name the outputs.kafka key) and
