@@ -106,4 +106,3 @@ func validIndex(n string) error {
 	}
 	return nil
 }
-
