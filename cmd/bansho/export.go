@@ -19,9 +19,81 @@ import (
 // (bansho_exporter_*{exporter=...}), for the /metrics registry.
 var exporterMetrics = &delivery.Collector{}
 
+// exportLoops are the running delivery loops, for the health documents.
+var exportLoops []*delivery.Loop
+
+// exportHealth adds each exporter's counters to a sensor-health
+// document's bansho.health.counters (exporter_NAME_*), so the SIEM sees a
+// lagging or failing exporter through the other one, and the store keeps
+// the history.
+func exportHealth(counters map[string]uint64) map[string]uint64 {
+	if len(exportLoops) == 0 {
+		return counters
+	}
+	if counters == nil {
+		counters = map[string]uint64{}
+	}
+	for _, l := range exportLoops {
+		p := "exporter_" + l.Name() + "_"
+		counters[p+"lag"] = l.Lag()
+		counters[p+"delivered"] = l.Delivered()
+		counters[p+"failed"] = l.Failed()
+		counters[p+"retried"] = l.Retried()
+		counters[p+"dead_lettered"] = l.DeadLettered()
+		counters[p+"skipped"] = l.Skipped()
+	}
+	return counters
+}
+
 // exportDrain is how long stopping waits for the exporters to catch up;
 // whatever is left is delivered at the next start, from the cursor.
 const exportDrain = 5 * time.Second
+
+// checkExporters builds the enabled exporters without starting them or
+// contacting a sink, so a configuration check reports what start-up would
+// refuse: unreadable certificate files, bad topic or index names.
+func checkExporters(c config.Outputs) error {
+	if c.Kafka.Enabled {
+		s, err := newKafkaSink(c.Kafka)
+		if err != nil {
+			return err
+		}
+		s.Close()
+	}
+	if c.Elasticsearch.Enabled {
+		s, err := newElasticsearchSink(c.Elasticsearch, nil)
+		if err != nil {
+			return err
+		}
+		s.Close()
+	}
+	return nil
+}
+
+func newKafkaSink(k config.KafkaOutput) (*kafka.Sink, error) {
+	host, _ := os.Hostname()
+	return kafka.New(kafka.Options{
+		Brokers: k.Brokers, Topics: kafka.Topics{Events: k.Topics.Events, Alerts: k.Topics.Alerts, Health: k.Topics.Health},
+		Compression: k.Compression, BatchSize: k.BatchSize, BatchBytes: k.BatchBytes, BatchTimeout: k.BatchTimeout,
+		WriteTimeout: k.WriteTimeout, AllowAutoTopicCreation: k.AllowAutoTopicCreation, ClientID: k.ClientID,
+		TLS: kafka.TLS{Enabled: k.TLS.Enabled, CAFile: k.TLS.CAFile, CertFile: k.TLS.CertFile, KeyFile: k.TLS.KeyFile,
+			ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify},
+		SASL: kafka.SASL{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, Password: k.SASL.Password},
+		Key:  host,
+	})
+}
+
+func newElasticsearchSink(e config.ElasticsearchOutput, log *slog.Logger) (*elasticsearch.Sink, error) {
+	return elasticsearch.New(elasticsearch.Options{
+		Addresses: e.Addresses, Mode: e.Mode,
+		Indices:    elasticsearch.Indices{Events: e.Indices.Events, Alerts: e.Indices.Alerts, Health: e.Indices.Health},
+		DocumentID: e.DocumentID, Username: e.Username, Password: e.Password, APIKey: e.APIKey, CAFile: e.CAFile,
+		Headers: e.Headers, Workers: e.Workers, FlushBytes: e.FlushBytes, MaxDocumentBytes: e.MaxDocumentBytes,
+		Compress: e.Compress, RequestTimeout: e.RequestTimeout,
+		Template: elasticsearch.TemplateOptions{Install: e.Template.Install, Name: e.Template.Name},
+		Log:      log,
+	})
+}
 
 // startExporters starts a delivery loop from the store for each enabled
 // exporter. A configuration error stops start-up; a sink that is down does
@@ -39,16 +111,7 @@ func startExporters(c config.Outputs, db *store.Store, log *slog.Logger) (func()
 			return nil, errors.New("outputs.kafka.enabled: the Kafka exporter delivers from the store: set store.enabled: true")
 		}
 		k := c.Kafka
-		host, _ := os.Hostname()
-		s, err := kafka.New(kafka.Options{
-			Brokers: k.Brokers, Topics: kafka.Topics{Events: k.Topics.Events, Alerts: k.Topics.Alerts, Health: k.Topics.Health},
-			Compression: k.Compression, BatchSize: k.BatchSize, BatchBytes: k.BatchBytes, BatchTimeout: k.BatchTimeout,
-			WriteTimeout: k.WriteTimeout, AllowAutoTopicCreation: k.AllowAutoTopicCreation, ClientID: k.ClientID,
-			TLS: kafka.TLS{Enabled: k.TLS.Enabled, CAFile: k.TLS.CAFile, CertFile: k.TLS.CertFile, KeyFile: k.TLS.KeyFile,
-				ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify},
-			SASL: kafka.SASL{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, Password: k.SASL.Password},
-			Key:  host,
-		})
+		s, err := newKafkaSink(k)
 		if err != nil {
 			return nil, err
 		}
@@ -61,15 +124,7 @@ func startExporters(c config.Outputs, db *store.Store, log *slog.Logger) (func()
 			return nil, errors.New("outputs.elasticsearch.enabled: the Elasticsearch exporter delivers from the store: set store.enabled: true")
 		}
 		e := c.Elasticsearch
-		s, err := elasticsearch.New(elasticsearch.Options{
-			Addresses: e.Addresses, Mode: e.Mode,
-			Indices:    elasticsearch.Indices{Events: e.Indices.Events, Alerts: e.Indices.Alerts, Health: e.Indices.Health},
-			DocumentID: e.DocumentID, Username: e.Username, Password: e.Password, APIKey: e.APIKey, CAFile: e.CAFile,
-			Headers: e.Headers, Workers: e.Workers, FlushBytes: e.FlushBytes, MaxDocumentBytes: e.MaxDocumentBytes,
-			Compress: e.Compress, RequestTimeout: e.RequestTimeout,
-			Template: elasticsearch.TemplateOptions{Install: e.Template.Install, Name: e.Template.Name},
-			Log:      log,
-		})
+		s, err := newElasticsearchSink(e, log)
 		if err != nil {
 			closeAll()
 			return nil, err
@@ -92,6 +147,7 @@ func startExporters(c config.Outputs, db *store.Store, log *slog.Logger) (func()
 			return nil, err
 		}
 		loops = append(loops, l)
+		exportLoops = append(exportLoops, l)
 		exporterMetrics.Add(l)
 		log.Info("exporter started", "exporter", l.Name(), "lag", l.Lag())
 		wg.Add(1)

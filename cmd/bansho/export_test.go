@@ -95,6 +95,16 @@ health:
 	}) {
 		t.Fatalf("no event about %s in VictoriaLogs; stderr:\n%s", roster, stderr.String())
 	}
+	// Each exporter's counters ride in the health documents.
+	if !found(func() string {
+		out, _ := exec.Command("timeout", "20", "kcat", "-C", "-b", env.Kafka, "-t", run+"-health", "-o", "beginning", "-e", "-q", "-m", "5").Output()
+		if strings.Contains(string(out), `"exporter_elasticsearch_delivered":`) && strings.Contains(string(out), `"exporter_kafka_lag":`) {
+			return roster
+		}
+		return ""
+	}) {
+		t.Errorf("no health document with exporter counters in %s-health", run)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())

@@ -198,6 +198,7 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		enr.counters(st.Counters)
 		st.Drops["output_lost"] = p.OutputLost()
 		st.Counters = storeHealth(db, st.Counters) // store.go
+		st.Counters = exportHealth(st.Counters)    // export.go
 		st.DropsTotal += p.OutputLost()
 		st.Counters["self_programs_detached"] = o.detachedNow()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))

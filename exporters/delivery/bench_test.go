@@ -54,6 +54,16 @@ func benchExport(b *testing.B, sink delivery.Sink, opt delivery.Options, server 
 	if env == nil {
 		b.Skip("-short: no back ends started")
 	}
+	if server != "" {
+		// A fresh back end per run: VictoriaLogs merges what earlier runs
+		// stored in the background, which would steal CPU from this one.
+		if err := env.Down(server, "--purge"); err != nil {
+			b.Fatal(err)
+		}
+		if err := env.Up(server); err != nil {
+			b.Fatal(err)
+		}
+	}
 	docs := testdocs.Docs(fmt.Sprintf("bench-%d", time.Now().UnixNano()%1e9), b.N)
 	st := openStore(b, b.TempDir())
 	defer st.Close()

@@ -125,13 +125,13 @@ func compatible(typ string, v any) bool {
 		return true
 	}
 	switch typ {
-	case "keyword", "wildcard", "match_only_text", "date", "ip":
+	case "keyword", "wildcard", "match_only_text", "text", "constant_keyword", "date", "ip", "version":
 		_, ok := v.(string)
 		return ok
-	case "long":
+	case "long", "integer", "short", "byte", "unsigned_long":
 		n, ok := v.(json.Number)
 		return ok && !strings.ContainsAny(n.String(), ".eE")
-	case "double":
+	case "double", "float", "half_float", "scaled_float":
 		_, ok := v.(json.Number)
 		return ok
 	case "boolean":

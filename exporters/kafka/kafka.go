@@ -31,7 +31,9 @@ type Sink struct {
 }
 
 // recordOverhead bounds what kafka-go adds to key and value when it sizes
-// a message against BatchBytes (record header, varints, timestamp).
+// a message against BatchBytes (Message.totalSize: 23 bytes plus headers,
+// which we do not send), so kafka-go never refuses a whole call with
+// MessageTooLargeError for a document this check let through.
 const recordOverhead = 64
 
 // New validates the options (errors name the outputs.kafka key) and
@@ -133,6 +135,9 @@ func (s *Sink) explain(err error) error {
 	case errors.As(err, &kerr) && (kerr == kafkago.SASLAuthenticationFailed || kerr == kafkago.UnsupportedSASLMechanism || kerr == kafkago.IllegalSASLState):
 		return fmt.Errorf("kafka: SASL authentication as %q with %s failed at %s (check outputs.kafka.sasl.*): %w",
 			s.opt.SASL.Username, s.opt.SASL.Mechanism, brokers, err)
+	case errors.As(err, &kerr) && kerr == kafkago.MessageSizeTooLarge:
+		return fmt.Errorf("kafka: %s refuses a produce request of %s as too large: set outputs.kafka.batch_bytes below the topic's max.message.bytes: %w",
+			brokers, s.topics(), err)
 	case errors.As(err, &kerr) && (kerr == kafkago.TopicAuthorizationFailed || kerr == kafkago.ClusterAuthorizationFailed):
 		return fmt.Errorf("kafka: %s refuses to let %q write to %s: %w", brokers, s.opt.SASL.Username, s.topics(), err)
 	case errors.As(err, &nerr):

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/bansho-sec/bansho/exporters/delivery"
 	"github.com/bansho-sec/bansho/exporters/internal/testdocs"
 	"github.com/bansho-sec/bansho/test/backends"
@@ -245,6 +247,38 @@ func TestHostKey(t *testing.T) {
 	} {
 		if got := string(HostKey([]byte(doc))); got != want {
 			t.Errorf("HostKey(%s) = %q, want %q", doc, got, want)
+		}
+	}
+}
+
+// A topic whose max.message.bytes is below what a produce request carries:
+// a clear error naming batch_bytes, records pending (a setting to fix, not
+// documents to drop).
+func TestProduceRequestTooLarge(t *testing.T) {
+	broker := needBroker(t)
+	run := uniq(t)
+	cl := &kafkago.Client{Addr: kafkago.TCP(broker)}
+	resp, err := cl.CreateTopics(context.Background(), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
+		Topic: run, NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "20000"}}}}})
+	if err != nil || resp.Errors[run] != nil {
+		t.Fatalf("create topic: %v %v", err, resp)
+	}
+	s, err := New(Options{Brokers: []string{broker}, MaxAttempts: 1, Compression: "none", Topics: Topics{Events: run, Alerts: run, Health: run}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recs := records(testdocs.Docs("h", 100), "events")
+	res := make([]delivery.Result, len(recs))
+	err = s.Send(context.Background(), recs, res)
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "as too large: set outputs.kafka.batch_bytes below the topic's max.message.bytes") {
+		t.Fatalf("error %v", err)
+	}
+	for i, r := range res {
+		if r.Status != delivery.Pending {
+			t.Fatalf("record %d: status %d, want pending", i, r.Status)
 		}
 	}
 }
