@@ -35,7 +35,27 @@ image). BANSHO_* variables that name no key are warned about.`,
 			for _, w := range config.UnknownEnv(os.Environ()) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "bansho: warning:", w)
 			}
+			// What start-up would refuse beyond the keys: exporter
+			// settings (certificates, topics, indices) and the rules.
+			if err := checkExporters(cfg.Outputs); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			nrules := 0
+			if cfg.Rules.Enabled {
+				opts, err := ruleOptions(cfg.Rules, cfg.Protect.Paths)
+				if err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				set, err := loadRuleSet(cfg.Rules.Dir, opts)
+				if err != nil {
+					return fmt.Errorf("%s: rules.dir: %w", args[0], err)
+				}
+				nrules = set.Enabled()
+			}
 			printConfigSummary(cmd.OutOrStdout(), args[0], cfg)
+			if cfg.Rules.Enabled {
+				fmt.Fprintf(cmd.OutOrStdout(), "rules: %d enabled, from %s\n", nrules, ruleSource(cfg.Rules.Dir))
+			}
 			return nil
 		},
 	})
@@ -71,6 +91,15 @@ func printConfigSummary(w io.Writer, file string, c *config.Config) {
 	}
 	if c.Outputs.Stdout.Enabled {
 		outs = append(outs, "stdout")
+	}
+	if c.Store.Enabled {
+		outs = append(outs, "store "+c.Store.Dir)
+	}
+	if k := c.Outputs.Kafka; k.Enabled {
+		outs = append(outs, "kafka "+strings.Join(k.Brokers, ","))
+	}
+	if e := c.Outputs.Elasticsearch; e.Enabled {
+		outs = append(outs, "elasticsearch "+strings.Join(e.Addresses, ","))
 	}
 	fmt.Fprintf(w, "outputs: %s\n", strings.Join(outs, ", "))
 	m := c.Metrics.Listen

@@ -71,7 +71,19 @@ func TestConfigCheckGood(t *testing.T) {
 
 func TestConfigCheckBad(t *testing.T) {
 	d := sharedDir(t)
+	// A rule directory whose one file does not compile: the check names
+	// its file, line and column, as start-up would.
+	rdir := filepath.Join(d, "rules")
+	if err := os.Mkdir(rdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bad := "- rule: Bad Rule\n  desc: A rule that does not compile.\n  condition: process.name ==== \"x\"\n  output: y\n  priority: WARNING\n"
+	if err := os.WriteFile(filepath.Join(rdir, "local.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct{ body, want string }{
+		"bad rule":       {"protect:\n  paths: [/tmp]\nrules:\n  dir: " + rdir + "\n", rdir + "/local.yaml:3:29: condition:"},
+		"kafka no store": {"protect:\n  paths: [/tmp]\nstore:\n  enabled: false\noutputs:\n  kafka: {enabled: true, brokers: [127.0.0.1:1]}\n", "set store.enabled: true"},
 		"unknown key":    {"protect:\n  paths: [/tmp]\nshutdown:\n  timout: 3s\n", ":4: shutdown.timout: unknown key (did you mean shutdown.timeout?)"},
 		"bad listen":     {"protect:\n  paths: [/tmp]\nmetrics:\n  listen: localhost\n", ":4: metrics.listen: \"localhost\" is not host:port"},
 		"bad timeout":    {"protect:\n  paths: [/tmp]\nshutdown:\n  timeout: 0s\n", ":4: shutdown.timeout: 0s must be between 1s and 5m"},

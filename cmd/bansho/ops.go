@@ -148,9 +148,8 @@ func (o *ops) attach(s *sensor.Sensor, p *pipeline.Pipeline, queue chan *event.E
 	return nil
 }
 
-// selfPaths are the sensor's own files: reported with bansho.self_target.
-// The rule files and the store directory belong here too once those
-// components have configuration keys.
+// selfPaths are the sensor's own files: its binary, configuration, outputs,
+// key, store and rules, reported with bansho.self_target.
 func (o *ops) selfPaths() []string {
 	var out []string
 	if exe, err := os.Executable(); err == nil {
@@ -166,6 +165,12 @@ func (o *ops) selfPaths() []string {
 	}
 	if o.cfg.Content.HashKey == "" && o.cfg.Content.HashKeyFile != "" {
 		out = append(out, o.cfg.Content.HashKeyFile)
+	}
+	if o.cfg.Store.Enabled && o.cfg.Store.Dir != "" {
+		out = append(out, o.cfg.Store.Dir)
+	}
+	if o.cfg.Rules.Enabled && o.cfg.Rules.Dir != "" {
+		out = append(out, o.cfg.Rules.Dir)
 	}
 	return append(out, "/etc/bansho")
 }

@@ -207,6 +207,9 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 	defer tick.Stop()
 	health() // a first health document at once: /readyz and READY=1 wait for it
 	o.tick(s, p, clock)
+	if err := o.registerCollectors(db, enr); err != nil {
+		return err
+	}
 	o.started()
 	var runErr error
 	readDone := false
