@@ -47,7 +47,7 @@ func TestConfigCheckGood(t *testing.T) {
 	}
 	for _, want := range []string{cfg + ": ok\n", "protected paths: " + prot + "\n",
 		"integrity paths: /usr/bin (missing here, skipped at start: /nonexistent/audit)",
-		"outputs: file " + d + "/out/events.json (rotate at 104857600 bytes, keep 2) [directory will be created]\n",
+		"outputs: file " + d + "/out/events.json (rotate at 104857600 bytes, keep 2) [directory will be created], store /var/lib/bansho/store\n",
 		"metrics: http://127.0.0.1:9191/metrics", "shutdown within 20s"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
