@@ -275,6 +275,7 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 
 	struct fd_info info = {.kind = FD_KIND_FILE, .protected_data = prot};
 	struct inode_key k = {};
+	int newly_tainted = 0;
 	inode_key_of(inode, &k);
 	info.dev = k.dev;
 	info.ino = k.ino;
@@ -287,9 +288,18 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 			ps = proc_state_ensure(tgid);
 			if (ps)
 				ps->flags |= PS_TAINTED;
+			newly_tainted = !tainted;
 			tainted = 1;
 		}
 	}
+
+	/* The same open of the same file again within the window: counted in
+	 * the first one's window (the open that tainted the process never is). */
+	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_OPEN, .nr = nr, .oflags = flags,
+			      .dev = k.dev, .ino = k.ino};
+	fk.flags = (prot ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
+	if (!newly_tainted && fold_try(&fk, 0))
+		return 0;
 
 	s = get_scratch();
 	if (!s)
@@ -309,6 +319,8 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	off += e->path_len;
 	e->name_len = put_user_str(e, s->buf, off, uname);
 	off += e->name_len;
+	if (!newly_tainted)
+		fold_head(&fk, &e->hdr);
 	submit(e, off);
 	return 0;
 }
@@ -469,6 +481,16 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 		return 0;
 	}
 
+	/* Writes that carry nothing for the content detector (no sample, no
+	 * read-back of a copy) fold; the fold sums the bytes written. */
+	int sampled = tainted && !info->protected_data && !copy;
+	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_WRITE, .nr = nr,
+			      .result = ret > 0 ? 1 : ret, .dev = k.dev, .ino = k.ino};
+	fk.flags = (info->protected_data ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
+	int foldable = !sampled && !copy;
+	if (foldable && fold_try(&fk, ret))
+		return 0;
+
 	struct file_event *e = (void *)s->buf;
 	file_event_init(e, task, OP_FILE_WRITE, nr, ret);
 	if (info->protected_data)
@@ -488,7 +510,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	e->path_len = put_path(s, e, off, f->f_path.dentry, f->f_path.mnt);
 	off += e->path_len;
 	/* Sample what a tainted process writes outside protected data. */
-	if (tainted && !info->protected_data && !copy) {
+	if (sampled) {
 		long len = ret;
 		const void *src = (const void *)regs->si;
 		if (nr == NR_writev || nr == NR_pwritev || nr == NR_pwritev2)
@@ -496,6 +518,8 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 		e->sample_len = put_sample(&s->buf[off & OFF_MASK], src, len, &e->hdr.flags);
 		off += e->sample_len;
 	}
+	if (foldable)
+		fold_head(&fk, &e->hdr);
 	submit(e, off);
 	return 0;
 }

@@ -79,6 +79,15 @@ static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 
 	if (ret == 0 || ret == -EINPROGRESS)
 		track_socket(task, fd, e);
+	/* The same destination with the same result again within the window:
+	 * counted in the first connect's window (the source port is not kept). */
+	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_CONNECT, .nr = nr,
+			      .flags = e->hdr.flags & EF_TAINTED, .result = ret,
+			      .dev = ((__u64)e->family << 16) | e->dport};
+	__builtin_memcpy(fk.addr, e->daddr, 16);
+	if (fold_try(&fk, 0))
+		return 0;
+	fold_head(&fk, &e->hdr);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -107,6 +116,15 @@ static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
 	if (ps && (ps->flags & PS_TAINTED))
 		e->hdr.flags |= EF_TAINTED;
 	track_socket(task, ret, e);
+	/* Connections from the same peer address to the same local port within
+	 * the window: counted in the first accept's window. */
+	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_ACCEPT, .nr = nr,
+			      .flags = e->hdr.flags & EF_TAINTED,
+			      .dev = ((__u64)e->family << 16) | e->sport};
+	__builtin_memcpy(fk.addr, e->daddr, 16);
+	if (fold_try(&fk, 0))
+		return 0;
+	fold_head(&fk, &e->hdr);
 	submit(e, sizeof(*e));
 	return 0;
 }

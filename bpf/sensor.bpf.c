@@ -10,6 +10,7 @@
  * touched (resident), and needs no enter/exit bookkeeping.
  */
 #include "lib/common.h"
+#include "lib/fold.h"
 #include "process.bpf.c"
 #include "file.bpf.c"
 #include "net.bpf.c"
@@ -24,6 +25,7 @@ const struct fork_event *unused_fork __attribute__((unused));
 const struct exit_event *unused_exit __attribute__((unused));
 const struct file_event *unused_file __attribute__((unused));
 const struct net_event *unused_net __attribute__((unused));
+const struct repeat_event *unused_repeat __attribute__((unused));
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)

@@ -275,6 +275,16 @@ func TestRecordLayout(t *testing.T) {
 		{"net_event.bytes", offset("net_event", "bytes"), hdrSize + procSize + 64},
 		{"net_event.sample_len", offset("net_event", "sample_len"), hdrSize + procSize + 26},
 		{"file_event.sample_len", offset("file_event", "sample_len"), hdrSize + procSize + 86},
+		{"fold_key", size("fold_key"), foldKeySize},
+		{"fold_val", size("fold_val"), foldValSize},
+		{"repeat_event", size("repeat_event"), repeatSize},
+		{"fold_key.result", offset("fold_key", "result"), 8},
+		{"fold_key.oflags", offset("fold_key", "oflags"), 16},
+		{"fold_key.dev", offset("fold_key", "dev"), 24},
+		{"fold_key.addr", offset("fold_key", "addr"), 40},
+		{"fold_val.count", offset("fold_val", "count"), 16},
+		{"fold_val.bytes", offset("fold_val", "bytes"), 40},
+		{"repeat_event.val", offset("repeat_event", "val"), hdrSize + foldKeySize},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -28,6 +28,7 @@ enum op {
 	OP_NET_ACCEPT = 21,
 	OP_NET_SEND = 22,
 	OP_TLS_WRITE = 23,     /* plaintext handed to SSL_write by a tainted process */
+	OP_REPEAT = 30,        /* calls folded into an earlier record (struct repeat_event) */
 };
 
 /* Which namespace or attribute change an OP_FILE_NS record describes. */
@@ -49,6 +50,7 @@ enum file_ns_kind {
 #define EF_TAINTED     (1 << 2) /* the process has read protected data */
 #define EF_PROTECTED   (1 << 3) /* the object is protected data */
 #define EF_COPY        (1 << 4) /* an in-kernel copy: the data never passed through userspace */
+#define EF_FOLD_HEAD   (1 << 7) /* identical calls that follow are folded into this record */
 
 /* stats map indexes (per-CPU array) */
 enum stat_idx {
@@ -63,6 +65,8 @@ enum stat_idx {
 	STAT_STALE_FD = 8,        /* fd_table entry no longer matched the fd */
 	STAT_SAMPLE_TRUNCATED = 9,/* a write or send was larger than the sample */
 	STAT_PIPE_TAINTED = 10,   /* a tainted process wrote to a pipe */
+	STAT_FOLDED = 14,         /* a call folded into an earlier record (counted there) */
+	STAT_FOLD_FULL = 15,      /* fold_map full: the call was reported on its own */
 	STAT_MAX = 16,
 };
 
@@ -163,6 +167,43 @@ struct net_event {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u64 bytes;    /* sends: bytes asked */
+};
+
+/*
+ * Folding (sensor.fold_window): the same process doing the same operation on
+ * the same object with the same result class within the window is counted in
+ * fold_map under the record that opened the window (the head, flagged
+ * EF_FOLD_HEAD) instead of being emitted. The count reaches userspace either
+ * as an OP_REPEAT record, when the next such call after the window is
+ * emitted, or by the sensor's sweep of fold_map once the window is over.
+ */
+struct fold_key {
+	__u32 tgid;
+	__u8 op;
+	__u8 flags;     /* the record's EF_PROTECTED/EF_TAINTED */
+	__u16 nr;       /* syscall */
+	__s64 result;   /* result class: 0 open/accept ok, 1 write of > 0 bytes, else ret */
+	__u32 oflags;   /* open flags */
+	__u32 pad;
+	__u64 dev;      /* file: dev and ino; net: (family << 16 | port) and 0 */
+	__u64 ino;
+	__u8 addr[16];  /* net: the peer address */
+};
+
+struct fold_val {
+	__u64 head_ktime; /* hdr.ktime of the head record: its window starts there */
+	__u32 head_cpu;   /* hdr.cpu of the head record */
+	__u32 pad;
+	__u64 count;      /* calls folded since the head (64 bits: BPF atomics) */
+	__u64 first;      /* CLOCK_BOOTTIME ns of the first and last folded call */
+	__u64 last;
+	__u64 bytes;      /* writes: bytes the folded calls wrote */
+};
+
+struct repeat_event {
+	struct event_hdr hdr;
+	struct fold_key key;
+	struct fold_val val;
 };
 
 /* Keys and values of the maps userspace reads or writes. */

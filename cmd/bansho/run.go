@@ -87,6 +87,7 @@ func run(parent context.Context, cfg *config.Config) error {
 		TraceAccept:     cfg.Sensor.TraceAccept,
 		TraceUDPSend:    cfg.Sensor.TraceUDPSend,
 		SampleBytes:     cfg.Content.SampleBytes,
+		FoldWindow:      cfg.Sensor.FoldWindow,
 	}
 	if err := sensor.Preflight(scfg); err != nil {
 		return err
