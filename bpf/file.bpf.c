@@ -205,6 +205,26 @@ static __always_inline void self_probe_open(struct task_struct *task, long ret)
 	sp->armed = 0;
 }
 
+/*
+ * Track fd unless the table already says exactly this (a file reopened on
+ * the fd number it had before: see handle_close). A lookup is much cheaper
+ * than rewriting an LRU entry.
+ */
+static __always_inline void fd_track_changed(__u32 tgid, int fd, struct fd_info *info,
+					     struct proc_state *ps)
+{
+	struct fd_key key = {.tgid = tgid, .fd = fd};
+	struct fd_info *cur = bpf_map_lookup_elem(&fd_table, &key);
+
+	if (cur && cur->kind == info->kind && cur->protected_data == info->protected_data &&
+	    cur->dev == info->dev && cur->ino == info->ino) {
+		__u64 *w = fd_word(ps, fd);
+		if (w && (*w & (1ULL << (fd & 63))))
+			return;
+	}
+	fd_track(tgid, fd, info);
+}
+
 static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -279,10 +299,12 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	inode_key_of(inode, &k);
 	info.dev = k.dev;
 	info.ino = k.ino;
-	fd_track(tgid, ret, &info);
+	fd_track_changed(tgid, ret, &info, ps);
 	if (prot) {
 		__u32 one = 1;
-		if ((imode & S_IFMT) == S_IFREG)
+		/* Known already on every open but the first: a lookup is far
+		 * cheaper than rewriting the LRU entry. */
+		if ((imode & S_IFMT) == S_IFREG && !bpf_map_lookup_elem(&protected_inodes, &k))
 			bpf_map_update_elem(&protected_inodes, &k, &one, BPF_ANY);
 		if ((flags & O_ACCMODE) != O_WRONLY) {
 			ps = proc_state_ensure(tgid);
@@ -521,6 +543,23 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	if (foldable)
 		fold_head(&fk, &e->hdr);
 	submit(e, off);
+	return 0;
+}
+
+/*
+ * close: entries for fds below FD_BITS are left in fd_table. They are
+ * listed in the process's bitmap, so exit removes them; every open of the
+ * same fd number replaces or removes them (handle_open), dup2 onto it
+ * likewise (handle_dup); and every use checks the entry against the fd's
+ * inode first (handle_write: stale_fd_entry), so a leftover can never
+ * attribute a write to the wrong file. This spares a loop that opens and
+ * closes a protected file a delete and an insert of an LRU entry per
+ * iteration. Higher fds, which the bitmap does not cover, are removed here.
+ */
+static __always_inline int handle_close(struct task_struct *task, int fd, long ret)
+{
+	if (ret == 0 && fd >= FD_BITS && proc_state_get(task->tgid))
+		fd_untrack(task->tgid, fd);
 	return 0;
 }
 

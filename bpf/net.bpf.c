@@ -77,7 +77,11 @@ static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 	if (ps && (ps->flags & PS_TAINTED))
 		e->hdr.flags |= EF_TAINTED;
 
-	if (ret == 0 || ret == -EINPROGRESS)
+	/* Only a tainted process's sockets need an entry: an untainted one's
+	 * writes are not reported, and once tainted, handle_write recognises
+	 * a socket from its inode. Sparing the entry keeps every connecting
+	 * process off the per-process paths (proc_states). */
+	if ((ret == 0 || ret == -EINPROGRESS) && (e->hdr.flags & EF_TAINTED))
 		track_socket(task, fd, e);
 	/* The same destination with the same result again within the window:
 	 * counted in the first connect's window (the source port is not kept). */
@@ -115,7 +119,8 @@ static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
 	struct proc_state *ps = proc_state_get(task->tgid);
 	if (ps && (ps->flags & PS_TAINTED))
 		e->hdr.flags |= EF_TAINTED;
-	track_socket(task, ret, e);
+	if (e->hdr.flags & EF_TAINTED)
+		track_socket(task, ret, e); /* see handle_connect */
 	/* Connections from the same peer address to the same local port within
 	 * the window: counted in the first accept's window. */
 	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_ACCEPT, .nr = nr,

@@ -67,9 +67,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_splice:
 		return handle_write(regs, nr, ret, regs->dx, regs->r8);
 	case NR_close:
-		if (ret == 0 && proc_state_get(task->tgid))
-			fd_untrack(task->tgid, regs->di);
-		return 0;
+		return handle_close(task, regs->di, ret);
 	case NR_dup:
 	case NR_dup2:
 	case NR_dup3:
