@@ -11,6 +11,11 @@
 //   driver open    PATH ITERS WARMUP   open(O_WRONLY|O_CREAT) + write 4 KiB + close
 //   driver exec    PROG ITERS WARMUP   fork + execve(PROG) + waitpid, PROG must exit 0
 //   driver connect PORT ITERS WARMUP   TCP connect to 127.0.0.1:PORT + close (RST)
+//   driver write1m PATH ITERS WARMUP SOURCE
+//                                      read SOURCE once (a protected file: under bansho
+//                                      this taints the process), then per iteration write
+//                                      1 MiB to PATH from offset 0, sequentially, in 64 KiB
+//                                      writes (16 per iteration)
 //   driver listen                      accept-and-close server on 127.0.0.1, ephemeral
 //                                      port; prints the port once listening, runs until killed
 #define _GNU_SOURCE
@@ -39,7 +44,7 @@ static void die(const char *what, const char *detail)
 static void usage(void)
 {
 	fprintf(stderr, "usage: driver open PATH ITERS WARMUP | exec PROG ITERS WARMUP |\n"
-			"              connect PORT ITERS WARMUP | listen\n");
+			"              connect PORT ITERS WARMUP | write1m PATH ITERS WARMUP SOURCE | listen\n");
 	exit(2);
 }
 
@@ -88,6 +93,42 @@ static void open_once(const char *path)
 	}
 	if (close(fd))
 		die("close", path);
+}
+
+// ---- 1 MiB sequential write by a process that read a protected file --------
+
+#define CHUNK (64 * 1024)
+#define CHUNKS 16
+static char chunk[CHUNK];
+static int write_fd = -1;
+
+// taint: read all of src, as a process copying protected data out would.
+static void taint(const char *src)
+{
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open", src);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		;
+	if (n < 0)
+		die("read", src);
+	close(fd);
+}
+
+static void write1m_once(const char *path)
+{
+	if (lseek(write_fd, 0, SEEK_SET) != 0)
+		die("lseek", path);
+	for (int i = 0; i < CHUNKS; i++) {
+		ssize_t n = write(write_fd, chunk, sizeof chunk);
+		if (n != (ssize_t)sizeof chunk) {
+			if (n >= 0)
+				errno = EIO;
+			die("write", path);
+		}
+	}
 }
 
 // ---- fork + exec ----------------------------------------------------------
@@ -180,19 +221,29 @@ int main(int argc, char **argv)
 			usage();
 		listen_forever();
 	}
-	if (argc != 5)
+	if (argc != 5 && !(argc == 6 && strcmp(mode, "write1m") == 0))
 		usage();
 	const char *arg = argv[2];
 	long iters = parse_count(argv[3], "ITERS", 1);
 	long warmup = parse_count(argv[4], "WARMUP", 0);
 
 	void (*once)(const char *);
+	// Plain text without digit runs: the common case for a content scanner.
+	static const char line[] = "bansho overhead benchmark payload line\n";
 	if (strcmp(mode, "open") == 0) {
-		// Plain text without digit runs: the common case for a content scanner.
-		static const char line[] = "bansho overhead benchmark payload line\n";
 		for (size_t i = 0; i < sizeof payload; i++)
 			payload[i] = line[i % (sizeof line - 1)];
 		once = open_once;
+	} else if (strcmp(mode, "write1m") == 0) {
+		if (argc != 6)
+			usage();
+		for (size_t i = 0; i < sizeof chunk; i++)
+			chunk[i] = line[i % (sizeof line - 1)];
+		taint(argv[5]);
+		write_fd = open(arg, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (write_fd < 0)
+			die("open", arg);
+		once = write1m_once;
 	} else if (strcmp(mode, "exec") == 0) {
 		once = exec_once;
 	} else if (strcmp(mode, "connect") == 0) {
