@@ -610,8 +610,8 @@ report() {
 
 		ns/iter median: median over rounds of each run's median over 10 batches of the mean cost of one iteration.
 		ratio vs bare: median over rounds of (this run / the bare run of the same round).
-		loop CPU: the same for the CPU time the loop's process used (CLOCK_PROCESS_CPUTIME_ID), which counts what a sensor
-		does inside its system calls but not time the loop waited for a CPU on a busy machine; CPU ratio as above.
+		loop CPU: the same for the CPU time the loop used (its process and the children it waited for), which counts what a
+		sensor does inside its system calls but not time the loop waited for a CPU on a busy machine; CPU ratio as above.
 		spread: (max - min) / median of ns/iter over rounds. events lost: summed over rounds.
 		sensor CPU: median over rounds of the CPU time the sensor's processes (auditd: auditd and kauditd) used
 		from attach until idle after the loop, per 1000 iterations; work done in the traced process is in the ratio instead.
