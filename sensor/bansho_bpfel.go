@@ -57,6 +57,7 @@ type banshoFoldKey struct {
 	Dev    uint64
 	Ino    uint64
 	Addr   [16]uint8
+	Start  uint64
 }
 
 type banshoFoldVal struct {

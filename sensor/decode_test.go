@@ -282,6 +282,7 @@ func TestRecordLayout(t *testing.T) {
 		{"fold_key.oflags", offset("fold_key", "oflags"), 16},
 		{"fold_key.dev", offset("fold_key", "dev"), 24},
 		{"fold_key.addr", offset("fold_key", "addr"), 40},
+		{"fold_key.start", offset("fold_key", "start"), 56},
 		{"fold_val.count", offset("fold_val", "count"), 16},
 		{"fold_val.bytes", offset("fold_val", "bytes"), 40},
 		{"repeat_event.val", offset("repeat_event", "val"), hdrSize + foldKeySize},

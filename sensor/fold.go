@@ -18,7 +18,7 @@ import (
 // Layout of struct repeat_event (bpf/include/bansho.h); TestRecordLayout
 // checks it against the object's BTF.
 const (
-	foldKeySize = 56
+	foldKeySize = 64
 	foldValSize = 48
 	repeatSize  = hdrSize + foldKeySize + foldValSize
 )
@@ -101,6 +101,7 @@ func decodeRepeat(rec []byte) (foldKey, foldVal, error) {
 	k.Dev = le.Uint64(b[24:])
 	k.Ino = le.Uint64(b[32:])
 	copy(k.Addr[:], b[40:56])
+	k.Start = le.Uint64(b[56:])
 	b = b[foldKeySize:]
 	v.HeadKtime = le.Uint64(b[0:])
 	v.HeadCpu = le.Uint32(b[8:])
@@ -120,6 +121,7 @@ func (f *folds) summary(k foldKey, v foldVal, clock Clock) *event.Event {
 		delete(f.heads, id)
 	} else {
 		ev = headless(k)
+		ev.Proc.Start = clock.Wall(k.Start)
 		rep.HeadMissing = true
 		f.headsMissing++
 	}
@@ -136,6 +138,7 @@ func headless(k foldKey) *event.Event {
 	ev := &event.Event{Op: event.Op(k.Op), Flags: k.Flags}
 	ev.Proc.PID = k.Tgid
 	ev.Proc.TID = k.Tgid
+	ev.Proc.StartBoot = k.Start
 	switch ev.Op {
 	case event.OpFileOpen, event.OpFileWrite:
 		ev.File = &event.File{Syscall: uint32(k.Nr), FD: -1, Pos: -1, UID: -1, GID: -1,

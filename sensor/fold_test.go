@@ -22,6 +22,7 @@ func repeatRecord(op event.Op, tgid uint32, headKtime uint64, headCPU uint32, co
 	r.u64(8<<20 | 1) // dev
 	r.u64(77)        // ino
 	r.pad(16)
+	r.u64(1_000_000) // process start
 	r.u64(headKtime)
 	r.u32(headCPU)
 	r.u32(0)
@@ -59,7 +60,7 @@ func TestFoldSummaryOfHead(t *testing.T) {
 	// A second report for the same head (it was forgotten): the kernel's
 	// identities, never nothing.
 	ev = f.summary(k, v, fixedClock{})
-	if !ev.Repeat.HeadMissing || ev.Proc.PID != 4242 || ev.File.Ino != 77 || ev.File.Dev != 8<<20|1 || ev.File.Syscall != 257 {
+	if !ev.Repeat.HeadMissing || ev.Proc.PID != 4242 || ev.Proc.StartBoot != 1_000_000 || ev.File.Ino != 77 || ev.File.Dev != 8<<20|1 || ev.File.Syscall != 257 {
 		t.Errorf("headless summary %+v %+v", ev.Repeat, ev.File)
 	}
 }

@@ -188,6 +188,7 @@ struct fold_key {
 	__u64 dev;      /* file: dev and ino; net: (family << 16 | port) and 0 */
 	__u64 ino;
 	__u8 addr[16];  /* net: the peer address */
+	__u64 start;    /* the process's start (CLOCK_BOOTTIME): a reused pid is another key */
 };
 
 struct fold_val {

@@ -33,6 +33,15 @@ struct {
 	__type(value, struct fold_val);
 } fold_map SEC(".maps");
 
+/* The acting process's start, so a pid reused within a window is not
+ * taken for the process that had it. */
+static __always_inline void fold_key_proc(struct fold_key *k)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	k->start = task->group_leader->start_boottime;
+}
+
 /* Count the call in its key's open window. 1: folded, emit nothing. */
 static __always_inline int fold_try(struct fold_key *k, long bytes)
 {
@@ -41,6 +50,7 @@ static __always_inline int fold_try(struct fold_key *k, long bytes)
 
 	if (!fold_window_ns)
 		return 0;
+	fold_key_proc(k);
 	v = bpf_map_lookup_elem(&fold_map, k);
 	if (!v)
 		return 0;
@@ -85,6 +95,7 @@ static __always_inline void fold_head(struct fold_key *k, struct event_hdr *hdr)
 
 	if (!fold_window_ns)
 		return;
+	fold_key_proc(k);
 	v = bpf_map_lookup_elem(&fold_map, k);
 	if (v) {
 		__u64 n = __sync_lock_test_and_set(&v->count, 0);
