@@ -41,6 +41,11 @@ type Clock interface {
 // It is not safe for concurrent use.
 type Decoder struct {
 	Clock Clock
+	// AliasSamples lets an event's Sample alias the record instead of
+	// copying it; the caller must then not reuse that record's memory
+	// (Sensor.Run hands the buffer over and reads the next record into a
+	// new one).
+	AliasSamples bool
 	// strs holds the strings of recent records (paths, names, comms), so
 	// that a process working on the same files again allocates nothing
 	// for them: most records repeat strings an earlier one had.
@@ -107,7 +112,7 @@ func (d *Decoder) Decode(rec []byte, ev *event.Event) error {
 			if len(rec) < netSize+n {
 				return fmt.Errorf("%w: sample of %d bytes, %d left", ErrShortRecord, n, len(rec)-netSize)
 			}
-			ev.Sample = append([]byte(nil), rec[netSize:netSize+n]...)
+			ev.Sample = d.sample(rec[netSize : netSize+n])
 		}
 	}
 	return nil
@@ -229,8 +234,7 @@ func (d *Decoder) decodeFile(b, tail []byte, ev *event.Event) error {
 	f.Anchor2 = s.next(int(le.Uint16(b[82:])), "second anchor")
 	f.Name2 = s.next(int(le.Uint16(b[84:])), "second name")
 	if n := int(le.Uint16(b[86:])); n > 0 {
-		// One copy: the record is reused by the reader.
-		ev.Sample = append([]byte(nil), s.bytes(n, "sample")...)
+		ev.Sample = d.sample(s.bytes(n, "sample"))
 	}
 	if s.err != nil {
 		return s.err
@@ -303,6 +307,15 @@ const (
 	afInet  = 2
 	afInet6 = 10
 )
+
+// sample is the event's copy of a content sample, or b itself when the
+// caller gave the record away (AliasSamples).
+func (d *Decoder) sample(b []byte) []byte {
+	if b == nil || d.AliasSamples {
+		return b
+	}
+	return append([]byte(nil), b...)
+}
 
 // cBytes is b up to its first NUL.
 func cBytes(b []byte) []byte {

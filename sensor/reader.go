@@ -43,7 +43,7 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 		defer close(stopTLS)
 		go s.runTLSDiscovery(stopTLS)
 	}
-	r := recordReader{s: s, out: out, clock: clock, dec: Decoder{Clock: clock}}
+	r := recordReader{s: s, out: out, clock: clock, dec: Decoder{Clock: clock, AliasSamples: true}}
 	if s.cfg.FoldWindow > 0 {
 		r.folds = newFolds(s.cfg.FoldWindow, s.foldCapacity())
 	}
@@ -66,7 +66,11 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 			}
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
-		r.handle(rec.RawSample)
+		if r.handle(rec.RawSample) {
+			// The event holds the buffer now; the next sampled record
+			// is likely as large.
+			rec.RawSample = make([]byte, 0, len(rec.RawSample))
+		}
 	}
 	// Stop the kernel side, then take everything it already produced: the
 	// records in the ring and the counts of open fold windows (no program
@@ -77,7 +81,9 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 		if err := rd.ReadInto(&rec); err != nil {
 			break
 		}
-		r.handle(rec.RawSample)
+		if r.handle(rec.RawSample) {
+			rec.RawSample = nil
+		}
 	}
 	if r.folds != nil {
 		r.sweep(true)
@@ -94,7 +100,9 @@ type recordReader struct {
 	folds *folds
 }
 
-func (r *recordReader) handle(raw []byte) {
+// handle decodes and delivers one record. It reports whether the event
+// kept part of raw (a content sample), which must then not be reused.
+func (r *recordReader) handle(raw []byte) (kept bool) {
 	s := r.s
 	s.rstats.Received.Add(1)
 	if len(raw) > 0 && event.Op(raw[0]) == event.OpRepeat {
@@ -122,7 +130,9 @@ func (r *recordReader) handle(raw []byte) {
 	if r.folds != nil && ev.Has(event.FlagFoldHead) {
 		r.folds.noteHead(ev)
 	}
+	kept = ev.Sample != nil // before the pipeline owns ev
 	r.deliver(ev)
+	return kept
 }
 
 func (r *recordReader) deliver(ev *event.Event) {
