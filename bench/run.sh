@@ -601,7 +601,7 @@ report() {
 			if (c == "bansho" && (w in target))
 				tgt = sprintf("<= %.1fx %s; %s", target[w], rm <= target[w] ? "met" : "**missed**", lrm <= target[w] ? "met" : "**missed**")
 			ls = c == "bare" ? "-" : (lknown ? lsum : "?")
-			if (c == "bansho" && lknown) ls = ls (lsum == 0 ? " (target 0: met)" : " (target 0: **missed**)")
+			if (c == "bansho" && lknown && (w in target)) ls = ls (lsum == 0 ? " (target 0: met)" : " (target 0: **missed**)")
 			cs = nc1 ? sprintf("%.2f", median(cpus, nc1)) : "-"
 			printf "| %s | %s | %.0f | %.2fx | %.0f | %.2fx | %s | %.1f%% | %s | %s |\n", label[w], c, m, rm, lm, lrm, tgt, 100 * (hi - lo) / m, ls, cs
 		}

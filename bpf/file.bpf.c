@@ -249,8 +249,6 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	d = f->f_path.dentry;
 	mnt = f->f_path.mnt;
 	prot = dentry_protected(d, mnt);
-	ps = proc_state_get(tgid);
-	tainted = ps && (ps->flags & PS_TAINTED);
 
 	switch (nr) {
 	case NR_open:
@@ -282,6 +280,14 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	inode = d->d_inode;
 	__u32 imode = inode->i_mode;
 	int writes = (flags & O_ACCMODE) != 0;
+
+	/* Most opens on a host: read-only, outside protected data. Nothing to
+	 * track; an entry left for a closed fd of the same number is checked
+	 * against the inode on any use (see handle_close). */
+	if (!prot && !writes)
+		return 0;
+	ps = proc_state_get(tgid);
+	tainted = ps && (ps->flags & PS_TAINTED);
 
 	if (!prot) {
 		/* A tainted process opening a regular file to write: data may be

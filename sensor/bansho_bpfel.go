@@ -87,6 +87,14 @@ type banshoInodeKey struct {
 	Ino uint64
 }
 
+type banshoLastDir struct {
+	_            structs.HostLayout
+	Key          banshoDirKey
+	Gen          uint64
+	ProtectedDir uint32
+	Pad          uint32
+}
+
 type banshoProcState struct {
 	_     structs.HostLayout
 	Flags uint32
@@ -178,6 +186,7 @@ type banshoMapSpecs struct {
 	FoldMap         *ebpf.MapSpec `ebpf:"fold_map"`
 	Generation      *ebpf.MapSpec `ebpf:"generation"`
 	Inflight        *ebpf.MapSpec `ebpf:"inflight"`
+	LastDirMap      *ebpf.MapSpec `ebpf:"last_dir_map"`
 	PipeTaints      *ebpf.MapSpec `ebpf:"pipe_taints"`
 	ProcStates      *ebpf.MapSpec `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.MapSpec `ebpf:"protected_dirs"`
@@ -235,6 +244,7 @@ type banshoMaps struct {
 	FoldMap         *ebpf.Map `ebpf:"fold_map"`
 	Generation      *ebpf.Map `ebpf:"generation"`
 	Inflight        *ebpf.Map `ebpf:"inflight"`
+	LastDirMap      *ebpf.Map `ebpf:"last_dir_map"`
 	PipeTaints      *ebpf.Map `ebpf:"pipe_taints"`
 	ProcStates      *ebpf.Map `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.Map `ebpf:"protected_dirs"`
@@ -255,6 +265,7 @@ func (m *banshoMaps) Close() error {
 		m.FoldMap,
 		m.Generation,
 		m.Inflight,
+		m.LastDirMap,
 		m.PipeTaints,
 		m.ProcStates,
 		m.ProtectedDirs,

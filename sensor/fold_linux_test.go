@@ -181,3 +181,48 @@ func TestFoldLoadNoSilentLoss(t *testing.T) {
 	}
 	_ = os.Remove(target)
 }
+
+// A tainted writer faster than the reader: once the ring is half full,
+// samples shrink to 256 bytes instead of records being lost, and every
+// write is still received or counted as dropped.
+func TestSamplesShedUnderPressure(t *testing.T) {
+	dir, roster := protectedDir(t)
+	out := filepath.Join(t.TempDir(), "burst.txt")
+	cfg := foldConfig(0)
+	cfg.RingBufferBytes = 64 << 10
+	cfg.WakeupBytes = 48 << 10
+	h := startSensorWith(t, cfg, dir)
+	const n = 400
+	script := fmt.Sprintf(`
+import os
+open(%q).read()
+fd = os.open(%q, os.O_WRONLY | os.O_CREAT, 0o600)
+buf = b"plain text without digits\n" * 400
+for i in range(%d):
+    os.pwrite(fd, buf, 0)
+`, roster, out, n)
+	pid := run(t, "/", "python3", "-c", script)
+	h.settle()
+	writes := h.all(fileEv(event.OpFileWrite, pid, out))
+	st, err := h.s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shed := 0
+	for _, w := range writes {
+		if len(w.Sample) == 256 {
+			shed++
+		} else if len(w.Sample) != 4096 {
+			t.Fatalf("sample of %d bytes, want 4096 or 256", len(w.Sample))
+		}
+	}
+	dropped := st.Drops["ringbuf_full"]
+	t.Logf("%d writes: %d received (%d with shed samples), %d dropped, content_sample_shed %d",
+		n, len(writes), shed, dropped, st.Counters["content_sample_shed"])
+	if uint64(len(writes))+dropped < n {
+		t.Errorf("received %d + dropped %d < %d written", len(writes), dropped, n)
+	}
+	if shed == 0 || st.Counters["content_sample_shed"] == 0 {
+		t.Errorf("no sample was shed with a 64 KiB ring")
+	}
+}

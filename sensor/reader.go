@@ -218,6 +218,7 @@ var kernelCounters = []struct {
 	{8, "stale_fd_entry", false},
 	{9, "content_sample_truncated", false},
 	{10, "pipe_tainted", false},
+	{13, "content_sample_shed", false},
 	{14, "fold_folded", false},
 	{15, "fold_map_full", false},
 }
