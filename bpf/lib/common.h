@@ -606,20 +606,25 @@ static __always_inline void fd_track(__u32 tgid, int fd, struct fd_info *info)
 /*
  * Under pressure, samples shrink before records are lost: once the ring is
  * more than half full (the reader lags, e.g. behind a tainted process
- * writing gigabytes), a sample is cut to SAMPLE_SHED bytes, so the record
- * of who wrote how much where still fits. Counted (STAT_SAMPLE_SHED); the
- * event's content findings then say the sample was truncated.
+ * writing gigabytes), a sample is cut to SAMPLE_SHED bytes, and past three
+ * quarters it is left out, so the record of who wrote how much where still
+ * fits. Counted (STAT_SAMPLE_SHED) and flagged EF_TRUNCATED; the event's
+ * content findings then say the sample was truncated.
  */
 #define SAMPLE_SHED 256
 
-static __always_inline __u32 sample_limit(void)
+static __always_inline __u32 sample_limit(__u8 *flags)
 {
-	if (sample_bytes > SAMPLE_SHED &&
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
-		stat_inc(STAT_SAMPLE_SHED);
-		return SAMPLE_SHED;
-	}
-	return sample_bytes;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	if (avail <= size / 2)
+		return sample_bytes;
+	stat_inc(STAT_SAMPLE_SHED);
+	*flags |= EF_TRUNCATED;
+	if (avail > size / 4 * 3)
+		return 0;
+	return sample_bytes < SAMPLE_SHED ? sample_bytes : SAMPLE_SHED;
 }
 
 /*
@@ -632,7 +637,9 @@ static __always_inline __u32 put_sample(void *dst, const void *src, long len, __
 
 	if (!src || len <= 0 || sample_bytes == 0)
 		return 0;
-	limit = sample_limit();
+	limit = sample_limit(flags);
+	if (limit == 0)
+		return 0;
 	n = len < limit ? len : limit;
 	if (len > limit)
 		stat_inc(STAT_SAMPLE_TRUNCATED);
