@@ -51,16 +51,13 @@ func newFolds(window time.Duration, maxHeads int) *folds {
 // The copy shares only immutable strings with ev, which the pipeline owns.
 func (f *folds) noteHead(ev *event.Event) {
 	if len(f.heads) >= f.maxHeads {
-		// Keep the table bounded: forget the oldest head. Its window's
+		// Keep the table bounded: forget one head (map order is random,
+		// so this is O(1), not a search for the oldest). Its window's
 		// summary will still carry the count, with the kernel's identities.
-		var oldID headID
-		first := true
 		for id := range f.heads {
-			if first || id.ktime < oldID.ktime {
-				oldID, first = id, false
-			}
+			delete(f.heads, id)
+			break
 		}
-		delete(f.heads, oldID)
 		f.headsDropped++
 	}
 	f.heads[headID{ev.Proc.PID, ev.CPU, ev.KTime}] = cloneEvent(ev)

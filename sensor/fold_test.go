@@ -73,8 +73,8 @@ func TestFoldHeadsBounded(t *testing.T) {
 	if len(f.heads) != 2 || f.headsDropped != 1 {
 		t.Errorf("%d heads kept, %d dropped; want 2 and 1", len(f.heads), f.headsDropped)
 	}
-	if _, ok := f.heads[headID{1, 0, 1}]; ok {
-		t.Error("the oldest head was kept")
+	if _, ok := f.heads[headID{1, 0, 3}]; !ok {
+		t.Error("the newest head was not kept")
 	}
 	f.prune(uint64(10 * time.Second))
 	if len(f.heads) != 0 {
