@@ -58,3 +58,17 @@ func BenchmarkDecodeSampledWrite(b *testing.B) {
 		}
 	}
 }
+
+// With AliasSamples (as Sensor.Run decodes) the sample is the record's
+// own bytes: no second copy.
+func TestDecodeAliasesSamples(t *testing.T) {
+	d := Decoder{Clock: fixedClock{}, AliasSamples: true}
+	rec := sampledWrite()
+	var ev event.Event
+	if err := d.Decode(rec, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Sample) != 4096 || &ev.Sample[0] != &rec[len(rec)-4096] {
+		t.Errorf("sample of %d bytes is not the record's tail", len(ev.Sample))
+	}
+}
