@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,5 +232,56 @@ for i in range(%d):
 	}
 	if shed == 0 || st.Counters["content_sample_shed"] == 0 {
 		t.Errorf("no sample was shed with a 64 KiB ring")
+	}
+}
+
+// Accepts from one peer address on one port fold; the listener is a real
+// program (the test process itself is never traced).
+func TestFoldAccepts(t *testing.T) {
+	h := startSensorWith(t, foldConfig(time.Second), t.TempDir())
+	script := `
+import socket, threading
+ln = socket.socket()
+ln.bind(("127.0.0.1", 0))
+ln.listen(64)
+port = ln.getsockname()[1]
+def client():
+    for i in range(25):
+        socket.create_connection(("127.0.0.1", port)).close()
+t = threading.Thread(target=client)
+t.start()
+for i in range(25):
+    c, _ = ln.accept()
+    c.close()
+t.join()
+print(port)
+`
+	cmd := exec.Command("python3", "-c", script)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	pid := cmd.Process.Pid
+	port, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	isAccept := func(ev *event.Event) bool {
+		return ev.Op == event.OpNetAccept && int(ev.Proc.PID) == pid && ev.Net.Src.Port() == uint16(port)
+	}
+	sum := h.waitFor("summary of the accepts", func(ev *event.Event) bool { return isAccept(ev) && ev.Repeat != nil })
+	if n, summaries, _ := calls(h.all(isAccept)); n != 25 || summaries != 1 {
+		t.Errorf("%d accepts in %d summaries, want 25 in a head and one summary\n%s", n, summaries, h.dump())
+	}
+	if sum.Net.Dst.Addr().String() != "127.0.0.1" || sum.Repeat.HeadMissing {
+		t.Errorf("summary %+v %+v", sum.Net, sum.Repeat)
+	}
+	// The connects of the same process fold too, under their own key.
+	isConnect := func(ev *event.Event) bool {
+		return ev.Op == event.OpNetConnect && int(ev.Proc.PID) == pid && ev.Net.Dst.Port() == uint16(port)
+	}
+	h.waitFor("summary of the connects", func(ev *event.Event) bool { return isConnect(ev) && ev.Repeat != nil })
+	if n, _, _ := calls(h.all(isConnect)); n != 25 {
+		t.Errorf("%d connects accounted for, want 25", n)
 	}
 }
