@@ -241,6 +241,26 @@ static __always_inline int integrity_open(struct task_struct *task, long nr, lon
 	return 0;
 }
 
+/*
+ * Track fd unless the table already says exactly this (a file reopened on
+ * the fd number it had before: see handle_close). A lookup is much cheaper
+ * than rewriting an LRU entry.
+ */
+static __always_inline void fd_track_changed(__u32 tgid, int fd, struct fd_info *info,
+					     struct proc_state *ps)
+{
+	struct fd_key key = {.tgid = tgid, .fd = fd};
+	struct fd_info *cur = bpf_map_lookup_elem(&fd_table, &key);
+
+	if (cur && cur->kind == info->kind && cur->protected_data == info->protected_data &&
+	    cur->dev == info->dev && cur->ino == info->ino) {
+		__u64 *w = fd_word(ps, fd);
+		if (w && (*w & (1ULL << (fd & 63))))
+			return;
+	}
+	fd_track(tgid, fd, info);
+}
+
 static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -265,8 +285,6 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	d = f->f_path.dentry;
 	mnt = f->f_path.mnt;
 	prot = dentry_protected(d, mnt);
-	ps = proc_state_get(tgid);
-	tainted = ps && (ps->flags & PS_TAINTED);
 
 	switch (nr) {
 	case NR_open:
@@ -299,6 +317,14 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	__u32 imode = inode->i_mode;
 	int writes = (flags & O_ACCMODE) != 0;
 
+	/* Most opens on a host: read-only, outside protected data. Nothing to
+	 * track; an entry left for a closed fd of the same number is checked
+	 * against the inode on any use (see handle_close). */
+	if (!prot && !writes)
+		return 0;
+	ps = proc_state_get(tgid);
+	tainted = ps && (ps->flags & PS_TAINTED);
+
 	__u8 guard = 0;
 	if (prot & PROT_INTEGRITY) {
 		/* A tainted process writing there is still followed as below. */
@@ -320,21 +346,33 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 
 	struct fd_info info = {.kind = FD_KIND_FILE, .protected_data = prot};
 	struct inode_key k = {};
+	int newly_tainted = 0;
 	inode_key_of(inode, &k);
 	info.dev = k.dev;
 	info.ino = k.ino;
-	fd_track(tgid, ret, &info);
+	fd_track_changed(tgid, ret, &info, ps);
 	if (prot) {
 		__u32 one = 1;
-		if ((imode & S_IFMT) == S_IFREG)
+		/* Known already on every open but the first: a lookup is far
+		 * cheaper than rewriting the LRU entry. */
+		if ((imode & S_IFMT) == S_IFREG && !bpf_map_lookup_elem(&protected_inodes, &k))
 			bpf_map_update_elem(&protected_inodes, &k, &one, BPF_ANY);
 		if ((flags & O_ACCMODE) != O_WRONLY) {
 			ps = proc_state_ensure(tgid);
 			if (ps)
 				ps->flags |= PS_TAINTED;
+			newly_tainted = !tainted;
 			tainted = 1;
 		}
 	}
+
+	/* The same open of the same file again within the window: counted in
+	 * the first one's window (the open that tainted the process never is). */
+	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_OPEN, .nr = nr, .oflags = flags,
+			      .dev = k.dev, .ino = k.ino};
+	fk.flags = (prot ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
+	if (!newly_tainted && fold_try(&fk, 0))
+		return 0;
 
 	s = get_scratch();
 	if (!s)
@@ -355,6 +393,8 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	off += e->path_len;
 	e->name_len = put_user_str(e, s->buf, off, uname);
 	off += e->name_len;
+	if (!newly_tainted)
+		fold_head(&fk, &e->hdr);
 	submit(e, off);
 	return 0;
 }
@@ -515,6 +555,16 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 		return 0;
 	}
 
+	/* Writes that carry nothing for the content detector (no sample, no
+	 * read-back of a copy) fold; the fold sums the bytes written. */
+	int sampled = tainted && !info->protected_data && !copy;
+	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_WRITE, .nr = nr,
+			      .result = ret > 0 ? 1 : ret, .dev = k.dev, .ino = k.ino};
+	fk.flags = (info->protected_data ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
+	int foldable = !sampled && !copy;
+	if (foldable && fold_try(&fk, ret))
+		return 0;
+
 	struct file_event *e = (void *)s->buf;
 	file_event_init(e, task, OP_FILE_WRITE, nr, ret);
 	if (info->protected_data)
@@ -534,7 +584,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	e->path_len = put_path(s, e, off, f->f_path.dentry, f->f_path.mnt);
 	off += e->path_len;
 	/* Sample what a tainted process writes outside protected data. */
-	if (tainted && !info->protected_data && !copy) {
+	if (sampled) {
 		long len = ret;
 		const void *src = (const void *)regs->si;
 		if (nr == NR_writev || nr == NR_pwritev || nr == NR_pwritev2)
@@ -542,7 +592,26 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 		e->sample_len = put_sample(&s->buf[off & OFF_MASK], src, len, &e->hdr.flags);
 		off += e->sample_len;
 	}
+	if (foldable)
+		fold_head(&fk, &e->hdr);
 	submit(e, off);
+	return 0;
+}
+
+/*
+ * close: entries for fds below FD_BITS are left in fd_table. They are
+ * listed in the process's bitmap, so exit removes them; every open of the
+ * same fd number replaces or removes them (handle_open), dup2 onto it
+ * likewise (handle_dup); and every use checks the entry against the fd's
+ * inode first (handle_write: stale_fd_entry), so a leftover can never
+ * attribute a write to the wrong file. This spares a loop that opens and
+ * closes a protected file a delete and an insert of an LRU entry per
+ * iteration. Higher fds, which the bitmap does not cover, are removed here.
+ */
+static __always_inline int handle_close(struct task_struct *task, int fd, long ret)
+{
+	if (ret == 0 && fd >= FD_BITS && proc_state_get(task->tgid))
+		fd_untrack(task->tgid, fd);
 	return 0;
 }
 

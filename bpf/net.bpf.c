@@ -52,6 +52,24 @@ static __always_inline void track_socket(struct task_struct *task, int fd, struc
 	fd_track(task->tgid, fd, &info);
 }
 
+/* The record's header and process, for a record whose body is filled. */
+static __always_inline void net_event_head(struct net_event *e, struct task_struct *task,
+					   __u8 op, long nr, long ret, int fd, int tainted)
+{
+	fill_hdr(&e->hdr, op);
+	if (tainted)
+		e->hdr.flags |= EF_TAINTED;
+	fill_proc(&e->proc, task);
+	e->ret = ret;
+	e->nr = nr;
+	e->fd = fd;
+}
+
+/*
+ * The fold key is known from the destination and the result alone, so it
+ * is checked before the process and the socket are read: a folded connect
+ * costs a user read and two lookups.
+ */
 static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -63,9 +81,28 @@ static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 	if (!s)
 		return 0;
 	e = (void *)s->buf;
-	net_event_init(e, task, OP_NET_CONNECT, nr, ret, fd);
+	__builtin_memset(e, 0, sizeof(*e));
 	if (read_dest(e, (void *)regs->si) < 0)
 		return 0;
+	struct proc_state *ps = proc_state_get(task->tgid);
+	int tainted = ps && (ps->flags & PS_TAINTED);
+
+	/* The same destination with the same result again within the window:
+	 * counted in the first connect's window (the source port is not kept). */
+	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_CONNECT, .nr = nr,
+			      .flags = tainted ? EF_TAINTED : 0, .result = ret,
+			      .dev = ((__u64)e->family << 16) | e->dport};
+	__builtin_memcpy(fk.addr, e->daddr, 16);
+	/* Only a tainted process's sockets need an entry: an untainted one's
+	 * writes are not reported, and once tainted, handle_write recognises
+	 * a socket from its inode. Sparing the entry keeps every connecting
+	 * process off the per-process paths (proc_states). */
+	if (tainted && (ret == 0 || ret == -EINPROGRESS))
+		track_socket(task, fd, e);
+	if (fold_try(&fk, 0))
+		return 0;
+
+	net_event_head(e, task, OP_NET_CONNECT, nr, ret, fd, tainted);
 	sock = fd_socket(task, fd);
 	if (sock) {
 		__u16 fam = e->family, dport = e->dport;
@@ -73,12 +110,7 @@ static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 		e->family = fam;
 		e->dport = dport;
 	}
-	struct proc_state *ps = proc_state_get(task->tgid);
-	if (ps && (ps->flags & PS_TAINTED))
-		e->hdr.flags |= EF_TAINTED;
-
-	if (ret == 0 || ret == -EINPROGRESS)
-		track_socket(task, fd, e);
+	fold_head(&fk, &e->hdr);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -99,14 +131,24 @@ static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
 	if (!s)
 		return 0;
 	e = (void *)s->buf;
-	net_event_init(e, task, OP_NET_ACCEPT, nr, ret, ret);
+	__builtin_memset(e, 0, sizeof(*e));
 	fill_sock(e, sock, 0);
 	if (e->family != AF_INET && e->family != AF_INET6)
 		return 0;
 	struct proc_state *ps = proc_state_get(task->tgid);
-	if (ps && (ps->flags & PS_TAINTED))
-		e->hdr.flags |= EF_TAINTED;
-	track_socket(task, ret, e);
+	int tainted = ps && (ps->flags & PS_TAINTED);
+	if (tainted)
+		track_socket(task, ret, e); /* see handle_connect */
+	/* Connections from the same peer address to the same local port within
+	 * the window: counted in the first accept's window. */
+	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_ACCEPT, .nr = nr,
+			      .flags = tainted ? EF_TAINTED : 0,
+			      .dev = ((__u64)e->family << 16) | e->sport};
+	__builtin_memcpy(fk.addr, e->daddr, 16);
+	if (fold_try(&fk, 0))
+		return 0;
+	net_event_head(e, task, OP_NET_ACCEPT, nr, ret, ret, tainted);
+	fold_head(&fk, &e->hdr);
 	submit(e, sizeof(*e));
 	return 0;
 }

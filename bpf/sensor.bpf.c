@@ -10,6 +10,7 @@
  * touched (resident), and needs no enter/exit bookkeeping.
  */
 #include "lib/common.h"
+#include "lib/fold.h"
 #include "process.bpf.c"
 #include "file.bpf.c"
 #include "net.bpf.c"
@@ -26,6 +27,7 @@ const struct exit_event *unused_exit __attribute__((unused));
 const struct file_event *unused_file __attribute__((unused));
 const struct net_event *unused_net __attribute__((unused));
 const struct self_event *unused_self __attribute__((unused));
+const struct repeat_event *unused_repeat __attribute__((unused));
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
@@ -67,9 +69,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_splice:
 		return handle_write(regs, nr, ret, regs->dx, regs->r8);
 	case NR_close:
-		if (ret == 0 && proc_state_get(task->tgid))
-			fd_untrack(task->tgid, regs->di);
-		return 0;
+		return handle_close(task, regs->di, ret);
 	case NR_dup:
 	case NR_dup2:
 	case NR_dup3:

@@ -45,6 +45,32 @@ type banshoFdKey struct {
 	Fd   int32
 }
 
+type banshoFoldKey struct {
+	_      structs.HostLayout
+	Tgid   uint32
+	Op     uint8
+	Flags  uint8
+	Nr     uint16
+	Result int64
+	Oflags uint32
+	Pad    uint32
+	Dev    uint64
+	Ino    uint64
+	Addr   [16]uint8
+	Start  uint64
+}
+
+type banshoFoldVal struct {
+	_         structs.HostLayout
+	HeadKtime uint64
+	HeadCpu   uint32
+	Pad       uint32
+	Count     uint64
+	First     uint64
+	Last      uint64
+	Bytes     uint64
+}
+
 type banshoInflight struct {
 	_      structs.HostLayout
 	Dev    uint64
@@ -61,6 +87,14 @@ type banshoInodeKey struct {
 	_   structs.HostLayout
 	Dev uint64
 	Ino uint64
+}
+
+type banshoLastDir struct {
+	_            structs.HostLayout
+	Key          banshoDirKey
+	Gen          uint64
+	ProtectedDir uint32
+	Pad          uint32
 }
 
 type banshoProcState struct {
@@ -159,8 +193,10 @@ type banshoMapSpecs struct {
 	Drops           *ebpf.MapSpec `ebpf:"drops"`
 	Events          *ebpf.MapSpec `ebpf:"events"`
 	FdTable         *ebpf.MapSpec `ebpf:"fd_table"`
+	FoldMap         *ebpf.MapSpec `ebpf:"fold_map"`
 	Generation      *ebpf.MapSpec `ebpf:"generation"`
 	Inflight        *ebpf.MapSpec `ebpf:"inflight"`
+	LastDirMap      *ebpf.MapSpec `ebpf:"last_dir_map"`
 	PipeTaints      *ebpf.MapSpec `ebpf:"pipe_taints"`
 	ProcStates      *ebpf.MapSpec `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.MapSpec `ebpf:"protected_dirs"`
@@ -177,6 +213,7 @@ type banshoMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type banshoVariableSpecs struct {
+	FoldWindowNs *ebpf.VariableSpec `ebpf:"fold_window_ns"`
 	SampleBytes  *ebpf.VariableSpec `ebpf:"sample_bytes"`
 	SelfTgid     *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SendDedupeNs *ebpf.VariableSpec `ebpf:"send_dedupe_ns"`
@@ -187,6 +224,7 @@ type banshoVariableSpecs struct {
 	UnusedFile   *ebpf.VariableSpec `ebpf:"unused_file"`
 	UnusedFork   *ebpf.VariableSpec `ebpf:"unused_fork"`
 	UnusedNet    *ebpf.VariableSpec `ebpf:"unused_net"`
+	UnusedRepeat *ebpf.VariableSpec `ebpf:"unused_repeat"`
 	UnusedSelf   *ebpf.VariableSpec `ebpf:"unused_self"`
 	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
@@ -215,8 +253,10 @@ type banshoMaps struct {
 	Drops           *ebpf.Map `ebpf:"drops"`
 	Events          *ebpf.Map `ebpf:"events"`
 	FdTable         *ebpf.Map `ebpf:"fd_table"`
+	FoldMap         *ebpf.Map `ebpf:"fold_map"`
 	Generation      *ebpf.Map `ebpf:"generation"`
 	Inflight        *ebpf.Map `ebpf:"inflight"`
+	LastDirMap      *ebpf.Map `ebpf:"last_dir_map"`
 	PipeTaints      *ebpf.Map `ebpf:"pipe_taints"`
 	ProcStates      *ebpf.Map `ebpf:"proc_states"`
 	ProtectedDirs   *ebpf.Map `ebpf:"protected_dirs"`
@@ -235,8 +275,10 @@ func (m *banshoMaps) Close() error {
 		m.Drops,
 		m.Events,
 		m.FdTable,
+		m.FoldMap,
 		m.Generation,
 		m.Inflight,
+		m.LastDirMap,
 		m.PipeTaints,
 		m.ProcStates,
 		m.ProtectedDirs,
@@ -254,6 +296,7 @@ func (m *banshoMaps) Close() error {
 //
 // It can be passed to loadBanshoObjects or ebpf.CollectionSpec.LoadAndAssign.
 type banshoVariables struct {
+	FoldWindowNs *ebpf.Variable `ebpf:"fold_window_ns"`
 	SampleBytes  *ebpf.Variable `ebpf:"sample_bytes"`
 	SelfTgid     *ebpf.Variable `ebpf:"self_tgid"`
 	SendDedupeNs *ebpf.Variable `ebpf:"send_dedupe_ns"`
@@ -264,6 +307,7 @@ type banshoVariables struct {
 	UnusedFile   *ebpf.Variable `ebpf:"unused_file"`
 	UnusedFork   *ebpf.Variable `ebpf:"unused_fork"`
 	UnusedNet    *ebpf.Variable `ebpf:"unused_net"`
+	UnusedRepeat *ebpf.Variable `ebpf:"unused_repeat"`
 	UnusedSelf   *ebpf.Variable `ebpf:"unused_self"`
 	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
 }

@@ -27,7 +27,15 @@ type Config struct {
 	// SampleBytes of each write or send by a tainted process are handed
 	// to the content detector (at most MaxSampleBytes; 0 disables).
 	SampleBytes int
+	// FoldWindow: repeated identical calls of a process within this long
+	// after a reported one are counted in the kernel and reported as one
+	// summary (event.Repeat) instead of one event each. 0 disables.
+	FoldWindow time.Duration
 }
+
+// MaxFoldWindow bounds sensor.fold_window: a count waits about a window
+// before it is reported.
+const MaxFoldWindow = time.Minute
 
 // MaxSampleBytes is the largest content sample the kernel takes per call.
 const MaxSampleBytes = 4096
@@ -43,6 +51,7 @@ func DefaultConfig() Config {
 		TraceAccept:     true,
 		TraceUDPSend:    true,
 		SampleBytes:     MaxSampleBytes,
+		FoldWindow:      time.Second,
 	}
 }
 
@@ -86,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if c.SampleBytes < 0 || c.SampleBytes > MaxSampleBytes {
 		return fmt.Errorf("content.sample_bytes: %d must be between 0 and %d", c.SampleBytes, MaxSampleBytes)
+	}
+	if c.FoldWindow < 0 || c.FoldWindow > MaxFoldWindow {
+		return fmt.Errorf("sensor.fold_window: %s must be between 0 (off) and %s", c.FoldWindow, MaxFoldWindow)
 	}
 	if c.QueueSize < 0 {
 		return fmt.Errorf("sensor.queue_size: %d must not be negative", c.QueueSize)

@@ -38,8 +38,37 @@ type Clock interface {
 }
 
 // Decoder turns raw ring-buffer records into events, without reflection.
+// It is not safe for concurrent use.
 type Decoder struct {
 	Clock Clock
+	// AliasSamples lets an event's Sample alias the record instead of
+	// copying it; the caller must then not reuse that record's memory
+	// (Sensor.Run hands the buffer over and reads the next record into a
+	// new one).
+	AliasSamples bool
+	// strs holds the strings of recent records (paths, names, comms), so
+	// that a process working on the same files again allocates nothing
+	// for them: most records repeat strings an earlier one had.
+	strs map[string]string
+}
+
+// maxInterned bounds the strings a Decoder keeps.
+const maxInterned = 4096
+
+// str returns b as a string, shared with earlier records that had it.
+func (d *Decoder) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if v, ok := d.strs[string(b)]; ok { // no allocation for the lookup
+		return v
+	}
+	if d.strs == nil || len(d.strs) >= maxInterned {
+		d.strs = make(map[string]string, 256)
+	}
+	v := string(b)
+	d.strs[v] = v
+	return v
 }
 
 // Decode parses one record. The returned event owns no part of rec.
@@ -70,13 +99,13 @@ func (d *Decoder) Decode(rec []byte, ev *event.Event) error {
 	body := rec[hdrSize+procSize:]
 	switch ev.Op {
 	case event.OpExec:
-		return decodeExec(body, rec[execFixed:], ev)
+		return d.decodeExec(body, rec[execFixed:], ev)
 	case event.OpFork:
 		ev.Fork = &event.Fork{ParentPID: le.Uint32(body)}
 	case event.OpExit:
 		ev.Exit = &event.Exit{Status: le.Uint32(body)}
 	case event.OpFileOpen, event.OpFileWrite, event.OpFileNS:
-		return decodeFile(body, rec[fileFixed:], ev)
+		return d.decodeFile(body, rec[fileFixed:], ev)
 	case event.OpSelfSignal, event.OpSelfPtrace:
 		ev.Self = decodeSelf(body)
 	default:
@@ -85,7 +114,7 @@ func (d *Decoder) Decode(rec []byte, ev *event.Event) error {
 			if len(rec) < netSize+n {
 				return fmt.Errorf("%w: sample of %d bytes, %d left", ErrShortRecord, n, len(rec)-netSize)
 			}
-			ev.Sample = append([]byte(nil), rec[netSize:netSize+n]...)
+			ev.Sample = d.sample(rec[netSize : netSize+n])
 		}
 	}
 	return nil
@@ -128,7 +157,7 @@ func (d *Decoder) decodeProc(b []byte, p *event.Process) {
 	p.ParentStartBoot = le.Uint64(b[64:])
 	p.MntNS = le.Uint32(b[72:])
 	p.PidNS = le.Uint32(b[76:])
-	p.Comm = cString(b[80 : 80+taskCommLen])
+	p.Comm = d.str(cBytes(b[80 : 80+taskCommLen]))
 	p.Start = d.Clock.Wall(p.StartBoot)
 	if p.ParentStartBoot != 0 {
 		p.ParentStart = d.Clock.Wall(p.ParentStartBoot)
@@ -137,30 +166,36 @@ func (d *Decoder) decodeProc(b []byte, p *event.Process) {
 
 // strings cuts the variable part of a record into consecutive fields.
 type strs struct {
+	d   *Decoder
 	b   []byte
 	err error
 }
 
 func (s *strs) next(n int, what string) string {
+	return s.d.str(s.bytes(n, what))
+}
+
+// bytes returns the next n bytes, aliasing the record.
+func (s *strs) bytes(n int, what string) []byte {
 	if s.err != nil {
-		return ""
+		return nil
 	}
 	if n > len(s.b) {
 		s.err = fmt.Errorf("%w: %s of %d bytes, %d left", ErrShortRecord, what, n, len(s.b))
-		return ""
+		return nil
 	}
-	v := string(s.b[:n])
+	v := s.b[:n]
 	s.b = s.b[n:]
 	return v
 }
 
-func decodeExec(b, tail []byte, ev *event.Event) error {
+func (d *Decoder) decodeExec(b, tail []byte, ev *event.Event) error {
 	x := &event.Exec{OldPID: le.Uint32(b[0:]), Argc: le.Uint32(b[12:])}
-	s := strs{b: tail}
+	s := strs{d: d, b: tail}
 	x.Filename = s.next(int(le.Uint16(b[4:])), "filename")
 	x.Executable = s.next(int(le.Uint16(b[6:])), "executable")
 	x.Cwd = s.next(int(le.Uint16(b[8:])), "cwd")
-	args := s.next(int(le.Uint16(b[10:])), "args")
+	args := string(s.bytes(int(le.Uint16(b[10:])), "args"))
 	if s.err != nil {
 		return s.err
 	}
@@ -179,7 +214,7 @@ func splitArgs(a string) []string {
 	return parts
 }
 
-func decodeFile(b, tail []byte, ev *event.Event) error {
+func (d *Decoder) decodeFile(b, tail []byte, ev *event.Event) error {
 	f := &event.File{
 		Ret:     int64(le.Uint64(b[0:])),
 		Syscall: le.Uint32(b[8:]),
@@ -197,13 +232,13 @@ func decodeFile(b, tail []byte, ev *event.Event) error {
 		IGID:    le.Uint32(b[72:]),
 		Kind:    event.NSKind(le.Uint16(b[76:])),
 	}
-	s := strs{b: tail}
+	s := strs{d: d, b: tail}
 	p := s.next(int(le.Uint16(b[78:])), "path")
 	f.Name = s.next(int(le.Uint16(b[80:])), "name")
 	f.Anchor2 = s.next(int(le.Uint16(b[82:])), "second anchor")
 	f.Name2 = s.next(int(le.Uint16(b[84:])), "second name")
 	if n := int(le.Uint16(b[86:])); n > 0 {
-		ev.Sample = []byte(s.next(n, "sample"))
+		ev.Sample = d.sample(s.bytes(n, "sample"))
 	}
 	if s.err != nil {
 		return s.err
@@ -277,11 +312,21 @@ const (
 	afInet6 = 10
 )
 
-func cString(b []byte) string {
+// sample is the event's copy of a content sample, or b itself when the
+// caller gave the record away (AliasSamples).
+func (d *Decoder) sample(b []byte) []byte {
+	if b == nil || d.AliasSamples {
+		return b
+	}
+	return append([]byte(nil), b...)
+}
+
+// cBytes is b up to its first NUL.
+func cBytes(b []byte) []byte {
 	for i, c := range b {
 		if c == 0 {
-			return string(b[:i])
+			return b[:i]
 		}
 	}
-	return string(b)
+	return b
 }

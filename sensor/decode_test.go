@@ -278,6 +278,17 @@ func TestRecordLayout(t *testing.T) {
 		{"self_event", size("self_event"), selfSize},
 		{"self_event.signo", offset("self_event", "signo"), hdrSize + procSize + 20},
 		{"self_event.target_tid", offset("self_event", "target_tid"), hdrSize + procSize + 32},
+		{"fold_key", size("fold_key"), foldKeySize},
+		{"fold_val", size("fold_val"), foldValSize},
+		{"repeat_event", size("repeat_event"), repeatSize},
+		{"fold_key.result", offset("fold_key", "result"), 8},
+		{"fold_key.oflags", offset("fold_key", "oflags"), 16},
+		{"fold_key.dev", offset("fold_key", "dev"), 24},
+		{"fold_key.addr", offset("fold_key", "addr"), 40},
+		{"fold_key.start", offset("fold_key", "start"), 56},
+		{"fold_val.count", offset("fold_val", "count"), 16},
+		{"fold_val.bytes", offset("fold_val", "bytes"), 40},
+		{"repeat_event.val", offset("repeat_event", "val"), hdrSize + foldKeySize},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -54,7 +55,9 @@ type Sensor struct {
 
 	probeMu sync.Mutex
 	rstats  ReaderStats
-	tls     *tlsProbes
+
+	foldSummaries, foldHeadsMissing, foldHeadsDropped atomic.Uint64
+	tls                                               *tlsProbes
 }
 
 // ProtectedDir is a configured directory and the identity the kernel uses.
@@ -118,6 +121,7 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		"trace_accept":   boolByte(cfg.TraceAccept),
 		"trace_udp_send": boolByte(cfg.TraceUDPSend),
 		"sample_bytes":   uint32(cfg.SampleBytes),
+		"fold_window_ns": uint64(cfg.FoldWindow.Nanoseconds()),
 	}); err != nil {
 		return nil, err
 	}
@@ -167,7 +171,7 @@ type sensorMaps struct {
 	events, stats, drops           *ebpf.Map
 	protectedDirs, protectedInodes *ebpf.Map
 	selfProbe, fdTable, procStates *ebpf.Map
-	generation                     *ebpf.Map
+	generation, foldMap            *ebpf.Map
 }
 
 func (m *sensorMaps) from(c *ebpf.Collection) error {
@@ -175,7 +179,7 @@ func (m *sensorMaps) from(c *ebpf.Collection) error {
 		"events": &m.events, "stats": &m.stats, "drops": &m.drops,
 		"protected_dirs": &m.protectedDirs, "protected_inodes": &m.protectedInodes,
 		"self_probe": &m.selfProbe, "fd_table": &m.fdTable, "proc_states": &m.procStates,
-		"generation": &m.generation,
+		"generation": &m.generation, "fold_map": &m.foldMap,
 	} {
 		if *dst = c.Maps[name]; *dst == nil {
 			return fmt.Errorf("object has no map %s", name)
@@ -328,6 +332,9 @@ func (s *Sensor) bumpGeneration() error {
 
 // Protected lists the registered directories with their kernel identity.
 func (s *Sensor) Protected() []ProtectedDir { return s.protected }
+
+// foldCapacity is how many fold windows the kernel can hold at once.
+func (s *Sensor) foldCapacity() int { return int(s.maps.foldMap.MaxEntries()) }
 
 // MissingHooks lists optional hooks that are not attached, with what is lost.
 func (s *Sensor) MissingHooks() []string { return s.missing }

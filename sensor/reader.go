@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 
 	"github.com/bansho-sec/bansho/internal/event"
 )
@@ -30,27 +31,18 @@ type ReaderStats struct {
 // Run reads the ring buffer until ctx is done, decodes each record and hands
 // it to out without ever waiting: when out is full the event is dropped and
 // counted. The kernel side never waits for us either; a full ring buffer
-// drops in the kernel and is counted there (see Stats). Run closes out.
-//
-// When ctx is done Run drains: it reads every record already in the ring
-// and hands each to out, waiting for room (the traced processes are no
-// longer held up by then if the caller called Detach first), then returns.
-// The caller bounds the drain with its own timeout.
+// drops in the kernel and is counted there (see Stats). When ctx is done,
+// Run detaches the programs (if the caller has not already, see Detach),
+// drains: reads what is left in the ring and hands each event to out,
+// waiting for room, so nothing already captured is lost; reports every open
+// fold window, and closes out. The caller bounds the drain with its own
+// timeout.
 func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) error {
 	defer close(out)
 	rd, err := ringbuf.NewReader(s.maps.events)
 	if err != nil {
 		return fmt.Errorf("open ring buffer: %w", err)
 	}
-	// At ctx done: wake the reader to drain. The drain reads at most one
-	// ring's worth, so it ends even if the programs were left attached.
-	var draining atomic.Bool
-	drained := 0
-	stop := context.AfterFunc(ctx, func() {
-		draining.Store(true)
-		rd.Flush()
-	})
-	defer stop()
 	defer rd.Close()
 	s.rstats.ring.Store(rd)
 	defer s.rstats.ring.Store(nil)
@@ -60,53 +52,158 @@ func (s *Sensor) Run(ctx context.Context, out chan<- *event.Event, clock Clock) 
 		defer close(stopTLS)
 		go s.runTLSDiscovery(stopTLS)
 	}
-	dec := Decoder{Clock: clock}
+	r := recordReader{s: s, out: out, clock: clock, dec: Decoder{Clock: clock, AliasSamples: true}}
+	if s.cfg.FoldWindow > 0 {
+		r.folds = newFolds(s.cfg.FoldWindow, s.foldCapacity())
+	}
+	sweepEvery := max(s.cfg.FoldWindow/2, 100*time.Millisecond)
+	lastSweep := time.Now()
 	var rec ringbuf.Record
-	for {
-		if drained > s.cfg.RingBufferBytes {
-			return nil // more than the ring held at the stop: producers still run
-		}
+	for ctx.Err() == nil {
 		now := time.Now()
 		s.rstats.LastTurn.Store(now.UnixNano())
 		rd.SetDeadline(now.Add(s.cfg.PollInterval))
-		if err := rd.ReadInto(&rec); err != nil {
-			// Both come only once every pending record was read.
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
-				if ctx.Err() != nil {
-					return nil
-				}
+		err := rd.ReadInto(&rec)
+		if r.folds != nil && time.Since(lastSweep) >= sweepEvery {
+			lastSweep = time.Now()
+			r.sweep(false)
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
 			}
-			if errors.Is(err, ringbuf.ErrClosed) || ctx.Err() != nil {
+			if errors.Is(err, ringbuf.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
-		s.rstats.Received.Add(1)
-		if draining.Load() {
-			drained += len(rec.RawSample) + 8 // 8: the record header
-		}
-		ev := new(event.Event)
-		if err := dec.Decode(rec.RawSample, ev); err != nil {
-			s.rstats.DecodeErrors.Add(1)
-			s.noteDecodeError(err)
-			continue
-		}
-		if ev.Op == event.OpNetConnect {
-			s.noteConnect(ev.Proc.PID)
-		}
-		select {
-		case out <- ev:
-			s.rstats.Delivered.Add(1)
-		default:
-			if ctx.Err() != nil {
-				out <- ev // draining at shutdown: nothing is lost
-				s.rstats.Delivered.Add(1)
-				continue
-			}
-			s.rstats.QueueFull.Add(1)
+		if r.handle(rec.RawSample) {
+			// The event holds the buffer now; the next sampled record
+			// is likely as large.
+			rec.RawSample = make([]byte, 0, len(rec.RawSample))
 		}
 	}
+	// Stop the kernel side, then take everything it already produced: the
+	// records in the ring and the counts of open fold windows (no program
+	// can touch fold_map any more, so taking them races with nothing).
+	s.Detach()
+	r.draining = true
+	rd.SetDeadline(time.Now())
+	for drained := 0; drained <= s.cfg.RingBufferBytes; {
+		s.rstats.LastTurn.Store(time.Now().UnixNano())
+		if err := rd.ReadInto(&rec); err != nil {
+			break
+		}
+		drained += len(rec.RawSample) + 8 // 8: the record header
+		if r.handle(rec.RawSample) {
+			rec.RawSample = nil
+		}
+	}
+	if r.folds != nil {
+		r.sweep(true)
+	}
+	return nil
+}
+
+// recordReader turns records into events for the pipeline.
+type recordReader struct {
+	s     *Sensor
+	out   chan<- *event.Event
+	clock Clock
+	dec   Decoder
+	folds *folds
+	// draining: the programs are detached, so waiting for room in out
+	// holds up no traced process; nothing read is dropped then.
+	draining bool
+}
+
+// handle decodes and delivers one record. It reports whether the event
+// kept part of raw (a content sample), which must then not be reused.
+func (r *recordReader) handle(raw []byte) (kept bool) {
+	s := r.s
+	s.rstats.Received.Add(1)
+	if len(raw) > 0 && event.Op(raw[0]) == event.OpRepeat {
+		k, v, err := decodeRepeat(raw)
+		if err != nil || r.folds == nil {
+			s.rstats.DecodeErrors.Add(1)
+			if err == nil {
+				err = errors.New("repeat record while folding is off")
+			}
+			s.noteDecodeError(err)
+			return
+		}
+		r.deliver(r.folds.summary(k, v, r.clock))
+		return
+	}
+	ev := new(event.Event)
+	if err := r.dec.Decode(raw, ev); err != nil {
+		s.rstats.DecodeErrors.Add(1)
+		s.noteDecodeError(err)
+		return
+	}
+	if ev.Op == event.OpNetConnect {
+		s.noteConnect(ev.Proc.PID)
+	}
+	if r.folds != nil && ev.Has(event.FlagFoldHead) {
+		r.folds.noteHead(ev)
+	}
+	kept = ev.Sample != nil // before the pipeline owns ev
+	r.deliver(ev)
+	return kept
+}
+
+func (r *recordReader) deliver(ev *event.Event) {
+	if r.draining {
+		r.out <- ev
+		r.s.rstats.Delivered.Add(1)
+		return
+	}
+	select {
+	case r.out <- ev:
+		r.s.rstats.Delivered.Add(1)
+	default:
+		r.s.rstats.QueueFull.Add(1)
+	}
+}
+
+// sweep takes the counts of fold windows that are over (all: every window,
+// at shutdown) from the kernel and delivers their summaries.
+func (r *recordReader) sweep(all bool) {
+	s := r.s
+	now := bootNowNS()
+	end := uint64(s.cfg.FoldWindow + foldGrace)
+	var k foldKey
+	var v foldVal
+	var done []foldKey
+	it := s.maps.foldMap.Iterate()
+	for it.Next(&k, &v) {
+		if all || (now > v.HeadKtime && now-v.HeadKtime >= end) {
+			done = append(done, k)
+		}
+	}
+	if err := it.Err(); err != nil {
+		s.log.Warn("fold sweep: iterate fold_map", "error", err)
+	}
+	for i := range done {
+		if err := s.maps.foldMap.LookupAndDelete(&done[i], &v); err != nil {
+			continue // gone already: the kernel reported it itself
+		}
+		if v.Count > 0 {
+			r.deliver(r.folds.summary(done[i], v, r.clock))
+		} else {
+			delete(r.folds.heads, headID{done[i].Tgid, v.HeadCpu, v.HeadKtime})
+		}
+	}
+	r.folds.prune(now)
+	s.foldSummaries.Store(r.folds.summaries)
+	s.foldHeadsMissing.Store(r.folds.headsMissing)
+	s.foldHeadsDropped.Store(r.folds.headsDropped)
+}
+
+func bootNowNS() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
 }
 
 // noteDecodeError logs the first few decode errors; all are counted.
@@ -144,6 +241,9 @@ var kernelCounters = []struct {
 	{9, "content_sample_truncated", false},
 	{10, "pipe_tainted", false},
 	{11, "self_deduplicated", false},
+	{13, "content_sample_shed", false},
+	{14, "fold_folded", false},
+	{15, "fold_map_full", false},
 }
 
 // Stats reads the kernel's per-CPU counters and adds the reader's.
@@ -185,6 +285,9 @@ func (s *Sensor) Stats() (Stats, error) {
 			st.Counters["ringbuf_full_"+event.Op(op).String()] = sum
 		}
 	}
+	st.Counters["fold_summaries"] = s.foldSummaries.Load()
+	st.Counters["fold_heads_missing"] = s.foldHeadsMissing.Load()
+	st.Counters["fold_heads_dropped"] = s.foldHeadsDropped.Load()
 	st.Drops["queue_full"] = s.rstats.QueueFull.Load()
 	st.Drops["decode_error"] = s.rstats.DecodeErrors.Load()
 	st.DropsTotal += st.Drops["queue_full"] + st.Drops["decode_error"]

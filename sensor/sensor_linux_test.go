@@ -34,8 +34,14 @@ type harness struct {
 
 func startSensor(t *testing.T, protect ...string) *harness {
 	t.Helper()
-	testutil.RequireBPF(t)
 	cfg := DefaultConfig()
+	cfg.FoldWindow = 0 // these tests assert one event per call; fold_test.go folds
+	return startSensorWith(t, cfg, protect...)
+}
+
+func startSensorWith(t *testing.T, cfg Config, protect ...string) *harness {
+	t.Helper()
+	testutil.RequireBPF(t)
 	cfg.ProtectPaths = protect
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -61,17 +67,21 @@ func startSensor(t *testing.T, protect ...string) *harness {
 			h.mu.Unlock()
 		}
 	}()
-	t.Cleanup(h.stop)
+	t.Cleanup(func() {
+		h.stop()
+		h.s.Close()
+	})
 	return h
 }
 
+// stop ends the sensor's Run and waits for the last event; the maps stay
+// readable (Stats) until the test's cleanup closes the sensor.
 func (h *harness) stop() {
 	if h.cancel == nil {
 		return
 	}
 	h.cancel()
 	<-h.done
-	h.s.Close()
 	h.cancel = nil
 }
 

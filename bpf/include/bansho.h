@@ -30,6 +30,7 @@ enum op {
 	OP_TLS_WRITE = 23,     /* plaintext handed to SSL_write by a tainted process */
 	OP_SELF_SIGNAL = 30,   /* another process signalled the sensor */
 	OP_SELF_PTRACE = 31,   /* another process ptrace-attached to or read/wrote the sensor's memory */
+	OP_REPEAT = 32,        /* calls folded into an earlier record (struct repeat_event) */
 };
 
 /* Which namespace or attribute change an OP_FILE_NS record describes. */
@@ -64,6 +65,7 @@ enum file_ns_kind {
 #define PROT_DATA      1 /* protected data: opens, reads, writes, taint */
 #define PROT_INTEGRITY 2 /* integrity only: modifications, no reads, no taint */
 #define PROT_SELF      4 /* with PROT_INTEGRITY: one of the sensor's own files */
+#define EF_FOLD_HEAD   (1 << 7) /* identical calls that follow are folded into this record */
 
 /* stats map indexes (per-CPU array) */
 enum stat_idx {
@@ -79,6 +81,9 @@ enum stat_idx {
 	STAT_SAMPLE_TRUNCATED = 9,/* a write or send was larger than the sample */
 	STAT_PIPE_TAINTED = 10,   /* a tainted process wrote to a pipe */
 	STAT_SELF_DEDUPED = 11,   /* a repeated ptrace/process_vm_* on the sensor folded */
+	STAT_SAMPLE_SHED = 13,    /* a sample cut to SAMPLE_SHED bytes: the ring was over half full */
+	STAT_FOLDED = 14,         /* a call folded into an earlier record (counted there) */
+	STAT_FOLD_FULL = 15,      /* fold_map full: the call was reported on its own */
 	STAT_MAX = 16,
 };
 
@@ -193,6 +198,44 @@ struct net_event {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u64 bytes;    /* sends: bytes asked */
+};
+
+/*
+ * Folding (sensor.fold_window): the same process doing the same operation on
+ * the same object with the same result class within the window is counted in
+ * fold_map under the record that opened the window (the head, flagged
+ * EF_FOLD_HEAD) instead of being emitted. The count reaches userspace either
+ * as an OP_REPEAT record, when the next such call after the window is
+ * emitted, or by the sensor's sweep of fold_map once the window is over.
+ */
+struct fold_key {
+	__u32 tgid;
+	__u8 op;
+	__u8 flags;     /* the record's EF_PROTECTED/EF_TAINTED */
+	__u16 nr;       /* syscall */
+	__s64 result;   /* result class: 0 open/accept ok, 1 write of > 0 bytes, else ret */
+	__u32 oflags;   /* open flags */
+	__u32 pad;
+	__u64 dev;      /* file: dev and ino; net: (family << 16 | port) and 0 */
+	__u64 ino;
+	__u8 addr[16];  /* net: the peer address */
+	__u64 start;    /* the process's start (CLOCK_BOOTTIME): a reused pid is another key */
+};
+
+struct fold_val {
+	__u64 head_ktime; /* hdr.ktime of the head record: its window starts there */
+	__u32 head_cpu;   /* hdr.cpu of the head record */
+	__u32 pad;
+	__u64 count;      /* calls folded since the head (64 bits: BPF atomics) */
+	__u64 first;      /* CLOCK_BOOTTIME ns of the first and last folded call */
+	__u64 last;
+	__u64 bytes;      /* writes: bytes the folded calls wrote */
+};
+
+struct repeat_event {
+	struct event_hdr hdr;
+	struct fold_key key;
+	struct fold_val val;
 };
 
 /* Keys and values of the maps userspace reads or writes. */

@@ -102,6 +102,43 @@ struct {
 	__type(value, __u64);
 } generation SEC(".maps");
 
+/*
+ * The last directory verdict each CPU used, in front of dir_cache: a
+ * process working in one directory (a log writer, the open loop) asks
+ * about the same one again and again, and comparing four words here is
+ * cheaper than hashing the key for dir_cache. Valid under the same
+ * generation rule as dir_cache.
+ */
+struct last_dir {
+	struct dir_key key;
+	__u64 gen;
+	__u32 protected_dir;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct last_dir);
+} last_dir_map SEC(".maps");
+
+static __always_inline struct last_dir *last_dir_get(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&last_dir_map, &zero);
+}
+
+static __always_inline void last_dir_set(struct last_dir *last, struct dir_key *k,
+					 struct dir_verdict *v)
+{
+	if (!last)
+		return;
+	last->key = *k;
+	last->gen = v->gen;
+	last->protected_dir = v->protected_dir;
+}
+
 
 /* Open protected files and sockets, by (tgid, fd). */
 struct {
@@ -225,16 +262,26 @@ static __always_inline struct scratch *get_scratch(void)
  * Submit a record built in scratch space. The reader is woken only when
  * enough has piled up; it also polls on a short deadline, so nothing waits
  * long. A full ring drops the record and counts it by opcode.
+ *
+ * The wakeup is sent only by the record that takes the backlog past
+ * wakeup_bytes, not by every record while it is past: a wakeup is an
+ * irq_work, a self-IPI (in a VM an exit to the hypervisor, several us),
+ * and a reader that is awake reads until the ring is empty anyway (poll
+ * reports a non-empty ring at once, so no wakeup can be missed). Waking on
+ * every record made the producer slowest exactly when the reader lagged:
+ * half of a sampled-write loop's time went to those IPIs.
  */
 static __always_inline void submit(void *rec, __u32 size)
 {
 	struct event_hdr *hdr = rec;
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 avail;
 
 	hdr->size = size;
 	if (size > SCRATCH_SIZE)
 		return;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (avail < wakeup_bytes && avail + size >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, rec, size, flags) < 0) {
 		__u32 op = hdr->op & 31;
@@ -457,13 +504,20 @@ static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *
 	if (mnt)
 		dk.mnt_id = bpf_core_field_exists(mnt->mnt_id_unique) ? mnt->mnt_id_unique : (__u64)mnt->mnt_id;
 	v.gen = current_generation();
+	struct last_dir *last = last_dir_get();
+	if (last && last->gen == v.gen && last->key.dev == dk.dev && last->key.ino == dk.ino &&
+	    last->key.mnt_id == dk.mnt_id)
+		return last->protected_dir;
 	cached = bpf_map_lookup_elem(&dir_cache, &dk);
-	if (cached && cached->gen == v.gen)
+	if (cached && cached->gen == v.gen) {
+		last_dir_set(last, &dk, cached);
 		return cached->protected_dir;
+	}
 	c.d = parent;
 	bpf_loop(MAX_DEPTH, protected_step, &c, 0);
 	v.protected_dir = c.found;
 	bpf_map_update_elem(&dir_cache, &dk, &v, BPF_ANY);
+	last_dir_set(last, &dk, &v);
 	return c.found;
 }
 
@@ -578,17 +632,44 @@ static __always_inline void fd_track(__u32 tgid, int fd, struct fd_info *info)
 }
 
 /*
+ * Under pressure, samples shrink before records are lost: once the ring is
+ * more than half full (the reader lags, e.g. behind a tainted process
+ * writing gigabytes), a sample is cut to SAMPLE_SHED bytes, and past three
+ * quarters it is left out, so the record of who wrote how much where still
+ * fits. Counted (STAT_SAMPLE_SHED) and flagged EF_TRUNCATED; the event's
+ * content findings then say the sample was truncated.
+ */
+#define SAMPLE_SHED 256
+
+static __always_inline __u32 sample_limit(__u8 *flags)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	if (avail <= size / 2)
+		return sample_bytes;
+	stat_inc(STAT_SAMPLE_SHED);
+	*flags |= EF_TRUNCATED;
+	if (avail > size / 4 * 3)
+		return 0;
+	return sample_bytes < SAMPLE_SHED ? sample_bytes : SAMPLE_SHED;
+}
+
+/*
  * Copy up to sample_bytes of user data at src (len bytes available) to dst.
  * Returns the bytes copied; counts a write larger than the sample.
  */
 static __always_inline __u32 put_sample(void *dst, const void *src, long len, __u8 *flags)
 {
-	__u32 n;
+	__u32 n, limit;
 
 	if (!src || len <= 0 || sample_bytes == 0)
 		return 0;
-	n = len < sample_bytes ? len : sample_bytes;
-	if (len > sample_bytes)
+	limit = sample_limit(flags);
+	if (limit == 0)
+		return 0;
+	n = len < limit ? len : limit;
+	if (len > limit)
 		stat_inc(STAT_SAMPLE_TRUNCATED);
 	barrier_var(n);
 	if (n > SAMPLE_MAX)

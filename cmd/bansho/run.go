@@ -64,6 +64,7 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		parent = context.Background()
 	}
 	log := newLogger(cfg.Log)
+	tuneGC()
 	// BANSHO_CPUPROFILE=FILE writes a CPU profile of the whole run (go tool
 	// pprof), for finding where the sensor spends its time under load.
 	if p := os.Getenv("BANSHO_CPUPROFILE"); p != "" {
@@ -87,6 +88,7 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		TraceAccept:     cfg.Sensor.TraceAccept,
 		TraceUDPSend:    cfg.Sensor.TraceUDPSend,
 		SampleBytes:     cfg.Content.SampleBytes,
+		FoldWindow:      cfg.Sensor.FoldWindow,
 	}
 	if err := sensor.Preflight(scfg); err != nil {
 		return err

@@ -25,7 +25,8 @@ func TestOutageLongerThanTheStoreIsCounted(t *testing.T) {
 		}
 		return 0, ""
 	}
-	st, err := store.Open(store.Options{Dir: t.TempDir(), MaxBytes: 1 << 20, SegmentBytes: 64 << 10, MinFreeBytes: 1,
+	// Uncompressed, so 4000 documents are five times what the store holds.
+	st, err := store.Open(store.Options{Dir: t.TempDir(), MaxBytes: 1 << 20, SegmentBytes: 64 << 10, MinFreeBytes: 1, NoCompress: true,
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

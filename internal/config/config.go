@@ -68,6 +68,7 @@ type Sensor struct {
 	TraceAccept     bool          `mapstructure:"trace_accept"`
 	TraceUDPSend    bool          `mapstructure:"trace_udp_send"`
 	UDPSendDedupe   time.Duration `mapstructure:"udp_send_dedupe"`
+	FoldWindow      time.Duration `mapstructure:"fold_window"`
 }
 
 // Outputs are where documents go.
@@ -183,6 +184,7 @@ func Defaults() map[string]any {
 		"sensor.trace_accept":      true,
 		"sensor.trace_udp_send":    true,
 		"sensor.udp_send_dedupe":   "10s",
+		"sensor.fold_window":       "1s",
 		"outputs.stdout.enabled":   true,
 		"outputs.file.path":        "/var/lib/bansho/events.json",
 		"outputs.file.max_bytes":   int64(100 << 20),
@@ -284,6 +286,7 @@ var Descriptions = map[string]string{
 	"sensor.trace_accept":                     "Report inbound accepted connections.",
 	"sensor.trace_udp_send":                   "Report datagrams sent to an explicit destination.",
 	"sensor.udp_send_dedupe":                  "Report a process's datagrams to one destination at most once per this period.",
+	"sensor.fold_window":                      "Count repeats of the same call (process, operation, object, result) within this long of a reported one in the kernel, and report them as one summary with bansho.repeat.*; 0 disables, at most 1m. Calls that carry content samples or change taint are never folded.",
 	"outputs.stdout.enabled":                  "Write JSON lines to standard output.",
 	"outputs.file.path":                       "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600.",
 	"outputs.file.max_bytes":                  "Rotate the file at this size (at least 4096).",
@@ -518,6 +521,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Sensor.UDPSendDedupe < 0 {
 		return &Error{Key: "sensor.udp_send_dedupe", Msg: "must not be negative"}
+	}
+	if c.Sensor.FoldWindow < 0 || c.Sensor.FoldWindow > time.Minute {
+		return &Error{Key: "sensor.fold_window", Msg: fmt.Sprintf("%s must be between 0 (off) and 1m", c.Sensor.FoldWindow)}
 	}
 	if !c.Outputs.Stdout.Enabled && c.Outputs.File.Path == "" && !c.Store.Enabled {
 		return &Error{Key: "outputs", Msg: "no output enabled: set outputs.file.path, outputs.stdout.enabled or store.enabled"}

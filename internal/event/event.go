@@ -22,6 +22,10 @@ const (
 	OpNetAccept  Op = 21
 	OpNetSend    Op = 22
 	OpTLSWrite   Op = 23 // plaintext a tainted process handed to SSL_write
+	// OpRepeat is the kernel's report of calls folded into an earlier
+	// record; the sensor turns it into a summary event of the earlier
+	// record's op (with Repeat set), so it never reaches the pipeline.
+	OpRepeat Op = 32
 
 	// Ops made in userspace, never by the kernel.
 	OpHealth Op = 100 // periodic counters: drops, events, failures
@@ -51,6 +55,8 @@ func (o Op) String() string {
 		return "send"
 	case OpTLSWrite:
 		return "tls_write"
+	case OpRepeat:
+		return "repeat"
 	case OpHealth:
 		return "health"
 	case OpState:
@@ -68,6 +74,7 @@ const (
 	FlagTainted    uint8 = 1 << 2 // the process has read protected data
 	FlagProtected  uint8 = 1 << 3 // the object is protected data
 	FlagCopy       uint8 = 1 << 4 // an in-kernel copy (copy_file_range, sendfile, splice)
+	FlagFoldHead   uint8 = 1 << 7 // identical calls that follow within the fold window are counted, not sent
 )
 
 // NSKind says which change an OpFileNS record describes.
@@ -233,6 +240,19 @@ type Finding struct {
 	Layouts     []string
 }
 
+// Repeat counts calls identical to an earlier reported one (same process,
+// operation, object and result class) that the kernel folded instead of
+// reporting each.
+type Repeat struct {
+	Count       uint64    // folded calls
+	First, Last time.Time // when the first and last of them happened
+	Bytes       uint64    // writes: bytes the folded calls wrote
+	// HeadMissing: the reported call they repeat was not at hand (lost in a
+	// full ring buffer, or too old), so only the identities the kernel keeps
+	// per fold are set: pid, op, syscall, file dev/ino or peer address.
+	HeadMissing bool
+}
+
 // State is a sensor lifecycle change (started, stopped).
 type State struct {
 	Action  string
@@ -255,6 +275,10 @@ type Event struct {
 	// or stored: the content stage replaces it with Content and drops it.
 	Sample  []byte
 	Content *Content
+	// Repeat is set on a summary of identical calls the kernel folded
+	// (sensor.fold_window): the document repeats the first call's fields
+	// and says how many more there were.
+	Repeat *Repeat
 
 	Exec   *Exec
 	Fork   *Fork

@@ -51,6 +51,7 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 	if ev.Has(event.FlagReadFailed) {
 		o.boolean("read_failed", true)
 	}
+	repeat(o, ev)
 	if c := ev.Content; c != nil {
 		o.section("content")
 		contentFinding(o, "my_number", &c.MyNumber)
