@@ -355,8 +355,8 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 		__u32 one = 1;
 		/* Known already on every open but the first: a lookup is far
 		 * cheaper than rewriting the LRU entry. */
-		if ((imode & S_IFMT) == S_IFREG && !bpf_map_lookup_elem(&protected_inodes, &k))
-			bpf_map_update_elem(&protected_inodes, &k, &one, BPF_ANY);
+		if ((imode & S_IFMT) == S_IFREG && !prot_inode_lookup(inode, &k))
+			prot_inode_add(inode, &k, one);
 		if ((flags & O_ACCMODE) != O_WRONLY) {
 			ps = proc_state_ensure(tgid);
 			if (ps)
@@ -878,7 +878,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 		return;
 	if (inode_key_of(inode, &k) < 0)
 		return;
-	__u32 *known = bpf_map_lookup_elem(&protected_inodes, &k);
+	__u32 *known = prot_inode_lookup(inode, &k);
 	prot = known ? guard_kind(*known) : 0;
 	if (!prot) {
 		struct hlist_node *first = BPF_CORE_READ(inode, i_dentry.first);
@@ -895,8 +895,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 	if ((prot & PROT_DATA) && (imode & S_IFMT) == S_IFREG &&
 	    (nr == NR_rename || nr == NR_renameat || nr == NR_renameat2 ||
 	     nr == NR_link || nr == NR_linkat)) {
-		__u32 one = 1;
-		bpf_map_update_elem(&protected_inodes, &k, &one, BPF_ANY);
+		prot_inode_add(inode, &k, 1);
 	}
 
 	__u32 tid = task->pid;

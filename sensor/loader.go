@@ -168,16 +168,16 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 // sensorMaps are the maps userspace reads or writes. Programs are taken
 // from the collection by name, since optional ones may be absent.
 type sensorMaps struct {
-	events, stats, drops           *ebpf.Map
-	protectedDirs, protectedInodes *ebpf.Map
-	selfProbe, fdTable, procStates *ebpf.Map
-	generation, foldMap            *ebpf.Map
+	events, stats, drops                              *ebpf.Map
+	protectedDirs, protectedInodes, protectedInodeGen *ebpf.Map
+	selfProbe, fdTable, procStates                    *ebpf.Map
+	generation, foldMap                               *ebpf.Map
 }
 
 func (m *sensorMaps) from(c *ebpf.Collection) error {
 	for name, dst := range map[string]**ebpf.Map{
 		"events": &m.events, "stats": &m.stats, "drops": &m.drops,
-		"protected_dirs": &m.protectedDirs, "protected_inodes": &m.protectedInodes,
+		"protected_dirs": &m.protectedDirs, "protected_inodes": &m.protectedInodes, "protected_inode_gen": &m.protectedInodeGen,
 		"self_probe": &m.selfProbe, "fd_table": &m.fdTable, "proc_states": &m.procStates,
 		"generation": &m.generation, "fold_map": &m.foldMap,
 	} {

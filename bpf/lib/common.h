@@ -69,6 +69,46 @@ struct {
 } protected_inodes SEC(".maps");
 
 /*
+ * i_generation of each inode the kernel side put in protected_inodes. A
+ * protected file that is deleted leaves its entry behind, and a file system
+ * that reuses the inode number (ext4 does at once) would make a new,
+ * unrelated file protected; the new file has another generation, so the
+ * stale entry is dropped on first sight. Entries the sensor adds from
+ * userspace at start have no generation here and are not checked.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct inode_key);
+	__type(value, __u32);
+} protected_inode_gen SEC(".maps");
+
+/* The protected_inodes value of inode (key k), or NULL; a stale entry of a
+ * deleted file whose inode number was reused is removed. */
+static __always_inline __u32 *prot_inode_lookup(struct inode *inode, struct inode_key *k)
+{
+	__u32 *hit = bpf_map_lookup_elem(&protected_inodes, k);
+	if (!hit)
+		return NULL;
+	__u32 *gen = bpf_map_lookup_elem(&protected_inode_gen, k);
+	if (gen && *gen != BPF_CORE_READ(inode, i_generation)) {
+		bpf_map_delete_elem(&protected_inodes, k);
+		bpf_map_delete_elem(&protected_inode_gen, k);
+		return NULL;
+	}
+	return hit;
+}
+
+/* Adds inode (key k) to protected_inodes with value v and its generation. */
+static __always_inline void prot_inode_add(struct inode *inode, struct inode_key *k, __u32 v)
+{
+	__u32 gen = BPF_CORE_READ(inode, i_generation);
+
+	bpf_map_update_elem(&protected_inodes, k, &v, BPF_ANY);
+	bpf_map_update_elem(&protected_inode_gen, k, &gen, BPF_ANY);
+}
+
+/*
  * Verdicts for directories, so an open outside the protected directories
  * costs one lookup instead of a walk to the root. A directory's verdict
  * depends on the mount it is seen through (a bind mount into a protected
@@ -488,7 +528,7 @@ static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *
 	__u32 *hit;
 
 	if (inode_key_of(inode, &k) == 0 &&
-	    ((hit = bpf_map_lookup_elem(&protected_inodes, &k)) ||
+	    ((hit = prot_inode_lookup(inode, &k)) ||
 	     ((inode->i_mode & S_IFMT) == S_IFDIR && (hit = bpf_map_lookup_elem(&protected_dirs, &k)))))
 		return guard_kind(*hit);
 	parent = dentry->d_parent;
