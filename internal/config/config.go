@@ -5,6 +5,8 @@
 package config
 
 import (
+	"github.com/bansho-sec/bansho/internal/spell"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -686,7 +688,7 @@ func hasKnownChild(known map[string]bool, k string) bool {
 func suggest(k string, known map[string]bool) string {
 	best, bestD := "", 3
 	for _, kk := range sortedKeys(known) {
-		if d := editDistance(k, kk); d < bestD {
+		if d := spell.Distance(k, kk); d < bestD {
 			best, bestD = kk, d
 		}
 	}
@@ -694,26 +696,6 @@ func suggest(k string, known map[string]bool) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func sortedKeys[V any](m map[string]V) []string {

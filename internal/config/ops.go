@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/bansho-sec/bansho/internal/spell"
+
 	"fmt"
 	"net"
 	"path/filepath"
@@ -58,7 +60,7 @@ func UnknownEnv(environ []string) []string {
 		msg := name + " is not a configuration variable"
 		best, bestD := "", 3
 		for k := range known {
-			if d := editDistance(name, k); d < bestD {
+			if d := spell.Distance(name, k); d < bestD {
 				best, bestD = k, d
 			}
 		}

@@ -62,7 +62,9 @@ func appendOpenFlags(b []byte, f uint32) []byte {
 	return append(b, ']')
 }
 
-func fileType(mode uint32) string {
+// FileType is file.type of an inode mode: file, dir, symlink, socket, fifo,
+// char_device, block_device, or "" for anything else.
+func FileType(mode uint32) string {
 	switch mode & 0o170000 {
 	case 0o100000:
 		return "file"
@@ -159,7 +161,7 @@ func (e *Encoder) file(o *obj, f *event.File) {
 		o.b = append(o.b, '"')
 		if f.IMode != 0 {
 			o.octal("mode", f.IMode)
-			o.strNE("type", fileType(f.IMode))
+			o.strNE("type", FileType(f.IMode))
 		}
 		o.ustr("uid", uint64(f.IUID))
 		e.userName(o, "owner", f.IUID)

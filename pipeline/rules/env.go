@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"github.com/bansho-sec/bansho/internal/spell"
+
 	"fmt"
 	"reflect"
 	"sort"
@@ -331,31 +333,11 @@ func closest(s string, candidates []string) string {
 	}
 	best, bestD := "", len(s)/3+2
 	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
+		if d := spell.Distance(s, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Kinds of fields, for building exception comparisons.

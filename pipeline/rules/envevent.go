@@ -359,7 +359,7 @@ func (b *builder) file(ev *event.Event, env *Env) slot {
 		ff.Mode = b.mode(f.IMode)
 		ff.UID = b.uid(f.IUID)
 		ff.GID = b.uid(f.IGID)
-		ff.Type = fileType(f.IMode)
+		ff.Type = ecs.FileType(f.IMode)
 	}
 	bf := &env.Bansho.File
 	bf.Protected = ev.Has(event.FlagProtected)
@@ -381,25 +381,6 @@ func (env *Env) fillInode() {
 	}
 }
 
-func fileType(mode uint32) string {
-	switch mode & 0o170000 {
-	case 0o100000:
-		return "file"
-	case 0o040000:
-		return "dir"
-	case 0o120000:
-		return "symlink"
-	case 0o140000:
-		return "socket"
-	case 0o010000:
-		return "fifo"
-	case 0o020000:
-		return "char_device"
-	case 0o060000:
-		return "block_device"
-	}
-	return ""
-}
 
 func (b *builder) network(ev *event.Event, env *Env) slot {
 	n := ev.Net
