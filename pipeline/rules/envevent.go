@@ -381,7 +381,6 @@ func (env *Env) fillInode() {
 	}
 }
 
-
 func (b *builder) network(ev *event.Event, env *Env) slot {
 	n := ev.Net
 	e := &env.Event
