@@ -355,7 +355,8 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 		__u32 one = 1;
 		/* Known already on every open but the first: a lookup is far
 		 * cheaper than rewriting the LRU entry. */
-		if ((imode & S_IFMT) == S_IFREG && !prot_inode_lookup(inode, &k))
+		/* dentry_protected dropped a stale entry already: a plain lookup. */
+		if ((imode & S_IFMT) == S_IFREG && !bpf_map_lookup_elem(&protected_inodes, &k))
 			prot_inode_add(inode, &k, one);
 		if ((flags & O_ACCMODE) != O_WRONLY) {
 			ps = proc_state_ensure(tgid);
