@@ -3,7 +3,6 @@ package delivery_test
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,24 +29,12 @@ import (
 var env *backends.Env
 
 func TestMain(m *testing.M) {
-	flag.Parse()
 	// The delivering process of TestKillDeliveringProcess: this binary,
 	// run again.
 	if os.Getenv("BANSHO_DELIVERY_HELPER") != "" {
 		os.Exit(helper())
 	}
-	if !testing.Short() {
-		var err error
-		if env, err = backends.Start("kafka", "es"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	if env != nil {
-		env.Close()
-	}
-	os.Exit(code)
+	backends.Main(m, &env, "kafka", "es")
 }
 
 func needBackends(t *testing.T) {

@@ -1,12 +1,10 @@
 package elasticsearch
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"testing"
@@ -21,19 +19,7 @@ import (
 var env *backends.Env
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Short() {
-		var err error
-		if env, err = backends.Start("es"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	if env != nil {
-		env.Close()
-	}
-	os.Exit(code)
+	backends.Main(m, &env, "es")
 }
 
 // VLHeaders are what VictoriaLogs needs to take @timestamp as the time and

@@ -3,10 +3,8 @@ package kafka
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -23,19 +21,7 @@ import (
 var env *backends.Env
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if !testing.Short() {
-		var err error
-		if env, err = backends.Start("kafka"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	if env != nil {
-		env.Close()
-	}
-	os.Exit(code)
+	backends.Main(m, &env, "kafka")
 }
 
 func needBroker(t *testing.T) string {

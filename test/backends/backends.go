@@ -9,6 +9,7 @@ package backends
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -174,4 +176,25 @@ func Kfake(args ...string) (string, func(), error) {
 	addr, _, _ := strings.Cut(strings.TrimPrefix(line, "kfake ready brokers="), " ")
 	addr, _, _ = strings.Cut(addr, ",")
 	return addr, stop, nil
+}
+
+// Main is a TestMain for the packages whose tests need back ends: it starts
+// names (unless -short), sets *env for the tests, runs them, stops the back
+// ends and exits with the tests' status. A back end that does not start
+// fails the whole binary.
+func Main(m *testing.M, env **Env, names ...string) {
+	flag.Parse()
+	if !testing.Short() {
+		e, err := Start(names...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		*env = e
+	}
+	code := m.Run()
+	if *env != nil {
+		(*env).Close()
+	}
+	os.Exit(code)
 }
