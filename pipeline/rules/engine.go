@@ -153,7 +153,7 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 	} else if f := ev.File; f != nil && (ev.Op != event.OpFileOpen || f.Flags&3 != 0) {
 		// Only changes: integrity and mount facts are reported for
 		// modifications, and plain reads are most file events.
-		docFlags(doc, &e.env)
+		stageFlags(ev, &e.env)
 	}
 	e.env.Timestamp = e.env.eventTS.Add(e.shift)
 	e.run(s)
@@ -179,51 +179,25 @@ func (e *Engine) EvalDoc(doc []byte) ([]*event.Event, error) {
 	return e.out, nil
 }
 
-// docFlags reads the few fields other pipeline stages put only in the
-// document (bansho.file.integrity, bansho.file.mount.*,
-// bansho.self_target): a scan of the document's bansho section, which is
-// last.
-func docFlags(doc []byte, env *Env) {
-	i := lastIndex(doc, []byte(`"bansho":{`))
-	if i < 0 {
-		return
-	}
-	tail := doc[i:]
-	if bytes.Contains(tail, []byte(`"self_target":true`)) {
+// stageFlags sets the fields that stages other than the kernel record's
+// decoding put on a live event: self-protection's FlagSelf and
+// FlagIntegrity (bansho.self_target, bansho.file.integrity) and the
+// enrichment's mount facts (bansho.file.mount.*), as the encoder writes
+// them into the document.
+func stageFlags(ev *event.Event, env *Env) {
+	if ev.Has(event.FlagSelf) {
 		env.Bansho.SelfTarget = true
 	}
 	if env.Event.Category != "file" {
 		return
 	}
-	if bytes.Contains(tail, []byte(`"integrity":true`)) {
+	if ev.Has(event.FlagIntegrity) {
 		env.Bansho.File.Integrity = true
 	}
-	if j := bytes.Index(tail, []byte(`"mount":{`)); j >= 0 {
-		m := tail[j:]
-		if k := bytes.IndexByte(m, '}'); k > 0 {
-			m = m[:k]
-		}
-		env.Bansho.File.Mount.Removable = bytes.Contains(m, []byte(`"removable":true`))
-		env.Bansho.File.Mount.Network = bytes.Contains(m, []byte(`"network":true`))
-		if k := bytes.Index(m, []byte(`"fstype":"`)); k >= 0 {
-			v := m[k+10:]
-			if q := bytes.IndexByte(v, '"'); q >= 0 {
-				env.Bansho.File.Mount.FSType = string(v[:q])
-			}
-		}
+	if en := ev.Enriched; en != nil && en.Mount != nil {
+		m := &env.Bansho.File.Mount
+		m.Removable, m.Network, m.FSType = en.Mount.Removable, en.Mount.Network, en.Mount.FSType
 	}
-}
-
-// lastIndex is bytes.LastIndex for a needle near the end of the
-// haystack (the bansho section closes every document): a backward scan
-// beats the general algorithm there.
-func lastIndex(b, sep []byte) int {
-	for i := len(b) - len(sep); i >= 0; i-- {
-		if b[i] == sep[0] && bytes.Equal(b[i:i+len(sep)], sep) {
-			return i
-		}
-	}
-	return -1
 }
 
 // eventID is the event.id of the current event.

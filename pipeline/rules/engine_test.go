@@ -550,3 +550,61 @@ func TestGuardsAgreeWithExpr(t *testing.T) {
 		}
 	}
 }
+
+// A live event's self-protection flags and mount facts reach the rules from
+// the event itself, whatever the document holds (here: nothing of them).
+func TestLiveEventStageFacts(t *testing.T) {
+	set, err := Compile(map[string]string{"r.yaml": `
+- rule: Usb
+  desc: d.
+  condition: event.action == "write" and bansho.file.mount.removable and bansho.file.mount.fstype == "vfat"
+  output: o
+  priority: notice
+- rule: Share
+  desc: d.
+  condition: event.action == "write" and bansho.file.mount.network
+  output: o
+  priority: notice
+- rule: Tamper
+  desc: d.
+  condition: event.action == "write" and bansho.file.integrity and bansho.self_target
+  output: o
+  priority: notice
+`}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	doc := []byte(`{"event":{"id":"a"},"bansho":{}}`)
+	write := func(flags uint8, m *event.Mount) *event.Event {
+		ev := &event.Event{Op: event.OpFileWrite, Flags: flags, Time: time.Now(),
+			Proc: event.Process{PID: 77, Comm: "cp"}, File: &event.File{Syscall: 1, Ret: 10, Path: "/x/y"}}
+		if m != nil {
+			ev.Enriched = &event.Enrichment{Mount: m}
+		}
+		return ev
+	}
+	names := func(ev *event.Event) []string {
+		var out []string
+		for _, a := range e.Eval(ev, doc) {
+			out = append(out, a.Alert.RuleName)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		ev   *event.Event
+		want string
+	}{
+		{"usb", write(0, &event.Mount{FSType: "vfat", Removable: true}), "Usb"},
+		{"nfs", write(0, &event.Mount{FSType: "nfs4", Network: true}), "Share"},
+		{"local disk", write(0, &event.Mount{FSType: "ext4"}), ""},
+		{"sensor file", write(event.FlagIntegrity|event.FlagSelf, nil), "Tamper"},
+		{"integrity only", write(event.FlagIntegrity, nil), ""},
+	} {
+		got := strings.Join(names(c.ev), ",")
+		if got != c.want {
+			t.Errorf("%s: alerts %q, want %q", c.name, got, c.want)
+		}
+	}
+}
