@@ -367,6 +367,9 @@ func (s *Stage) fill(ev *event.Event, p *proctree.Proc) {
 // table's process with that pid if it started no later than p (a younger
 // one is a reuse of the pid, not the leader).
 func (s *Stage) leader(p *proctree.Proc, pid uint32) *proctree.Proc {
+	if pid == 0 { // session or group 0: the kernel's own, no leader
+		return nil
+	}
 	for q, i := p, 0; q != nil && i < 64; q, i = q.Parent(), i+1 {
 		if q.PID == pid {
 			return q

@@ -187,9 +187,12 @@ func TestLoginUserSurvivesUserChanges(t *testing.T) {
 
 // A process in its own pid and mount namespace: the namespace's init is
 // the entry leader, of type container, and the parent of what it runs.
+// unshare starts its own session, so its session leader is known whatever
+// session the test runs in (a CI runner's may be 0: no leader at all).
 func TestNamespaceGetsContainerEntry(t *testing.T) {
 	l := startLive(t)
 	cmd := exec.Command("unshare", "-fpm", "--mount-proc", "sh", "-c", `cat "$0" >/dev/null; exit 0`, l.file)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -205,8 +208,8 @@ func TestNamespaceGetsContainerEntry(t *testing.T) {
 	if unshare.Enriched.EntryType == "container" {
 		t.Errorf("unshare itself is in a container entry")
 	}
-	if en.SessionLeader == nil || en.SessionLeader.PID != ev.Proc.SID {
-		t.Errorf("session leader %+v, sid %d", en.SessionLeader, ev.Proc.SID)
+	if ev.Proc.SID != uint32(cmd.Process.Pid) || en.SessionLeader == nil || en.SessionLeader.PID != ev.Proc.SID {
+		t.Errorf("session leader %+v, sid %d, want unshare (%d)", en.SessionLeader, ev.Proc.SID, cmd.Process.Pid)
 	}
 	d := l.doc(ev)
 	if get(d, "process.entry_leader.entry_meta.type") != "container" || get(d, "process.entry_leader.entity_id") == nil {

@@ -134,6 +134,15 @@ func TestReusedLeaderPidIsNotTheLeader(t *testing.T) {
 	if g := ev.Enriched.GroupLeader; g != nil {
 		t.Errorf("group leader is a younger reuse of the pid: %+v", g)
 	}
+	// Session 0 (a child of an init that never called setsid, as in some
+	// containers and CI runners): there is no leader, not a guess.
+	orphan := event.Process{PID: 50, TID: 50, PPID: 1, StartBoot: 400, ParentStartBoot: 1, Comm: "runner", AUID: event.NoUID}
+	s.Enrich(&event.Event{Op: event.OpFork, Proc: orphan})
+	ev = &event.Event{Op: event.OpFileOpen, Proc: orphan, File: &event.File{}}
+	s.Enrich(ev)
+	if en := ev.Enriched; en.SessionLeader != nil || en.GroupLeader != nil || en.Parent == nil || en.Parent.Name != "init" {
+		t.Errorf("session 0: leaders %+v %+v, parent %+v", en.SessionLeader, en.GroupLeader, en.Parent)
+	}
 }
 
 // A cgroup id (the inode of its v2 directory) is turned back into its
