@@ -274,7 +274,7 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	struct dentry *d;
 	struct vfsmount *mnt;
 	struct inode *inode;
-	int prot, tainted;
+	int prot, tainted, known = 0;
 	__u32 off;
 
 	if (ret < 0)
@@ -284,7 +284,7 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 		return 0;
 	d = f->f_path.dentry;
 	mnt = f->f_path.mnt;
-	prot = dentry_protected(d, mnt);
+	prot = dentry_protected_hit(d, mnt, &known);
 
 	switch (nr) {
 	case NR_open:
@@ -353,10 +353,10 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 	fd_track_changed(tgid, ret, &info, ps);
 	if (prot) {
 		__u32 one = 1;
-		/* Known already on every open but the first: a lookup is far
-		 * cheaper than rewriting the LRU entry. */
-		/* dentry_protected dropped a stale entry already: a plain lookup. */
-		if ((imode & S_IFMT) == S_IFREG && !bpf_map_lookup_elem(&protected_inodes, &k))
+		/* Known already on every open but the first (dentry_protected
+		 * found it, or dropped a stale entry): rewriting the LRU entry
+		 * each time would cost far more than knowing. */
+		if ((imode & S_IFMT) == S_IFREG && !known)
 			prot_inode_add(inode, &k, one);
 		if ((flags & O_ACCMODE) != O_WRONLY) {
 			ps = proc_state_ensure(tgid);

@@ -124,6 +124,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	pps = proc_state_get(parent->tgid);
 	if (pps) {
 		__u32 ctgid = child->tgid;
+		proc_present_set(ctgid);
 		if (bpf_map_update_elem(&proc_states, &ctgid, pps, BPF_ANY) < 0) {
 			stat_inc(STAT_PROC_STATE_FULL);
 		} else {
@@ -183,6 +184,7 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 		tainted = ps->flags & PS_TAINTED;
 		bpf_loop(FD_BITS, exit_clean_fd, &c, 0);
 		bpf_map_delete_elem(&proc_states, &tgid);
+		proc_present_clear(tgid);
 	}
 	if (self_tgid && tgid == self_tgid)
 		return 0;

@@ -104,6 +104,12 @@ type banshoProcState struct {
 	Fds   [16]uint64
 }
 
+type banshoProtInode struct {
+	_   structs.HostLayout
+	V   uint32
+	Gen uint32
+}
+
 type banshoScratch struct {
 	_    structs.HostLayout
 	Buf  [20992]uint8
@@ -189,25 +195,27 @@ type banshoProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type banshoMapSpecs struct {
-	DirCache          *ebpf.MapSpec `ebpf:"dir_cache"`
-	Drops             *ebpf.MapSpec `ebpf:"drops"`
-	Events            *ebpf.MapSpec `ebpf:"events"`
-	FdTable           *ebpf.MapSpec `ebpf:"fd_table"`
-	FoldMap           *ebpf.MapSpec `ebpf:"fold_map"`
-	Generation        *ebpf.MapSpec `ebpf:"generation"`
-	Inflight          *ebpf.MapSpec `ebpf:"inflight"`
-	LastDirMap        *ebpf.MapSpec `ebpf:"last_dir_map"`
-	PipeTaints        *ebpf.MapSpec `ebpf:"pipe_taints"`
-	ProcStates        *ebpf.MapSpec `ebpf:"proc_states"`
-	ProtectedDirs     *ebpf.MapSpec `ebpf:"protected_dirs"`
-	ProtectedInodeGen *ebpf.MapSpec `ebpf:"protected_inode_gen"`
-	ProtectedInodes   *ebpf.MapSpec `ebpf:"protected_inodes"`
-	ScratchMap        *ebpf.MapSpec `ebpf:"scratch_map"`
-	SelfProbe         *ebpf.MapSpec `ebpf:"self_probe"`
-	SelfSeen          *ebpf.MapSpec `ebpf:"self_seen"`
-	SendSeen          *ebpf.MapSpec `ebpf:"send_seen"`
-	Stats             *ebpf.MapSpec `ebpf:"stats"`
-	TaintedPipes      *ebpf.MapSpec `ebpf:"tainted_pipes"`
+	DirCache        *ebpf.MapSpec `ebpf:"dir_cache"`
+	Drops           *ebpf.MapSpec `ebpf:"drops"`
+	Events          *ebpf.MapSpec `ebpf:"events"`
+	FdTable         *ebpf.MapSpec `ebpf:"fd_table"`
+	FoldMap         *ebpf.MapSpec `ebpf:"fold_map"`
+	Generation      *ebpf.MapSpec `ebpf:"generation"`
+	Inflight        *ebpf.MapSpec `ebpf:"inflight"`
+	LastDirMap      *ebpf.MapSpec `ebpf:"last_dir_map"`
+	PipeTaints      *ebpf.MapSpec `ebpf:"pipe_taints"`
+	ProcPresent     *ebpf.MapSpec `ebpf:"proc_present"`
+	ProcStates      *ebpf.MapSpec `ebpf:"proc_states"`
+	ProtInoKbits    *ebpf.MapSpec `ebpf:"prot_ino_kbits"`
+	ProtInoUbits    *ebpf.MapSpec `ebpf:"prot_ino_ubits"`
+	ProtectedDirs   *ebpf.MapSpec `ebpf:"protected_dirs"`
+	ProtectedInodes *ebpf.MapSpec `ebpf:"protected_inodes"`
+	ScratchMap      *ebpf.MapSpec `ebpf:"scratch_map"`
+	SelfProbe       *ebpf.MapSpec `ebpf:"self_probe"`
+	SelfSeen        *ebpf.MapSpec `ebpf:"self_seen"`
+	SendSeen        *ebpf.MapSpec `ebpf:"send_seen"`
+	Stats           *ebpf.MapSpec `ebpf:"stats"`
+	TaintedPipes    *ebpf.MapSpec `ebpf:"tainted_pipes"`
 }
 
 // banshoVariableSpecs contains global variables before they are loaded into the kernel.
@@ -250,25 +258,27 @@ func (o *banshoObjects) Close() error {
 //
 // It can be passed to loadBanshoObjects or ebpf.CollectionSpec.LoadAndAssign.
 type banshoMaps struct {
-	DirCache          *ebpf.Map `ebpf:"dir_cache"`
-	Drops             *ebpf.Map `ebpf:"drops"`
-	Events            *ebpf.Map `ebpf:"events"`
-	FdTable           *ebpf.Map `ebpf:"fd_table"`
-	FoldMap           *ebpf.Map `ebpf:"fold_map"`
-	Generation        *ebpf.Map `ebpf:"generation"`
-	Inflight          *ebpf.Map `ebpf:"inflight"`
-	LastDirMap        *ebpf.Map `ebpf:"last_dir_map"`
-	PipeTaints        *ebpf.Map `ebpf:"pipe_taints"`
-	ProcStates        *ebpf.Map `ebpf:"proc_states"`
-	ProtectedDirs     *ebpf.Map `ebpf:"protected_dirs"`
-	ProtectedInodeGen *ebpf.Map `ebpf:"protected_inode_gen"`
-	ProtectedInodes   *ebpf.Map `ebpf:"protected_inodes"`
-	ScratchMap        *ebpf.Map `ebpf:"scratch_map"`
-	SelfProbe         *ebpf.Map `ebpf:"self_probe"`
-	SelfSeen          *ebpf.Map `ebpf:"self_seen"`
-	SendSeen          *ebpf.Map `ebpf:"send_seen"`
-	Stats             *ebpf.Map `ebpf:"stats"`
-	TaintedPipes      *ebpf.Map `ebpf:"tainted_pipes"`
+	DirCache        *ebpf.Map `ebpf:"dir_cache"`
+	Drops           *ebpf.Map `ebpf:"drops"`
+	Events          *ebpf.Map `ebpf:"events"`
+	FdTable         *ebpf.Map `ebpf:"fd_table"`
+	FoldMap         *ebpf.Map `ebpf:"fold_map"`
+	Generation      *ebpf.Map `ebpf:"generation"`
+	Inflight        *ebpf.Map `ebpf:"inflight"`
+	LastDirMap      *ebpf.Map `ebpf:"last_dir_map"`
+	PipeTaints      *ebpf.Map `ebpf:"pipe_taints"`
+	ProcPresent     *ebpf.Map `ebpf:"proc_present"`
+	ProcStates      *ebpf.Map `ebpf:"proc_states"`
+	ProtInoKbits    *ebpf.Map `ebpf:"prot_ino_kbits"`
+	ProtInoUbits    *ebpf.Map `ebpf:"prot_ino_ubits"`
+	ProtectedDirs   *ebpf.Map `ebpf:"protected_dirs"`
+	ProtectedInodes *ebpf.Map `ebpf:"protected_inodes"`
+	ScratchMap      *ebpf.Map `ebpf:"scratch_map"`
+	SelfProbe       *ebpf.Map `ebpf:"self_probe"`
+	SelfSeen        *ebpf.Map `ebpf:"self_seen"`
+	SendSeen        *ebpf.Map `ebpf:"send_seen"`
+	Stats           *ebpf.Map `ebpf:"stats"`
+	TaintedPipes    *ebpf.Map `ebpf:"tainted_pipes"`
 }
 
 func (m *banshoMaps) Close() error {
@@ -282,9 +292,11 @@ func (m *banshoMaps) Close() error {
 		m.Inflight,
 		m.LastDirMap,
 		m.PipeTaints,
+		m.ProcPresent,
 		m.ProcStates,
+		m.ProtInoKbits,
+		m.ProtInoUbits,
 		m.ProtectedDirs,
-		m.ProtectedInodeGen,
 		m.ProtectedInodes,
 		m.ScratchMap,
 		m.SelfProbe,

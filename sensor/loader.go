@@ -54,6 +54,7 @@ type Sensor struct {
 	missing   []string // optional hooks not attached, with what is lost
 
 	probeMu sync.Mutex
+	inoBits inoFilter
 	rstats  ReaderStats
 
 	foldSummaries, foldHeadsMissing, foldHeadsDropped atomic.Uint64
@@ -126,6 +127,11 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		return nil, err
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBufferBytes)
+	words, err := pidWords("/proc")
+	if err != nil {
+		return nil, err
+	}
+	spec.Maps["proc_present"].MaxEntries = words
 
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
 	if err != nil {
@@ -140,6 +146,7 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		coll.Close()
 		return nil, err
 	}
+	s.inoBits.bits = s.maps.inoUserBits
 	for _, h := range hooks {
 		p := coll.Programs[h.prog]
 		if p == nil {
@@ -168,18 +175,19 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 // sensorMaps are the maps userspace reads or writes. Programs are taken
 // from the collection by name, since optional ones may be absent.
 type sensorMaps struct {
-	events, stats, drops                              *ebpf.Map
-	protectedDirs, protectedInodes, protectedInodeGen *ebpf.Map
-	selfProbe, fdTable, procStates                    *ebpf.Map
-	generation, foldMap                               *ebpf.Map
+	events, stats, drops                          *ebpf.Map
+	protectedDirs, protectedInodes                *ebpf.Map
+	selfProbe, fdTable, procStates                *ebpf.Map
+	generation, foldMap, procPresent, inoUserBits *ebpf.Map
 }
 
 func (m *sensorMaps) from(c *ebpf.Collection) error {
 	for name, dst := range map[string]**ebpf.Map{
 		"events": &m.events, "stats": &m.stats, "drops": &m.drops,
-		"protected_dirs": &m.protectedDirs, "protected_inodes": &m.protectedInodes, "protected_inode_gen": &m.protectedInodeGen,
+		"protected_dirs": &m.protectedDirs, "protected_inodes": &m.protectedInodes,
 		"self_probe": &m.selfProbe, "fd_table": &m.fdTable, "proc_states": &m.procStates,
 		"generation": &m.generation, "fold_map": &m.foldMap,
+		"proc_present": &m.procPresent, "prot_ino_ubits": &m.inoUserBits,
 	} {
 		if *dst = c.Maps[name]; *dst == nil {
 			return fmt.Errorf("object has no map %s", name)
@@ -304,7 +312,7 @@ func (s *Sensor) registerHardLinks() (int, error) {
 			if err != nil {
 				return nil
 			}
-			if err := s.maps.protectedInodes.Put(banshoInodeKey{Dev: dev, Ino: ino}, one); err == nil {
+			if err := s.putProtectedInode(banshoInodeKey{Dev: dev, Ino: ino}, one); err == nil {
 				n++
 			}
 			return nil

@@ -20,6 +20,7 @@ import (
 const (
 	pdIntegrity uint32 = 1 << 31
 	pdSelf      uint32 = 1 << 30
+	piGen       uint32 = 1 << 29 // protected_inodes: the entry carries the inode's generation
 )
 
 // IntegrityPath is a registered integrity path.
@@ -82,15 +83,20 @@ func (s *Sensor) RegisterIntegrity(paths, self []string) (reg []IntegrityPath, s
 			v |= pdSelf
 		}
 		key := banshoInodeKey{Dev: dev, Ino: ino}
-		m := s.maps.protectedInodes
 		if st.IsDir() {
-			m = s.maps.protectedDirs
+			var old uint32
+			if s.maps.protectedDirs.Lookup(key, &old) == nil && old&pdIntegrity == 0 {
+				continue // protected data already; stays so
+			}
+			err = s.maps.protectedDirs.Put(key, v)
+		} else {
+			var old banshoProtInode
+			if s.maps.protectedInodes.Lookup(key, &old) == nil && old.V&pdIntegrity == 0 {
+				continue
+			}
+			err = s.putProtectedInode(key, v)
 		}
-		var old uint32
-		if m.Lookup(key, &old) == nil && old&pdIntegrity == 0 {
-			continue // protected data already; stays so
-		}
-		if err := m.Put(key, v); err != nil {
+		if err != nil {
 			return reg, skipped, fmt.Errorf("protect.integrity_paths %s: add to kernel map: %w", it.p, err)
 		}
 		reg = append(reg, IntegrityPath{Path: real, Self: it.self, Dir: st.IsDir()})

@@ -778,10 +778,11 @@ func TestStaleProtectedInodeIsDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 		k := banshoInodeKey{Dev: dev, Ino: ino}
-		if err := h.s.maps.protectedInodes.Put(k, uint32(1)); err != nil {
+		// As the kernel side records a file it saw: kind, generation.
+		if err := h.s.putProtectedInode(k, 1); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.s.maps.protectedInodeGen.Put(k, gen+genDelta); err != nil {
+		if err := h.s.maps.protectedInodes.Put(k, banshoProtInode{V: 1 | piGen, Gen: gen + genDelta}); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -800,7 +801,7 @@ func TestStaleProtectedInodeIsDropped(t *testing.T) {
 		t.Errorf("%d events for %s, whose inode generation differs from the recorded one:\n%s", len(got), stale, h.dump())
 	}
 	dev, ino, _ := h.s.KernelIdentity(stale)
-	var v uint32
+	var v banshoProtInode
 	if err := h.s.maps.protectedInodes.Lookup(banshoInodeKey{Dev: dev, Ino: ino}, &v); err == nil {
 		t.Errorf("the stale entry of %s is still in protected_inodes", stale)
 	}

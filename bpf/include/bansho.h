@@ -15,6 +15,9 @@
 #define ARGS_BUF 1024     /* bytes of argv captured at exec */
 #define MAX_DEPTH 64      /* dentry levels walked (protected check and path) */
 #define FD_BITS 1024      /* fds tracked per process in proc_state.fds */
+#define PID_WORDS_DEFAULT 512 /* proc_present words (32768 pids); resized at load */
+#define INO_FILTER_SHIFT 19   /* prot_ino_*bits: 2^19 bits (64 KiB) each */
+#define INO_FILTER_WORDS (1 << (INO_FILTER_SHIFT - 6))
 #define SAMPLE_MAX 4096   /* bytes of a write or send sampled for content */
 
 enum op {
@@ -62,6 +65,16 @@ enum file_ns_kind {
  */
 #define PD_INTEGRITY (1U << 31)
 #define PD_SELF      (1U << 30)
+#define PI_GEN       (1U << 29) /* protected_inodes: gen below is the inode's */
+
+/* A protected_inodes value: the kind (above) and, for entries the kernel
+ * side made, the inode's i_generation, so that a stale entry left by a
+ * deleted file whose inode number was reused is recognised (ext4 reuses
+ * them at once). Entries userspace adds at start carry no generation. */
+struct prot_inode {
+	__u32 v;
+	__u32 gen;
+};
 #define PROT_DATA      1 /* protected data: opens, reads, writes, taint */
 #define PROT_INTEGRITY 2 /* integrity only: modifications, no reads, no taint */
 #define PROT_SELF      4 /* with PROT_INTEGRITY: one of the sensor's own files */

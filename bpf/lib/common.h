@@ -65,47 +65,83 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct inode_key);
-	__type(value, __u32);
+	__type(value, struct prot_inode);
 } protected_inodes SEC(".maps");
 
 /*
- * i_generation of each inode the kernel side put in protected_inodes. A
- * protected file that is deleted leaves its entry behind, and a file system
- * that reuses the inode number (ext4 does at once) would make a new,
- * unrelated file protected; the new file has another generation, so the
- * stale entry is dropped on first sight. Entries the sensor adds from
- * userspace at start have no generation here and are not checked.
+ * A one-hash filter in front of protected_inodes: a bit per hash of each
+ * (dev, ino) ever put there. Every open asks whether its file is protected;
+ * nearly all are not, and an array lookup is inlined by the verifier where
+ * a hash map lookup is a call that hashes and walks a bucket. A clear bit
+ * means "not there"; a set one (the inode, a collision, or an entry since
+ * removed) sends the open on to the real lookup. Bits are never cleared.
+ * The kernel sets bits in prot_ino_kbits (atomically), the loader in
+ * prot_ino_ubits, so neither overwrites the other's bits in a shared word.
+ * sensor/inofilter.go computes the same position.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct inode_key);
-	__type(value, __u32);
-} protected_inode_gen SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, INO_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} prot_ino_kbits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, INO_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} prot_ino_ubits SEC(".maps");
+
+/* The filter bit of k: Fibonacci hashing of the inode number mixed with
+ * the device, top INO_FILTER_SHIFT bits. */
+static __always_inline __u32 ino_filter_pos(const struct inode_key *k)
+{
+	__u64 h = (k->ino ^ (k->dev << 32) ^ (k->dev >> 32)) * 0x9E3779B97F4A7C15ULL;
+	return h >> (64 - INO_FILTER_SHIFT);
+}
+
+/* False when k was never put in protected_inodes. */
+static __always_inline int prot_inode_maybe(const struct inode_key *k)
+{
+	__u32 pos = ino_filter_pos(k);
+	__u32 w = pos >> 6;
+	__u64 *kw = bpf_map_lookup_elem(&prot_ino_kbits, &w);
+	__u64 *uw = bpf_map_lookup_elem(&prot_ino_ubits, &w);
+
+	if (!kw || !uw)
+		return 1;
+	return ((*kw | *uw) >> (pos & 63)) & 1;
+}
 
 /* The protected_inodes value of inode (key k), or NULL; a stale entry of a
  * deleted file whose inode number was reused is removed. */
 static __always_inline __u32 *prot_inode_lookup(struct inode *inode, struct inode_key *k)
 {
-	__u32 *hit = bpf_map_lookup_elem(&protected_inodes, k);
+	if (!prot_inode_maybe(k))
+		return NULL;
+	struct prot_inode *hit = bpf_map_lookup_elem(&protected_inodes, k);
 	if (!hit)
 		return NULL;
-	__u32 *gen = bpf_map_lookup_elem(&protected_inode_gen, k);
-	if (gen && *gen != BPF_CORE_READ(inode, i_generation)) {
+	if ((hit->v & PI_GEN) && hit->gen != BPF_CORE_READ(inode, i_generation)) {
 		bpf_map_delete_elem(&protected_inodes, k);
-		bpf_map_delete_elem(&protected_inode_gen, k);
 		return NULL;
 	}
-	return hit;
+	return &hit->v;
 }
 
-/* Adds inode (key k) to protected_inodes with value v and its generation. */
+/* Adds inode (key k) to protected_inodes with kind v and its generation. */
 static __always_inline void prot_inode_add(struct inode *inode, struct inode_key *k, __u32 v)
 {
-	__u32 gen = BPF_CORE_READ(inode, i_generation);
+	struct prot_inode val = {.v = v | PI_GEN, .gen = BPF_CORE_READ(inode, i_generation)};
+	__u32 pos = ino_filter_pos(k);
+	__u32 w = pos >> 6;
+	__u64 *kw = bpf_map_lookup_elem(&prot_ino_kbits, &w);
 
-	bpf_map_update_elem(&protected_inodes, k, &v, BPF_ANY);
-	bpf_map_update_elem(&protected_inode_gen, k, &gen, BPF_ANY);
+	/* The bit first: a lookup that sees the entry must pass the filter. */
+	if (kw)
+		__sync_fetch_and_or(kw, 1ULL << (pos & 63));
+	bpf_map_update_elem(&protected_inodes, k, &val, BPF_ANY);
 }
 
 /*
@@ -195,6 +231,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct proc_state);
 } proc_states SEC(".maps");
+
+/*
+ * A bit per tgid, set while the process may have a proc_states entry. Most
+ * system calls come from processes that have none, and the write, close
+ * and open paths ask here first: an inlined array lookup instead of a hash
+ * map call. A set bit without an entry only costs the lookup it saves; a
+ * tgid past the map (pid_max raised after start) is looked up. The loader
+ * sizes the map from /proc/sys/kernel/pid_max.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PID_WORDS_DEFAULT); /* resized by the loader */
+	__type(key, __u32);
+	__type(value, __u64);
+} proc_present SEC(".maps");
 
 /* Namespace syscalls in flight that touched a protected inode (by tid). */
 struct inflight {
@@ -514,7 +565,7 @@ static __always_inline void bump_generation(void)
  * system mounted below a protected directory is covered too. The verdict
  * for the parent directory is cached (see dir_cache).
  */
-static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *vfsmnt)
+static __always_inline int dentry_protected_hit(struct dentry *dp, struct vfsmount *vfsmnt, int *known)
 {
 	struct dentry *dentry = kcast(dp, dentry);
 	struct inode_key k = {};
@@ -527,10 +578,14 @@ static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *
 	struct inode *inode = dentry->d_inode;
 	__u32 *hit;
 
-	if (inode_key_of(inode, &k) == 0 &&
-	    ((hit = prot_inode_lookup(inode, &k)) ||
-	     ((inode->i_mode & S_IFMT) == S_IFDIR && (hit = bpf_map_lookup_elem(&protected_dirs, &k)))))
-		return guard_kind(*hit);
+	if (inode_key_of(inode, &k) == 0) {
+		if ((hit = prot_inode_lookup(inode, &k))) {
+			*known = 1;
+			return guard_kind(*hit);
+		}
+		if ((inode->i_mode & S_IFMT) == S_IFDIR && (hit = bpf_map_lookup_elem(&protected_dirs, &k)))
+			return guard_kind(*hit);
+	}
 	parent = dentry->d_parent;
 	if (!parent || parent == dentry || (mnt && dentry == mnt->mnt.mnt_root)) {
 		/* A root: nothing above it in this mount; walk (rare). */
@@ -559,6 +614,13 @@ static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *
 	bpf_map_update_elem(&dir_cache, &dk, &v, BPF_ANY);
 	last_dir_set(last, &dk, &v);
 	return c.found;
+}
+
+static __always_inline int dentry_protected(struct dentry *dp, struct vfsmount *vfsmnt)
+{
+	int known = 0;
+
+	return dentry_protected_hit(dp, vfsmnt, &known);
 }
 
 static long path_step(__u64 i, struct walk_ctx *c)
@@ -627,17 +689,45 @@ static __always_inline __u32 copy_built_path(struct scratch *s, __u32 pos, char 
 	return len;
 }
 
+/* Marks tgid as having (or about to have) a proc_states entry. Set before
+ * the entry is made, so a reader that would find the entry sees the bit. */
+static __always_inline void proc_present_set(__u32 tgid)
+{
+	__u32 w = tgid >> 6;
+	__u64 *word = bpf_map_lookup_elem(&proc_present, &w);
+
+	if (word)
+		__sync_fetch_and_or(word, 1ULL << (tgid & 63));
+}
+
+/* After the entry of an exited process is deleted. Its pid cannot be
+ * reused yet (the task is not reaped), so no new entry races the clear. */
+static __always_inline void proc_present_clear(__u32 tgid)
+{
+	__u32 w = tgid >> 6;
+	__u64 *word = bpf_map_lookup_elem(&proc_present, &w);
+
+	if (word)
+		__sync_fetch_and_and(word, ~(1ULL << (tgid & 63)));
+}
+
 static __always_inline struct proc_state *proc_state_get(__u32 tgid)
 {
+	__u32 w = tgid >> 6;
+	__u64 *word = bpf_map_lookup_elem(&proc_present, &w);
+
+	if (word && !((*word >> (tgid & 63)) & 1))
+		return NULL;
 	return bpf_map_lookup_elem(&proc_states, &tgid);
 }
 
 static __always_inline struct proc_state *proc_state_ensure(__u32 tgid)
 {
-	struct proc_state *ps = bpf_map_lookup_elem(&proc_states, &tgid);
+	struct proc_state *ps = proc_state_get(tgid);
 	if (ps)
 		return ps;
 	struct proc_state zero = {};
+	proc_present_set(tgid);
 	if (bpf_map_update_elem(&proc_states, &tgid, &zero, BPF_NOEXIST) < 0 &&
 	    !bpf_map_lookup_elem(&proc_states, &tgid)) {
 		stat_inc(STAT_PROC_STATE_FULL);
