@@ -93,7 +93,14 @@ func TestCompatSyscallsReported(t *testing.T) {
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	pid := run(t, "/", bin, "protected", dir, roster, outside, strconv.Itoa(port))
+	closed, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cport := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+
+	pid := run(t, "/", bin, "protected", dir, roster, outside, strconv.Itoa(port), strconv.Itoa(cport))
 	h.settle()
 	evs := h.all(func(ev *event.Event) bool { return int(ev.Proc.PID) == pid })
 	find := func(what string, pred func(*event.Event) bool) *event.Event {
@@ -193,10 +200,15 @@ func TestCompatSyscallsReported(t *testing.T) {
 			connects = append(connects, ev)
 		}
 	}
-	if len(connects) != 2 {
-		t.Fatalf("%d connect events, want 2 (connect(362) and socketcall SYS_CONNECT)\n%s", len(connects), h.dump())
+	if len(connects) != 3 {
+		t.Fatalf("%d connect events, want 3 (connect(362), socketcall SYS_CONNECT, a refused connect(362))\n%s", len(connects), h.dump())
 	}
-	for _, c := range connects {
+	refused := connects[2]
+	if !refused.Compat || refused.Net.Syscall != 42 || refused.Net.Ret != -int64(syscall.ECONNREFUSED) ||
+		refused.Net.Dst.String() != "127.0.0.1:"+strconv.Itoa(cport) {
+		t.Errorf("refused connect: compat=%v syscall=%d dst=%s ret=%d, want the negative errno", refused.Compat, refused.Net.Syscall, refused.Net.Dst, refused.Net.Ret)
+	}
+	for _, c := range connects[:2] {
 		if !c.Compat || c.Net.Syscall != 42 || c.Net.Dst.String() != dst || c.Net.Ret != 0 ||
 			c.Net.Protocol != syscall.IPPROTO_TCP || c.Net.Src.Port() == 0 || !c.Has(event.FlagTainted) {
 			t.Errorf("connect: compat=%v syscall=%d %s -> %s ret=%d proto=%d flags=%#x", c.Compat, c.Net.Syscall, c.Net.Src, c.Net.Dst, c.Net.Ret, c.Net.Protocol, c.Flags)
@@ -227,6 +239,25 @@ func TestCompatSyscallsReported(t *testing.T) {
 	}
 	if n := st.Counters["compat_syscalls"]; n < 15 {
 		t.Errorf("compat_syscalls = %d, want at least the 15 reported calls", n)
+	}
+}
+
+// A 32-bit tracer of the sensor is reported like a 64-bit one.
+func TestCompatSelfPtraced(t *testing.T) {
+	bin := build32(t)
+	h := startSensor(t, t.TempDir())
+	pid := uint32(run(t, "/", bin, "ptrace", strconv.Itoa(os.Getpid())))
+	seize := h.waitFor("ptrace(26) seize", func(e *event.Event) bool {
+		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 101
+	})
+	if !seize.Compat || seize.Self.Request != 0x4206 || seize.Self.TargetPID != uint32(os.Getpid()) || !seize.Has(event.FlagSelf) {
+		t.Errorf("seize: compat=%v %+v", seize.Compat, seize.Self)
+	}
+	vm := h.waitFor("process_vm_readv(347)", func(e *event.Event) bool {
+		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 310
+	})
+	if !vm.Compat || vm.Self.TargetPID != uint32(os.Getpid()) {
+		t.Errorf("process_vm_readv: compat=%v %+v", vm.Compat, vm.Self)
 	}
 }
 

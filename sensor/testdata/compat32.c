@@ -3,7 +3,7 @@
 // syscall numbers, most of them named explicitly, so the test knows which
 // compat entry each event came from. Exits 1 naming the failing call.
 //
-//   compat32 protected DIR ROSTER OUTSIDE PORT
+//   compat32 protected DIR ROSTER OUTSIDE PORT CLOSED
 //       open(5) ROSTER and read it (taint); openat(295) DIR/new.csv to
 //       write, write(4) 8 bytes, pwrite64(181) at 2^32+4096, fchown(95,
 //       16-bit ids) with -1/0; rename(38) DIR/new.csv to DIR/renamed.csv,
@@ -11,7 +11,10 @@
 //       unlink(10) it; truncate64(193) ROSTER to 3; writev(146) a sample
 //       to OUTSIDE/copy.txt; connect(362) to 127.0.0.1:PORT; socketcall(102)
 //       SYS_CONNECT and SYS_SEND on a second socket; sendmsg(370) a
-//       datagram to 127.0.0.1:9.
+//       datagram to 127.0.0.1:9; connect(362) to 127.0.0.1:CLOSED, refused.
+//   compat32 ptrace PID
+//       ptrace(26) PTRACE_SEIZE and PTRACE_DETACH of PID, process_vm_readv(347)
+//       of nothing from it.
 //   compat32 outside DIR
 //       the same kind of file work in DIR, which is not protected.
 #define _GNU_SOURCE
@@ -62,7 +65,7 @@ static void join(char *buf, size_t n, const char *dir, const char *name)
 	snprintf(buf, n, "%s/%s", dir, name);
 }
 
-static int protected_work(const char *dir, const char *roster, const char *outside, int port)
+static int protected_work(const char *dir, const char *roster, const char *outside, int port, int closed)
 {
 	char buf[256], p1[512], p2[512], p3[512];
 	long fd, out, s;
@@ -135,6 +138,13 @@ static int protected_work(const char *dir, const char *roster, const char *outsi
 	struct msghdr msg = {.msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &miov, .msg_iovlen = 1};
 	if (sys3(370 /* sendmsg */, s, (long)&msg, 0) != 8)
 		die("sendmsg");
+
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		die("socket 3");
+	sa.sin_port = htons(closed);
+	if (sys3(362 /* connect */, s, (long)&sa, sizeof(sa)) == 0 || errno != ECONNREFUSED)
+		die("connect to a closed port");
 	return 0;
 }
 
@@ -162,12 +172,23 @@ static int outside_work(const char *dir)
 	return 0;
 }
 
+static int ptrace_work(long pid)
+{
+	/* ptrace(PTRACE_SEIZE = 0x4206): does not stop the tracee */
+	if (sys5(26 /* ptrace */, 0x4206, pid, 0, 0, 0) == 0)
+		sys5(26 /* ptrace */, 17 /* PTRACE_DETACH */, pid, 0, 0, 0);
+	sys5(347 /* process_vm_readv */, pid, 0, 0, 0, 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc == 6 && strcmp(argv[1], "protected") == 0)
-		return protected_work(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (argc == 7 && strcmp(argv[1], "protected") == 0)
+		return protected_work(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]));
+	if (argc == 3 && strcmp(argv[1], "ptrace") == 0)
+		return ptrace_work(atol(argv[2]));
 	if (argc == 3 && strcmp(argv[1], "outside") == 0)
 		return outside_work(argv[2]);
-	fprintf(stderr, "usage: compat32 protected DIR ROSTER OUTSIDE PORT | outside DIR\n");
+	fprintf(stderr, "usage: compat32 protected DIR ROSTER OUTSIDE PORT CLOSED | ptrace PID | outside DIR\n");
 	return 2;
 }
