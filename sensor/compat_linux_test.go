@@ -242,6 +242,25 @@ func TestCompatSyscallsReported(t *testing.T) {
 	}
 }
 
+// A 64-bit program using int $0x80 enters as ia32: reported, marked compat.
+func TestCompatInt80From64Bit(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "int80")
+	if out, err := exec.Command("gcc", "-static", "-no-pie", "-O1", "-Wall", "-o", bin, "testdata/int80.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc -static -no-pie: %v\n%s", err, out)
+	}
+	dir, roster := protectedDir(t)
+	h := startSensor(t, dir)
+	pid := run(t, "/", bin, roster)
+	open := h.waitFor("int $0x80 open(5) of the roster", fileEv(event.OpFileOpen, pid, roster))
+	if !open.Compat || open.File.Syscall != 2 || open.File.Name != roster || !open.Has(event.FlagTainted) || !open.Has(event.FlagProtected) {
+		t.Errorf("open: compat=%v syscall=%d name=%q flags=%#x", open.Compat, open.File.Syscall, open.File.Name, open.Flags)
+	}
+	ex := h.waitFor("exec of int80", func(ev *event.Event) bool { return ev.Op == event.OpExec && int(ev.Proc.PID) == pid })
+	if ex.Compat {
+		t.Error("exec of a 64-bit program marked compat")
+	}
+}
+
 // A 32-bit tracer of the sensor is reported like a 64-bit one.
 func TestCompatSelfPtraced(t *testing.T) {
 	bin := build32(t)
