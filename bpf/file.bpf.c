@@ -76,6 +76,9 @@
 #define O_CREAT 0100
 #define O_TRUNC 01000
 
+/* The native number of an ia32 syscall (compat.bpf.c). */
+static __always_inline long compat_to_native(long nr32);
+
 static __always_inline int is_ns_syscall(long nr)
 {
 	switch (nr) {
@@ -261,8 +264,10 @@ static __always_inline void fd_track_changed(__u32 tgid, int fd, struct fd_info 
 	fd_track(tgid, fd, info);
 }
 
-static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_open(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
 	const char *uname = NULL;
@@ -288,24 +293,24 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 
 	switch (nr) {
 	case NR_open:
-		uname = (const char *)regs->di;
-		flags = regs->si;
-		mode = regs->dx;
+		uname = (const char *)a->a0;
+		flags = a->a1;
+		mode = a->a2;
 		break;
 	case NR_creat:
-		uname = (const char *)regs->di;
+		uname = (const char *)a->a0;
 		flags = O_CREAT | O_WRONLY | O_TRUNC;
-		mode = regs->si;
+		mode = a->a1;
 		break;
 	case NR_openat:
-		uname = (const char *)regs->si;
-		flags = regs->dx;
-		mode = regs->r10;
+		uname = (const char *)a->a1;
+		flags = a->a2;
+		mode = a->a3;
 		break;
 	case NR_openat2: {
 		struct open_how how = {};
-		uname = (const char *)regs->si;
-		if (bpf_probe_read_user(&how, sizeof(how), (void *)regs->dx) == 0) {
+		uname = (const char *)a->a1;
+		if (bpf_probe_read_user(&how, sizeof(how), (void *)a->a2) == 0) {
 			flags = how.flags;
 			mode = how.mode;
 		}
@@ -369,7 +374,7 @@ static __noinline int handle_open(struct pt_regs *regs, long nr, long ret)
 
 	/* The same open of the same file again within the window: counted in
 	 * the first one's window (the open that tainted the process never is). */
-	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_OPEN, .nr = nr, .oflags = flags,
+	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_OPEN, .nr = nr, .oflags = flags, .xflags = a->compat,
 			      .dev = k.dev, .ino = k.ino};
 	fk.flags = (prot ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
 	if (!newly_tainted && fold_try(&fk, 0))
@@ -463,8 +468,10 @@ static __always_inline void net_event_init(struct net_event *e, struct task_stru
  * sample_bytes of the data for the content detector. A tainted process
  * writing to a pipe taints the pipe, so whoever reads it is tainted too.
  */
-static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int fd, __u64 count)
+__noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, __u64 count)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
 	struct proc_state *ps = proc_state_get(tgid);
@@ -546,9 +553,9 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 		off = sizeof(*n);
 		if (!copy) {
 			long len = ret;
-			const void *src = (const void *)regs->si;
+			const void *src = (const void *)a->a1;
 			if (nr == NR_writev || nr == NR_pwritev || nr == NR_pwritev2)
-				src = first_iov(src, &len);
+				src = first_iov(src, &len, a->compat);
 			n->sample_len = put_sample(&s->buf[off], src, len, &n->hdr.flags);
 			off += n->sample_len;
 		}
@@ -559,7 +566,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	/* Writes that carry nothing for the content detector (no sample, no
 	 * read-back of a copy) fold; the fold sums the bytes written. */
 	int sampled = tainted && !info->protected_data && !copy;
-	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_WRITE, .nr = nr,
+	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_WRITE, .nr = nr, .xflags = a->compat,
 			      .result = ret > 0 ? 1 : ret, .dev = k.dev, .ino = k.ino};
 	fk.flags = (info->protected_data ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
 	int foldable = !sampled && !copy;
@@ -577,7 +584,7 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	e->fd = fd;
 	e->count = count;
 	if (nr == NR_pwrite64 || nr == NR_pwritev || nr == NR_pwritev2)
-		e->pos = regs->r10;
+		e->pos = a->a3;
 	else if (ret > 0)
 		e->pos = f->f_pos - ret; /* where this write started */
 	fill_inode_attrs(e, inode);
@@ -587,9 +594,9 @@ static __noinline int handle_write(struct pt_regs *regs, long nr, long ret, int 
 	/* Sample what a tainted process writes outside protected data. */
 	if (sampled) {
 		long len = ret;
-		const void *src = (const void *)regs->si;
+		const void *src = (const void *)a->a1;
 		if (nr == NR_writev || nr == NR_pwritev || nr == NR_pwritev2)
-			src = first_iov(src, &len);
+			src = first_iov(src, &len, a->compat);
 		e->sample_len = put_sample(&s->buf[off & OFF_MASK], src, len, &e->hdr.flags);
 		off += e->sample_len;
 	}
@@ -617,8 +624,10 @@ static __always_inline int handle_close(struct task_struct *task, int fd, long r
 }
 
 /* A read from a pipe a tainted process wrote to taints the reader. */
-static __noinline int handle_read(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_read(const struct sc_args *a, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	__u32 zero = 0;
 	__u64 *any = bpf_map_lookup_elem(&pipe_taints, &zero);
 	struct task_struct *task;
@@ -629,7 +638,7 @@ static __noinline int handle_read(struct pt_regs *regs, long nr, long ret)
 	if (!any || !*any || ret <= 0)
 		return 0;
 	task = bpf_get_current_task_btf();
-	f = fd_file(task, regs->di);
+	f = fd_file(task, a->a0);
 	if (!f || (f->f_path.dentry->d_inode->i_mode & S_IFMT) != S_IFIFO)
 		return 0;
 	if (inode_key_of(f->f_path.dentry->d_inode, &k) < 0 || !bpf_map_lookup_elem(&tainted_pipes, &k))
@@ -640,15 +649,17 @@ static __noinline int handle_read(struct pt_regs *regs, long nr, long ret)
 	return 0;
 }
 
-static __noinline int handle_dup(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_dup(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct fd_key k = {.tgid = tgid, .fd = regs->di};
+	struct fd_key k = {.tgid = tgid, .fd = a->a0};
 	struct fd_info *info;
 
 	if (ret < 0)
 		return 0;
-	if (nr == NR_fcntl && regs->si != F_DUPFD && regs->si != F_DUPFD_CLOEXEC)
+	if (nr == NR_fcntl && a->a1 != F_DUPFD && a->a1 != F_DUPFD_CLOEXEC)
 		return 0;
 	if (!proc_state_get(tgid))
 		return 0;
@@ -663,10 +674,12 @@ static __noinline int handle_dup(struct pt_regs *regs, long nr, long ret)
 }
 
 /* fchmod, fchown, ftruncate: the fd names the object. */
-static __noinline int handle_fd_attr(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_fd_attr(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct file *f = fd_file(task, regs->di);
+	struct file *f = fd_file(task, a->a0);
 	struct scratch *s;
 	struct file_event *e;
 	struct dentry *d;
@@ -686,20 +699,20 @@ static __noinline int handle_fd_attr(struct pt_regs *regs, long nr, long ret)
 	e = (void *)s->buf;
 	file_event_init(e, task, OP_FILE_NS, nr, ret);
 	e->hdr.flags |= guard_flags(prot);
-	e->fd = regs->di;
+	e->fd = a->a0;
 	switch (nr) {
 	case NR_fchmod:
 		e->kind = NS_CHMOD;
-		e->mode = regs->si;
+		e->mode = a->a1;
 		break;
 	case NR_fchown:
 		e->kind = NS_CHOWN;
-		e->uid = regs->si;
-		e->gid = regs->dx;
+		e->uid = a->a1;
+		e->gid = a->a2;
 		break;
 	case NR_ftruncate:
 		e->kind = NS_TRUNCATE;
-		e->count = regs->si;
+		e->count = a->a1;
 		break;
 	}
 	fill_inode_attrs(e, BPF_CORE_READ(d, d_inode));
@@ -709,8 +722,10 @@ static __noinline int handle_fd_attr(struct pt_regs *regs, long nr, long ret)
 }
 
 /* A path-based namespace or attribute syscall that touched protected data. */
-static __noinline int handle_ns(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_ns(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tid = task->pid;
 	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
@@ -742,103 +757,103 @@ static __noinline int handle_ns(struct pt_regs *regs, long nr, long ret)
 	switch (nr) {
 	case NR_rename:
 		e->kind = NS_RENAME;
-		name1 = (void *)regs->di;
-		name2 = (void *)regs->si;
+		name1 = (void *)a->a0;
+		name2 = (void *)a->a1;
 		break;
 	case NR_renameat:
 	case NR_renameat2:
 		e->kind = NS_RENAME;
-		dfd1 = regs->di;
-		name1 = (void *)regs->si;
-		dfd2 = regs->dx;
-		name2 = (void *)regs->r10;
+		dfd1 = a->a0;
+		name1 = (void *)a->a1;
+		dfd2 = a->a2;
+		name2 = (void *)a->a3;
 		if (nr == NR_renameat2)
-			e->flags = regs->r8;
+			e->flags = a->a4;
 		break;
 	case NR_unlink:
 		e->kind = NS_UNLINK;
-		name1 = (void *)regs->di;
+		name1 = (void *)a->a0;
 		break;
 	case NR_rmdir:
 		e->kind = NS_RMDIR;
-		name1 = (void *)regs->di;
+		name1 = (void *)a->a0;
 		break;
 	case NR_unlinkat:
-		dfd1 = regs->di;
-		name1 = (void *)regs->si;
-		e->flags = regs->dx;
+		dfd1 = a->a0;
+		name1 = (void *)a->a1;
+		e->flags = a->a2;
 		e->kind = (e->flags & AT_REMOVEDIR) ? NS_RMDIR : NS_UNLINK;
 		break;
 	case NR_link:
 		e->kind = NS_LINK;
-		name1 = (void *)regs->di;
-		name2 = (void *)regs->si;
+		name1 = (void *)a->a0;
+		name2 = (void *)a->a1;
 		break;
 	case NR_linkat:
 		e->kind = NS_LINK;
-		dfd1 = regs->di;
-		name1 = (void *)regs->si;
-		dfd2 = regs->dx;
-		name2 = (void *)regs->r10;
-		e->flags = regs->r8;
+		dfd1 = a->a0;
+		name1 = (void *)a->a1;
+		dfd2 = a->a2;
+		name2 = (void *)a->a3;
+		e->flags = a->a4;
 		break;
 	case NR_symlink:
 		e->kind = NS_SYMLINK;
-		name1 = (void *)regs->di; /* the target: a string, not resolved */
+		name1 = (void *)a->a0; /* the target: a string, not resolved */
 		anchor1 = 0;
-		name2 = (void *)regs->si;
+		name2 = (void *)a->a1;
 		break;
 	case NR_symlinkat:
 		e->kind = NS_SYMLINK;
-		name1 = (void *)regs->di;
+		name1 = (void *)a->a0;
 		anchor1 = 0;
-		dfd2 = regs->si;
-		name2 = (void *)regs->dx;
+		dfd2 = a->a1;
+		name2 = (void *)a->a2;
 		break;
 	case NR_mkdir:
 		e->kind = NS_MKDIR;
-		name1 = (void *)regs->di;
-		e->mode = regs->si;
+		name1 = (void *)a->a0;
+		e->mode = a->a1;
 		break;
 	case NR_mkdirat:
 		e->kind = NS_MKDIR;
-		dfd1 = regs->di;
-		name1 = (void *)regs->si;
-		e->mode = regs->dx;
+		dfd1 = a->a0;
+		name1 = (void *)a->a1;
+		e->mode = a->a2;
 		break;
 	case NR_chmod:
 		e->kind = NS_CHMOD;
-		name1 = (void *)regs->di;
-		e->mode = regs->si;
+		name1 = (void *)a->a0;
+		e->mode = a->a1;
 		break;
 	case NR_fchmodat:
 	case NR_fchmodat2:
 		e->kind = NS_CHMOD;
-		dfd1 = regs->di;
-		name1 = (void *)regs->si;
-		e->mode = regs->dx;
+		dfd1 = a->a0;
+		name1 = (void *)a->a1;
+		e->mode = a->a2;
 		if (nr == NR_fchmodat2)
-			e->flags = regs->r10;
+			e->flags = a->a3;
 		break;
 	case NR_chown:
 	case NR_lchown:
 		e->kind = NS_CHOWN;
-		name1 = (void *)regs->di;
-		e->uid = regs->si;
-		e->gid = regs->dx;
+		name1 = (void *)a->a0;
+		e->uid = a->a1;
+		e->gid = a->a2;
 		break;
 	case NR_fchownat:
 		e->kind = NS_CHOWN;
-		dfd1 = regs->di;
-		name1 = (void *)regs->si;
-		e->uid = regs->dx;
-		e->gid = regs->r10;
-		e->flags = regs->r8;
+		dfd1 = a->a0;
+		name1 = (void *)a->a1;
+		e->uid = a->a2;
+		e->gid = a->a3;
+		e->flags = a->a4;
 		break;
 	case NR_truncate:
 		e->kind = NS_TRUNCATE;
-		name1 = (void *)regs->di;
-		e->count = regs->si;
+		name1 = (void *)a->a0;
+		e->count = a->a1;
 		break;
 	}
 
@@ -871,6 +886,8 @@ static __always_inline void ctime_hit(struct inode *inode)
 	struct inode_key k = {};
 	int prot;
 
+	if (task->thread_info.status & TS_COMPAT)
+		nr = compat_to_native(nr); /* an ia32 number: see compat.bpf.c */
 	if (!is_ns_syscall(nr))
 		return;
 	if (task->flags & 0x00200000 /* PF_KTHREAD */)

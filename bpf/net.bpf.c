@@ -70,10 +70,12 @@ static __always_inline void net_event_head(struct net_event *e, struct task_stru
  * is checked before the process and the socket are read: a folded connect
  * costs a user read and two lookups.
  */
-static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_connect(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	int fd = regs->di;
+	int fd = a->a0;
 	struct scratch *s = get_scratch();
 	struct net_event *e;
 	struct socket *sock;
@@ -82,14 +84,14 @@ static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 		return 0;
 	e = (void *)s->buf;
 	__builtin_memset(e, 0, sizeof(*e));
-	if (read_dest(e, (void *)regs->si) < 0)
+	if (read_dest(e, (void *)a->a1) < 0)
 		return 0;
 	struct proc_state *ps = proc_state_get(task->tgid);
 	int tainted = ps && (ps->flags & PS_TAINTED);
 
 	/* The same destination with the same result again within the window:
 	 * counted in the first connect's window (the source port is not kept). */
-	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_CONNECT, .nr = nr,
+	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_CONNECT, .nr = nr, .xflags = a->compat,
 			      .flags = tainted ? EF_TAINTED : 0, .result = ret,
 			      .dev = ((__u64)e->family << 16) | e->dport};
 	__builtin_memcpy(fk.addr, e->daddr, 16);
@@ -115,8 +117,10 @@ static __noinline int handle_connect(struct pt_regs *regs, long nr, long ret)
 	return 0;
 }
 
-static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_accept(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct scratch *s;
 	struct net_event *e;
@@ -141,7 +145,7 @@ static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
 		track_socket(task, ret, e); /* see handle_connect */
 	/* Connections from the same peer address to the same local port within
 	 * the window: counted in the first accept's window. */
-	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_ACCEPT, .nr = nr,
+	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_ACCEPT, .nr = nr, .xflags = a->compat,
 			      .flags = tainted ? EF_TAINTED : 0,
 			      .dev = ((__u64)e->family << 16) | e->sport};
 	__builtin_memcpy(fk.addr, e->daddr, 16);
@@ -158,10 +162,12 @@ static __noinline int handle_accept(struct pt_regs *regs, long nr, long ret)
  * reported (deduplicated per process and destination); any send by a
  * tainted process is reported with its peer.
  */
-static __noinline int handle_send(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_send(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	int fd = regs->di;
+	int fd = a->a0;
 	const void *dest = NULL;
 	struct scratch *s;
 	struct net_event *e;
@@ -170,14 +176,17 @@ static __noinline int handle_send(struct pt_regs *regs, long nr, long ret)
 	int tainted = ps && (ps->flags & PS_TAINTED);
 
 	if (nr == NR_sendto) {
-		dest = (void *)regs->r8;
+		dest = (void *)a->a4;
 	} else {
-		/* msghdr (sendmsg) or the first mmsghdr (sendmmsg): msg_name first */
-		void *msg = (void *)regs->si;
-		if (msg && bpf_probe_read_user(&dest, sizeof(dest), msg) < 0) {
+		/* msghdr (sendmsg) or the first mmsghdr (sendmmsg): msg_name
+		 * first, a pointer (32 bits in struct compat_msghdr) */
+		void *msg = (void *)a->a1;
+		__u64 name = 0;
+		if (msg && bpf_probe_read_user(&name, a->compat ? 4 : 8, msg) < 0) {
 			stat_inc(STAT_USER_READ_FAIL);
-			dest = NULL;
+			name = 0;
 		}
+		dest = (const void *)name;
 	}
 	if (!dest && !tainted)
 		return 0;
@@ -191,7 +200,7 @@ static __noinline int handle_send(struct pt_regs *regs, long nr, long ret)
 		return 0;
 	e = (void *)s->buf;
 	net_event_init(e, task, OP_NET_SEND, nr, ret, fd);
-	e->bytes = nr == NR_sendto ? regs->dx : (ret > 0 ? ret : 0);
+	e->bytes = nr == NR_sendto ? a->a2 : (ret > 0 ? ret : 0);
 	fill_sock(e, sock, dest != NULL);
 	if (dest && read_dest(e, dest) < 0 && !tainted)
 		return 0;
@@ -201,13 +210,20 @@ static __noinline int handle_send(struct pt_regs *regs, long nr, long ret)
 	if (tainted) {
 		e->hdr.flags |= EF_TAINTED;
 		long len = ret;
-		const void *src = (const void *)regs->si;
+		const void *src = (const void *)a->a1;
 		if (nr != NR_sendto) {
 			/* msghdr (or the first mmsghdr): msg_iov after name and namelen */
-			struct user_msghdr m = {};
 			src = NULL;
-			if (bpf_probe_read_user(&m, sizeof(m), (void *)regs->si) == 0)
-				src = first_iov(m.msg_iov, &len);
+			if (a->compat) {
+				/* struct compat_msghdr: name, namelen, iov, ... (32 bits each) */
+				__u32 iov = 0;
+				if (bpf_probe_read_user(&iov, 4, (void *)a->a1 + 8) == 0)
+					src = first_iov((void *)(__u64)iov, &len, 1);
+			} else {
+				struct user_msghdr m = {};
+				if (bpf_probe_read_user(&m, sizeof(m), (void *)a->a1) == 0)
+					src = first_iov(m.msg_iov, &len, 0);
+			}
 		}
 		e->sample_len = put_sample(&s->buf[off], src, len, &e->hdr.flags);
 		off += e->sample_len;

@@ -112,8 +112,10 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
  * telling as a successful one). The pid is resolved in the initial pid
  * namespace.
  */
-static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
+__noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
 {
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct task_struct *t;
 	long request = 0;
@@ -125,20 +127,20 @@ static __noinline int handle_ptrace(struct pt_regs *regs, long nr, long ret)
 	if (!self_tgid)
 		return 0;
 	if (nr == NR_ptrace) {
-		request = regs->di;
+		request = a->a0;
 		if (request != PTRACE_ATTACH && request != PTRACE_SEIZE)
 			return 0;
-		pid = regs->si;
+		pid = a->a1;
 	} else if (nr == NR_pidfd_getfd) {
 		/* pidfd_getfd(pidfd, targetfd, flags): copies one of the
 		 * target's descriptors out. The pidfs inode holds its pid. */
-		struct file *pf = fd_file(cur, regs->di);
+		struct file *pf = fd_file(cur, a->a0);
 		if (!pf || pf->f_inode->i_sb->s_magic != PID_FS_MAGIC)
 			return 0;
 		pid = pid_nr_of(kcast(pf->f_inode->i_private, pid)); /* pidfd_pid() */
-		request = regs->si; /* the target's fd */
+		request = a->a1; /* the target's fd */
 	} else {
-		pid = regs->di;
+		pid = a->a0;
 	}
 	if (pid <= 0)
 		return 0;

@@ -53,7 +53,7 @@ type banshoFoldKey struct {
 	Nr     uint16
 	Result int64
 	Oflags uint32
-	Pad    uint32
+	Xflags uint32
 	Dev    uint64
 	Ino    uint64
 	Addr   [16]uint8

@@ -27,6 +27,9 @@ const (
 	maxArgs     = 256
 )
 
+// efxCompat is EFX_COMPAT of event_hdr.xflags (bansho.h).
+const efxCompat = 1 << 0
+
 // ErrShortRecord is returned for a record shorter than its opcode needs.
 var ErrShortRecord = errors.New("short record")
 
@@ -77,10 +80,11 @@ func (d *Decoder) Decode(rec []byte, ev *event.Event) error {
 		return fmt.Errorf("%w: %d bytes, header needs %d", ErrShortRecord, len(rec), hdrSize)
 	}
 	*ev = event.Event{
-		Op:    event.Op(rec[0]),
-		Flags: rec[1],
-		CPU:   le.Uint32(rec[4:]),
-		KTime: le.Uint64(rec[8:]),
+		Op:     event.Op(rec[0]),
+		Flags:  rec[1],
+		CPU:    uint32(le.Uint16(rec[4:])),
+		Compat: rec[6]&efxCompat != 0,
+		KTime:  le.Uint64(rec[8:]),
 	}
 	if size := int(le.Uint16(rec[2:])); size > len(rec) {
 		return fmt.Errorf("%w: header says %d bytes, got %d", ErrShortRecord, size, len(rec))

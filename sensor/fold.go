@@ -95,6 +95,7 @@ func decodeRepeat(rec []byte) (foldKey, foldVal, error) {
 	k.Nr = le.Uint16(b[6:])
 	k.Result = int64(le.Uint64(b[8:]))
 	k.Oflags = le.Uint32(b[16:])
+	k.Xflags = le.Uint32(b[20:])
 	k.Dev = le.Uint64(b[24:])
 	k.Ino = le.Uint64(b[32:])
 	copy(k.Addr[:], b[40:56])
@@ -132,7 +133,7 @@ func (f *folds) summary(k foldKey, v foldVal, clock Clock) *event.Event {
 // headless is what the kernel's fold key says about a call whose head
 // record is not at hand.
 func headless(k foldKey) *event.Event {
-	ev := &event.Event{Op: event.Op(k.Op), Flags: k.Flags}
+	ev := &event.Event{Op: event.Op(k.Op), Flags: k.Flags, Compat: k.Xflags&efxCompat != 0}
 	ev.Proc.PID = k.Tgid
 	ev.Proc.TID = k.Tgid
 	ev.Proc.StartBoot = k.Start

@@ -235,7 +235,7 @@ var kernelCounters = []struct {
 	{3, "fd_table_full", false},
 	{4, "proc_state_full", false},
 	{5, "inflight_full", false},
-	{6, "compat_syscall_ignored", false},
+	{6, "compat_syscalls", false},
 	{7, "udp_send_deduplicated", false},
 	{8, "stale_fd_entry", false},
 	{9, "content_sample_truncated", false},

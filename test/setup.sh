@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing bansho needs on a fresh Debian machine:
 # clang/llvm and libbpf headers (make generate), bpftool, the real programs
-# the kernel tests run (python3, coreutils, openssh-server for a real SSH
+# the kernel tests run (python3, coreutils, gcc-multilib for the static
+# 32-bit programs of the ia32 tests, openssh-server for a real SSH
 # login), kcat (the exporter tests read Kafka back with it), and mounts
 # tracefs. Idempotent;
 # run as root. Go itself is expected at /usr/local/go or on PATH.
@@ -9,7 +10,7 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-for pkg in clang llvm libbpf-dev bpftool python3 coreutils iproute2 curl jq kcat openssh-server openssh-client; do
+for pkg in clang llvm libbpf-dev bpftool gcc gcc-multilib python3 coreutils iproute2 curl jq kcat openssh-server openssh-client; do
 	have "$pkg" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

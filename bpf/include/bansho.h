@@ -88,7 +88,7 @@ enum stat_idx {
 	STAT_FDTABLE_FULL = 3,    /* fd_table update failed */
 	STAT_PROC_STATE_FULL = 4, /* proc_state update failed */
 	STAT_INFLIGHT_FULL = 5,   /* inflight update failed */
-	STAT_COMPAT_SYSCALL = 6,  /* 32-bit syscall seen: not decoded */
+	STAT_COMPAT_SYSCALL = 6,  /* 32-bit (ia32) syscall of a kind bansho reports, decoded */
 	STAT_SEND_DEDUPED = 7,    /* unconnected UDP send folded into an earlier one */
 	STAT_STALE_FD = 8,        /* fd_table entry no longer matched the fd */
 	STAT_SAMPLE_TRUNCATED = 9,/* a write or send was larger than the sample */
@@ -100,11 +100,16 @@ enum stat_idx {
 	STAT_MAX = 16,
 };
 
+/* hdr.xflags (flags is full) */
+#define EFX_COMPAT     (1 << 0) /* a 32-bit (ia32) syscall made it; exec: a 32-bit program */
+
 struct event_hdr {
 	__u8 op;
 	__u8 flags;
 	__u16 size;  /* bytes of the whole record, header included */
-	__u32 cpu;
+	__u16 cpu;
+	__u8 xflags; /* EFX_* */
+	__u8 pad;
 	__u64 ktime; /* CLOCK_BOOTTIME ns */
 };
 
@@ -228,7 +233,7 @@ struct fold_key {
 	__u16 nr;       /* syscall */
 	__s64 result;   /* result class: 0 open/accept ok, 1 write of > 0 bytes, else ret */
 	__u32 oflags;   /* open flags */
-	__u32 pad;
+	__u32 xflags;   /* the record's EFX_COMPAT: 32-bit calls fold apart */
 	__u64 dev;      /* file: dev and ino; net: (family << 16 | port) and 0 */
 	__u64 ino;
 	__u8 addr[16];  /* net: the peer address */

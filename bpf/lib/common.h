@@ -24,6 +24,20 @@
 #define S_IFDIR 0040000
 #define S_IFIFO 0010000
 
+/*
+ * A syscall's six arguments in the native (x86_64) order, whichever entry
+ * the call came through: the native dispatch fills them from di, si, dx,
+ * r10, r8, r9; the ia32 one (compat.bpf.c) from bx, cx, dx, si, di, bp,
+ * zero-extended, with 64-bit values that ia32 splits over two registers
+ * joined. compat says which, for the handlers that read user structures
+ * whose layout differs (iovec, msghdr).
+ */
+struct sc_args {
+	__u64 a0, a1, a2, a3, a4, a5;
+	__u32 compat;
+	__u32 pad;
+};
+
 /* Load-time knobs, set by the loader on the CollectionSpec. */
 const volatile __u32 self_tgid = 0;          /* the sensor itself: never traced */
 const volatile __u64 wakeup_bytes = 256 * 1024; /* wake the reader past this backlog */
@@ -427,12 +441,21 @@ static __always_inline void fill_proc(struct proc_ctx *p, struct task_struct *t)
 	__builtin_memcpy(p->comm, task->comm, TASK_COMM_LEN);
 }
 
+/*
+ * EFX_COMPAT marks a record made while the task ran a 32-bit (ia32) syscall;
+ * for exec, a 32-bit program (the kernel sets TS_COMPAT for its first return
+ * to user mode). Read here, on the record path only, not on every syscall.
+ */
 static __always_inline void fill_hdr(struct event_hdr *h, __u8 op)
 {
+	struct task_struct *t = bpf_get_current_task_btf();
+
 	h->op = op;
 	h->flags = 0;
 	h->size = 0;
 	h->cpu = bpf_get_smp_processor_id();
+	h->xflags = (t->thread_info.status & TS_COMPAT) ? EFX_COMPAT : 0;
+	h->pad = 0;
 	h->ktime = bpf_ktime_get_boot_ns();
 }
 
@@ -812,13 +835,23 @@ static __always_inline __u32 put_sample(void *dst, const void *src, long len, __
 	return n;
 }
 
-/* The first iovec's base and length, for the vector calls. */
-static __always_inline const void *first_iov(const void *iov, long *len)
+/* The first iovec's base and length, for the vector calls; compat: the
+ * ia32 layout (struct compat_iovec: two 32-bit words). */
+static __always_inline const void *first_iov(const void *iov, long *len, __u32 compat)
 {
 	struct iovec v = {};
 
-	if (!iov || bpf_probe_read_user(&v, sizeof(v), iov) < 0)
+	if (!iov)
 		return NULL;
+	if (compat) {
+		__u32 cv[2] = {};
+		if (bpf_probe_read_user(cv, sizeof(cv), iov) < 0)
+			return NULL;
+		v.iov_base = (void *)(__u64)cv[0];
+		v.iov_len = cv[1];
+	} else if (bpf_probe_read_user(&v, sizeof(v), iov) < 0) {
+		return NULL;
+	}
 	if ((long)v.iov_len < *len)
 		*len = v.iov_len;
 	return v.iov_base;

@@ -265,9 +265,13 @@ type State struct {
 type Event struct {
 	Op    Op
 	Flags uint8
-	CPU   uint32
-	KTime uint64    // CLOCK_BOOTTIME ns
-	Time  time.Time // wall clock
+	// Compat: a 32-bit (ia32) syscall made the record (a program built
+	// with gcc -m32, or int $0x80); for exec, the new program is 32-bit.
+	// EFX_COMPAT in the header's xflags.
+	Compat bool
+	CPU    uint32
+	KTime  uint64    // CLOCK_BOOTTIME ns
+	Time   time.Time // wall clock
 
 	Proc Process
 	// Sample holds the first bytes of data a tainted process wrote or

@@ -51,6 +51,9 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 	if ev.Has(event.FlagReadFailed) {
 		o.boolean("read_failed", true)
 	}
+	if ev.Compat {
+		o.boolean("compat", true)
+	}
 	repeat(o, ev)
 	if c := ev.Content; c != nil {
 		o.section("content")

@@ -18,6 +18,7 @@ var BanshoFields = map[string]string{
 	"bansho.pid_ns":            "long",
 	"bansho.truncated":         "boolean",
 	"bansho.read_failed":       "boolean",
+	"bansho.compat":            "boolean",
 	"bansho.redacted":          "boolean",
 	"bansho.tainted":           "boolean",
 	"bansho.self_target":       "boolean",
