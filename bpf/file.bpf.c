@@ -875,6 +875,68 @@ __noinline int handle_ns(const struct sc_args *a, long nr, long ret)
 }
 
 /*
+ * What a rename changed, by the type of the inodes whose ctime it set: the
+ * ctime hook counts, sys_exit reads and clears. Only a moved directory can
+ * change cached directory verdicts (those of everything below it); a moved
+ * file cannot, and hosts rename files all the time (atomic saves, log
+ * rotation), so sys_exit invalidates every verdict only when the rename may
+ * have moved a directory (see rename_may_move_dir).
+ */
+struct rename_shape {
+	__u16 dirs;   /* directory inodes touched: the parents, a moved directory */
+	__u16 others; /* anything else: the moved file, an overwritten one */
+	__u32 seen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rename_shape);
+} rename_shapes SEC(".maps");
+
+static __always_inline int is_rename(long nr)
+{
+	return nr == NR_rename || nr == NR_renameat || nr == NR_renameat2;
+}
+
+/*
+ * At sys_exit of a rename: might it have moved a directory to another
+ * parent? No only when a non-directory was touched and at most two
+ * directories (its old and new parents): a directory moved between two
+ * parents makes three, an exchange with a directory three or four. Whatever
+ * is unknown (no ctime seen, a file system that sets none, storage busy)
+ * counts as yes. The shape is cleared for the next call either way.
+ */
+static __always_inline int rename_may_move_dir(struct task_struct *task)
+{
+	struct rename_shape *sh = bpf_task_storage_get(&rename_shapes, task, 0, 0);
+	int file_only;
+
+	if (!sh || !sh->seen)
+		return 1;
+	file_only = sh->others > 0 && sh->dirs <= 2;
+	sh->dirs = 0;
+	sh->others = 0;
+	sh->seen = 0;
+	return !file_only;
+}
+
+static __always_inline void rename_shape_count(struct task_struct *task, struct inode *inode)
+{
+	struct rename_shape *sh =
+		bpf_task_storage_get(&rename_shapes, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!sh)
+		return;
+	sh->seen = 1;
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFDIR)
+		sh->dirs++;
+	else
+		sh->others++;
+}
+
+/*
  * Called for every inode whose ctime changes. Inside one of the namespace
  * syscalls, note whether a protected inode was touched.
  */
@@ -894,6 +956,8 @@ static __always_inline void ctime_hit(struct inode *inode)
 		return;
 	if (self_tgid && task->tgid == self_tgid)
 		return;
+	if (is_rename(nr))
+		rename_shape_count(task, inode);
 	if (inode_key_of(inode, &k) < 0)
 		return;
 	__u32 *known = prot_inode_lookup(inode, &k);

@@ -131,10 +131,14 @@ static __always_inline int route(struct task_struct *task, struct pt_regs *regs,
 	}
 	if (is_ns_syscall(nr)) {
 		struct sc_args *p = ARGS;
-		/* A moved or removed directory can change verdicts below it. */
-		if (ret == 0 && (nr == NR_rename || nr == NR_renameat || nr == NR_renameat2 ||
-				 nr == NR_rmdir || (nr == NR_unlinkat && (p->a2 & AT_REMOVEDIR))))
+		/* A moved directory changes the verdicts below it; a removed
+		 * one's inode number may come back as another directory. */
+		if (is_rename(nr)) {
+			if (rename_may_move_dir(task) && ret == 0)
+				bump_generation();
+		} else if (ret == 0 && (nr == NR_rmdir || (nr == NR_unlinkat && (p->a2 & AT_REMOVEDIR)))) {
 			bump_generation();
+		}
 		return handle_ns(p, nr, ret);
 	}
 	return 0;

@@ -110,6 +110,13 @@ type banshoProtInode struct {
 	Gen uint32
 }
 
+type banshoRenameShape struct {
+	_      structs.HostLayout
+	Dirs   uint16
+	Others uint16
+	Seen   uint32
+}
+
 type banshoScratch struct {
 	_    structs.HostLayout
 	Buf  [20992]uint8
@@ -210,6 +217,7 @@ type banshoMapSpecs struct {
 	ProtInoUbits    *ebpf.MapSpec `ebpf:"prot_ino_ubits"`
 	ProtectedDirs   *ebpf.MapSpec `ebpf:"protected_dirs"`
 	ProtectedInodes *ebpf.MapSpec `ebpf:"protected_inodes"`
+	RenameShapes    *ebpf.MapSpec `ebpf:"rename_shapes"`
 	ScratchMap      *ebpf.MapSpec `ebpf:"scratch_map"`
 	SelfProbe       *ebpf.MapSpec `ebpf:"self_probe"`
 	SelfSeen        *ebpf.MapSpec `ebpf:"self_seen"`
@@ -273,6 +281,7 @@ type banshoMaps struct {
 	ProtInoUbits    *ebpf.Map `ebpf:"prot_ino_ubits"`
 	ProtectedDirs   *ebpf.Map `ebpf:"protected_dirs"`
 	ProtectedInodes *ebpf.Map `ebpf:"protected_inodes"`
+	RenameShapes    *ebpf.Map `ebpf:"rename_shapes"`
 	ScratchMap      *ebpf.Map `ebpf:"scratch_map"`
 	SelfProbe       *ebpf.Map `ebpf:"self_probe"`
 	SelfSeen        *ebpf.Map `ebpf:"self_seen"`
@@ -298,6 +307,7 @@ func (m *banshoMaps) Close() error {
 		m.ProtInoUbits,
 		m.ProtectedDirs,
 		m.ProtectedInodes,
+		m.RenameShapes,
 		m.ScratchMap,
 		m.SelfProbe,
 		m.SelfSeen,
