@@ -63,17 +63,8 @@ func docs(t *testing.T, p string) []map[string]any {
 	return out
 }
 
-func field(m map[string]any, path string) any {
-	var cur any = m
-	for _, p := range strings.Split(path, ".") {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[p]
-	}
-	return cur
-}
+// field is the value at a dotted path of a document.
+var field = testutil.Field
 
 func waitDoc(t *testing.T, p string, within time.Duration, pred func(map[string]any) bool) map[string]any {
 	t.Helper()
@@ -96,17 +87,7 @@ func TestRunTouchSeeEventWithinASecond(t *testing.T) {
 	prot := t.TempDir()
 	out := filepath.Join(t.TempDir(), "out", "events.json")
 	storeDir := filepath.Join(t.TempDir(), "store")
-	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nhealth:\n  interval: 1s\nstore:\n  dir: "+storeDir+"\n")
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("no sensor-started document; stderr:\n%s", stderr.String())
-	}
+	p := runSensor(t, writeConfig(t, fileConfig(prot, out, "health:\n  interval: 1s\nstore:\n  dir: "+storeDir+"\n")), out)
 
 	roster := filepath.Join(prot, "roster.csv")
 	touched := time.Now()
@@ -130,10 +111,7 @@ func TestRunTouchSeeEventWithinASecond(t *testing.T) {
 	}
 
 	// SIGTERM: drained, a final health and a stopped document, exit 0.
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
-	}
+	p.stop()
 	all := docs(t, out)
 	last := all[len(all)-1]
 	if field(last, "event.action") != "sensor-stopped" {

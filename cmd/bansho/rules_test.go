@@ -65,12 +65,7 @@ func TestDefaultRulesFireOnRealPrograms(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "events.json")
 	storeDir := filepath.Join(t.TempDir(), "store")
-	cfg := writeConfig(t, fmt.Sprintf(`protect:
-  paths: [%s]
-outputs:
-  stdout: {enabled: false}
-  file: {path: %s}
-store:
+	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf(`store:
   dir: %s
 content:
   hash_key: 0123456789abcdef0123456789abcdef
@@ -79,17 +74,8 @@ rules:
   lists:
     - name: allowed_destination_networks
       items: []
-`, prot, out, storeDir))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("sensor did not start:\n%s", stderr.String())
-	}
+`, storeDir)))
+	p := runSensor(t, cfg, out)
 
 	run := func(name string, args ...string) {
 		t.Helper()
@@ -138,12 +124,9 @@ rules:
 			t.Errorf("alert %q: %v", rule, a)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
-	}
+	p.stop()
 	b, _ := os.ReadFile(out)
-	if bytes.Contains(b, []byte(testMyNumber)) || strings.Contains(stderr.String(), testMyNumber) {
+	if bytes.Contains(b, []byte(testMyNumber)) || strings.Contains(p.log(), testMyNumber) {
 		t.Errorf("the raw test number is in the output")
 	}
 
@@ -196,17 +179,8 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "events.json")
-	cfg := writeConfig(t, fmt.Sprintf("protect:\n  paths: [%s]\noutputs:\n  stdout: {enabled: false}\n  file: {path: %s}\nstore:\n  dir: %s\ncontent:\n  sample_bytes: 0\nrules:\n  dir: %s\n", prot, out, filepath.Join(t.TempDir(), "store"), rulesDir))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("sensor did not start:\n%s", stderr.String())
-	}
+	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf("store:\n  dir: %s\ncontent:\n  sample_bytes: 0\nrules:\n  dir: %s\n", filepath.Join(t.TempDir(), "store"), rulesDir)))
+	p := runSensor(t, cfg, out)
 	f := filepath.Join(prot, "a.csv")
 	touch := func() { exec.Command("/usr/bin/touch", f).Run() }
 	alertBy := func(name string) bool {
@@ -223,7 +197,7 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 	}
 	failed := waitDoc(t, out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "rules-reload-failed" })
 	if failed == nil {
-		t.Fatalf("no rules-reload-failed document:\n%s", stderr.String())
+		t.Fatalf("no rules-reload-failed document:\n%s", p.log())
 	}
 	if msg, _ := field(failed, "message").(string); !strings.Contains(msg, "local.yaml:3:") {
 		t.Errorf("reload failure message %q does not name local.yaml:3", msg)
@@ -246,18 +220,15 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 	w, _ := os.OpenFile(local, os.O_WRONLY|os.O_TRUNC, 0)
 	w.WriteString(rule("Second"))
 	w.Close()
-	cmd.Process.Signal(syscall.SIGHUP)
+	p.cmd.Process.Signal(syscall.SIGHUP)
 	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "rules-reloaded" }) == nil {
-		t.Fatalf("no rules-reloaded document:\n%s", stderr.String())
+		t.Fatalf("no rules-reloaded document:\n%s", p.log())
 	}
 	touch()
 	if !alertBy("Second") {
 		t.Error("no alert from the reloaded rules")
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
-	}
+	p.stop()
 }
 
 func TestRulesCheckTestAndReplay(t *testing.T) {
@@ -341,12 +312,7 @@ func TestRoutineWorkMakesNoAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "events.json")
-	cfg := writeConfig(t, fmt.Sprintf(`protect:
-  paths: [%s]
-outputs:
-  stdout: {enabled: false}
-  file: {path: %s}
-store:
+	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf(`store:
   dir: %s
 content:
   hash_key: 0123456789abcdef0123456789abcdef
@@ -355,17 +321,8 @@ rules:
   lists:
     - name: backup_programs
       items: [/usr/bin/tar]
-`, prot, out, filepath.Join(t.TempDir(), "store")))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("sensor did not start:\n%s", stderr.String())
-	}
+`, filepath.Join(t.TempDir(), "store"))))
+	p := runSensor(t, cfg, out)
 	run := func(name string, args ...string) {
 		t.Helper()
 		if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
@@ -410,6 +367,5 @@ rules:
 			t.Errorf("routine work alerted: %v: %v", field(d, "rule.name"), field(d, "message"))
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	p.term()
 }
