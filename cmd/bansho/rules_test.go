@@ -77,20 +77,14 @@ rules:
 `, storeDir)))
 	p := runSensor(t, cfg, out)
 
-	run := func(name string, args ...string) {
-		t.Helper()
-		if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-	}
-	run("/bin/cp", roster, filepath.Join(outside, "copy.csv"))
-	run("/usr/bin/curl", "-s", "--data-binary", "@"+roster, srv.URL+"/upload")
-	run(filepath.Join(bin, "ngrok"))
+	mustRun(t, "/bin/cp", roster, filepath.Join(outside, "copy.csv"))
+	mustRun(t, "/usr/bin/curl", "-s", "--data-binary", "@"+roster, srv.URL+"/upload")
+	mustRun(t, filepath.Join(bin, "ngrok"))
 	serverIn.Write([]byte("go\n"))
 	if err := server.Wait(); err != nil {
 		t.Fatalf("server: %v", err)
 	}
-	run("/bin/cat", roster)
+	mustRun(t, "/bin/cat", roster)
 
 	want := map[string]func(d map[string]any) bool{
 		"Protected Data Copied Outside Protected Directories": func(d map[string]any) bool {
@@ -323,14 +317,8 @@ rules:
       items: [/usr/bin/tar]
 `, filepath.Join(t.TempDir(), "store"))))
 	p := runSensor(t, cfg, out)
-	run := func(name string, args ...string) {
-		t.Helper()
-		if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-	}
-	run("/usr/bin/tar", "-cf", filepath.Join(backup, "mynumber.tar"), "-C", prot, ".")
-	run(filepath.Join(bin, "logrotate"), "-c", fmt.Sprintf("mv %[1]s/app.log %[1]s/app.log.1 && gzip %[1]s/app.log.1 && rm -f %[1]s/app.log.1.gz", prot))
+	mustRun(t, "/usr/bin/tar", "-cf", filepath.Join(backup, "mynumber.tar"), "-C", prot, ".")
+	mustRun(t, filepath.Join(bin, "logrotate"), "-c", fmt.Sprintf("mv %[1]s/app.log %[1]s/app.log.1 && gzip %[1]s/app.log.1 && rm -f %[1]s/app.log.1.gz", prot))
 	// The routine work is recorded...
 	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
 		return field(d, "process.name") == "gzip" && field(d, "event.action") == "unlink"
@@ -343,7 +331,7 @@ rules:
 		t.Fatal("the backup's write was not recorded")
 	}
 	// ... and made no alert; a person's read does.
-	run("/bin/cat", filepath.Join(prot, "person-1.csv"))
+	mustRun(t, "/bin/cat", filepath.Join(prot, "person-1.csv"))
 	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
 		return field(d, "event.kind") == "alert" && field(d, "process.name") == "cat"
 	}) == nil {

@@ -105,3 +105,12 @@ func (p *sensorProc) stop() {
 		p.t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
 	}
 }
+
+// mustRun runs a real program under the sensor and fails the test unless
+// it exits 0.
+func mustRun(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, o)
+	}
+}
