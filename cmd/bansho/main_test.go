@@ -34,14 +34,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "bansho.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// writeConfig writes a configuration file for the test.
+var writeConfig = testutil.WriteConfig
 
 // docs reads every document of a JSON-lines file; each must be valid.
 func docs(t *testing.T, p string) []map[string]any {

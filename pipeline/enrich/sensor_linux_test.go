@@ -106,6 +106,21 @@ func (l *live) doc(ev *event.Event) map[string]any {
 // get is the value at a dotted path of a document.
 var get = testutil.Field
 
+// copyProgram copies the program at from under the name as (its comm, as
+// the table sees it) into a temporary directory, and returns its path.
+func copyProgram(t *testing.T, from, as string) string {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), as)
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func openOf(file string) func(*event.Event) bool {
 	return func(ev *event.Event) bool {
 		return ev.Op == event.OpFileOpen && ev.File != nil && ev.File.Path == file && ev.Enriched != nil
@@ -245,14 +260,7 @@ func TestExitCodes(t *testing.T) {
 // the ancestry; a setpriv to nobody in the same session keeps them.
 func TestSSHSessionCopy(t *testing.T) {
 	l := startLive(t)
-	fake := filepath.Join(t.TempDir(), "sshd")
-	sh, err := os.ReadFile("/bin/dash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fake, sh, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fake := copyProgram(t, "/bin/dash", "sshd")
 	dst := filepath.Join(t.TempDir(), "copy.csv")
 	cmd := exec.Command(fake, "-c", `echo 1000 > /proc/self/loginuid &&
 SSH_CONNECTION="198.51.100.23 50122 127.0.0.1 22" bash -c 'sleep 0.5; cp "$0" "$1"; setpriv --reuid=65534 cat "$0" >/dev/null; true' "$0" "$1"; true`, l.file, dst)
@@ -371,14 +379,7 @@ func TestNamesFromTheProcessRoot(t *testing.T) {
 func TestSSHSourceFromSshdSocket(t *testing.T) {
 	l := startLive(t)
 	ln := testutil.Listen(t, "tcp", "127.0.0.2:0")
-	fake := filepath.Join(t.TempDir(), "sshd")
-	b, err := os.ReadFile("/bin/bash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fake, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fake := copyProgram(t, "/bin/bash", "sshd")
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	cmd := exec.Command(fake, "-c", `exec 3<>/dev/tcp/127.0.0.2/`+port+`; env -u SSH_CONNECTION -u SSH_CLIENT bash -c 'sleep 0.5; cat "$0" >/dev/null; true' "$0"; true`, l.file)
 	if out, err := cmd.CombinedOutput(); err != nil {
