@@ -60,16 +60,21 @@ func docs(t *testing.T, p string) []map[string]any {
 // field is the value at a dotted path of a document.
 var field = testutil.Field
 
+// waitDoc polls the JSON-lines file p until a document matches pred, and
+// returns it, or nil after within.
 func waitDoc(t *testing.T, p string, within time.Duration, pred func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		for _, d := range docs(t, p) {
+	return waitIn(func() []map[string]any { return docs(t, p) }, within, pred)
+}
+
+// waitIn polls read every 25ms until a document matches pred.
+func waitIn(read func() []map[string]any, within time.Duration, pred func(map[string]any) bool) map[string]any {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
+		for _, d := range read() {
 			if pred(d) {
 				return d
 			}
 		}
-		time.Sleep(25 * time.Millisecond)
 	}
 	return nil
 }

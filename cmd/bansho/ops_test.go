@@ -97,14 +97,7 @@ func allDocs(t *testing.T, out string) []map[string]any {
 // waitAll is waitDoc over the output and its rotated backups.
 func waitAll(t *testing.T, out string, within time.Duration, pred func(map[string]any) bool) map[string]any {
 	t.Helper()
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
-		for _, d := range allDocs(t, out) {
-			if pred(d) {
-				return d
-			}
-		}
-	}
-	return nil
+	return waitIn(func() []map[string]any { return allDocs(t, out) }, within, pred)
 }
 
 // isKernelEvent: a document made from a kernel record (not health, state
