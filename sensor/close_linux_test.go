@@ -35,10 +35,10 @@ os.write(fd, b"protected again\n")
 		t.Fatal(err)
 	}
 	pid := run(t, "/", "python3", "-c", script)
-	h.settle()
-	writes := h.all(func(ev *event.Event) bool { return ev.Op == event.OpFileWrite && int(ev.Proc.PID) == pid })
+	h.Settle()
+	writes := h.All(func(ev *event.Event) bool { return ev.Op == event.OpFileWrite && int(ev.Proc.PID) == pid })
 	if len(writes) != 2 || writes[0].File.Ret != 10 || writes[1].File.Ret != 16 {
-		t.Fatalf("want the two writes to the protected file only, got %d\n%s", len(writes), h.dump())
+		t.Fatalf("want the two writes to the protected file only, got %d\n%s", len(writes), h.Dump())
 	}
 	for _, w := range writes {
 		if w.File.Path != target {

@@ -16,7 +16,7 @@ import (
 // until the next poll, and the stop comes before that poll.
 func TestRunDrainsTheRingAtStop(t *testing.T) {
 	h := startSensor(t, t.TempDir())
-	h.settle()
+	h.Settle()
 	var markers []string
 	for i := 0; i < 20; i++ {
 		m := fmt.Sprintf("drain-marker-%d-%d", time.Now().UnixNano(), i)
@@ -26,12 +26,10 @@ func TestRunDrainsTheRingAtStop(t *testing.T) {
 		markers = append(markers, m)
 	}
 	h.s.Detach()
-	h.cancel()
-	<-h.done
-	h.cancel = nil
+	h.Stop()
 	h.s.Close()
 	seen := map[string]bool{}
-	for _, ev := range h.all(func(ev *event.Event) bool { return ev.Op == event.OpExec && len(ev.Exec.Args) == 2 }) {
+	for _, ev := range h.All(func(ev *event.Event) bool { return ev.Op == event.OpExec && len(ev.Exec.Args) == 2 }) {
 		seen[ev.Exec.Args[1]] = true
 	}
 	for _, m := range markers {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/internal/testutil"
 )
 
 func foldConfig(window time.Duration) Config {
@@ -50,13 +51,13 @@ func TestFoldRepeatedCalls(t *testing.T) {
 
 	isOpen := fileEv(event.OpFileOpen, pid, target)
 	isWrite := fileEv(event.OpFileWrite, pid, target)
-	sum := h.waitFor("summary of the opens", func(ev *event.Event) bool { return isOpen(ev) && ev.Repeat != nil })
-	h.waitFor("summary of the writes", func(ev *event.Event) bool { return isWrite(ev) && ev.Repeat != nil })
+	sum := h.WaitFor("summary of the opens", func(ev *event.Event) bool { return isOpen(ev) && ev.Repeat != nil })
+	h.WaitFor("summary of the writes", func(ev *event.Event) bool { return isWrite(ev) && ev.Repeat != nil })
 
-	opens := h.all(isOpen)
+	opens := h.All(isOpen)
 	n, summaries, _ := calls(opens)
 	if n != 50 || len(opens) != 2 || summaries != 1 {
-		t.Errorf("opens: %d events (%d summaries) standing for %d calls, want 2 events for 50 calls\n%s", len(opens), summaries, n, h.dump())
+		t.Errorf("opens: %d events (%d summaries) standing for %d calls, want 2 events for 50 calls\n%s", len(opens), summaries, n, h.Dump())
 	}
 	if !opens[0].Has(event.FlagFoldHead) || opens[0].Repeat != nil {
 		t.Errorf("first open is not a plain fold head: flags %#x repeat %+v", opens[0].Flags, opens[0].Repeat)
@@ -68,7 +69,7 @@ func TestFoldRepeatedCalls(t *testing.T) {
 	if sum.Has(event.FlagFoldHead) || !sum.Has(event.FlagProtected) || sum.Proc.Comm != opens[0].Proc.Comm {
 		t.Errorf("summary flags %#x comm %q", sum.Flags, sum.Proc.Comm)
 	}
-	writes := h.all(isWrite)
+	writes := h.All(isWrite)
 	if n, _, bytes := calls(writes); n != 50 || bytes != 100 || len(writes) != 2 {
 		t.Errorf("writes: %d events for %d calls and %d bytes, want 2 events, 50 calls, 100 bytes", len(writes), n, bytes)
 	}
@@ -87,9 +88,9 @@ func TestFoldReportedAtStop(t *testing.T) {
 	h := startSensorWith(t, foldConfig(time.Minute), dir)
 	target := filepath.Join(dir, "stop.log")
 	pid := run(t, "/", "/bin/sh", "-c", fmt.Sprintf("i=0; while [ $i -lt 20 ]; do : > %s; i=$((i+1)); done", target))
-	h.waitFor("first open", fileEv(event.OpFileOpen, pid, target))
-	h.stop()
-	opens := h.all(fileEv(event.OpFileOpen, pid, target))
+	h.WaitFor("first open", fileEv(event.OpFileOpen, pid, target))
+	h.Stop()
+	opens := h.All(fileEv(event.OpFileOpen, pid, target))
 	if n, summaries, _ := calls(opens); n != 20 || summaries != 1 {
 		t.Errorf("after stop: %d events for %d calls (%d summaries), want 20 calls in one summary", len(opens), n, summaries)
 	}
@@ -109,10 +110,10 @@ for i in range(20):
     os.write(fd, b"line %%d\n" %% i)
 `, roster, out)
 	pid := run(t, "/", "python3", "-c", script)
-	h.settle()
-	writes := h.all(fileEv(event.OpFileWrite, pid, out))
+	h.Settle()
+	writes := h.All(fileEv(event.OpFileWrite, pid, out))
 	if len(writes) != 20 {
-		t.Fatalf("%d write events, want 20 (sampled writes are never folded)\n%s", len(writes), h.dump())
+		t.Fatalf("%d write events, want 20 (sampled writes are never folded)\n%s", len(writes), h.Dump())
 	}
 	for _, w := range writes {
 		if w.Repeat != nil || len(w.Sample) == 0 || !w.Has(event.FlagTainted) {
@@ -123,20 +124,7 @@ for i in range(20):
 
 // Connects to one destination fold; the summary names the destination.
 func TestFoldConnects(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := testutil.Listen(t, "tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 	h := startSensorWith(t, foldConfig(time.Second), t.TempDir())
 	script := fmt.Sprintf(`
@@ -149,8 +137,8 @@ for i in range(30):
 	isConnect := func(ev *event.Event) bool {
 		return ev.Op == event.OpNetConnect && int(ev.Proc.PID) == pid && ev.Net.Dst.Port() == uint16(port)
 	}
-	sum := h.waitFor("summary of the connects", func(ev *event.Event) bool { return isConnect(ev) && ev.Repeat != nil })
-	if n, summaries, _ := calls(h.all(isConnect)); n != 30 || summaries != 1 {
+	sum := h.WaitFor("summary of the connects", func(ev *event.Event) bool { return isConnect(ev) && ev.Repeat != nil })
+	if n, summaries, _ := calls(h.All(isConnect)); n != 30 || summaries != 1 {
 		t.Errorf("%d connects reported, want 30 in a head and one summary", n)
 	}
 	if sum.Net.Dst.Addr().String() != "127.0.0.1" || sum.Net.Ret != 0 || sum.Repeat.HeadMissing {
@@ -168,8 +156,8 @@ func TestFoldLoadNoSilentLoss(t *testing.T) {
 	start := time.Now()
 	pid := run(t, "/", "/bin/sh", "-c", fmt.Sprintf("i=0; while [ $i -lt %d ]; do : > %s; i=$((i+1)); done", n, target))
 	elapsed := time.Since(start)
-	h.stop() // reports the last window
-	got, summaries, _ := calls(h.all(fileEv(event.OpFileOpen, pid, target)))
+	h.Stop() // reports the last window
+	got, summaries, _ := calls(h.All(fileEv(event.OpFileOpen, pid, target)))
 	st, err := h.s.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -205,8 +193,8 @@ for i in range(%d):
     os.pwrite(fd, buf, 0)
 `, roster, out, n)
 	pid := run(t, "/", "python3", "-c", script)
-	h.settle()
-	writes := h.all(fileEv(event.OpFileWrite, pid, out))
+	h.Settle()
+	writes := h.All(fileEv(event.OpFileWrite, pid, out))
 	st, err := h.s.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -269,9 +257,9 @@ print(port)
 	isAccept := func(ev *event.Event) bool {
 		return ev.Op == event.OpNetAccept && int(ev.Proc.PID) == pid && ev.Net.Src.Port() == uint16(port)
 	}
-	sum := h.waitFor("summary of the accepts", func(ev *event.Event) bool { return isAccept(ev) && ev.Repeat != nil })
-	if n, summaries, _ := calls(h.all(isAccept)); n != 25 || summaries != 1 {
-		t.Errorf("%d accepts in %d summaries, want 25 in a head and one summary\n%s", n, summaries, h.dump())
+	sum := h.WaitFor("summary of the accepts", func(ev *event.Event) bool { return isAccept(ev) && ev.Repeat != nil })
+	if n, summaries, _ := calls(h.All(isAccept)); n != 25 || summaries != 1 {
+		t.Errorf("%d accepts in %d summaries, want 25 in a head and one summary\n%s", n, summaries, h.Dump())
 	}
 	if sum.Net.Dst.Addr().String() != "127.0.0.1" || sum.Repeat.HeadMissing {
 		t.Errorf("summary %+v %+v", sum.Net, sum.Repeat)
@@ -280,8 +268,8 @@ print(port)
 	isConnect := func(ev *event.Event) bool {
 		return ev.Op == event.OpNetConnect && int(ev.Proc.PID) == pid && ev.Net.Dst.Port() == uint16(port)
 	}
-	h.waitFor("summary of the connects", func(ev *event.Event) bool { return isConnect(ev) && ev.Repeat != nil })
-	if n, _, _ := calls(h.all(isConnect)); n != 25 {
+	h.WaitFor("summary of the connects", func(ev *event.Event) bool { return isConnect(ev) && ev.Repeat != nil })
+	if n, _, _ := calls(h.All(isConnect)); n != 25 {
 		t.Errorf("%d connects accounted for, want 25", n)
 	}
 }

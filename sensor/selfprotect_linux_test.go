@@ -28,7 +28,7 @@ func TestSelfSignalled(t *testing.T) {
 	if out, err := kill.CombinedOutput(); err != nil {
 		t.Fatalf("kill: %v %s", err, out)
 	}
-	ev := h.waitFor("signal event", func(e *event.Event) bool {
+	ev := h.WaitFor("signal event", func(e *event.Event) bool {
 		return e.Op == event.OpSelfSignal && e.Self != nil && e.Self.Signal == int32(syscall.SIGUSR1)
 	})
 	if ev.Proc.PID != uint32(kill.Process.Pid) || ev.Proc.Comm != "kill" {
@@ -56,8 +56,8 @@ func TestSelfSignalOwnIgnored(t *testing.T) {
 	// A marker from another process, then look at everything before it.
 	exec.Command("/usr/bin/kill", "-USR2", strconv.Itoa(os.Getpid())).Run()
 	<-ch
-	h.waitFor("marker", func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.Comm == "kill" })
-	for _, e := range h.all(func(*event.Event) bool { return true }) {
+	h.WaitFor("marker", func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.Comm == "kill" })
+	for _, e := range h.All(func(*event.Event) bool { return true }) {
 		if e.Op == event.OpSelfSignal && e.Proc.PID == uint32(os.Getpid()) {
 			t.Errorf("own signal reported: %+v", e.Self)
 		}
@@ -89,16 +89,16 @@ func TestSelfPtraced(t *testing.T) {
 	}
 	t.Logf("tracer: %s", strings.TrimSpace(string(out)))
 	pid := uint32(py.Process.Pid)
-	seize := h.waitFor("ptrace seize", func(e *event.Event) bool {
+	seize := h.WaitFor("ptrace seize", func(e *event.Event) bool {
 		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 101
 	})
 	if seize.Self.Request != 0x4206 || seize.Self.TargetPID != uint32(os.Getpid()) || !seize.Has(event.FlagSelf) {
 		t.Errorf("seize event %+v", seize.Self)
 	}
-	h.waitFor("process_vm_readv", func(e *event.Event) bool {
+	h.WaitFor("process_vm_readv", func(e *event.Event) bool {
 		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 310
 	})
-	getfd := h.waitFor("pidfd_getfd", func(e *event.Event) bool {
+	getfd := h.WaitFor("pidfd_getfd", func(e *event.Event) bool {
 		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 438
 	})
 	if getfd.Self.Request != 0 || getfd.Self.Ret < 0 || getfd.Self.TargetPID != uint32(os.Getpid()) {
@@ -128,7 +128,7 @@ func TestIntegrityPaths(t *testing.T) {
 	if out, err := rd.CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	h.waitFor("protected read below a refused integrity path", func(e *event.Event) bool {
+	h.WaitFor("protected read below a refused integrity path", func(e *event.Event) bool {
 		return e.Op == event.OpFileOpen && e.File.Path == inside+"/f" && e.Proc.Comm == "cat" && e.Has(event.FlagProtected)
 	})
 	f := filepath.Join(guard, "tool")
@@ -144,22 +144,22 @@ func TestIntegrityPaths(t *testing.T) {
 	}
 	cat := run("/bin/cat", f)
 	wr := run("/bin/sh", "-c", "echo changed >> "+f)
-	ev := h.waitFor("integrity write open", func(e *event.Event) bool {
+	ev := h.WaitFor("integrity write open", func(e *event.Event) bool {
 		return e.Op == event.OpFileOpen && e.Proc.PID == uint32(wr.Process.Pid) && e.File.Path == f
 	})
 	if !ev.Has(event.FlagIntegrity) || ev.Has(event.FlagProtected) || ev.Has(event.FlagTainted) || ev.Has(event.FlagSelf) {
 		t.Errorf("flags %#x, want integrity only", ev.Flags)
 	}
 	ch := run("/bin/chmod", "700", f)
-	h.waitFor("integrity chmod", func(e *event.Event) bool {
+	h.WaitFor("integrity chmod", func(e *event.Event) bool {
 		return e.Op == event.OpFileNS && e.Proc.PID == uint32(ch.Process.Pid) && e.Has(event.FlagIntegrity)
 	})
 	mv := run("/bin/mv", f, f+".old")
-	h.waitFor("integrity rename", func(e *event.Event) bool {
+	h.WaitFor("integrity rename", func(e *event.Event) bool {
 		return e.Op == event.OpFileNS && e.Proc.PID == uint32(mv.Process.Pid) && e.File.Kind == event.NSRename && e.Has(event.FlagIntegrity)
 	})
 	rm := run("/bin/rm", f+".old")
-	h.waitFor("integrity unlink", func(e *event.Event) bool {
+	h.WaitFor("integrity unlink", func(e *event.Event) bool {
 		return e.Op == event.OpFileNS && e.Proc.PID == uint32(rm.Process.Pid) && e.File.Kind == event.NSUnlink
 	})
 	// Protected data copied into an integrity path: the copy is still
@@ -169,26 +169,26 @@ func TestIntegrityPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp := run("/bin/cp", roster, filepath.Join(guard, "copied"))
-	ev = h.waitFor("tainted open in integrity path", func(e *event.Event) bool {
+	ev = h.WaitFor("tainted open in integrity path", func(e *event.Event) bool {
 		return e.Op == event.OpFileOpen && e.Proc.PID == uint32(cp.Process.Pid) && e.File.Path == filepath.Join(guard, "copied")
 	})
 	if !ev.Has(event.FlagIntegrity) || !ev.Has(event.FlagTainted) || ev.Has(event.FlagProtected) {
 		t.Errorf("copy into integrity path: flags %#x, want integrity and tainted", ev.Flags)
 	}
-	h.waitFor("tainted write in integrity path", func(e *event.Event) bool {
+	h.WaitFor("tainted write in integrity path", func(e *event.Event) bool {
 		return e.Op == event.OpFileWrite && e.Proc.PID == uint32(cp.Process.Pid) && e.File.Path == filepath.Join(guard, "copied")
 	})
 	// The sensor's own files: self_target.
 	ownf := filepath.Join(own, "bansho.yaml")
 	tc := run("/usr/bin/touch", ownf)
-	ev = h.waitFor("own file", func(e *event.Event) bool {
+	ev = h.WaitFor("own file", func(e *event.Event) bool {
 		return e.Op == event.OpFileOpen && e.Proc.PID == uint32(tc.Process.Pid) && e.File.Path == ownf
 	})
 	if !ev.Has(event.FlagSelf) || !ev.Has(event.FlagIntegrity) {
 		t.Errorf("own file flags %#x, want integrity and self", ev.Flags)
 	}
-	h.settle()
-	for _, e := range h.all(func(*event.Event) bool { return true }) {
+	h.Settle()
+	for _, e := range h.All(func(*event.Event) bool { return true }) {
 		if e.Proc.PID == uint32(cat.Process.Pid) && e.File != nil {
 			t.Errorf("a read under an integrity path was reported: %s %s", e.Op, e.File.Path)
 		}
@@ -273,9 +273,9 @@ func TestSelfSignalRepeatsFolded(t *testing.T) {
 	if out, err := py.CombinedOutput(); err != nil {
 		t.Fatalf("python: %v %s", err, out)
 	}
-	h.waitFor("first signal", func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })
-	h.settle()
-	if n := len(h.all(func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })); n != 1 {
+	h.WaitFor("first signal", func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })
+	h.Settle()
+	if n := len(h.All(func(e *event.Event) bool { return e.Op == event.OpSelfSignal && e.Proc.PID == uint32(py.Process.Pid) })); n != 1 {
 		t.Errorf("%d signal events from one sender in 50ms, want 1", n)
 	}
 	after, _ := h.s.Stats()

@@ -5,15 +5,12 @@ package sensor
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,14 +21,12 @@ import (
 	"github.com/bansho-sec/bansho/internal/testutil"
 )
 
-// harness runs the real sensor on the real kernel and collects its events.
+// harness runs the real sensor on the real kernel and collects its events
+// (testutil.Live: WaitFor, Settle, All, Dump, Stop); s is the sensor, for
+// its stats and maps.
 type harness struct {
-	t      *testing.T
-	s      *Sensor
-	mu     sync.Mutex
-	events []*event.Event
-	cancel context.CancelFunc
-	done   chan struct{}
+	*testutil.Live
+	s *Sensor
 }
 
 func startSensor(t *testing.T, protect ...string) *harness {
@@ -45,118 +40,23 @@ func startSensorWith(t *testing.T, cfg Config, protect ...string) *harness {
 	t.Helper()
 	testutil.RequireBPF(t)
 	cfg.ProtectPaths = protect
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	s, err := New(cfg, log)
+	s, err := New(cfg, testutil.Logger())
 	if err != nil {
 		t.Fatalf("start sensor: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, s: s, cancel: cancel, done: make(chan struct{})}
-	ch := make(chan *event.Event, cfg.QueueSize)
-	go func() {
-		if err := s.Run(ctx, ch, NewBootClock()); err != nil {
-			t.Errorf("sensor run: %v", err)
-		}
-	}()
-	go func() {
-		defer close(h.done)
-		for ev := range ch {
-			h.mu.Lock()
-			h.events = append(h.events, ev)
-			h.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		h.stop()
-		h.s.Close()
-	})
-	return h
-}
-
-// stop ends the sensor's Run and waits for the last event; the maps stay
-// readable (Stats) until the test's cleanup closes the sensor.
-func (h *harness) stop() {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	<-h.done
-	h.cancel = nil
-}
-
-// waitFor polls the collected events until pred matches one, and returns it.
-func (h *harness) waitFor(what string, pred func(*event.Event) bool) *event.Event {
-	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		h.mu.Lock()
-		for _, ev := range h.events {
-			if pred(ev) {
-				h.mu.Unlock()
-				return ev
+	// Cleanups run last first: the collection stops, then the sensor
+	// closes; until then its maps stay readable (Stats).
+	t.Cleanup(func() { s.Close() })
+	live := testutil.StartLive(t, func(ctx context.Context) <-chan *event.Event {
+		ch := make(chan *event.Event, cfg.QueueSize)
+		go func() {
+			if err := s.Run(ctx, ch, NewBootClock()); err != nil {
+				t.Errorf("sensor run: %v", err)
 			}
-		}
-		h.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	h.t.Fatalf("no event: %s\nseen:\n%s", what, h.dump())
-	return nil
-}
-
-// settle waits until the ring buffer has been drained past now.
-func (h *harness) settle() {
-	h.t.Helper()
-	marker := fmt.Sprintf("settle-%d", time.Now().UnixNano())
-	cmd := exec.Command("/bin/true", marker)
-	if err := cmd.Run(); err != nil {
-		h.t.Fatal(err)
-	}
-	h.waitFor("settle marker", func(ev *event.Event) bool {
-		return ev.Op == event.OpExec && len(ev.Exec.Args) == 2 && ev.Exec.Args[1] == marker
+		}()
+		return ch
 	})
-}
-
-func (h *harness) all(pred func(*event.Event) bool) []*event.Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []*event.Event
-	for _, ev := range h.events {
-		if pred(ev) {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-func (h *harness) dump() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var b strings.Builder
-	n := 0
-	for _, ev := range h.events {
-		if ev.Op == event.OpFork || ev.Op == event.OpExit {
-			continue
-		}
-		if n++; n > 60 {
-			b.WriteString("  ...\n")
-			break
-		}
-		fmt.Fprintf(&b, "  %s pid=%d comm=%s", ev.Op, ev.Proc.PID, ev.Proc.Comm)
-		if ev.File != nil {
-			fmt.Fprintf(&b, " path=%q name=%q target=%q kind=%s ret=%d", ev.File.Path, ev.File.Name, ev.File.TargetPath, ev.File.Kind.Action(), ev.File.Ret)
-		}
-		if ev.Net != nil {
-			fmt.Fprintf(&b, " %s -> %s ret=%d", ev.Net.Src, ev.Net.Dst, ev.Net.Ret)
-		}
-		if ev.Exec != nil {
-			fmt.Fprintf(&b, " exe=%s args=%q", ev.Exec.Executable, ev.Exec.Args)
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
+	return &harness{Live: live, s: s}
 }
 
 // run starts a real program and returns its pid after it exited
@@ -207,7 +107,7 @@ func TestProcessLifecycle(t *testing.T) {
 		t.Fatalf("sh exited %d", code)
 	}
 
-	exec := h.waitFor("exec of sh", func(ev *event.Event) bool {
+	exec := h.WaitFor("exec of sh", func(ev *event.Event) bool {
 		return ev.Op == event.OpExec && int(ev.Proc.PID) == pid
 	})
 	if exec.Exec.Filename != "/bin/sh" || exec.Exec.Executable != "/usr/bin/dash" && exec.Exec.Executable != "/usr/bin/bash" {
@@ -226,16 +126,16 @@ func TestProcessLifecycle(t *testing.T) {
 		t.Errorf("credentials or identity missing: %+v", exec.Proc)
 	}
 	// The child /bin/true: forked by sh, then exec'd with its arguments.
-	child := h.waitFor("exec of true", func(ev *event.Event) bool {
+	child := h.WaitFor("exec of true", func(ev *event.Event) bool {
 		return ev.Op == event.OpExec && int(ev.Proc.PPID) == pid && ev.Exec.Filename == "/bin/true"
 	})
 	if got := strings.Join(child.Exec.Args, " "); got != "/bin/true one two" {
 		t.Errorf("child args %q", got)
 	}
-	h.waitFor("fork by sh", func(ev *event.Event) bool {
+	h.WaitFor("fork by sh", func(ev *event.Event) bool {
 		return ev.Op == event.OpFork && ev.Fork.ParentPID == uint32(pid) && ev.Proc.PID == child.Proc.PID
 	})
-	exit := h.waitFor("exit of sh", func(ev *event.Event) bool {
+	exit := h.WaitFor("exit of sh", func(ev *event.Event) bool {
 		return ev.Op == event.OpExit && int(ev.Proc.PID) == pid
 	})
 	if exit.Exit.Code() != 3 {
@@ -253,10 +153,10 @@ func TestExitBySignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	h.waitFor("exec of sleep", func(ev *event.Event) bool { return ev.Op == event.OpExec && int(ev.Proc.PID) == pid })
+	h.WaitFor("exec of sleep", func(ev *event.Event) bool { return ev.Op == event.OpExec && int(ev.Proc.PID) == pid })
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	exit := h.waitFor("exit of sleep", func(ev *event.Event) bool { return ev.Op == event.OpExit && int(ev.Proc.PID) == pid })
+	exit := h.WaitFor("exit of sleep", func(ev *event.Event) bool { return ev.Op == event.OpExit && int(ev.Proc.PID) == pid })
 	if exit.Exit.Signal() != int(syscall.SIGKILL) || exit.Exit.Code() != 137 {
 		t.Errorf("signal %d code %d, want SIGKILL/137", exit.Exit.Signal(), exit.Exit.Code())
 	}
@@ -267,7 +167,7 @@ func TestOpenAndWriteProtected(t *testing.T) {
 	h := startSensor(t, dir)
 
 	pid := run(t, "/", "/bin/cat", roster)
-	open := h.waitFor("cat opens roster", fileEv(event.OpFileOpen, pid, roster))
+	open := h.WaitFor("cat opens roster", fileEv(event.OpFileOpen, pid, roster))
 	if open.File.Flags&syscall.O_ACCMODE != syscall.O_RDONLY || open.File.Ret < 3 || open.File.FD != int32(open.File.Ret) {
 		t.Errorf("open flags=%#x ret=%d fd=%d", open.File.Flags, open.File.Ret, open.File.FD)
 	}
@@ -283,14 +183,14 @@ func TestOpenAndWriteProtected(t *testing.T) {
 
 	out := filepath.Join(dir, "out.txt")
 	pid = run(t, "/", "/bin/sh", "-c", "printf hello > "+out)
-	open = h.waitFor("sh creates out.txt", fileEv(event.OpFileOpen, pid, out))
+	open = h.WaitFor("sh creates out.txt", fileEv(event.OpFileOpen, pid, out))
 	if want := syscall.O_WRONLY | syscall.O_CREAT | syscall.O_TRUNC; int(open.File.Flags)&want != want {
 		t.Errorf("open flags %#x, want O_WRONLY|O_CREAT|O_TRUNC", open.File.Flags)
 	}
 	if open.File.Mode != 0o666 {
 		t.Errorf("create mode %o, want 666", open.File.Mode)
 	}
-	w := h.waitFor("sh writes out.txt", fileEv(event.OpFileWrite, pid, out))
+	w := h.WaitFor("sh writes out.txt", fileEv(event.OpFileWrite, pid, out))
 	if w.File.Count != 5 || w.File.Ret != 5 || w.File.Pos != 0 {
 		t.Errorf("write count=%d ret=%d pos=%d, want 5/5/0", w.File.Count, w.File.Ret, w.File.Pos)
 	}
@@ -313,13 +213,13 @@ os.close(fd)
 os.write(fd2, b"xy")
 `, roster)
 	pid := run(t, "/", "/usr/bin/python3", "-c", script)
-	pw := h.waitFor("pwrite64", func(ev *event.Event) bool {
+	pw := h.WaitFor("pwrite64", func(ev *event.Event) bool {
 		return fileEv(event.OpFileWrite, pid, roster)(ev) && ev.File.Pos == 7
 	})
 	if pw.File.Count != 3 || pw.File.Ret != 3 {
 		t.Errorf("pwrite count=%d ret=%d", pw.File.Count, pw.File.Ret)
 	}
-	dw := h.waitFor("write through dup'd fd", func(ev *event.Event) bool {
+	dw := h.WaitFor("write through dup'd fd", func(ev *event.Event) bool {
 		return fileEv(event.OpFileWrite, pid, roster)(ev) && ev.File.Count == 2
 	})
 	if dw.File.FD == pw.File.FD {
@@ -343,19 +243,19 @@ func TestEvasionsAreCaught(t *testing.T) {
 
 	t.Run("relative", func(t *testing.T) {
 		pid := run(t, dir, "/bin/cat", "roster.csv")
-		ev := h.waitFor("relative open", fileEv(event.OpFileOpen, pid, roster))
+		ev := h.WaitFor("relative open", fileEv(event.OpFileOpen, pid, roster))
 		if ev.File.Name != "roster.csv" {
 			t.Errorf("name as given %q", ev.File.Name)
 		}
 	})
 	t.Run("dotdot", func(t *testing.T) {
 		pid := run(t, outside, "/bin/cat", filepath.Join(dir, "sub", "..", "roster.csv"))
-		h.waitFor(".. traversal", fileEv(event.OpFileOpen, pid, roster))
+		h.WaitFor(".. traversal", fileEv(event.OpFileOpen, pid, roster))
 	})
 	t.Run("dirfd", func(t *testing.T) {
 		script := fmt.Sprintf("import os\nd = os.open(%q, os.O_RDONLY)\nos.close(os.open('roster.csv', os.O_RDONLY, dir_fd=d))\n", dir)
 		pid := run(t, "/", "/usr/bin/python3", "-c", script)
-		h.waitFor("openat with dirfd", fileEv(event.OpFileOpen, pid, roster))
+		h.WaitFor("openat with dirfd", fileEv(event.OpFileOpen, pid, roster))
 	})
 	t.Run("symlink", func(t *testing.T) {
 		link := filepath.Join(outside, "innocent")
@@ -363,26 +263,26 @@ func TestEvasionsAreCaught(t *testing.T) {
 			t.Fatal(err)
 		}
 		pid := run(t, "/", "/bin/cat", link)
-		ev := h.waitFor("open through symlink", fileEv(event.OpFileOpen, pid, roster))
+		ev := h.WaitFor("open through symlink", fileEv(event.OpFileOpen, pid, roster))
 		if ev.File.Name != link {
 			t.Errorf("name as given %q, want %q", ev.File.Name, link)
 		}
 	})
 	t.Run("hardlink-before-start", func(t *testing.T) {
 		pid := run(t, "/", "/bin/cat", early)
-		h.waitFor("open of an older hard link", fileEv(event.OpFileOpen, pid, early))
+		h.WaitFor("open of an older hard link", fileEv(event.OpFileOpen, pid, early))
 	})
 	t.Run("hardlink-after-start", func(t *testing.T) {
 		late := filepath.Join(outside, "late-link")
 		lnPid := run(t, "/", "/bin/ln", roster, late)
-		ln := h.waitFor("ln of protected file", func(ev *event.Event) bool {
+		ln := h.WaitFor("ln of protected file", func(ev *event.Event) bool {
 			return ev.Op == event.OpFileNS && int(ev.Proc.PID) == lnPid && ev.File.Kind == event.NSLink
 		})
 		if ln.File.Path != roster || ln.File.TargetPath != late {
 			t.Errorf("link path=%q target=%q", ln.File.Path, ln.File.TargetPath)
 		}
 		pid := run(t, "/", "/bin/cat", late)
-		h.waitFor("open of a new hard link", fileEv(event.OpFileOpen, pid, late))
+		h.WaitFor("open of a new hard link", fileEv(event.OpFileOpen, pid, late))
 	})
 	t.Run("bind-mount", func(t *testing.T) {
 		mnt := t.TempDir()
@@ -392,7 +292,7 @@ func TestEvasionsAreCaught(t *testing.T) {
 		defer syscall.Unmount(mnt, syscall.MNT_DETACH)
 		p := filepath.Join(mnt, "roster.csv")
 		pid := run(t, "/", "/bin/cat", p)
-		h.waitFor("open through a bind mount", fileEv(event.OpFileOpen, pid, p))
+		h.WaitFor("open through a bind mount", fileEv(event.OpFileOpen, pid, p))
 	})
 	t.Run("rename-in-and-out", func(t *testing.T) {
 		src := filepath.Join(outside, "incoming.csv")
@@ -401,7 +301,7 @@ func TestEvasionsAreCaught(t *testing.T) {
 		}
 		in := filepath.Join(dir, "incoming.csv")
 		pid := run(t, outside, "/bin/mv", "incoming.csv", in)
-		ev := h.waitFor("rename into protected dir", func(ev *event.Event) bool {
+		ev := h.WaitFor("rename into protected dir", func(ev *event.Event) bool {
 			return ev.Op == event.OpFileNS && int(ev.Proc.PID) == pid && ev.File.Kind == event.NSRename
 		})
 		if ev.File.Path != src || ev.File.TargetPath != in {
@@ -409,7 +309,7 @@ func TestEvasionsAreCaught(t *testing.T) {
 		}
 		out := filepath.Join(outside, "carried-out.csv")
 		pid = run(t, "/", "/bin/mv", in, out)
-		ev = h.waitFor("rename out of protected dir", func(ev *event.Event) bool {
+		ev = h.WaitFor("rename out of protected dir", func(ev *event.Event) bool {
 			return ev.Op == event.OpFileNS && int(ev.Proc.PID) == pid && ev.File.Kind == event.NSRename
 		})
 		if ev.File.Path != in || ev.File.TargetPath != out || ev.File.Ret != 0 {
@@ -417,7 +317,7 @@ func TestEvasionsAreCaught(t *testing.T) {
 		}
 		// Protected data stays protected where it was carried to.
 		pid = run(t, "/", "/bin/cat", out)
-		h.waitFor("open of the carried-out file", fileEv(event.OpFileOpen, pid, out))
+		h.WaitFor("open of the carried-out file", fileEv(event.OpFileOpen, pid, out))
 	})
 }
 
@@ -434,24 +334,24 @@ func TestAttributeAndDeletionChanges(t *testing.T) {
 		}
 	}
 	pid := run(t, "/", "/bin/chmod", "640", roster)
-	ev := h.waitFor("chmod", ns(pid, event.NSChmod))
+	ev := h.WaitFor("chmod", ns(pid, event.NSChmod))
 	if ev.File.Path != roster || ev.File.Mode&0o7777 != 0o640 {
 		t.Errorf("chmod path=%q mode=%o", ev.File.Path, ev.File.Mode)
 	}
 	pid = run(t, "/", "/bin/chown", "1:1", roster)
-	ev = h.waitFor("chown", ns(pid, event.NSChown))
+	ev = h.WaitFor("chown", ns(pid, event.NSChown))
 	if ev.File.UID != 1 || ev.File.GID != 1 {
 		t.Errorf("chown uid=%d gid=%d", ev.File.UID, ev.File.GID)
 	}
 	pid = run(t, "/", "/usr/bin/truncate", "-s", "3", roster)
-	ev = h.waitFor("truncate", func(ev *event.Event) bool {
+	ev = h.WaitFor("truncate", func(ev *event.Event) bool {
 		return int(ev.Proc.PID) == pid && ev.File != nil && (ev.File.Kind == event.NSTruncate || ev.Op == event.OpFileOpen)
 	})
 	if ev.File.Path != roster {
 		t.Errorf("truncate path %q", ev.File.Path)
 	}
 	pid = run(t, dir, "/bin/rm", "old.csv")
-	ev = h.waitFor("unlink", ns(pid, event.NSUnlink))
+	ev = h.WaitFor("unlink", ns(pid, event.NSUnlink))
 	if ev.File.Path != victim || ev.File.Ret != 0 {
 		t.Errorf("unlink path=%q ret=%d", ev.File.Path, ev.File.Ret)
 	}
@@ -464,36 +364,23 @@ func TestNothingOutsideProtected(t *testing.T) {
 	h := startSensor(t, dir)
 	script := fmt.Sprintf(`cd %s && echo data > a && cat a > b && mv b c && ln c d && chmod 600 d && truncate -s 0 d && rm a c d`, outside)
 	pid := run(t, "/", "/bin/sh", "-c", script)
-	h.settle()
-	got := h.all(func(ev *event.Event) bool {
+	h.Settle()
+	got := h.All(func(ev *event.Event) bool {
 		return ev.File != nil && (strings.HasPrefix(ev.File.Path, outside) || strings.HasPrefix(ev.File.TargetPath, outside))
 	})
 	if len(got) != 0 {
-		t.Errorf("%d file events outside the protected directory (sh pid %d):\n%s", len(got), pid, h.dump())
+		t.Errorf("%d file events outside the protected directory (sh pid %d):\n%s", len(got), pid, h.Dump())
 	}
 }
 
 func TestConnectAcceptAndDatagrams(t *testing.T) {
 	h := startSensor(t, t.TempDir())
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := testutil.Listen(t, "tcp4", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	pid := run(t, "/", "/usr/bin/python3", "-c",
 		fmt.Sprintf("import socket\ns=socket.create_connection(('127.0.0.1',%d))\ns.close()", port))
-	c := h.waitFor("tcp connect", func(ev *event.Event) bool {
+	c := h.WaitFor("tcp connect", func(ev *event.Event) bool {
 		return ev.Op == event.OpNetConnect && int(ev.Proc.PID) == pid
 	})
 	if c.Net.Dst.String() != "127.0.0.1:"+strconv.Itoa(port) || c.Net.Ret != 0 ||
@@ -507,7 +394,7 @@ func TestConnectAcceptAndDatagrams(t *testing.T) {
 	closed.Close()
 	pid = run(t, "/", "/usr/bin/python3", "-c",
 		fmt.Sprintf("import socket\ntry:\n  socket.create_connection(('127.0.0.1',%d))\nexcept OSError: pass", cport))
-	c = h.waitFor("refused connect", func(ev *event.Event) bool {
+	c = h.WaitFor("refused connect", func(ev *event.Event) bool {
 		return ev.Op == event.OpNetConnect && int(ev.Proc.PID) == pid
 	})
 	if c.Net.Ret != -int64(syscall.ECONNREFUSED) {
@@ -517,7 +404,7 @@ func TestConnectAcceptAndDatagrams(t *testing.T) {
 	// Non-blocking connect: EINPROGRESS is reported as such.
 	pid = run(t, "/", "/usr/bin/python3", "-c",
 		fmt.Sprintf("import socket\ns=socket.socket()\ns.setblocking(False)\ntry:\n  s.connect(('127.0.0.1',%d))\nexcept BlockingIOError: pass\ns.close()", port))
-	c = h.waitFor("non-blocking connect", func(ev *event.Event) bool {
+	c = h.WaitFor("non-blocking connect", func(ev *event.Event) bool {
 		return ev.Op == event.OpNetConnect && int(ev.Proc.PID) == pid
 	})
 	if c.Net.Ret != -int64(syscall.EINPROGRESS) && c.Net.Ret != 0 {
@@ -527,8 +414,8 @@ func TestConnectAcceptAndDatagrams(t *testing.T) {
 	// Unconnected UDP: destinations, deduplicated per process.
 	pid = run(t, "/", "/usr/bin/python3", "-c",
 		"import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b'x', ('127.0.0.1', 9))\ns.sendto(b'y', ('127.0.0.2', 9))")
-	h.settle()
-	sends := h.all(func(ev *event.Event) bool { return ev.Op == event.OpNetSend && int(ev.Proc.PID) == pid })
+	h.Settle()
+	sends := h.All(func(ev *event.Event) bool { return ev.Op == event.OpNetSend && int(ev.Proc.PID) == pid })
 	if len(sends) != 2 || sends[0].Net.Dst.String() != "127.0.0.1:9" || sends[1].Net.Dst.String() != "127.0.0.2:9" ||
 		sends[0].Net.Protocol != syscall.IPPROTO_UDP {
 		for _, s := range sends {
@@ -553,7 +440,7 @@ func TestConnectAcceptAndDatagrams(t *testing.T) {
 	local := conn.LocalAddr().(*net.TCPAddr)
 	conn.Close()
 	srv.Wait()
-	a := h.waitFor("accept", func(ev *event.Event) bool {
+	a := h.WaitFor("accept", func(ev *event.Event) bool {
 		return ev.Op == event.OpNetAccept && int(ev.Proc.PID) == srv.Process.Pid
 	})
 	if a.Net.Src.Port() != uint16(sport) || a.Net.Dst.Port() != uint16(local.Port) || a.Net.Dst.Addr().String() != "127.0.0.1" {
@@ -569,7 +456,7 @@ func TestTaintFollowsData(t *testing.T) {
 	h := startSensor(t, dir)
 	dst := filepath.Join(outside, "copy.csv")
 	pid := run(t, "/", "/bin/cp", roster, dst)
-	w := h.waitFor("tainted cp writes the copy", fileEv(event.OpFileWrite, pid, dst))
+	w := h.WaitFor("tainted cp writes the copy", fileEv(event.OpFileWrite, pid, dst))
 	if !w.Has(event.FlagTainted) || w.Has(event.FlagProtected) || !w.Has(event.FlagCopy) {
 		t.Errorf("copy write flags %#x: want tainted, an in-kernel copy, not protected", w.Flags)
 	}
@@ -579,7 +466,7 @@ func TestTaintFollowsData(t *testing.T) {
 	// kernel, which the pipeline reads back instead: FlagCopy.)
 	redirected := filepath.Join(outside, "redirected.csv")
 	pid = run(t, "/", "/bin/sh", "-c", "head -n 1 "+roster+" > "+redirected)
-	w = h.waitFor("tainted write to an inherited stdout", func(ev *event.Event) bool {
+	w = h.WaitFor("tainted write to an inherited stdout", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileWrite && ev.File.Path == redirected && ev.Proc.Comm == "head"
 	})
 	if string(w.Sample) != "name,number\n" || w.File.Ret != int64(len(w.Sample)) || w.File.Pos != 0 {
@@ -587,8 +474,8 @@ func TestTaintFollowsData(t *testing.T) {
 	}
 	other := filepath.Join(outside, "unrelated.txt")
 	pid = run(t, "/", "/bin/sh", "-c", "echo 123456789018 > "+other)
-	h.settle()
-	if got := h.all(fileEv(event.OpFileWrite, pid, other)); len(got) != 0 {
+	h.Settle()
+	if got := h.All(fileEv(event.OpFileWrite, pid, other)); len(got) != 0 {
 		t.Errorf("untainted write reported %d times", len(got))
 	}
 }
@@ -602,8 +489,8 @@ func TestLoadNoSilentLoss(t *testing.T) {
 	start := time.Now()
 	pid := run(t, "/", "/bin/sh", "-c", fmt.Sprintf("i=0; while [ $i -lt %d ]; do : > %s; i=$((i+1)); done", n, target))
 	elapsed := time.Since(start)
-	h.settle()
-	got := len(h.all(fileEv(event.OpFileOpen, pid, target)))
+	h.Settle()
+	got := len(h.All(fileEv(event.OpFileOpen, pid, target)))
 	st, err := h.s.Stats()
 	if err != nil {
 		t.Fatal(err)
@@ -633,22 +520,22 @@ func TestVerdictCacheFollowsMoves(t *testing.T) {
 	h := startSensor(t, dir)
 	// Seen outside first: cached as not protected.
 	pid := run(t, "/", "/bin/cat", filepath.Join(sub, "list.csv"))
-	h.settle()
-	if got := h.all(fileEv(event.OpFileOpen, pid, filepath.Join(sub, "list.csv"))); len(got) != 0 {
+	h.Settle()
+	if got := h.All(fileEv(event.OpFileOpen, pid, filepath.Join(sub, "list.csv"))); len(got) != 0 {
 		t.Fatalf("open outside reported")
 	}
 	moved := filepath.Join(dir, "batch")
 	run(t, "/", "/bin/mv", sub, moved)
 	pid = run(t, "/", "/bin/cat", filepath.Join(moved, "list.csv"))
-	h.waitFor("open in a directory moved into the protected one", fileEv(event.OpFileOpen, pid, filepath.Join(moved, "list.csv")))
+	h.WaitFor("open in a directory moved into the protected one", fileEv(event.OpFileOpen, pid, filepath.Join(moved, "list.csv")))
 
 	// And back out: a file created there afterwards is not protected.
 	back := filepath.Join(outside, "returned")
 	run(t, "/", "/bin/mv", moved, back)
 	fresh := filepath.Join(back, "new.csv")
 	pid = run(t, "/", "/bin/sh", "-c", "echo x > "+fresh)
-	h.settle()
-	if got := h.all(fileEv(event.OpFileOpen, pid, fresh)); len(got) != 0 {
+	h.Settle()
+	if got := h.All(fileEv(event.OpFileOpen, pid, fresh)); len(got) != 0 {
 		t.Errorf("new file in a directory moved out is still reported as protected")
 	}
 }
@@ -683,8 +570,8 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.sendmsg([b"hello"], [], 0, ("127.0.0.1", 9))
 `, dir, roster, outside)
 	pid := run(t, "/", "/usr/bin/python3", "-c", script)
-	h.settle()
-	evs := h.all(func(ev *event.Event) bool { return int(ev.Proc.PID) == pid && (ev.File != nil || ev.Net != nil) })
+	h.Settle()
+	evs := h.All(func(ev *event.Event) bool { return int(ev.Proc.PID) == pid && (ev.File != nil || ev.Net != nil) })
 	find := func(what string, pred func(*event.Event) bool) *event.Event {
 		t.Helper()
 		for _, ev := range evs {
@@ -742,7 +629,7 @@ s.sendmsg([b"hello"], [], 0, ("127.0.0.1", 9))
 		t.Errorf("sendmsg: dst %s sample %q flags %#x", ev.Net.Dst, ev.Sample, ev.Flags)
 	}
 	if t.Failed() {
-		t.Log(h.dump())
+		t.Log(h.Dump())
 	}
 }
 
@@ -790,15 +677,15 @@ func TestStaleProtectedInodeIsDropped(t *testing.T) {
 	same := plant("same-generation", 0)   // the protected file itself
 	stale := plant("other-generation", 1) // a new file on a deleted one's inode
 	run(t, "/", "/bin/cat", same, stale)
-	open := h.waitFor("open of the file with the recorded generation", func(ev *event.Event) bool {
+	open := h.WaitFor("open of the file with the recorded generation", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileOpen && ev.File != nil && ev.File.Path == same
 	})
 	if !open.Has(event.FlagProtected) {
 		t.Errorf("open of %s not flagged protected", same)
 	}
-	h.settle()
-	if got := h.all(func(ev *event.Event) bool { return ev.File != nil && ev.File.Path == stale }); len(got) != 0 {
-		t.Errorf("%d events for %s, whose inode generation differs from the recorded one:\n%s", len(got), stale, h.dump())
+	h.Settle()
+	if got := h.All(func(ev *event.Event) bool { return ev.File != nil && ev.File.Path == stale }); len(got) != 0 {
+		t.Errorf("%d events for %s, whose inode generation differs from the recorded one:\n%s", len(got), stale, h.Dump())
 	}
 	dev, ino, _ := h.s.KernelIdentity(stale)
 	var v banshoProtInode

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,15 +76,7 @@ func TestContentFindingsOnSendsAndCopies(t *testing.T) {
 	defer srv.Close()
 
 	out := filepath.Join(t.TempDir(), "events.json")
-	cfg := writeConfig(t, fmt.Sprintf("protect:\n  paths: [%s]\noutputs:\n  stdout: {enabled: false}\n  file: {path: %s}\ncontent:\n  hash_key: 0123456789abcdef0123456789abcdef\n", prot, out))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatal("sensor did not start")
-	}
+	p := runSensor(t, writeConfig(t, fileConfig(prot, out, "content:\n  hash_key: 0123456789abcdef0123456789abcdef\n")), out)
 
 	// An upload: cat reads the protected file and pipes it to curl.
 	up := exec.Command("/bin/sh", "-c", fmt.Sprintf("cat %s | curl -s -T - %s/upload", roster, srv.URL))
@@ -178,8 +169,7 @@ func TestContentFindingsOnSendsAndCopies(t *testing.T) {
 			field(send, "bansho.content.my_number.distinct"), fmt.Sprint(rep.MyNumber.Hashes) == sensorHashes)
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	p.term()
 	// Never a raw number in the output.
 	raw, _ := os.ReadFile(out)
 	for _, n := range numbers {

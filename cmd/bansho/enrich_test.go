@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,17 +25,7 @@ func TestRunEnrichedDocuments(t *testing.T) {
 		if !enabled {
 			extra = "enrich:\n  enabled: false\n"
 		}
-		cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nhealth:\n  interval: 1s\n"+extra)
-		cmd := exec.Command(binary, "run", "--config", cfg)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-			cmd.Process.Kill()
-			t.Fatalf("no sensor-started document; stderr:\n%s", stderr.String())
-		}
+		p := runSensor(t, writeConfig(t, fileConfig(prot, out, "health:\n  interval: 1s\n"+extra)), out)
 		if err := exec.Command("sh", "-c", `cat "$0" >/dev/null; true`, roster).Run(); err != nil {
 			t.Fatal(err)
 		}
@@ -45,10 +33,9 @@ func TestRunEnrichedDocuments(t *testing.T) {
 			return field(d, "event.action") == "open" && field(d, "file.path") == roster
 		})
 		health := waitDoc(t, out, 3*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-health" })
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		p.term()
 		if ev == nil || health == nil {
-			t.Fatalf("enabled %v: open %v health %v; stderr:\n%s", enabled, ev != nil, health != nil, stderr.String())
+			t.Fatalf("enabled %v: open %v health %v; stderr:\n%s", enabled, ev != nil, health != nil, p.log())
 		}
 		if enabled {
 			if field(ev, "process.parent.name") != "sh" || field(ev, "process.executable") != "/usr/bin/cat" ||

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,17 +49,9 @@ store:
 health:
   interval: 1s
 `, prot, env.Kafka, run, run, run, env.ES, filepath.Join(t.TempDir(), "store")))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(stderr.String(), "sensor running"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sensor not running after 60s:\n%s", stderr.String())
-		}
+	p := launch(t, cfg, "")
+	if !p.waitLog("sensor running", 60*time.Second) {
+		t.Fatalf("sensor not running after 60s:\n%s", p.log())
 	}
 	roster := filepath.Join(prot, "roster-"+run+".csv")
 	if err := exec.Command("/usr/bin/touch", roster).Run(); err != nil {
@@ -82,7 +71,7 @@ health:
 		out, _ := exec.Command("timeout", "20", "kcat", "-C", "-b", env.Kafka, "-t", run+"-events", "-o", "beginning", "-e", "-q", "-m", "5").Output()
 		return string(out)
 	}) {
-		t.Fatalf("no event about %s in Kafka topic %s-events; stderr:\n%s", roster, run, stderr.String())
+		t.Fatalf("no event about %s in Kafka topic %s-events; stderr:\n%s", roster, run, p.log())
 	}
 	if !found(func() string {
 		resp, err := http.PostForm(env.ESQuery, url.Values{"query": {fmt.Sprintf(`file.path:=%q event.action:=open | limit 1`, roster)}})
@@ -93,7 +82,7 @@ health:
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}) {
-		t.Fatalf("no event about %s in VictoriaLogs; stderr:\n%s", roster, stderr.String())
+		t.Fatalf("no event about %s in VictoriaLogs; stderr:\n%s", roster, p.log())
 	}
 	// Each exporter's counters ride in the health documents.
 	if !found(func() string {
@@ -105,30 +94,8 @@ health:
 	}) {
 		t.Errorf("no health document with exporter counters in %s-health", run)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+	p.stop()
+	if !strings.Contains(p.log(), "exporter stopped") {
+		t.Errorf("no exporter summary at shutdown:\n%s", p.log())
 	}
-	if !strings.Contains(stderr.String(), "exporter stopped") {
-		t.Errorf("no exporter summary at shutdown:\n%s", stderr.String())
-	}
-}
-
-// lockedBuffer is a bytes.Buffer the child's stderr copier and the test
-// can use at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -34,14 +34,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "bansho.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// writeConfig writes a configuration file for the test.
+var writeConfig = testutil.WriteConfig
 
 // docs reads every document of a JSON-lines file; each must be valid.
 func docs(t *testing.T, p string) []map[string]any {
@@ -63,28 +57,24 @@ func docs(t *testing.T, p string) []map[string]any {
 	return out
 }
 
-func field(m map[string]any, path string) any {
-	var cur any = m
-	for _, p := range strings.Split(path, ".") {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[p]
-	}
-	return cur
-}
+// field is the value at a dotted path of a document.
+var field = testutil.Field
 
+// waitDoc polls the JSON-lines file p until a document matches pred, and
+// returns it, or nil after within.
 func waitDoc(t *testing.T, p string, within time.Duration, pred func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		for _, d := range docs(t, p) {
+	return waitIn(func() []map[string]any { return docs(t, p) }, within, pred)
+}
+
+// waitIn polls read every 25ms until a document matches pred.
+func waitIn(read func() []map[string]any, within time.Duration, pred func(map[string]any) bool) map[string]any {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
+		for _, d := range read() {
 			if pred(d) {
 				return d
 			}
 		}
-		time.Sleep(25 * time.Millisecond)
 	}
 	return nil
 }
@@ -96,17 +86,7 @@ func TestRunTouchSeeEventWithinASecond(t *testing.T) {
 	prot := t.TempDir()
 	out := filepath.Join(t.TempDir(), "out", "events.json")
 	storeDir := filepath.Join(t.TempDir(), "store")
-	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nhealth:\n  interval: 1s\nstore:\n  dir: "+storeDir+"\n")
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("no sensor-started document; stderr:\n%s", stderr.String())
-	}
+	p := runSensor(t, writeConfig(t, fileConfig(prot, out, "health:\n  interval: 1s\nstore:\n  dir: "+storeDir+"\n")), out)
 
 	roster := filepath.Join(prot, "roster.csv")
 	touched := time.Now()
@@ -130,10 +110,7 @@ func TestRunTouchSeeEventWithinASecond(t *testing.T) {
 	}
 
 	// SIGTERM: drained, a final health and a stopped document, exit 0.
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
-	}
+	p.stop()
 	all := docs(t, out)
 	last := all[len(all)-1]
 	if field(last, "event.action") != "sensor-stopped" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,28 +21,6 @@ import (
 	"github.com/bansho-sec/bansho/internal/testutil"
 )
 
-// sensorProc is a running `bansho run` with its stderr and metrics address.
-type sensorProc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	out    string // output file
-	mu     sync.Mutex
-	stderr bytes.Buffer
-	addr   string
-}
-
-func (p *sensorProc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.Write(b)
-}
-
-func (p *sensorProc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
 var listenRE = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
 
 // startSensor runs the binary on a config with metrics on a free port and
@@ -53,20 +29,7 @@ func startSensor(t *testing.T, prot, extra string) *sensorProc {
 	t.Helper()
 	testutil.RequireBPF(t)
 	out := filepath.Join(t.TempDir(), "out", "events.json")
-	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\n"+
-		"health:\n  interval: 1s\nmetrics:\n  listen: 127.0.0.1:0\n"+extra)
-	p := &sensorProc{t: t, out: out}
-	p.cmd = exec.Command(binary, "run", "--config", cfg)
-	p.cmd.Stderr = p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-		}
-	})
+	p := launch(t, writeConfig(t, fileConfig(prot, out, "health:\n  interval: 1s\nmetrics:\n  listen: 127.0.0.1:0\n"+extra)), out)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if p.addr == "" {
@@ -119,15 +82,6 @@ func (p *sensorProc) scrape() map[string]float64 {
 	return m
 }
 
-// stop sends SIGTERM and waits for a clean exit.
-func (p *sensorProc) stop() {
-	p.t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.cmd.Wait(); err != nil {
-		p.t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
-	}
-}
-
 // allDocs reads the output with its rotated backups, oldest first: a busy
 // host (another test suite, a benchmark) can write more than max_bytes
 // during a test.
@@ -143,14 +97,7 @@ func allDocs(t *testing.T, out string) []map[string]any {
 // waitAll is waitDoc over the output and its rotated backups.
 func waitAll(t *testing.T, out string, within time.Duration, pred func(map[string]any) bool) map[string]any {
 	t.Helper()
-	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
-		for _, d := range allDocs(t, out) {
-			if pred(d) {
-				return d
-			}
-		}
-	}
-	return nil
+	return waitIn(func() []map[string]any { return allDocs(t, out) }, within, pred)
 }
 
 // isKernelEvent: a document made from a kernel record (not health, state
@@ -312,24 +259,9 @@ func blockedSensor(t *testing.T, extra string) (*exec.Cmd, *sensorProc) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rd.Close() })
-	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+fifo+"}\n"+
-		"health:\n  interval: 1s\n  stall_after: 1s\nmetrics:\n  listen: 127.0.0.1:0\n"+extra)
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	p := &sensorProc{t: t}
-	cmd.Stderr = p
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
+	p := launch(t, writeConfig(t, fileConfig(prot, fifo, "health:\n  interval: 1s\n  stall_after: 1s\nmetrics:\n  listen: 127.0.0.1:0\n"+extra)), fifo)
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.log(), "sensor running") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.waitLog("sensor running", 30*time.Second)
 	for {
 		n, err := unix.IoctlGetInt(int(rd.Fd()), unix.TIOCINQ) // FIONREAD
 		if err != nil {
@@ -346,7 +278,7 @@ func blockedSensor(t *testing.T, extra string) (*exec.Cmd, *sensorProc) {
 	if m := listenRE.FindStringSubmatch(p.log()); m != nil {
 		p.addr = m[1]
 	}
-	return cmd, p
+	return p.cmd, p
 }
 
 // An output that blocks forever: /healthz says the pipeline is stalled,
@@ -552,13 +484,7 @@ func TestSDNotify(t *testing.T) {
 	}()
 	prot := t.TempDir()
 	out := filepath.Join(t.TempDir(), "events.json")
-	cfg := writeConfig(t, "protect:\n  paths: ["+prot+"]\noutputs:\n  stdout: {enabled: false}\n  file: {path: "+out+"}\nmetrics:\n  listen: ''\n")
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	p := launch(t, writeConfig(t, fileConfig(prot, out, "metrics:\n  listen: ''\n")), out, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000")
 	next := func(want string) {
 		t.Helper()
 		timeout := time.After(30 * time.Second)
@@ -579,9 +505,9 @@ func TestSDNotify(t *testing.T) {
 	}
 	next("WATCHDOG=1") // every 500ms with WatchdogSec=1s
 	next("WATCHDOG=1")
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	next("STOPPING=1")
-	if err := cmd.Wait(); err != nil {
+	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }

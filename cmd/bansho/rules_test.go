@@ -65,12 +65,7 @@ func TestDefaultRulesFireOnRealPrograms(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "events.json")
 	storeDir := filepath.Join(t.TempDir(), "store")
-	cfg := writeConfig(t, fmt.Sprintf(`protect:
-  paths: [%s]
-outputs:
-  stdout: {enabled: false}
-  file: {path: %s}
-store:
+	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf(`store:
   dir: %s
 content:
   hash_key: 0123456789abcdef0123456789abcdef
@@ -79,32 +74,17 @@ rules:
   lists:
     - name: allowed_destination_networks
       items: []
-`, prot, out, storeDir))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("sensor did not start:\n%s", stderr.String())
-	}
+`, storeDir)))
+	p := runSensor(t, cfg, out)
 
-	run := func(name string, args ...string) {
-		t.Helper()
-		if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-	}
-	run("/bin/cp", roster, filepath.Join(outside, "copy.csv"))
-	run("/usr/bin/curl", "-s", "--data-binary", "@"+roster, srv.URL+"/upload")
-	run(filepath.Join(bin, "ngrok"))
+	mustRun(t, "/bin/cp", roster, filepath.Join(outside, "copy.csv"))
+	mustRun(t, "/usr/bin/curl", "-s", "--data-binary", "@"+roster, srv.URL+"/upload")
+	mustRun(t, filepath.Join(bin, "ngrok"))
 	serverIn.Write([]byte("go\n"))
 	if err := server.Wait(); err != nil {
 		t.Fatalf("server: %v", err)
 	}
-	run("/bin/cat", roster)
+	mustRun(t, "/bin/cat", roster)
 
 	want := map[string]func(d map[string]any) bool{
 		"Protected Data Copied Outside Protected Directories": func(d map[string]any) bool {
@@ -138,12 +118,9 @@ rules:
 			t.Errorf("alert %q: %v", rule, a)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
-	}
+	p.stop()
 	b, _ := os.ReadFile(out)
-	if bytes.Contains(b, []byte(testMyNumber)) || strings.Contains(stderr.String(), testMyNumber) {
+	if bytes.Contains(b, []byte(testMyNumber)) || strings.Contains(p.log(), testMyNumber) {
 		t.Errorf("the raw test number is in the output")
 	}
 
@@ -196,17 +173,8 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "events.json")
-	cfg := writeConfig(t, fmt.Sprintf("protect:\n  paths: [%s]\noutputs:\n  stdout: {enabled: false}\n  file: {path: %s}\nstore:\n  dir: %s\ncontent:\n  sample_bytes: 0\nrules:\n  dir: %s\n", prot, out, filepath.Join(t.TempDir(), "store"), rulesDir))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("sensor did not start:\n%s", stderr.String())
-	}
+	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf("store:\n  dir: %s\ncontent:\n  sample_bytes: 0\nrules:\n  dir: %s\n", filepath.Join(t.TempDir(), "store"), rulesDir)))
+	p := runSensor(t, cfg, out)
 	f := filepath.Join(prot, "a.csv")
 	touch := func() { exec.Command("/usr/bin/touch", f).Run() }
 	alertBy := func(name string) bool {
@@ -223,7 +191,7 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 	}
 	failed := waitDoc(t, out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "rules-reload-failed" })
 	if failed == nil {
-		t.Fatalf("no rules-reload-failed document:\n%s", stderr.String())
+		t.Fatalf("no rules-reload-failed document:\n%s", p.log())
 	}
 	if msg, _ := field(failed, "message").(string); !strings.Contains(msg, "local.yaml:3:") {
 		t.Errorf("reload failure message %q does not name local.yaml:3", msg)
@@ -246,18 +214,15 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 	w, _ := os.OpenFile(local, os.O_WRONLY|os.O_TRUNC, 0)
 	w.WriteString(rule("Second"))
 	w.Close()
-	cmd.Process.Signal(syscall.SIGHUP)
+	p.cmd.Process.Signal(syscall.SIGHUP)
 	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "rules-reloaded" }) == nil {
-		t.Fatalf("no rules-reloaded document:\n%s", stderr.String())
+		t.Fatalf("no rules-reloaded document:\n%s", p.log())
 	}
 	touch()
 	if !alertBy("Second") {
 		t.Error("no alert from the reloaded rules")
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
-	}
+	p.stop()
 }
 
 func TestRulesCheckTestAndReplay(t *testing.T) {
@@ -341,12 +306,7 @@ func TestRoutineWorkMakesNoAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "events.json")
-	cfg := writeConfig(t, fmt.Sprintf(`protect:
-  paths: [%s]
-outputs:
-  stdout: {enabled: false}
-  file: {path: %s}
-store:
+	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf(`store:
   dir: %s
 content:
   hash_key: 0123456789abcdef0123456789abcdef
@@ -355,25 +315,10 @@ rules:
   lists:
     - name: backup_programs
       items: [/usr/bin/tar]
-`, prot, out, filepath.Join(t.TempDir(), "store")))
-	cmd := exec.Command(binary, "run", "--config", cfg)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
-		t.Fatalf("sensor did not start:\n%s", stderr.String())
-	}
-	run := func(name string, args ...string) {
-		t.Helper()
-		if o, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, o)
-		}
-	}
-	run("/usr/bin/tar", "-cf", filepath.Join(backup, "mynumber.tar"), "-C", prot, ".")
-	run(filepath.Join(bin, "logrotate"), "-c", fmt.Sprintf("mv %[1]s/app.log %[1]s/app.log.1 && gzip %[1]s/app.log.1 && rm -f %[1]s/app.log.1.gz", prot))
+`, filepath.Join(t.TempDir(), "store"))))
+	p := runSensor(t, cfg, out)
+	mustRun(t, "/usr/bin/tar", "-cf", filepath.Join(backup, "mynumber.tar"), "-C", prot, ".")
+	mustRun(t, filepath.Join(bin, "logrotate"), "-c", fmt.Sprintf("mv %[1]s/app.log %[1]s/app.log.1 && gzip %[1]s/app.log.1 && rm -f %[1]s/app.log.1.gz", prot))
 	// The routine work is recorded...
 	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
 		return field(d, "process.name") == "gzip" && field(d, "event.action") == "unlink"
@@ -386,7 +331,7 @@ rules:
 		t.Fatal("the backup's write was not recorded")
 	}
 	// ... and made no alert; a person's read does.
-	run("/bin/cat", filepath.Join(prot, "person-1.csv"))
+	mustRun(t, "/bin/cat", filepath.Join(prot, "person-1.csv"))
 	if waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
 		return field(d, "event.kind") == "alert" && field(d, "process.name") == "cat"
 	}) == nil {
@@ -410,6 +355,5 @@ rules:
 			t.Errorf("routine work alerted: %v: %v", field(d, "rule.name"), field(d, "message"))
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	p.term()
 }

@@ -67,16 +67,7 @@ func benchExport(b *testing.B, sink delivery.Sink, opt delivery.Options, server 
 	docs := testdocs.Docs(fmt.Sprintf("bench-%d", time.Now().UnixNano()%1e9), b.N)
 	st := openStore(b, b.TempDir())
 	defer st.Close()
-	bodies := make([][]byte, 0, 1000)
-	for i := 0; i < len(docs); i += 1000 {
-		bodies = bodies[:0]
-		for _, d := range docs[i:min(i+1000, len(docs))] {
-			bodies = append(bodies, d.Body)
-		}
-		if err := st.Write(bodies); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeDocs(b, st, docs)
 	var bytes int64
 	for _, d := range docs {
 		bytes += int64(len(d.Body))

@@ -64,8 +64,9 @@ func openStore(t testing.TB, dir string) *store.Store {
 	return st
 }
 
-func fill(t *testing.T, st *store.Store, docs []testdocs.Doc) {
-	t.Helper()
+// writeDocs writes the documents' bodies to the store, 1000 at a time.
+func writeDocs(tb testing.TB, st *store.Store, docs []testdocs.Doc) {
+	tb.Helper()
 	bodies := make([][]byte, 0, 1000)
 	for i := 0; i < len(docs); i += 1000 {
 		bodies = bodies[:0]
@@ -73,11 +74,34 @@ func fill(t *testing.T, st *store.Store, docs []testdocs.Doc) {
 			bodies = append(bodies, d.Body)
 		}
 		if err := st.Write(bodies); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
+}
+
+// fill writes the documents and flushes them, as the sensor's store does.
+func fill(t *testing.T, st *store.Store, docs []testdocs.Doc) {
+	t.Helper()
+	writeDocs(t, st, docs)
 	if err := st.Flush(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// startLoop runs a delivery loop from st to sink; stop cancels it and
+// returns what Run returned.
+func startLoop(t *testing.T, st *store.Store, sink delivery.Sink, opt delivery.Options) (loop *delivery.Loop, stop func() error) {
+	t.Helper()
+	loop, err := delivery.New(delivery.Store{S: st}, sink, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+	return loop, func() error {
+		cancel()
+		return <-done
 	}
 }
 
@@ -118,7 +142,18 @@ func kcatIDs(t *testing.T, topic string, ids map[string]int) int {
 	return n
 }
 
-// checkAllOnce fails unless every document's event.id was read back.
+// readAllTopics reads the events, alerts and health topics of run back
+// with kcat into ids, and returns the number of messages.
+func readAllTopics(t *testing.T, run string, ids map[string]int) int {
+	t.Helper()
+	read := 0
+	for _, k := range []string{"events", "alerts", "health"} {
+		read += kcatIDs(t, run+"-"+k, ids)
+	}
+	return read
+}
+
+// checkAll fails unless every document's event.id was read back.
 func checkAll(t *testing.T, docs []testdocs.Doc, ids map[string]int, read int) {
 	t.Helper()
 	missing := 0
@@ -160,13 +195,7 @@ func TestKafka100kAcrossBrokerRestarts(t *testing.T) {
 	defer st.Close()
 	sink := kafkaSink(t, run)
 	defer sink.Close()
-	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- loop.Run(ctx) }()
+	loop, stop := startLoop(t, st, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second, Log: testLog(t)})
 
 	// The sensor keeps writing while the broker comes and goes.
 	fill(t, st, docs[:n/4])
@@ -192,8 +221,7 @@ func TestKafka100kAcrossBrokerRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "lag 0", 3*time.Minute, func() bool { return loop.Lag() == 0 })
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("delivered %d, failed %d, retried %d, dead-lettered %d", loop.Delivered(), loop.Failed(), loop.Retried(), loop.DeadLettered())
@@ -201,11 +229,7 @@ func TestKafka100kAcrossBrokerRestarts(t *testing.T) {
 		t.Errorf("retried %d dead-lettered %d", loop.Retried(), loop.DeadLettered())
 	}
 	ids := map[string]int{}
-	read := 0
-	for _, k := range []string{"events", "alerts", "health"} {
-		read += kcatIDs(t, run+"-"+k, ids)
-	}
-	checkAll(t, docs, ids, read)
+	checkAll(t, docs, ids, readAllTopics(t, run, ids))
 	// The cursor is committed: a new loop has nothing to send.
 	c, err := st.LoadCursors("kafka")
 	if err != nil {
@@ -250,13 +274,7 @@ func TestVictoriaLogs100kAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- loop.Run(ctx) }()
+	loop, stop := startLoop(t, st, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second, Log: testLog(t)})
 	fill(t, st, docs[:n/2])
 	waitFor(t, "a first part delivered", time.Minute, func() bool { return loop.Delivered() >= n/4 })
 	if err := env.Down("es"); err != nil {
@@ -269,8 +287,7 @@ func TestVictoriaLogs100kAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "lag 0", 3*time.Minute, func() bool { return loop.Lag() == 0 })
-	cancel()
-	<-done
+	stop()
 	t.Logf("delivered %d, failed %d, retried %d", loop.Delivered(), loop.Failed(), loop.Retried())
 	q := fmt.Sprintf(`host.name:=%q | stats count_uniq(event.id) n`, host)
 	waitFor(t, "every event.id searchable", time.Minute, func() bool { return logsQL(t, q) == n })
@@ -326,11 +343,7 @@ func TestKillDeliveringProcess(t *testing.T) {
 		t.Fatalf("restarted helper: %v, last line %q", err, last)
 	}
 	ids := map[string]int{}
-	read := 0
-	for _, k := range []string{"events", "alerts", "health"} {
-		read += kcatIDs(t, run+"-"+k, ids)
-	}
-	checkAll(t, docs, ids, read)
+	checkAll(t, docs, ids, readAllTopics(t, run, ids))
 }
 
 // helper delivers a store to Kafka, printing progress, until lag is 0.
@@ -397,13 +410,7 @@ func TestKafkaOutageUnderLoad(t *testing.T) {
 	defer st.Close()
 	sink := kafkaSink(t, run)
 	defer sink.Close()
-	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BackoffMax: 5 * time.Second, Log: testLog(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- loop.Run(ctx) }()
+	loop, stop := startLoop(t, st, sink, delivery.Options{BackoffMax: 5 * time.Second, Log: testLog(t)})
 
 	// The sensor writes a steady 1/10 s slice of the rate, all along.
 	written := make(chan error, 1)
@@ -441,17 +448,12 @@ func TestKafkaOutageUnderLoad(t *testing.T) {
 	caught := time.Now()
 	waitFor(t, "lag 0 after the broker came back", 5*time.Minute+outage, func() bool { return loop.Lag() == 0 })
 	t.Logf("lag 0 %s after the last write", time.Since(caught).Round(100*time.Millisecond))
-	cancel()
-	<-done
+	stop()
 	if lagAtRestart == 0 || loop.Failed() == 0 {
 		t.Errorf("lag %d at restart, failed %d: the outage was not felt", lagAtRestart, loop.Failed())
 	}
 	ids := map[string]int{}
-	read := 0
-	for _, k := range []string{"events", "alerts", "health"} {
-		read += kcatIDs(t, run+"-"+k, ids)
-	}
-	checkAll(t, docs, ids, read)
+	checkAll(t, docs, ids, readAllTopics(t, run, ids))
 }
 
 // A topic that does not exist, auto-creation off: the loop counts the
@@ -469,13 +471,7 @@ func TestMissingTopicThenCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- loop.Run(ctx) }()
+	loop, stop := startLoop(t, st, sink, delivery.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond})
 	waitFor(t, "failures counted", 30*time.Second, func() bool { return loop.Failed() > 0 })
 	if loop.Delivered() != 0 || loop.Lag() != uint64(len(docs)) || !strings.Contains(loop.LastError(), "does not exist") {
 		t.Fatalf("delivered %d lag %d error %q", loop.Delivered(), loop.Lag(), loop.LastError())
@@ -489,8 +485,7 @@ func TestMissingTopicThenCreated(t *testing.T) {
 	created := time.Now()
 	waitFor(t, "lag 0 once the topic exists", 2*time.Minute, func() bool { return loop.Lag() == 0 })
 	t.Logf("delivered %s after the topic was created", time.Since(created).Round(100*time.Millisecond))
-	cancel()
-	<-done
+	stop()
 	ids := map[string]int{}
 	checkAll(t, docs, ids, kcatIDs(t, run, ids))
 }

@@ -1,7 +1,6 @@
 package elasticsearch
 
 import (
-	"context"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -33,13 +32,7 @@ func TestOutageLongerThanTheStoreIsCounted(t *testing.T) {
 	}
 	defer st.Close()
 	sink := newSink(t, f, Options{})
-	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BatchRecords: 200, BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- loop.Run(ctx) }()
+	loop, drain := runLoop(t, st, sink, delivery.Options{BatchRecords: 200, BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond})
 
 	docs := testdocs.Docs("h1", 4000) // about 5.5 MB: five times the store
 	for i := 0; i < len(docs); i += 100 {
@@ -55,14 +48,7 @@ func TestOutageLongerThanTheStoreIsCounted(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	up.Store(true)
-	deadline := time.Now().Add(30 * time.Second)
-	for loop.Lag() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	drain()
 	stats := st.Stats()
 	total := st.Head("events") + st.Head("alerts")
 	t.Logf("written %d, delivered %d, skipped %d, dead-lettered %d, store evicted %d (undelivered %d)",

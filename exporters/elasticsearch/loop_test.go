@@ -15,6 +15,31 @@ import (
 	"github.com/bansho-sec/bansho/internal/store"
 )
 
+// runLoop runs a delivery loop from st to sink. drain waits up to 30s for
+// lag 0, stops the loop and fails the test if Run failed; the test checks
+// the lag itself.
+func runLoop(t *testing.T, st *store.Store, sink delivery.Sink, opt delivery.Options) (loop *delivery.Loop, drain func()) {
+	t.Helper()
+	loop, err := delivery.New(delivery.Store{S: st}, sink, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+	return loop, func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for loop.Lag() > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Through the delivery loop and the real store: a 429 for a whole request
 // and per-item 429s are retried with backoff until accepted; mapping
 // rejections land in the store's dead-letter stream with Elasticsearch's
@@ -53,21 +78,8 @@ func TestLoopRetriesAndDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := newSink(t, f, Options{Workers: 1})
-	loop, err := delivery.New(delivery.Store{S: st}, sink, delivery.Options{BatchRecords: 700, BackoffMin: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- loop.Run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for loop.Lag() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	loop, drain := runLoop(t, st, sink, delivery.Options{BatchRecords: 700, BackoffMin: 20 * time.Millisecond})
+	drain()
 	if loop.Lag() != 0 {
 		t.Fatalf("lag %d after 30s", loop.Lag())
 	}

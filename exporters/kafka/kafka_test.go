@@ -44,6 +44,36 @@ func records(docs []testdocs.Doc, stream string) []delivery.Record {
 	return out
 }
 
+// sendBatch sends 20 documents to the events topic with opt, as the
+// authentication tests do: one attempt, a 5s write timeout, 20s in all.
+func sendBatch(t *testing.T, opt Options) ([]delivery.Result, error) {
+	t.Helper()
+	opt.AllowAutoTopicCreation, opt.MaxAttempts, opt.WriteTimeout = true, 1, 5*time.Second
+	s, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recs := records(testdocs.Docs("h", 20), "events")
+	res := make([]delivery.Result, len(recs))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return res, s.Send(ctx, recs, res)
+}
+
+var statusName = map[delivery.Status]string{delivery.Pending: "pending", delivery.Delivered: "delivered", delivery.Rejected: "rejected"}
+
+// requireStatus fails the test unless every result has the status want
+// (what, when not empty, names the case).
+func requireStatus(t *testing.T, what string, res []delivery.Result, want delivery.Status) {
+	t.Helper()
+	for i, r := range res {
+		if r.Status != want {
+			t.Fatalf("%srecord %d: status %s, want %s", what, i, statusName[r.Status], statusName[want])
+		}
+	}
+}
+
 // kcat reads a whole topic back with Debian's kcat (librdkafka): an
 // independent client. It returns key<TAB>value lines.
 func kcat(t *testing.T, broker, topic string) []string {
@@ -161,11 +191,7 @@ func TestMissingTopic(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "outputs.kafka.allow_auto_topic_creation") || !strings.Contains(err.Error(), run) {
 		t.Fatalf("error %v, want one naming the missing topic %s and allow_auto_topic_creation", err, run)
 	}
-	for i, r := range res {
-		if r.Status != delivery.Pending {
-			t.Fatalf("record %d: status %d, want pending", i, r.Status)
-		}
-	}
+	requireStatus(t, "", res, delivery.Pending)
 }
 
 func TestUnreachableBroker(t *testing.T) {
@@ -187,11 +213,7 @@ func TestUnreachableBroker(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unreachable") || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("error %v, want one saying %s is unreachable", err, addr)
 	}
-	for i, r := range res {
-		if r.Status != delivery.Pending {
-			t.Fatalf("record %d: status %d, want pending", i, r.Status)
-		}
-	}
+	requireStatus(t, "", res, delivery.Pending)
 }
 
 // A document larger than a produce request can carry is rejected for
@@ -262,9 +284,5 @@ func TestProduceRequestTooLarge(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "as too large: set outputs.kafka.batch_bytes below the topic's max.message.bytes") {
 		t.Fatalf("error %v", err)
 	}
-	for i, r := range res {
-		if r.Status != delivery.Pending {
-			t.Fatalf("record %d: status %d, want pending", i, r.Status)
-		}
-	}
+	requireStatus(t, "", res, delivery.Pending)
 }

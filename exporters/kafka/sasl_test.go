@@ -1,13 +1,10 @@
 package kafka
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bansho-sec/bansho/exporters/delivery"
-	"github.com/bansho-sec/bansho/exporters/internal/testdocs"
 	"github.com/bansho-sec/bansho/test/backends"
 )
 
@@ -24,28 +21,15 @@ func TestSASLAgainstBroker(t *testing.T) {
 	defer stop()
 	run := uniq(t)
 	try := func(mech, user, pass string) ([]delivery.Result, error) {
-		s, err := New(Options{Brokers: []string{addr}, AllowAutoTopicCreation: true, MaxAttempts: 1, WriteTimeout: 5 * time.Second,
-			Topics: Topics{Events: run, Alerts: run, Health: run}, SASL: SASL{Mechanism: mech, Username: user, Password: pass}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		recs := records(testdocs.Docs("h", 20), "events")
-		res := make([]delivery.Result, len(recs))
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		return res, s.Send(ctx, recs, res)
+		return sendBatch(t, Options{Brokers: []string{addr}, Topics: Topics{Events: run, Alerts: run, Health: run},
+			SASL: SASL{Mechanism: mech, Username: user, Password: pass}})
 	}
 	for mech, user := range map[string]string{"plain": "plainuser", "scram-sha-256": "scram256", "scram-sha-512": "scram512"} {
 		res, err := try(mech, user, "right-pw")
 		if err != nil {
 			t.Fatalf("%s: %v", mech, err)
 		}
-		for i, r := range res {
-			if r.Status != delivery.Delivered {
-				t.Fatalf("%s: record %d status %d", mech, i, r.Status)
-			}
-		}
+		requireStatus(t, mech+": ", res, delivery.Delivered)
 	}
 	for _, c := range []struct{ mech, user string }{{"scram-sha-512", "scram512"}, {"plain", "plainuser"}, {"scram-sha-256", "scram512"}} {
 		res, err := try(c.mech, c.user, "wrong-pw")
@@ -53,10 +37,6 @@ func TestSASLAgainstBroker(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "SASL authentication as \""+c.user+"\" with "+c.mech) || !strings.Contains(err.Error(), "outputs.kafka.sasl") {
 			t.Errorf("%s: error %v, want one naming the SASL user and outputs.kafka.sasl", c.mech, err)
 		}
-		for i, r := range res {
-			if r.Status != delivery.Pending {
-				t.Fatalf("%s: record %d status %d, want pending", c.mech, i, r.Status)
-			}
-		}
+		requireStatus(t, c.mech+": ", res, delivery.Pending)
 	}
 }

@@ -9,16 +9,12 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/bansho-sec/bansho/internal/testutil"
 )
 
-func writeFile(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "bansho.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// writeFile writes a configuration file for the test.
+var writeFile = testutil.WriteConfig
 
 func TestLoadFile(t *testing.T) {
 	dir := t.TempDir()

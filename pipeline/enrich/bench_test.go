@@ -223,17 +223,12 @@ done`, l.dir)
 		t.Fatalf("%v: %s", err, out)
 	}
 	time.Sleep(500 * time.Millisecond)
-	l.mu.Lock()
 	var evs []*event.Event
-	for _, ev := range l.events {
-		if ev.Op >= event.OpHealth {
-			continue
-		}
+	for _, ev := range l.All(func(ev *event.Event) bool { return ev.Op < event.OpHealth }) {
 		e := *ev
 		e.Enriched, e.Sample, e.Content = nil, nil, nil
 		evs = append(evs, &e)
 	}
-	l.mu.Unlock()
 	f, err := os.Create(mixFile)
 	if err != nil {
 		t.Fatal(err)

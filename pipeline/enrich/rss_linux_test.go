@@ -36,15 +36,11 @@ func TestRSSWith10kProcesses(t *testing.T) {
 	go func() {
 		defer close(enc)
 		for {
-			l.mu.Lock()
-			evs := l.events
-			l.events = nil
-			l.mu.Unlock()
-			for _, ev := range evs {
+			for _, ev := range l.Take() {
 				p.Emit(ev)
 			}
 			select {
-			case <-l.done:
+			case <-l.Done():
 				return
 			case <-time.After(50 * time.Millisecond):
 			}

@@ -5,15 +5,12 @@ package enrich
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,17 +25,15 @@ import (
 )
 
 // live runs the real sensor and the enrichment stage on the real kernel,
-// seeded from the real /proc, and collects the enriched events.
+// seeded from the real /proc, and collects the enriched events
+// (testutil.Live: WaitFor, Settle, All, Take, Stop).
 type live struct {
-	t      *testing.T
-	stage  *Stage
-	enc    *ecs.Encoder
-	mu     sync.Mutex
-	events []*event.Event
-	cancel context.CancelFunc
-	done   chan struct{}
-	dir    string
-	file   string
+	*testutil.Live
+	t     *testing.T
+	stage *Stage
+	enc   *ecs.Encoder
+	dir   string
+	file  string
 }
 
 func startLive(t *testing.T) *live {
@@ -53,11 +48,11 @@ func startLive(t *testing.T) *live {
 	os.Chmod(filepath.Dir(dir), 0o755)
 	cfg := sensor.DefaultConfig()
 	cfg.ProtectPaths = []string{dir}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := sensor.New(cfg, log)
+	s, err := sensor.New(cfg, testutil.Logger())
 	if err != nil {
 		t.Fatalf("start sensor: %v", err)
 	}
+	t.Cleanup(func() { s.Close() }) // after the collection stops
 	host, _ := ecs.LocalHost()
 	clock := sensor.NewBootClock()
 	users := &Users{HostMntNS: nsInode(t, "/proc/self/ns/mnt")}
@@ -69,36 +64,24 @@ func startLive(t *testing.T) *live {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { nt.Close() })
 	st := New(Options{Host: host, Wall: clock.Wall, Users: users, Mounts: mounts, Net: nt, ExactStarts: proctree.ExactStarts})
-	ctx, cancel := context.WithCancel(context.Background())
-	raw := make(chan *event.Event, cfg.QueueSize)
-	out := make(chan *event.Event, 1024)
-	l := &live{t: t, stage: st, enc: &ecs.Encoder{Host: host, Version: "test"}, cancel: cancel,
-		done: make(chan struct{}), dir: dir, file: file}
-	go func() {
-		if err := s.Run(ctx, raw, clock); err != nil {
-			t.Errorf("sensor run: %v", err)
+	l := &live{t: t, stage: st, enc: &ecs.Encoder{Host: host, Version: "test"}, dir: dir, file: file}
+	l.Live = testutil.StartLive(t, func(ctx context.Context) <-chan *event.Event {
+		raw := make(chan *event.Event, cfg.QueueSize)
+		out := make(chan *event.Event, 1024)
+		go func() {
+			if err := s.Run(ctx, raw, clock); err != nil {
+				t.Errorf("sensor run: %v", err)
+			}
+		}()
+		// Seed after the reader runs: a process started meanwhile is in the
+		// queue already.
+		if _, err := st.Seed(); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	// Seed after the reader runs: a process started meanwhile is in the
-	// queue already.
-	if _, err := st.Seed(); err != nil {
-		t.Fatal(err)
-	}
-	go st.Run(raw, out)
-	go func() {
-		defer close(l.done)
-		for ev := range out {
-			l.mu.Lock()
-			l.events = append(l.events, ev)
-			l.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-l.done
-		s.Close()
-		nt.Close()
+		go st.Run(raw, out)
+		return out
 	})
 	return l
 }
@@ -111,24 +94,6 @@ func nsInode(t *testing.T, path string) uint32 {
 	return uint32(st.Ino)
 }
 
-func (l *live) waitFor(what string, pred func(*event.Event) bool) *event.Event {
-	l.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		l.mu.Lock()
-		for _, ev := range l.events {
-			if pred(ev) {
-				l.mu.Unlock()
-				return ev
-			}
-		}
-		l.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	l.t.Fatalf("no event: %s", what)
-	return nil
-}
-
 func (l *live) doc(ev *event.Event) map[string]any {
 	l.t.Helper()
 	var m map[string]any
@@ -138,16 +103,22 @@ func (l *live) doc(ev *event.Event) map[string]any {
 	return m
 }
 
-func get(m map[string]any, path string) any {
-	var v any = m
-	for _, k := range strings.Split(path, ".") {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[k]
+// get is the value at a dotted path of a document.
+var get = testutil.Field
+
+// copyProgram copies the program at from under the name as (its comm, as
+// the table sees it) into a temporary directory, and returns its path.
+func copyProgram(t *testing.T, from, as string) string {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return v
+	p := filepath.Join(t.TempDir(), as)
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func openOf(file string) func(*event.Event) bool {
@@ -169,7 +140,7 @@ func TestLoginUserSurvivesUserChanges(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	ev := l.waitFor("open by nobody", openOf(l.file))
+	ev := l.WaitFor("open by nobody", openOf(l.file))
 	en := ev.Enriched
 	want, _ := exec.Command("id", "-nu", "1000").Output()
 	if ev.Proc.AUID != 1000 || en.LoginUserName != strings.TrimSpace(string(want)) || en.UserName != "nobody" {
@@ -196,7 +167,7 @@ func TestNamespaceGetsContainerEntry(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	ev := l.waitFor("open in the namespace", openOf(l.file))
+	ev := l.WaitFor("open in the namespace", openOf(l.file))
 	en := ev.Enriched
 	if en.EntryType != "container" || en.EntryLeader == nil || en.EntryLeader.Name != "sh" {
 		t.Fatalf("entry %q %+v", en.EntryType, en.EntryLeader)
@@ -204,7 +175,7 @@ func TestNamespaceGetsContainerEntry(t *testing.T) {
 	if en.Parent == nil || en.Parent.EntityID != en.EntryLeader.EntityID {
 		t.Errorf("parent %+v, want the namespace's init", en.Parent)
 	}
-	unshare := l.waitFor("unshare exec", execOf(cmd.Process.Pid))
+	unshare := l.WaitFor("unshare exec", execOf(cmd.Process.Pid))
 	if unshare.Enriched.EntryType == "container" {
 		t.Errorf("unshare itself is in a container entry")
 	}
@@ -225,7 +196,7 @@ func TestDeepPipelineAncestry(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	ev := l.waitFor("open at the end of the chain", openOf(l.file))
+	ev := l.WaitFor("open at the end of the chain", openOf(l.file))
 	en := ev.Enriched
 	if len(en.Ancestors) < 4 {
 		t.Fatalf("ancestors %v", en.Ancestors)
@@ -234,7 +205,7 @@ func TestDeepPipelineAncestry(t *testing.T) {
 	// the first three are shells.
 	pid := ev.Proc.PPID
 	for i := 0; i < 3; i++ {
-		x := l.waitFor("exec of an ancestor", execOf(int(pid)))
+		x := l.WaitFor("exec of an ancestor", execOf(int(pid)))
 		d := l.doc(x)
 		if got := get(d, "process.entity_id"); got != en.Ancestors[i] {
 			t.Errorf("ancestor %d (pid %d): entity id %v in its exec, %s in the ancestry", i, pid, got, en.Ancestors[i])
@@ -250,7 +221,7 @@ func TestDeepPipelineAncestry(t *testing.T) {
 	// The test process started before the sensor: seeded, and its entity
 	// id the one the kernel's records give it (the task iterator's exact
 	// start time), not one from /proc's clock ticks.
-	top := l.waitFor("exec of the outer shell", execOf(cmd.Process.Pid))
+	top := l.WaitFor("exec of the outer shell", execOf(cmd.Process.Pid))
 	host := l.enc.Host
 	if want := ecs.EntityID(host.ID, host.PidNSIno, host.BootID, pid, top.Proc.ParentStartBoot); en.Ancestors[3] != want {
 		t.Errorf("seeded test process: entity id %s in the ancestry, the kernel's start gives %s", en.Ancestors[3], want)
@@ -271,7 +242,7 @@ func TestExitCodes(t *testing.T) {
 	kill.Process.Signal(syscall.SIGTERM)
 	kill.Wait()
 	for pid, want := range map[int]int{cmd.Process.Pid: 7, kill.Process.Pid: 128 + 15} {
-		ev := l.waitFor("exit", func(ev *event.Event) bool { return ev.Op == event.OpExit && int(ev.Proc.PID) == pid })
+		ev := l.WaitFor("exit", func(ev *event.Event) bool { return ev.Op == event.OpExit && int(ev.Proc.PID) == pid })
 		if ev.Exit.Code() != want || ev.Enriched == nil || ev.Enriched.Process == nil {
 			t.Errorf("pid %d: code %d, enriched %+v", pid, ev.Exit.Code(), ev.Enriched)
 		}
@@ -289,14 +260,7 @@ func TestExitCodes(t *testing.T) {
 // the ancestry; a setpriv to nobody in the same session keeps them.
 func TestSSHSessionCopy(t *testing.T) {
 	l := startLive(t)
-	fake := filepath.Join(t.TempDir(), "sshd")
-	sh, err := os.ReadFile("/bin/dash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fake, sh, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	fake := copyProgram(t, "/bin/dash", "sshd")
 	dst := filepath.Join(t.TempDir(), "copy.csv")
 	cmd := exec.Command(fake, "-c", `echo 1000 > /proc/self/loginuid &&
 SSH_CONNECTION="198.51.100.23 50122 127.0.0.1 22" bash -c 'sleep 0.5; cp "$0" "$1"; setpriv --reuid=65534 cat "$0" >/dev/null; true' "$0" "$1"; true`, l.file, dst)
@@ -305,7 +269,7 @@ SSH_CONNECTION="198.51.100.23 50122 127.0.0.1 22" bash -c 'sleep 0.5; cp "$0" "$
 	}
 	login, _ := exec.Command("id", "-nu", "1000").Output()
 	wantLogin := strings.TrimSpace(string(login))
-	w := l.waitFor("the copy's write", func(ev *event.Event) bool {
+	w := l.WaitFor("the copy's write", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileWrite && ev.File != nil && ev.File.Path == dst && ev.Enriched != nil
 	})
 	en := w.Enriched
@@ -332,7 +296,7 @@ SSH_CONNECTION="198.51.100.23 50122 127.0.0.1 22" bash -c 'sleep 0.5; cp "$0" "$
 	if get(d, "process.entry_leader.entity_id") == nil || get(d, "process.parent.entity_id") != en.Ancestors[0] {
 		t.Errorf("tree ids: %v", get(d, "process"))
 	}
-	ev := l.waitFor("open by nobody in the session", func(ev *event.Event) bool {
+	ev := l.WaitFor("open by nobody in the session", func(ev *event.Event) bool {
 		return openOf(l.file)(ev) && ev.Proc.EUID == 65534
 	})
 	if ev.Enriched.EntryType != "sshd" || ev.Enriched.LoginUserName != wantLogin || ev.Enriched.UserName != "nobody" {
@@ -363,7 +327,7 @@ func TestContainerFromCgroup(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	ev := l.waitFor("open in the container cgroup", openOf(l.file))
+	ev := l.WaitFor("open in the container cgroup", openOf(l.file))
 	en := ev.Enriched
 	if en.Container == nil || en.Container.ID != id || en.Container.Runtime != "docker" {
 		t.Fatalf("container %+v", en.Container)
@@ -401,7 +365,7 @@ func TestNamesFromTheProcessRoot(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	ev := l.waitFor("open by uid 4242", func(ev *event.Event) bool { return openOf(l.file)(ev) && ev.Proc.EUID == 4242 })
+	ev := l.WaitFor("open by uid 4242", func(ev *event.Event) bool { return openOf(l.file)(ev) && ev.Proc.EUID == 4242 })
 	if ev.Enriched.UserName != "keiri" {
 		t.Errorf("user name %q, want keiri from the namespace's own passwd", ev.Enriched.UserName)
 	}
@@ -414,34 +378,14 @@ func TestNamesFromTheProcessRoot(t *testing.T) {
 // is the peer of the sshd process's TCP connection.
 func TestSSHSourceFromSshdSocket(t *testing.T) {
 	l := startLive(t)
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	fake := filepath.Join(t.TempDir(), "sshd")
-	b, err := os.ReadFile("/bin/bash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fake, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t, "tcp", "127.0.0.2:0")
+	fake := copyProgram(t, "/bin/bash", "sshd")
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	cmd := exec.Command(fake, "-c", `exec 3<>/dev/tcp/127.0.0.2/`+port+`; env -u SSH_CONNECTION -u SSH_CLIENT bash -c 'sleep 0.5; cat "$0" >/dev/null; true' "$0"; true`, l.file)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	ev := l.waitFor("open in the session", openOf(l.file))
+	ev := l.WaitFor("open in the session", openOf(l.file))
 	en := ev.Enriched
 	if en.EntryType != "sshd" || en.EntrySourceIP.String() != "127.0.0.2" {
 		t.Errorf("entry %q source %v", en.EntryType, en.EntrySourceIP)

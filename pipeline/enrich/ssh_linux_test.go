@@ -90,7 +90,7 @@ PrintMotd no
 		t.Fatalf("ssh: %v: %s\nsshd:\n%s", err, out, srvLog.String())
 	}
 
-	w := l.waitFor("the copy's write in the SSH session", func(ev *event.Event) bool {
+	w := l.WaitFor("the copy's write in the SSH session", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileWrite && ev.File != nil && ev.File.Path == dst && ev.Enriched != nil
 	})
 	en := w.Enriched
@@ -119,7 +119,7 @@ PrintMotd no
 			t.Errorf("%s = %v, want %v", path, got, want)
 		}
 	}
-	ev := l.waitFor("the read as nobody in the SSH session", func(ev *event.Event) bool {
+	ev := l.WaitFor("the read as nobody in the SSH session", func(ev *event.Event) bool {
 		return openOf(l.file)(ev) && ev.Proc.EUID == 65534
 	})
 	if e := ev.Enriched; e.EntryType != "sshd" || e.LoginUserName != "root" || e.UserName != "nobody" ||

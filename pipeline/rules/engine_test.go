@@ -99,33 +99,16 @@ func TestReloadKeepsRunningSetOnError(t *testing.T) {
 	if err := os.WriteFile(f, []byte(goodRule), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, err := Load(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewEngine(set, EngineOptions{})
-	results := make(chan error, 10)
-	r := &Reloader{Dir: dir, Engine: e, Debounce: 20 * time.Millisecond,
-		Result: func(_ *Set, err error) { results <- err }}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	hup := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() { _ = r.Watch(ctx, hup); close(done) }()
-	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond) // the watch is set up
+	w := watchDir(t, dir, hup)
+	set, e, r := w.set, w.engine, w.reloader
 
 	bad := strings.Replace(goodRule, "bansho.file.protected", "bansho.file.protectd", 1)
 	if err := os.WriteFile(f, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-results:
-		if err == nil || !strings.Contains(err.Error(), "local.yaml:3:") {
-			t.Fatalf("reload error %v, want one at local.yaml:3", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reload after a file change")
+	if err := w.next("after a file change"); err == nil || !strings.Contains(err.Error(), "local.yaml:3:") {
+		t.Fatalf("reload error %v, want one at local.yaml:3", err)
 	}
 	if e.Set() != set {
 		t.Fatal("a bad reload replaced the running rules")
@@ -134,25 +117,15 @@ func TestReloadKeepsRunningSetOnError(t *testing.T) {
 	if err := os.WriteFile(f, []byte(two), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-results:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reload after the fix")
+	if err := w.next("after the fix"); err != nil {
+		t.Fatal(err)
 	}
 	if len(e.Set().Rules) != 2 {
 		t.Fatalf("running %d rules, want 2", len(e.Set().Rules))
 	}
 	hup <- os.Interrupt // any value: a SIGHUP
-	select {
-	case err := <-results:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reload on the signal")
+	if err := w.next("on the signal"); err != nil {
+		t.Fatal(err)
 	}
 	if ok, failed := r.Reloads(); ok != 2 || failed != 1 {
 		t.Errorf("reloads ok %d failed %d", ok, failed)
@@ -162,7 +135,7 @@ func TestReloadKeepsRunningSetOnError(t *testing.T) {
 // A flood of distinct keys leaves the stateful rules at their cap, and
 // the rest still works: a threshold fires for a key that reaches it.
 func TestStateStaysBounded(t *testing.T) {
-	set, err := Compile(map[string]string{"r.yaml": `
+	set := compileOne(t, `
 - rule: Many
   desc: d.
   condition: event.action == "open" and bansho.file.protected
@@ -179,10 +152,7 @@ func TestStateStaysBounded(t *testing.T) {
       - condition: event.action == "connect"
   output: o
   priority: notice
-`}, Options{MaxKeys: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, Options{MaxKeys: 100})
 	e := NewEngine(set, EngineOptions{MaxProcesses: 64})
 	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
 	open := func(i int, auid uint32, path string) []*event.Event {
@@ -280,16 +250,13 @@ func TestSeedProcessesFromProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe, _ = filepath.EvalSymlinks(exe)
-	set, err := Compile(map[string]string{"r.yaml": `
+	set := compileOne(t, `
 - rule: Me
   desc: d.
-  condition: event.action == "open" and process.executable == "` + exe + `" and process.parent.name != ""
+  condition: event.action == "open" and process.executable == "`+exe+`" and process.parent.name != ""
   output: o
   priority: notice
-`}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, Options{})
 	e := NewEngine(set, EngineOptions{})
 	if n := e.SeedProcesses("/proc"); n < 2 {
 		t.Fatalf("seeded %d processes", n)
@@ -311,10 +278,7 @@ func TestSeedProcessesFromProc(t *testing.T) {
 // Swapping rule sets and reading metrics while events are evaluated is
 // safe (run with -race).
 func TestSwapWhileEvaluating(t *testing.T) {
-	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := packSet(t)
 	e := NewEngine(set, EngineOptions{})
 	evs := recordedMix(2000)
 	done := make(chan struct{})
@@ -339,7 +303,7 @@ func TestSwapWhileEvaluating(t *testing.T) {
 // A sequence by user: the steps may be different processes of one user,
 // within the window, and another user's step does not count.
 func TestSequenceByUser(t *testing.T) {
-	set, err := Compile(map[string]string{"r.yaml": `
+	set := compileOne(t, `
 - rule: Read Then Connect
   desc: d.
   sequence:
@@ -350,10 +314,7 @@ func TestSequenceByUser(t *testing.T) {
       - condition: event.action == "connect"
   output: o
   priority: notice
-`}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, Options{})
 	e := NewEngine(set, EngineOptions{})
 	t0 := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
 	doc := []byte(`{"event":{"id":"x"},"bansho":{}}`)
@@ -427,10 +388,7 @@ func TestAppendAndOverride(t *testing.T) {
 // Events with a missing part, and documents of the wrong shape, are
 // evaluated without a panic.
 func TestOddInput(t *testing.T) {
-	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := packSet(t)
 	e := NewEngine(set, EngineOptions{})
 	doc := []byte(`{"event":{"id":"x","action":"exec","category":["process"]},"process":{"name":"ngrok"},"bansho":{}}`)
 	for _, op := range []event.Op{event.OpExec, event.OpFork, event.OpExit, event.OpFileOpen, event.OpFileWrite,
@@ -487,26 +445,10 @@ func TestReloadOnConfigMapSwap(t *testing.T) {
 	if err := os.Symlink("..data/local.yaml", filepath.Join(dir, "local.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	set, err := Load(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewEngine(set, EngineOptions{})
-	results := make(chan error, 4)
-	r := &Reloader{Dir: dir, Engine: e, Debounce: 20 * time.Millisecond, Result: func(_ *Set, err error) { results <- err }}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = r.Watch(ctx, nil); close(done) }()
-	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond)
+	w := watchDir(t, dir, nil)
 	mk("2", goodRule+strings.Replace(goodRule, "rule: Open", "rule: Two", 1))
-	select {
-	case err := <-results:
-		if err != nil || len(e.Set().Rules) != 2 {
-			t.Fatalf("reload: %v, %d rules", err, len(e.Set().Rules))
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reload when ..data was swapped")
+	if err := w.next("when ..data was swapped"); err != nil || len(w.engine.Set().Rules) != 2 {
+		t.Fatalf("reload: %v, %d rules", err, len(w.engine.Set().Rules))
 	}
 }
 
@@ -554,7 +496,7 @@ func TestGuardsAgreeWithExpr(t *testing.T) {
 // A live event's self-protection flags and mount facts reach the rules from
 // the event itself, whatever the document holds (here: nothing of them).
 func TestLiveEventStageFacts(t *testing.T) {
-	set, err := Compile(map[string]string{"r.yaml": `
+	set := compileOne(t, `
 - rule: Usb
   desc: d.
   condition: event.action == "write" and bansho.file.mount.removable and bansho.file.mount.fstype == "vfat"
@@ -570,10 +512,7 @@ func TestLiveEventStageFacts(t *testing.T) {
   condition: event.action == "write" and bansho.file.integrity and bansho.self_target
   output: o
   priority: notice
-`}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, Options{})
 	e := NewEngine(set, EngineOptions{})
 	doc := []byte(`{"event":{"id":"a"},"bansho":{}}`)
 	write := func(flags uint8, m *event.Mount) *event.Event {
@@ -606,5 +545,67 @@ func TestLiveEventStageFacts(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: alerts %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// compileOne compiles one rule file, r.yaml, failing the test on an error.
+func compileOne(t *testing.T, src string, opt Options) *Set {
+	t.Helper()
+	set, err := Compile(map[string]string{"r.yaml": src}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// packSet is the repository's rule pack with the default calendar.
+func packSet(t *testing.T) *Set {
+	t.Helper()
+	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// watched is an engine on the rules of a directory, reloaded by a
+// running Reloader until the test ends.
+type watched struct {
+	t        *testing.T
+	set      *Set // the set loaded at the start
+	engine   *Engine
+	reloader *Reloader
+	results  chan error
+}
+
+// watchDir loads dir, starts a Reloader on it (hup, when not nil, is its
+// SIGHUP) and returns once the watch is set up.
+func watchDir(t *testing.T, dir string, hup chan os.Signal) *watched {
+	t.Helper()
+	set, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &watched{t: t, set: set, engine: NewEngine(set, EngineOptions{}), results: make(chan error, 10)}
+	w.reloader = &Reloader{Dir: dir, Engine: w.engine, Debounce: 20 * time.Millisecond,
+		Result: func(_ *Set, err error) { w.results <- err }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.reloader.Watch(ctx, hup); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(50 * time.Millisecond) // the watch is set up
+	return w
+}
+
+// next is the result of the next reload; the test fails when none comes
+// within 5s ("no reload " + what).
+func (w *watched) next(what string) error {
+	w.t.Helper()
+	select {
+	case err := <-w.results:
+		return err
+	case <-time.After(5 * time.Second):
+		w.t.Fatal("no reload " + what)
+		return nil
 	}
 }
