@@ -101,8 +101,8 @@ func TestCompatSyscallsReported(t *testing.T) {
 	closed.Close()
 
 	pid := run(t, "/", bin, "protected", dir, roster, outside, strconv.Itoa(port), strconv.Itoa(cport))
-	h.settle()
-	evs := h.all(func(ev *event.Event) bool { return int(ev.Proc.PID) == pid })
+	h.Settle()
+	evs := h.All(func(ev *event.Event) bool { return int(ev.Proc.PID) == pid })
 	find := func(what string, pred func(*event.Event) bool) *event.Event {
 		t.Helper()
 		for _, ev := range evs {
@@ -113,7 +113,7 @@ func TestCompatSyscallsReported(t *testing.T) {
 				return ev
 			}
 		}
-		t.Fatalf("no event: %s\nseen:\n%s", what, h.dump())
+		t.Fatalf("no event: %s\nseen:\n%s", what, h.Dump())
 		return nil
 	}
 
@@ -201,7 +201,7 @@ func TestCompatSyscallsReported(t *testing.T) {
 		}
 	}
 	if len(connects) != 3 {
-		t.Fatalf("%d connect events, want 3 (connect(362), socketcall SYS_CONNECT, a refused connect(362))\n%s", len(connects), h.dump())
+		t.Fatalf("%d connect events, want 3 (connect(362), socketcall SYS_CONNECT, a refused connect(362))\n%s", len(connects), h.Dump())
 	}
 	refused := connects[2]
 	if !refused.Compat || refused.Net.Syscall != 42 || refused.Net.Ret != -int64(syscall.ECONNREFUSED) ||
@@ -230,7 +230,7 @@ func TestCompatSyscallsReported(t *testing.T) {
 
 	// A 64-bit program's records are not marked.
 	pid = run(t, "/", "/bin/cat", roster)
-	if ev := h.waitFor("cat opens roster", fileEv(event.OpFileOpen, pid, roster)); ev.Compat {
+	if ev := h.WaitFor("cat opens roster", fileEv(event.OpFileOpen, pid, roster)); ev.Compat {
 		t.Error("a 64-bit open is marked compat")
 	}
 	st, err := h.s.Stats()
@@ -251,11 +251,11 @@ func TestCompatInt80From64Bit(t *testing.T) {
 	dir, roster := protectedDir(t)
 	h := startSensor(t, dir)
 	pid := run(t, "/", bin, roster)
-	open := h.waitFor("int $0x80 open(5) of the roster", fileEv(event.OpFileOpen, pid, roster))
+	open := h.WaitFor("int $0x80 open(5) of the roster", fileEv(event.OpFileOpen, pid, roster))
 	if !open.Compat || open.File.Syscall != 2 || open.File.Name != roster || !open.Has(event.FlagTainted) || !open.Has(event.FlagProtected) {
 		t.Errorf("open: compat=%v syscall=%d name=%q flags=%#x", open.Compat, open.File.Syscall, open.File.Name, open.Flags)
 	}
-	ex := h.waitFor("exec of int80", func(ev *event.Event) bool { return ev.Op == event.OpExec && int(ev.Proc.PID) == pid })
+	ex := h.WaitFor("exec of int80", func(ev *event.Event) bool { return ev.Op == event.OpExec && int(ev.Proc.PID) == pid })
 	if ex.Compat {
 		t.Error("exec of a 64-bit program marked compat")
 	}
@@ -266,13 +266,13 @@ func TestCompatSelfPtraced(t *testing.T) {
 	bin := build32(t)
 	h := startSensor(t, t.TempDir())
 	pid := uint32(run(t, "/", bin, "ptrace", strconv.Itoa(os.Getpid())))
-	seize := h.waitFor("ptrace(26) seize", func(e *event.Event) bool {
+	seize := h.WaitFor("ptrace(26) seize", func(e *event.Event) bool {
 		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 101
 	})
 	if !seize.Compat || seize.Self.Request != 0x4206 || seize.Self.TargetPID != uint32(os.Getpid()) || !seize.Has(event.FlagSelf) {
 		t.Errorf("seize: compat=%v %+v", seize.Compat, seize.Self)
 	}
-	vm := h.waitFor("process_vm_readv(347)", func(e *event.Event) bool {
+	vm := h.WaitFor("process_vm_readv(347)", func(e *event.Event) bool {
 		return e.Op == event.OpSelfPtrace && e.Proc.PID == pid && e.Self.Syscall == 310
 	})
 	if !vm.Compat || vm.Self.TargetPID != uint32(os.Getpid()) {
@@ -287,9 +287,9 @@ func TestCompatNothingOutsideProtected(t *testing.T) {
 	outside := t.TempDir()
 	h := startSensor(t, dir)
 	pid := run(t, "/", bin, "outside", outside)
-	h.settle()
+	h.Settle()
 	var execs int
-	for _, ev := range h.all(func(ev *event.Event) bool { return int(ev.Proc.PID) == pid }) {
+	for _, ev := range h.All(func(ev *event.Event) bool { return int(ev.Proc.PID) == pid }) {
 		switch {
 		case ev.Op == event.OpExec:
 			execs++

@@ -20,7 +20,7 @@ func TestInodeFilterMatchesKernel(t *testing.T) {
 	h := startSensor(t, dir)
 	file := filepath.Join(dir, "new.csv")
 	run(t, dir, "sh", "-c", `echo x > "$0"`, file)
-	h.waitFor("open of the new protected file", func(ev *event.Event) bool {
+	h.WaitFor("open of the new protected file", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileOpen && ev.File != nil && ev.File.Path == file
 	})
 	dev, ino, err := h.s.KernelIdentity(file)
@@ -48,7 +48,7 @@ func TestInodeFilterMatchesKernel(t *testing.T) {
 		t.Skipf("hard link across temp dirs: %v", err) // different file systems
 	}
 	run(t, "/", "/bin/cat", link)
-	ev := h.waitFor("open through the hard link", func(ev *event.Event) bool {
+	ev := h.WaitFor("open through the hard link", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileOpen && ev.File != nil && ev.File.Path == link
 	})
 	if !ev.Has(event.FlagProtected) {
@@ -72,7 +72,7 @@ func TestProcPresentFollowsProcState(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := uint32(cmd.Process.Pid)
-	h.waitFor("the shell's read of the protected file", func(ev *event.Event) bool {
+	h.WaitFor("the shell's read of the protected file", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileOpen && ev.File != nil && ev.File.Path == file && ev.Proc.PID == pid
 	})
 	bit := func() bool {
@@ -93,7 +93,7 @@ func TestProcPresentFollowsProcState(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("the tainted shell's write outside", func(ev *event.Event) bool {
+	h.WaitFor("the tainted shell's write outside", func(ev *event.Event) bool {
 		return ev.Op == event.OpFileWrite && ev.File != nil && ev.File.Path == out && ev.Has(event.FlagTainted)
 	})
 	deadline := time.Now().Add(2 * time.Second)

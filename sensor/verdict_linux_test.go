@@ -10,11 +10,11 @@ import (
 
 // generation reads the verdict generation the kernel side compares cached
 // directory verdicts against.
-func (h *harness) generation() uint64 {
-	h.t.Helper()
+func (h *harness) generation(t *testing.T) uint64 {
+	t.Helper()
 	var g uint64
 	if err := h.s.maps.generation.Lookup(uint32(0), &g); err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return g
 }
@@ -45,9 +45,9 @@ func TestFileRenameKeepsVerdicts(t *testing.T) {
 	}
 	kept := false
 	for i := 0; i < 10 && !kept; i++ {
-		g := h.generation()
+		g := h.generation(t)
 		run(t, "/", "/bin/mv", a, b)
-		kept = h.generation() == g
+		kept = h.generation(t) == g
 		a, b = b, a
 	}
 	if !kept {
@@ -55,19 +55,19 @@ func TestFileRenameKeepsVerdicts(t *testing.T) {
 	}
 
 	pid := run(t, "/", "/bin/cat", list)
-	h.settle()
-	if got := h.all(fileEv(event.OpFileOpen, pid, list)); len(got) != 0 {
+	h.Settle()
+	if got := h.All(fileEv(event.OpFileOpen, pid, list)); len(got) != 0 {
 		t.Fatalf("open outside reported")
 	}
-	g := h.generation()
+	g := h.generation(t)
 	moved := filepath.Join(dir, "batch")
 	run(t, "/", "/bin/mv", filepath.Join(outside, "batch"), moved)
-	if h.generation() == g {
+	if h.generation(t) == g {
 		t.Errorf("moving a directory left the cached verdicts valid")
 	}
 	inside := filepath.Join(moved, "2026", "list.csv")
 	pid = run(t, "/", "/bin/cat", inside)
-	h.waitFor("open two levels below a directory moved into the protected one", fileEv(event.OpFileOpen, pid, inside))
+	h.WaitFor("open two levels below a directory moved into the protected one", fileEv(event.OpFileOpen, pid, inside))
 
 	// A file renamed into the protected directory is protected data there
 	// (its directory's verdict, no invalidation needed).
@@ -78,5 +78,5 @@ func TestFileRenameKeepsVerdicts(t *testing.T) {
 	into := filepath.Join(dir, "note.txt")
 	run(t, "/", "/bin/mv", f, into)
 	pid = run(t, "/", "/bin/cat", into)
-	h.waitFor("open of a file renamed into the protected directory", fileEv(event.OpFileOpen, pid, into))
+	h.WaitFor("open of a file renamed into the protected directory", fileEv(event.OpFileOpen, pid, into))
 }
