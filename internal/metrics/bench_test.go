@@ -36,7 +36,7 @@ func BenchmarkScrape(b *testing.B) {
 	s := New(NewHealth(time.Second, nil))
 	snap := SensorSnapshot{Read: 1e6, Queued: 1e6, Drops: map[string]uint64{"ringbuf_full": 1, "queue_full": 0,
 		"decode_error": 0, "output_lost": 0}, Kernel: map[string]uint64{"user_read_failed": 1, "path_truncated": 0,
-		"fd_table_full": 0, "proc_state_full": 0, "inflight_full": 0, "compat_syscall_ignored": 0,
+		"fd_table_full": 0, "proc_state_full": 0, "inflight_full": 0, "compat_syscalls": 0,
 		"udp_send_deduplicated": 0, "stale_fd_entry": 0, "content_sample_truncated": 0, "pipe_tainted": 0}, RingSize: 8 << 20}
 	s.Register(SensorCollector{Snapshot: func() (SensorSnapshot, error) { return snap, nil }})
 	s.Register(PipelineCollector{Snapshot: func() PipelineSnapshot { return PipelineSnapshot{} }})
