@@ -1,6 +1,7 @@
 package proctree
 
 import (
+	"strings"
 	"time"
 
 	"github.com/bansho-sec/bansho/internal/event"
@@ -130,6 +131,7 @@ func (t *Table) refresh(p *Proc, k *event.Process) {
 	if k.PPID != p.PPID && k.PPID != 0 {
 		// Reparented (its parent died: to init or a subreaper).
 		t.setParent(p, k.PPID, k.ParentStartBoot)
+		p.reparented = true
 	} else if k.ParentStartBoot != 0 && p.parent != nil && p.parent.approx {
 		t.sameStart(p.parent, k.ParentStartBoot)
 	}
@@ -216,6 +218,7 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 	if x != nil {
 		info.Executable, info.Args, info.WorkingDirectory = x.Executable, x.Args, x.Cwd
 		info.ArgsCount = max(int(x.Argc), len(x.Args))
+		info.CommandLine = strings.Join(x.Args, " ")
 	} else if par := p.parent; par != nil && par.Info != nil {
 		from = par.Info // a forked child runs its parent's program until it execs
 	} else if p.Info != nil {
@@ -223,6 +226,7 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 	}
 	if from != nil {
 		info.Executable, info.Args, info.WorkingDirectory, info.ArgsCount = from.Executable, from.Args, from.WorkingDirectory, from.ArgsCount
+		info.CommandLine = from.CommandLine
 	}
 	if t.opt.UserName != nil {
 		info.UserName = t.opt.UserName(p, k.EUID)
@@ -241,14 +245,14 @@ func (t *Table) fill(p *Proc, k *event.Process) {
 	}
 }
 
-// decide sets p's ancestry and entry leader from its parent.
+// decide sets p's ancestry and entry leader from its parent. A process
+// reparented since it started keeps the lineage of the processes that
+// started it (a double fork does not hide who ran a program).
 func (t *Table) decide(p *Proc) {
-	if par := p.parent; par != nil && par.Info != nil {
-		n := min(len(par.Ancestors)+1, maxAncestors)
-		anc := make([]string, n)
-		anc[0] = par.Info.EntityID
-		copy(anc[1:], par.Ancestors)
-		p.Ancestors = anc
+	if par := p.parent; par != nil && par.Info != nil && !(p.reparented && p.Ancestors != nil) {
+		p.Ancestors = prepend(par.Info.EntityID, par.Ancestors)
+		p.AncestorNames = prepend(par.Info.Name, par.AncestorNames)
+		p.AncestorExes = prepend(par.Info.Executable, par.AncestorExes)
 	}
 	p.Entry, p.EntryType = entryOf(p)
 	if p.Entry == p && p.EntryType == EntrySSHD && t.opt.SourceIP != nil && !p.SourceIP.IsValid() {
@@ -256,6 +260,15 @@ func (t *Table) decide(p *Proc) {
 			p.SourceIP = parseAddr(s)
 		}
 	}
+}
+
+// prepend returns [first] + rest, at most maxAncestors long; rest (the
+// parent's, shared) is not modified.
+func prepend(first string, rest []string) []string {
+	out := make([]string, min(len(rest)+1, maxAncestors))
+	out[0] = first
+	copy(out[1:], rest)
+	return out
 }
 
 // setParent links p to its parent pid, when the table has it (and its

@@ -18,7 +18,17 @@ func enrichedMix(b testing.TB) (*Engine, []*event.Event, [][]byte) {
 	t := st.Table()
 	t.Apply(&event.Event{Op: event.OpExec, Proc: event.Process{PID: 1, StartBoot: 1000, Comm: "systemd"},
 		Exec: &event.Exec{Executable: "/usr/lib/systemd/systemd", Args: []string{"/sbin/init"}, Cwd: "/"}})
-	for _, ev := range evs {
+	for i, ev := range evs {
+		if ev.Op == event.OpFork {
+			// The mix's fork is of the application itself (the engine's
+			// own table ignores it; the stage's would give the process its
+			// parent's program): here it is a child of the application.
+			c := *ev
+			c.Proc.PPID, c.Proc.ParentStartBoot = ev.Proc.PID, ev.Proc.StartBoot
+			c.Proc.PID, c.Proc.TID, c.Proc.StartBoot = ev.Proc.PID+10_000, ev.Proc.PID+10_000, ev.Proc.StartBoot+1
+			ev = &c
+			evs[i] = ev
+		}
 		if !st.Enrich(ev) {
 			st.Finish(ev) // no hold here: what is known now
 		}
