@@ -279,3 +279,45 @@ func TestReplayGivesLiveAlerts(t *testing.T) {
 		t.Errorf("Protected Data Read by Unexpected Program: %d alerts live, want 1 (all: %v)", n, fmt.Sprint(got))
 	}
 }
+
+// A signal to the sensor (an event the engine reads from its document)
+// takes its ancestry from the Enrichment too: a package upgrade that
+// restarts the sensor is routine work, live as in replay; the same
+// signal from an administrator's shell is tampering.
+func TestLiveSelfEventLineage(t *testing.T) {
+	set, err := Load(packDir, Options{Calendar: DefaultCalendar()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newLineageSim(t)
+	s.boot()
+	s.fork(300, 200)
+	s.exec(300, "/usr/bin/apt-get", "/", "apt-get", "upgrade")
+	s.fork(301, 300)
+	s.exec(301, "/usr/bin/dpkg", "/", "dpkg", "--configure", "-a")
+	s.fork(302, 301)
+	s.exec(302, "/usr/bin/kill", "/", "kill", "-TERM", "4242")
+	s.fork(400, 200)
+	s.exec(400, "/usr/bin/kill", "/", "kill", "-TERM", "4242")
+	signal := func(pid uint32) *event.Event {
+		return s.ev(&event.Event{Op: event.OpSelfSignal, Flags: event.FlagSelf, Proc: s.procs[pid],
+			Self: &event.Self{Signal: 15, TargetPID: 4242, TargetTID: 4242}})
+	}
+	enc := &ecs.Encoder{Host: benchHost}
+	for _, tc := range []struct {
+		pid  uint32
+		want int
+	}{{302, 0}, {400, 1}} {
+		ev := signal(tc.pid)
+		doc := enc.Append(nil, ev)
+		n := 0
+		for _, a := range NewEngine(set, EngineOptions{Host: benchHost}).Eval(ev, doc) {
+			if a.Alert.RuleName == "Sensor Tampering" {
+				n++
+			}
+		}
+		if n != tc.want {
+			t.Errorf("kill by pid %d (ancestors %q): %d Sensor Tampering alerts live, want %d", tc.pid, ev.Enriched.AncestorNames, n, tc.want)
+		}
+	}
+}
