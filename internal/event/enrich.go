@@ -31,13 +31,10 @@ type Enrichment struct {
 	// Ancestors are the entity ids of the process's ancestors, nearest
 	// first (at most MaxAncestors), for rules that follow a lineage; the
 	// lineage is the processes that started it (kept when it is
-	// reparented). AncestorNames and AncestorExecutables are their names
-	// and executables, index for index, as they were when the process
-	// started or exec'd. All three are the process table's, shared by
-	// every event of the process: read only.
-	Ancestors           []string
-	AncestorNames       []string
-	AncestorExecutables []string
+	// reparented). Lineage has their names and executables. Both are the
+	// process table's, shared by every event of the process: read only.
+	Ancestors []string
+	Lineage   *Lineage
 
 	// Names of the acting process's ids (empty when unknown), resolved in
 	// the process's own root (a container has its own /etc/passwd).
@@ -64,6 +61,15 @@ type Enrichment struct {
 	// its event was emitted (held, retried, then sent with what the
 	// kernel record has).
 	Unknown bool
+}
+
+// Lineage is the names and executables of a process's Ancestors, index
+// for index, as they were when the process started or exec'd. One
+// pointer in Enrichment, which every event allocates: the lists are made
+// once per process.
+type Lineage struct {
+	Names       []string
+	Executables []string
 }
 
 // MaxAncestors bounds Enrichment.Ancestors (and the rule engine's

@@ -52,11 +52,11 @@ func TestLineageNamesAndReparenting(t *testing.T) {
 	if want := []string{"e901", "e900", "e1"}; !slices.Equal(p.Ancestors, want) {
 		t.Errorf("ancestors %q, want %q (the starters, not init)", p.Ancestors, want)
 	}
-	if want := []string{"backup", "backup", "systemd"}; !slices.Equal(p.AncestorNames, want) {
-		t.Errorf("ancestor names %q, want %q", p.AncestorNames, want)
+	if want := []string{"backup", "backup", "systemd"}; !slices.Equal(p.Lineage.Names, want) {
+		t.Errorf("ancestor names %q, want %q", p.Lineage.Names, want)
 	}
-	if want := []string{"/usr/local/bin/backup", "/usr/local/bin/backup", "/usr/lib/systemd/systemd"}; !slices.Equal(p.AncestorExes, want) {
-		t.Errorf("ancestor executables %q, want %q", p.AncestorExes, want)
+	if want := []string{"/usr/local/bin/backup", "/usr/local/bin/backup", "/usr/lib/systemd/systemd"}; !slices.Equal(p.Lineage.Executables, want) {
+		t.Errorf("ancestor executables %q, want %q", p.Lineage.Executables, want)
 	}
 	if p.Info.CommandLine != "tar -czf /backup/x.tgz" {
 		t.Errorf("command line %q", p.Info.CommandLine)
@@ -69,10 +69,10 @@ func TestLineageNamesAndReparenting(t *testing.T) {
 		p = apply(event.OpExec, pid, parent, fmt.Sprintf("sh%d", pid), "/bin/sh", "sh")
 		parent = pid
 	}
-	if len(p.Ancestors) != event.MaxAncestors || len(p.AncestorNames) != event.MaxAncestors || len(p.AncestorExes) != event.MaxAncestors {
-		t.Fatalf("lineage of %d, %d, %d; want %d each", len(p.Ancestors), len(p.AncestorNames), len(p.AncestorExes), event.MaxAncestors)
+	if len(p.Ancestors) != event.MaxAncestors || len(p.Lineage.Names) != event.MaxAncestors || len(p.Lineage.Executables) != event.MaxAncestors {
+		t.Fatalf("lineage of %d, %d, %d; want %d each", len(p.Ancestors), len(p.Lineage.Names), len(p.Lineage.Executables), event.MaxAncestors)
 	}
-	if p.AncestorNames[0] != "sh2038" || p.Ancestors[event.MaxAncestors-1] != fmt.Sprintf("e%d", 2039-event.MaxAncestors) {
-		t.Errorf("nearest first: %q, %q", p.AncestorNames[0], p.Ancestors[event.MaxAncestors-1])
+	if p.Lineage.Names[0] != "sh2038" || p.Ancestors[event.MaxAncestors-1] != fmt.Sprintf("e%d", 2039-event.MaxAncestors) {
+		t.Errorf("nearest first: %q, %q", p.Lineage.Names[0], p.Ancestors[event.MaxAncestors-1])
 	}
 }

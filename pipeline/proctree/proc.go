@@ -42,18 +42,16 @@ type Proc struct {
 	Container string // container id from the cgroup path, "" on the host
 	Info      *event.ProcInfo
 	// Ancestors are the entity ids of the processes that started this
-	// one, nearest first, at most event.MaxAncestors; AncestorNames and
-	// AncestorExes their names and executables, index for index. Made
-	// once when the process starts (fork, exec, read from /proc), shared
-	// by all its events and its children's lineages.
-	Ancestors     []string
-	AncestorNames []string
-	AncestorExes  []string
-	Entry         *Proc
-	EntryType     string
-	SourceIP      netip.Addr // the SSH client, on an sshd entry leader
-	approx        bool       // StartBoot from /proc (clock ticks), not yet exact
-	fromProcfs    bool       // read from /proc, not seen starting
+	// one, nearest first, at most event.MaxAncestors; Lineage their names
+	// and executables. Made once when the process starts (fork, exec,
+	// read from /proc), shared by all its events and its children's.
+	Ancestors  []string
+	Lineage    *event.Lineage
+	Entry      *Proc
+	EntryType  string
+	SourceIP   netip.Addr // the SSH client, on an sshd entry leader
+	approx     bool       // StartBoot from /proc (clock ticks), not yet exact
+	fromProcfs bool       // read from /proc, not seen starting
 	// reparented: its parent is no longer the process that started it
 	// (that one ended): the lineage stays the starter's.
 	reparented bool

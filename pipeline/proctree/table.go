@@ -250,9 +250,12 @@ func (t *Table) fill(p *Proc, k *event.Process) {
 // started it (a double fork does not hide who ran a program).
 func (t *Table) decide(p *Proc) {
 	if par := p.parent; par != nil && par.Info != nil && !(p.reparented && p.Ancestors != nil) {
+		var names, exes []string
+		if l := par.Lineage; l != nil {
+			names, exes = l.Names, l.Executables
+		}
 		p.Ancestors = prepend(par.Info.EntityID, par.Ancestors)
-		p.AncestorNames = prepend(par.Info.Name, par.AncestorNames)
-		p.AncestorExes = prepend(par.Info.Executable, par.AncestorExes)
+		p.Lineage = &event.Lineage{Names: prepend(par.Info.Name, names), Executables: prepend(par.Info.Executable, exes)}
 	}
 	p.Entry, p.EntryType = entryOf(p)
 	if p.Entry == p && p.EntryType == EntrySSHD && t.opt.SourceIP != nil && !p.SourceIP.IsValid() {

@@ -137,7 +137,10 @@ func setField(dst reflect.Value, kind reflect.Kind, v any) {
 func (e *Engine) liveLineage(ev *event.Event) {
 	anc := &e.env.Bansho.Process.Ancestors
 	if en := ev.Enriched; en != nil {
-		anc.EntityID, anc.Name, anc.Executable = en.Ancestors, en.AncestorNames, en.AncestorExecutables
+		anc.EntityID = en.Ancestors
+		if l := en.Lineage; l != nil {
+			anc.Name, anc.Executable = l.Names, l.Executables
+		}
 		return
 	}
 	if t := e.b.procs; t != nil {

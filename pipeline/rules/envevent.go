@@ -296,7 +296,10 @@ func (b *builder) enriched(en *event.Enrichment, k *event.Process, env *Env) {
 		par.EntityID = b.entityID(k.PPID, k.ParentStartBoot)
 	}
 	anc := &env.Bansho.Process.Ancestors
-	anc.EntityID, anc.Name, anc.Executable = en.Ancestors, en.AncestorNames, en.AncestorExecutables
+	anc.EntityID = en.Ancestors
+	if l := en.Lineage; l != nil {
+		anc.Name, anc.Executable = l.Names, l.Executables
+	}
 	pf.User.Name = en.UserName
 	pf.RealUser.Name = en.RealUserName
 	env.User.Name = en.UserName

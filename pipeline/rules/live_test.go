@@ -317,7 +317,7 @@ func TestLiveSelfEventLineage(t *testing.T) {
 			}
 		}
 		if n != tc.want {
-			t.Errorf("kill by pid %d (ancestors %q): %d Sensor Tampering alerts live, want %d", tc.pid, ev.Enriched.AncestorNames, n, tc.want)
+			t.Errorf("kill by pid %d (ancestors %q): %d Sensor Tampering alerts live, want %d", tc.pid, ev.Enriched.Lineage, n, tc.want)
 		}
 	}
 }
