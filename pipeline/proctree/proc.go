@@ -55,6 +55,10 @@ type Proc struct {
 	// reparented: its parent is no longer the process that started it
 	// (that one ended): the lineage stays the starter's.
 	reparented bool
+	// The parent's snapshot and lineage the lineage was made from: an
+	// exec of the process (same parent, nothing changed) reuses it.
+	linInfo   *event.ProcInfo
+	linParent *event.Lineage
 
 	parent *Proc
 	refs   int32 // table entries whose parent this is

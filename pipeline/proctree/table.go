@@ -249,7 +249,9 @@ func (t *Table) fill(p *Proc, k *event.Process) {
 // reparented since it started keeps the lineage of the processes that
 // started it (a double fork does not hide who ran a program).
 func (t *Table) decide(p *Proc) {
-	if par := p.parent; par != nil && par.Info != nil && !(p.reparented && p.Ancestors != nil) {
+	if par := p.parent; par != nil && par.Info != nil && !(p.reparented && p.Ancestors != nil) &&
+		(par.Info != p.linInfo || par.Lineage != p.linParent) {
+		p.linInfo, p.linParent = par.Info, par.Lineage
 		var names, exes []string
 		if l := par.Lineage; l != nil {
 			names, exes = l.Names, l.Executables
