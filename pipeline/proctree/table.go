@@ -256,8 +256,17 @@ func (t *Table) decide(p *Proc) {
 		if l := par.Lineage; l != nil {
 			names, exes = l.Names, l.Executables
 		}
-		p.Ancestors = prepend(par.Info.EntityID, par.Ancestors)
-		p.Lineage = &event.Lineage{Names: prepend(par.Info.Name, names), Executables: prepend(par.Info.Executable, exes)}
+		// The parent, then its own lineage (shared, not modified), cut to
+		// the bound; one array holds the three lists.
+		n := min(len(par.Ancestors)+1, maxAncestors)
+		buf := make([]string, 3*n)
+		ids, nm, ex := buf[:n:n], buf[n:2*n:2*n], buf[2*n:]
+		ids[0], nm[0], ex[0] = par.Info.EntityID, par.Info.Name, par.Info.Executable
+		copy(ids[1:], par.Ancestors)
+		copy(nm[1:], names)
+		copy(ex[1:], exes)
+		p.Ancestors = ids
+		p.Lineage = &event.Lineage{Names: nm, Executables: ex}
 	}
 	p.Entry, p.EntryType = entryOf(p)
 	if p.Entry == p && p.EntryType == EntrySSHD && t.opt.SourceIP != nil && !p.SourceIP.IsValid() {
@@ -265,15 +274,6 @@ func (t *Table) decide(p *Proc) {
 			p.SourceIP = parseAddr(s)
 		}
 	}
-}
-
-// prepend returns [first] + rest, at most maxAncestors long; rest (the
-// parent's, shared) is not modified.
-func prepend(first string, rest []string) []string {
-	out := make([]string, min(len(rest)+1, maxAncestors))
-	out[0] = first
-	copy(out[1:], rest)
-	return out
 }
 
 // setParent links p to its parent pid, when the table has it (and its
