@@ -217,13 +217,13 @@ func startRules(c config.Rules, protect []string, p *pipeline.Pipeline, host ecs
 	if err != nil {
 		return nil, err
 	}
+	// Processes come with each event from the enrichment stage's table
+	// (seeded from /proc, so those already running are known by their
+	// program and parents); the engine keeps its own only for events
+	// without one (enrich.enabled false).
 	eng := rules.NewEngine(set, rules.EngineOptions{Host: host, Shift: clockShift(c)})
-	// Processes already running (the application, the web server) are
-	// judged by their real program and parents from their first event.
-	seeded := eng.SeedProcesses("/proc")
 	p.Rules = eng
-	log.Info("rules loaded", "source", ruleSource(c.Dir), "rules", len(set.Rules), "enabled", set.Enabled(),
-		"processes_seeded", seeded)
+	log.Info("rules loaded", "source", ruleSource(c.Dir), "rules", len(set.Rules), "enabled", set.Enabled())
 
 	r := &rules.Reloader{Dir: c.Dir, Opts: opts, Engine: eng, Log: log,
 		Result: func(set *rules.Set, err error) {

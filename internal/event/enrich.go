@@ -29,8 +29,12 @@ type Enrichment struct {
 	// EntrySourceIP is entry_meta.source.ip: the SSH client of the session.
 	EntrySourceIP netip.Addr
 	// Ancestors are the entity ids of the process's ancestors, nearest
-	// first (bounded), for rules that follow a lineage.
+	// first (at most MaxAncestors), for rules that follow a lineage; the
+	// lineage is the processes that started it (kept when it is
+	// reparented). Lineage has their names and executables. Both are the
+	// process table's, shared by every event of the process: read only.
 	Ancestors []string
+	Lineage   *Lineage
 
 	// Names of the acting process's ids (empty when unknown), resolved in
 	// the process's own root (a container has its own /etc/passwd).
@@ -59,6 +63,19 @@ type Enrichment struct {
 	Unknown bool
 }
 
+// Lineage is the names and executables of a process's Ancestors, index
+// for index, as they were when the process started or exec'd. One
+// pointer in Enrichment, which every event allocates: the lists are made
+// once per process.
+type Lineage struct {
+	Names       []string
+	Executables []string
+}
+
+// MaxAncestors bounds Enrichment.Ancestors (and the rule engine's
+// bansho.process.ancestors.*): rules follow lineages a few levels deep.
+const MaxAncestors = 16
+
 // Mount is the file system a file is on.
 type Mount struct {
 	FSType     string // ext4, xfs, nfs4, cifs, vfat, ...
@@ -70,13 +87,17 @@ type Mount struct {
 
 // ProcInfo is one process of the tree, as ECS's process.* describes it.
 type ProcInfo struct {
-	EntityID         string
-	PID              uint32
-	Start            time.Time
-	Name             string
-	Executable       string
-	Args             []string
-	ArgsCount        int // argc, also when Args was cut to the kernel's buffer
+	EntityID   string
+	PID        uint32
+	Start      time.Time
+	Name       string
+	Executable string
+	Args       []string
+	ArgsCount  int // argc, also when Args was cut to the kernel's buffer
+	// CommandLine is Args joined with spaces, made once with the snapshot
+	// (the rule engine reads it on every event of the process). Raw: the
+	// encoder masks My Numbers in what it writes.
+	CommandLine      string
 	WorkingDirectory string
 	Interactive      bool
 	UID, GID         uint32 // effective ids

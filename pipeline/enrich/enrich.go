@@ -311,7 +311,7 @@ func (s *Stage) fill(ev *event.Event, p *proctree.Proc) {
 			en.EntryType = p.EntryType
 			en.EntrySourceIP = e.SourceIP
 		}
-		en.Ancestors = p.Ancestors
+		en.Ancestors, en.Lineage = p.Ancestors, p.Lineage
 		if p.Container != "" || p.CgroupID != 0 {
 			s.containerFacts(en, p)
 		}

@@ -30,23 +30,35 @@ const (
 
 // Proc is one process of the table.
 type Proc struct {
-	PID, PPID  uint32
-	StartBoot  uint64 // CLOCK_BOOTTIME ns of the start (the kernel's value)
-	SID, PGID  uint32
-	TTY        uint32
-	UID, GID   uint32 // effective ids of the last event seen
-	AUID       uint32
-	PidNS      uint32 // the pid namespace its children are created in
-	MntNS      uint32
-	CgroupID   uint64
-	Container  string // container id from the cgroup path, "" on the host
-	Info       *event.ProcInfo
-	Ancestors  []string // entity ids, nearest first, bounded
+	PID, PPID uint32
+	StartBoot uint64 // CLOCK_BOOTTIME ns of the start (the kernel's value)
+	SID, PGID uint32
+	TTY       uint32
+	UID, GID  uint32 // effective ids of the last event seen
+	AUID      uint32
+	PidNS     uint32 // the pid namespace its children are created in
+	MntNS     uint32
+	CgroupID  uint64
+	Container string // container id from the cgroup path, "" on the host
+	Info      *event.ProcInfo
+	// Ancestors are the entity ids of the processes that started this
+	// one, nearest first, at most event.MaxAncestors; Lineage their names
+	// and executables. Made once when the process starts (fork, exec,
+	// read from /proc), shared by all its events and its children's.
+	Ancestors  []string
+	Lineage    *event.Lineage
 	Entry      *Proc
 	EntryType  string
 	SourceIP   netip.Addr // the SSH client, on an sshd entry leader
 	approx     bool       // StartBoot from /proc (clock ticks), not yet exact
 	fromProcfs bool       // read from /proc, not seen starting
+	// reparented: its parent is no longer the process that started it
+	// (that one ended): the lineage stays the starter's.
+	reparented bool
+	// The parent's snapshot and lineage the lineage was made from: an
+	// exec of the process (same parent, nothing changed) reuses it.
+	linInfo   *event.ProcInfo
+	linParent *event.Lineage
 
 	parent *Proc
 	refs   int32 // table entries whose parent this is
@@ -63,7 +75,7 @@ func (p *Proc) Parent() *Proc { return p.parent }
 func (p *Proc) Exited() bool { return p.exited }
 
 // maxAncestors bounds Ancestors (rules follow lineages a few levels deep).
-const maxAncestors = 16
+const maxAncestors = event.MaxAncestors
 
 // isSSHD reports whether a process name is OpenSSH's daemon or one of its
 // per-session processes (sshd, sshd-session, sshd-auth since 9.8; older

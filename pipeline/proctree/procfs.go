@@ -223,6 +223,7 @@ func (t *Table) insertProcfs(e *procEntry) *Proc {
 		Executable:       e.x.Executable,
 		Args:             e.x.Args,
 		ArgsCount:        len(e.x.Args),
+		CommandLine:      strings.Join(e.x.Args, " "),
 		WorkingDirectory: e.x.Cwd,
 		Interactive:      k.TTY != 0,
 		UID:              k.EUID,

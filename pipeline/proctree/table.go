@@ -1,6 +1,7 @@
 package proctree
 
 import (
+	"strings"
 	"time"
 
 	"github.com/bansho-sec/bansho/internal/event"
@@ -130,6 +131,7 @@ func (t *Table) refresh(p *Proc, k *event.Process) {
 	if k.PPID != p.PPID && k.PPID != 0 {
 		// Reparented (its parent died: to init or a subreaper).
 		t.setParent(p, k.PPID, k.ParentStartBoot)
+		p.reparented = true
 	} else if k.ParentStartBoot != 0 && p.parent != nil && p.parent.approx {
 		t.sameStart(p.parent, k.ParentStartBoot)
 	}
@@ -216,6 +218,7 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 	if x != nil {
 		info.Executable, info.Args, info.WorkingDirectory = x.Executable, x.Args, x.Cwd
 		info.ArgsCount = max(int(x.Argc), len(x.Args))
+		info.CommandLine = strings.Join(x.Args, " ")
 	} else if par := p.parent; par != nil && par.Info != nil {
 		from = par.Info // a forked child runs its parent's program until it execs
 	} else if p.Info != nil {
@@ -223,6 +226,7 @@ func (t *Table) start(ev *event.Event, x *event.Exec) *Proc {
 	}
 	if from != nil {
 		info.Executable, info.Args, info.WorkingDirectory, info.ArgsCount = from.Executable, from.Args, from.WorkingDirectory, from.ArgsCount
+		info.CommandLine = from.CommandLine
 	}
 	if t.opt.UserName != nil {
 		info.UserName = t.opt.UserName(p, k.EUID)
@@ -241,14 +245,28 @@ func (t *Table) fill(p *Proc, k *event.Process) {
 	}
 }
 
-// decide sets p's ancestry and entry leader from its parent.
+// decide sets p's ancestry and entry leader from its parent. A process
+// reparented since it started keeps the lineage of the processes that
+// started it (a double fork does not hide who ran a program).
 func (t *Table) decide(p *Proc) {
-	if par := p.parent; par != nil && par.Info != nil {
+	if par := p.parent; par != nil && par.Info != nil && !(p.reparented && p.Ancestors != nil) &&
+		(par.Info != p.linInfo || par.Lineage != p.linParent) {
+		p.linInfo, p.linParent = par.Info, par.Lineage
+		var names, exes []string
+		if l := par.Lineage; l != nil {
+			names, exes = l.Names, l.Executables
+		}
+		// The parent, then its own lineage (shared, not modified), cut to
+		// the bound; one array holds the three lists.
 		n := min(len(par.Ancestors)+1, maxAncestors)
-		anc := make([]string, n)
-		anc[0] = par.Info.EntityID
-		copy(anc[1:], par.Ancestors)
-		p.Ancestors = anc
+		buf := make([]string, 3*n)
+		ids, nm, ex := buf[:n:n], buf[n:2*n:2*n], buf[2*n:]
+		ids[0], nm[0], ex[0] = par.Info.EntityID, par.Info.Name, par.Info.Executable
+		copy(ids[1:], par.Ancestors)
+		copy(nm[1:], names)
+		copy(ex[1:], exes)
+		p.Ancestors = ids
+		p.Lineage = &event.Lineage{Names: nm, Executables: ex}
 	}
 	p.Entry, p.EntryType = entryOf(p)
 	if p.Entry == p && p.EntryType == EntrySSHD && t.opt.SourceIP != nil && !p.SourceIP.IsValid() {

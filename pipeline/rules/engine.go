@@ -18,11 +18,13 @@ import (
 // must be called from one goroutine (the pipeline's writer); Swap may be
 // called from any.
 type Engine struct {
-	cur   atomic.Pointer[running]
-	b     *builder
-	procs *procTable
-	docs  *docProcs
-	shift time.Duration
+	cur atomic.Pointer[running]
+	b   *builder
+	// docs is the lineage of recorded documents (EvalDoc), made on the
+	// first one: live events carry theirs in their Enrichment.
+	docs     *docProcs
+	maxProcs int
+	shift    time.Duration
 
 	env  Env
 	vm   vm.VM
@@ -42,7 +44,11 @@ type EngineOptions struct {
 	// Shift is added to every event's time before windows and business
 	// hours are judged: a clock override for tests and drills.
 	Shift time.Duration
-	// MaxProcesses bounds the engine's own process table (default 16384).
+	// MaxProcesses bounds the engine's own process tables (default 16384):
+	// one for live events without an Enrichment (enrich.enabled false),
+	// one for recorded documents (replay, rule tests). Each is made only
+	// when such an event comes: with enrichment on, the live engine takes
+	// processes from the enrichment stage and keeps no table.
 	MaxProcesses int
 }
 
@@ -60,11 +66,11 @@ func NewEngine(set *Set, o EngineOptions) *Engine {
 		o.MaxProcesses = 16384
 	}
 	h := o.Host
-	procs := newProcTable(o.MaxProcesses, func(pid uint32, start uint64) string {
+	entityID := func(pid uint32, start uint64) string {
 		return ecs.EntityID(h.ID, h.PidNSIno, h.BootID, pid, start)
-	})
-	e := &Engine{procs: procs, shift: o.Shift, docs: newDocProcs(o.MaxProcesses)}
-	e.b = newBuilder(procs, HostFields{Name: h.Name, ID: h.ID})
+	}
+	e := &Engine{shift: o.Shift, maxProcs: o.MaxProcesses}
+	e.b = newBuilder(HostFields{Name: h.Name, ID: h.ID}, entityID, o.MaxProcesses)
 	e.Swap(set)
 	return e
 }
@@ -138,7 +144,7 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 	}
 	e.env.reset()
 	e.doc = doc
-	s, _ := e.b.fromEvent(ev, &e.env)
+	s := e.b.fromEvent(ev, &e.env)
 	if s == slotUnknown {
 		m := map[string]any{}
 		if err := json.Unmarshal(doc, &m); err != nil {
@@ -150,6 +156,7 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 		}
 		e.env.reset()
 		s = e.fromDoc(m)
+		e.liveLineage(ev)
 	} else if f := ev.File; f != nil && (ev.Op != event.OpFileOpen || f.Flags&3 != 0) {
 		// Only changes: integrity and mount facts are reported for
 		// modifications, and plain reads are most file events.
@@ -174,6 +181,7 @@ func (e *Engine) EvalDoc(doc []byte) ([]*event.Event, error) {
 	e.env.reset()
 	e.doc = doc
 	s := e.fromDoc(m)
+	e.docLineage(&e.env)
 	e.env.Timestamp = e.env.eventTS.Add(e.shift)
 	e.run(s)
 	return e.out, nil

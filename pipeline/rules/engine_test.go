@@ -242,39 +242,6 @@ func TestCalendar(t *testing.T) {
 	}
 }
 
-// A process that started before the engine (this test) is known from
-// /proc: its executable is on its first event.
-func TestSeedProcessesFromProc(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe, _ = filepath.EvalSymlinks(exe)
-	set := compileOne(t, `
-- rule: Me
-  desc: d.
-  condition: event.action == "open" and process.executable == "`+exe+`" and process.parent.name != ""
-  output: o
-  priority: notice
-`, Options{})
-	e := NewEngine(set, EngineOptions{})
-	if n := e.SeedProcesses("/proc"); n < 2 {
-		t.Fatalf("seeded %d processes", n)
-	}
-	stat, _ := os.ReadFile("/proc/self/stat")
-	_, ppid, ticks, ok := parseStat(stat)
-	if !ok {
-		t.Fatal("cannot parse /proc/self/stat")
-	}
-	// The kernel's start time in ns: within a tick of what /proc says.
-	ev := &event.Event{Op: event.OpFileOpen, Time: time.Now(),
-		Proc: event.Process{PID: uint32(os.Getpid()), PPID: ppid, StartBoot: ticks*tick + 3_000_000, Comm: "rules.test"},
-		File: &event.File{Syscall: 257, Path: "/tmp/x"}}
-	if len(e.Eval(ev, []byte(`{"event":{"id":"a"},"bansho":{}}`))) != 1 {
-		t.Errorf("the seeded executable %s (and parent) were not on the event", exe)
-	}
-}
-
 // Swapping rule sets and reading metrics while events are evaluated is
 // safe (run with -race).
 func TestSwapWhileEvaluating(t *testing.T) {

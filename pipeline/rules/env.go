@@ -1,14 +1,15 @@
 package rules
 
 import (
-	"github.com/bansho-sec/bansho/internal/spell"
-
 	"fmt"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/internal/spell"
 )
 
 // Env is what a condition sees: one event, by its ECS field paths. It is a
@@ -18,8 +19,10 @@ import (
 // are zero: "", 0, false, nil.
 //
 // Process fields the kernel does not send on every event (executable,
-// arguments, parent and ancestors) come from the engine's process table,
-// kept from exec and fork events, so file and network events carry them too.
+// arguments, parent and ancestors) come from the enrichment stage's
+// process table (the event's Enrichment) or, without one, from the
+// engine's own, kept from exec and fork events: file and network events
+// carry them too.
 type Env struct {
 	// Timestamp is the event time on the engine's clock (EngineOptions.Shift).
 	Timestamp   time.Time      `expr:"timestamp"`
@@ -212,8 +215,9 @@ type Ancestors struct {
 	Executable []string `expr:"executable"`
 }
 
-// MaxAncestors bounds bansho.process.ancestors.*.
-const MaxAncestors = 8
+// MaxAncestors bounds bansho.process.ancestors.*: the enrichment stage's
+// bound, so live events and recorded documents see as deep a lineage.
+const MaxAncestors = event.MaxAncestors
 
 // field is one leaf of Env, addressable by its ECS path.
 type field struct {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bansho-sec/bansho/internal/event"
 )
 
 // docProcs is the process table for recorded documents: what exec and
@@ -46,7 +48,8 @@ func lookup(m map[string]any, path string) any {
 	}
 }
 
-// fromDoc fills env from a decoded ECS document and returns its slot.
+// fromDoc fills env from a decoded ECS document and returns its slot;
+// the lineage (docLineage, liveLineage) is the caller's.
 func (e *Engine) fromDoc(m map[string]any) slot {
 	env := &e.env
 	rv := reflect.ValueOf(env).Elem()
@@ -71,7 +74,6 @@ func (e *Engine) fromDoc(m map[string]any) slot {
 	if d, ok := lookup(m, "file.device").(string); ok {
 		env.File.Device = d
 	}
-	e.docLineage(env)
 	return slotOfAction(env.Event.Action)
 }
 
@@ -129,37 +131,64 @@ func setField(dst reflect.Value, kind reflect.Kind, v any) {
 	}
 }
 
-// docLineage records exec and fork documents and fills what a document
-// of a known process leaves out.
+// liveLineage fills the ancestry of a live event read from its document
+// (self-protection events): from its Enrichment, or without one from the
+// engine's own table, as for the live events the builder fills.
+func (e *Engine) liveLineage(ev *event.Event) {
+	anc := &e.env.Bansho.Process.Ancestors
+	if en := ev.Enriched; en != nil {
+		anc.EntityID = en.Ancestors
+		if l := en.Lineage; l != nil {
+			anc.Name, anc.Executable = l.Names, l.Executables
+		}
+		return
+	}
+	if t := e.b.procs; t != nil {
+		if pr := t.get(ev.Proc.PID, ev.Proc.StartBoot); pr != nil {
+			anc.EntityID, anc.Name, anc.Executable = pr.ancIDs, pr.ancNames, pr.ancExes
+			if pf := &e.env.Process; pf.Executable == "" {
+				pf.Executable, pf.Args, pf.CommandLine, pf.ArgsCount = pr.exe, pr.args, pr.cmdline, len(pr.args)
+			}
+		}
+	}
+}
+
+// docLineage records what documents say of their processes and fills
+// what a document of a known process leaves out: its program (a document
+// written without enrichment has it on the exec only), its parent and its
+// ancestors (no document carries those), as the enrichment stage gives
+// them to live events. The lineage is the processes that started it, also
+// after it was reparented.
 func (e *Engine) docLineage(env *Env) {
-	t := e.docs
 	p := &env.Process
 	id := p.EntityID
 	if id == "" {
 		return
 	}
-	switch env.Event.Action {
-	case "exec":
-		dp, _ := t.l.Put(id)
-		dp.name, dp.exe, dp.args, dp.cwd = p.Name, p.Executable, p.Args, p.WorkingDirectory
-		if p.Parent.EntityID != "" {
-			dp.parent = p.Parent.EntityID
-		}
-	case "fork":
-		dp, created := t.l.Put(id)
-		if created {
-			dp.parent = p.Parent.EntityID
-			if par, ok := t.l.Peek(dp.parent); ok {
-				dp.name, dp.exe, dp.args, dp.cwd = par.name, par.exe, par.args, par.cwd
-			}
-			if dp.name == "" {
-				dp.name = p.Name
-			}
-		}
+	if e.docs == nil {
+		e.docs = newDocProcs(e.maxProcs)
 	}
-	dp, ok := t.l.Get(id)
-	if !ok {
-		return
+	t := e.docs
+	dp, created := t.l.Put(id)
+	switch {
+	case env.Event.Action == "exec":
+		dp.name, dp.exe, dp.args, dp.cwd = p.Name, p.Executable, p.Args, p.WorkingDirectory
+		if dp.parent == "" {
+			dp.parent = p.Parent.EntityID
+		}
+	case created && env.Event.Action == "fork":
+		dp.parent = p.Parent.EntityID
+		if par, ok := t.l.Peek(dp.parent); ok {
+			dp.name, dp.exe, dp.args, dp.cwd = par.name, par.exe, par.args, par.cwd
+		}
+		if dp.name == "" {
+			dp.name = p.Name
+		}
+	case created:
+		// First seen on another event (it started before the recording):
+		// what its document says, which is everything when it was written
+		// with enrichment.
+		dp.name, dp.exe, dp.args, dp.cwd, dp.parent = p.Name, p.Executable, p.Args, p.WorkingDirectory, p.Parent.EntityID
 	}
 	if p.Executable == "" {
 		p.Executable = dp.exe
@@ -170,34 +199,36 @@ func (e *Engine) docLineage(env *Env) {
 	if p.WorkingDirectory == "" {
 		p.WorkingDirectory = dp.cwd
 	}
-	parent := p.Parent.EntityID
-	if parent == "" {
-		parent = dp.parent
-		p.Parent.EntityID = parent
+	if p.Parent.EntityID == "" {
+		p.Parent.EntityID = dp.parent
+	}
+	if pp, ok := t.l.Peek(p.Parent.EntityID); ok && p.Parent.EntityID != "" {
+		if p.Parent.Name == "" {
+			p.Parent.Name = pp.name
+		}
+		if p.Parent.Executable == "" {
+			p.Parent.Executable = pp.exe
+		}
+		if len(p.Parent.Args) == 0 {
+			p.Parent.Args, p.Parent.CommandLine = pp.args, strings.Join(pp.args, " ")
+		}
 	}
 	anc := &env.Bansho.Process.Ancestors
 	if len(anc.EntityID) > 0 {
 		return
 	}
-	for i := 0; parent != "" && i < MaxAncestors; i++ {
-		pp, ok := t.l.Peek(parent)
-		anc.EntityID = append(anc.EntityID, parent)
+	up := dp.parent
+	if up == "" {
+		up = p.Parent.EntityID
+	}
+	for i := 0; up != "" && i < MaxAncestors; i++ {
+		pp, ok := t.l.Peek(up)
+		anc.EntityID = append(anc.EntityID, up)
 		if !ok {
 			break
 		}
 		anc.Name = append(anc.Name, pp.name)
 		anc.Executable = append(anc.Executable, pp.exe)
-		if i == 0 {
-			if p.Parent.Name == "" {
-				p.Parent.Name = pp.name
-			}
-			if p.Parent.Executable == "" {
-				p.Parent.Executable = pp.exe
-			}
-			if len(p.Parent.Args) == 0 {
-				p.Parent.Args, p.Parent.CommandLine = pp.args, strings.Join(pp.args, " ")
-			}
-		}
-		parent = pp.parent
+		up = pp.parent
 	}
 }

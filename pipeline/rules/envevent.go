@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/bansho-sec/bansho/internal/event"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
@@ -75,8 +74,14 @@ var (
 // builder fills Env from live events. Its caches keep the common case free
 // of allocation: uid strings, file modes, open flag names, addresses.
 type builder struct {
-	procs *procTable
-	host  HostFields
+	host     HostFields
+	entityID func(pid uint32, start uint64) string
+
+	// procs is the engine's own process table, for events that come
+	// without an Enrichment (enrich.enabled false): made on the first one,
+	// so the sensor with enrichment on keeps a single table, the stage's.
+	procs    *procTable
+	maxProcs int
 
 	uids  map[uint32]string
 	ips   map[netip.Addr]string
@@ -86,8 +91,9 @@ type builder struct {
 
 const maxCached = 4096
 
-func newBuilder(procs *procTable, host HostFields) *builder {
-	return &builder{procs: procs, host: host, uids: map[uint32]string{}, ips: map[netip.Addr]string{}, flags: map[uint32][]string{}}
+func newBuilder(host HostFields, entityID func(uint32, uint64) string, maxProcs int) *builder {
+	return &builder{host: host, entityID: entityID, maxProcs: maxProcs,
+		uids: map[uint32]string{}, ips: map[netip.Addr]string{}, flags: map[uint32][]string{}}
 }
 
 func (b *builder) uid(u uint32) string {
@@ -136,17 +142,17 @@ func (b *builder) mode(m uint32) string {
 	return s
 }
 
-// fromEvent fills env (which must be zero) from ev, updating the process
-// table first, and returns the event's slot and its process.
-func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
+// fromEvent fills env (which must be zero) from ev and returns the
+// event's slot. The process's program, parent and ancestry come from the
+// event's Enrichment (the enrichment stage's process table) when it has
+// one, else from the engine's own table.
+func (b *builder) fromEvent(ev *event.Event, env *Env) slot {
 	if !complete(ev) {
 		// A record whose part is missing (a decoder bug, a new kind): the
 		// engine reads what its document has rather than guess.
-		return slotUnknown, nil
+		return slotUnknown
 	}
 	p := &ev.Proc
-	ref := procRef{pid: p.PID, start: p.StartBoot, ppid: p.PPID, pstart: p.ParentStartBoot, name: p.Comm}
-	var pr *proc
 	var s slot
 	e := &env.Event
 	e.Kind = "event"
@@ -154,14 +160,10 @@ func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
 	switch ev.Op {
 	case event.OpExec:
 		s, e.Category, e.Type, e.Dataset = slotExec, "process", typeStart, "bansho.process"
-		x := ev.Exec
-		pr = b.procs.exec(&ref, x.Executable, x.Args, x.Cwd)
-		pr.argc = int(x.Argc)
 		env.Bansho.Tainted = ev.Has(event.FlagTainted)
-		env.Bansho.Exec.Filename = x.Filename
+		env.Bansho.Exec.Filename = ev.Exec.Filename
 	case event.OpFork:
 		s, e.Category, e.Type, e.Dataset = slotFork, "process", typeStart, "bansho.process"
-		pr = b.procs.ensure(&ref)
 		env.Bansho.Tainted = ev.Has(event.FlagTainted)
 	case event.OpExit:
 		s, e.Category, e.Type, e.Dataset = slotEnd, "process", typeEnd, "bansho.process"
@@ -169,18 +171,14 @@ func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
 			e.Outcome = "failure"
 		}
 		env.Process.ExitCode = ev.Exit.Code()
-		pr = b.procs.ensure(&ref)
-		b.procs.exit(&ref)
 	case event.OpFileOpen, event.OpFileWrite, event.OpFileNS:
 		s = b.file(ev, env)
-		pr = b.procs.ensure(&ref)
 	case event.OpNetConnect, event.OpNetAccept, event.OpNetSend, event.OpTLSWrite:
 		s = b.network(ev, env)
-		pr = b.procs.ensure(&ref)
 	default:
 		// Not a kernel event the builder knows (self-protection events,
 		// kinds added later): the engine reads it from its document.
-		return slotUnknown, nil
+		return slotUnknown
 	}
 	e.Action = slotNames[s]
 	if s == slotOther && ev.Op == event.OpFileNS {
@@ -190,38 +188,21 @@ func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
 	env.Host = b.host
 
 	pf := &env.Process
-	pf.EntityID = pr.entityID
 	pf.PID = int(p.PID)
 	pf.Name = p.Comm
-	pf.Executable, pf.Args, pf.CommandLine, pf.WorkingDirectory = pr.exe, pr.args, pr.cmdline, pr.cwd
-	pf.ArgsCount = pr.argc
-	if pf.ArgsCount == 0 {
-		pf.ArgsCount = len(pr.args)
-	}
 	pf.Interactive = p.TTY != 0
 	pf.User.ID = b.uid(p.EUID)
 	pf.Group.ID = b.uid(p.EGID)
 	pf.RealUser.ID = b.uid(p.UID)
 	pf.Parent.PID = int(p.PPID)
-	if p.ParentStartBoot != 0 {
-		if pr.ppid == p.PPID && pr.pstart == p.ParentStartBoot && pr.parentEntityID != "" {
-			pf.Parent.EntityID = pr.parentEntityID
-		} else {
-			pf.Parent.EntityID = b.procs.id("", p.PPID, p.ParentStartBoot)
-		}
-	}
-	if pp := b.procs.lookup(p.PPID, p.ParentStartBoot); pp != nil && p.PPID != p.PID {
-		pf.Parent.Name, pf.Parent.Executable, pf.Parent.CommandLine, pf.Parent.Args = pp.name, pp.exe, pp.cmdline, pp.args
-	}
 	env.User.ID = pf.User.ID
 	if p.AUID != event.NoUID {
 		env.Bansho.LoginUser.ID = b.uid(p.AUID)
 	}
-	env.Bansho.Process.Ancestors.Name = pr.ancNames
-	env.Bansho.Process.Ancestors.Executable = pr.ancExes
-	env.Bansho.Process.Ancestors.EntityID = pr.ancIDs
 	if en := ev.Enriched; en != nil {
-		b.enriched(en, env)
+		b.enriched(en, p, env)
+	} else {
+		b.fromTable(ev, env)
 	}
 	if c := ev.Content; c != nil {
 		env.Bansho.Content = Content{
@@ -230,7 +211,48 @@ func (b *builder) fromEvent(ev *event.Event, env *Env) (slot, *proc) {
 			SampledBytes:    c.SampledBytes,
 		}
 	}
-	return s, pr
+	return s
+}
+
+// fromTable fills the process's program, parent and ancestry from the
+// engine's own table, updating it with ev first.
+func (b *builder) fromTable(ev *event.Event, env *Env) {
+	if b.procs == nil {
+		b.procs = newProcTable(b.maxProcs, b.entityID)
+	}
+	p := &ev.Proc
+	ref := procRef{pid: p.PID, start: p.StartBoot, ppid: p.PPID, pstart: p.ParentStartBoot, name: p.Comm}
+	var pr *proc
+	switch ev.Op {
+	case event.OpExec:
+		x := ev.Exec
+		pr = b.procs.exec(&ref, x.Executable, x.Args, x.Cwd)
+		pr.argc = int(x.Argc)
+	case event.OpExit:
+		pr = b.procs.ensure(&ref)
+		b.procs.exit(&ref)
+	default:
+		pr = b.procs.ensure(&ref)
+	}
+	pf := &env.Process
+	pf.EntityID = pr.entityID
+	pf.Executable, pf.Args, pf.CommandLine, pf.WorkingDirectory = pr.exe, pr.args, pr.cmdline, pr.cwd
+	pf.ArgsCount = pr.argc
+	if pf.ArgsCount == 0 {
+		pf.ArgsCount = len(pr.args)
+	}
+	if p.ParentStartBoot != 0 {
+		if pr.ppid == p.PPID && pr.pstart == p.ParentStartBoot && pr.parentEntityID != "" {
+			pf.Parent.EntityID = pr.parentEntityID
+		} else {
+			pf.Parent.EntityID = b.procs.id(p.PPID, p.ParentStartBoot)
+		}
+	}
+	if pp := b.procs.lookup(p.PPID, p.ParentStartBoot); pp != nil && p.PPID != p.PID {
+		pf.Parent.Name, pf.Parent.Executable, pf.Parent.CommandLine, pf.Parent.Args = pp.name, pp.exe, pp.cmdline, pp.args
+	}
+	anc := &env.Bansho.Process.Ancestors
+	anc.Name, anc.Executable, anc.EntityID = pr.ancNames, pr.ancExes, pr.ancIDs
 }
 
 // complete reports whether ev has the part its Op needs.
@@ -250,43 +272,33 @@ func complete(ev *event.Event) bool {
 	return true
 }
 
-// enriched takes what the enrichment stage knows over the builder's own
-// process table: it also knows processes that started before the sensor.
-func (b *builder) enriched(en *event.Enrichment, env *Env) {
+// enriched fills the process's program, parent, ancestry and names from
+// the enrichment stage, as the encoder writes them into the document:
+// nothing is computed per event (the command lines and the lineage are
+// made once per process by the stage's table).
+func (b *builder) enriched(en *event.Enrichment, k *event.Process, env *Env) {
 	pf := &env.Process
-	if p := en.Process; p != nil && !p.Unknown {
-		if p.Executable != "" {
-			pf.Executable = p.Executable
-		}
-		if len(p.Args) > 0 {
-			pf.Args, pf.ArgsCount = p.Args, len(p.Args)
-			pf.CommandLine = strings.Join(p.Args, " ")
-		}
-		if p.WorkingDirectory != "" {
-			pf.WorkingDirectory = p.WorkingDirectory
-		}
-		if p.EntityID != "" {
-			pf.EntityID = p.EntityID
+	if p := en.Process; p != nil {
+		pf.EntityID = p.EntityID
+		if !p.Unknown {
+			pf.Executable, pf.WorkingDirectory = p.Executable, p.WorkingDirectory
+			pf.Args, pf.CommandLine = p.Args, p.CommandLine
+			pf.ArgsCount = max(p.ArgsCount, len(p.Args))
 		}
 	}
-	if p := en.Parent; p != nil && !p.Unknown {
-		par := &pf.Parent
-		if p.EntityID != "" {
-			par.EntityID = p.EntityID
-		}
-		if p.Name != "" {
-			par.Name = p.Name
-		}
-		if p.Executable != "" {
-			par.Executable = p.Executable
-		}
-		if len(p.Args) > 0 {
-			par.Args = p.Args
-			par.CommandLine = strings.Join(p.Args, " ")
-		}
+	par := &pf.Parent
+	if p := en.Parent; p != nil {
+		par.EntityID, par.Name, par.Executable = p.EntityID, p.Name, p.Executable
+		par.Args, par.CommandLine = p.Args, p.CommandLine
+	} else if k.ParentStartBoot != 0 && b.entityID != nil {
+		// A parent the table does not know: its id from the kernel record,
+		// as the encoder writes it.
+		par.EntityID = b.entityID(k.PPID, k.ParentStartBoot)
 	}
-	if len(en.Ancestors) > 0 {
-		env.Bansho.Process.Ancestors.EntityID = en.Ancestors
+	anc := &env.Bansho.Process.Ancestors
+	anc.EntityID = en.Ancestors
+	if l := en.Lineage; l != nil {
+		anc.Name, anc.Executable = l.Names, l.Executables
 	}
 	pf.User.Name = en.UserName
 	pf.RealUser.Name = en.RealUserName
