@@ -34,6 +34,7 @@
 #   BENCH_ITERS_CONNECT   iterations of the connect loop [20000; quick 2000]
 #   BENCH_ITERS_WRITE     MiB written by the write-tainted loop [1000; quick 100]
 #   BENCH_CPU             CPU the driver is pinned to ["last" = highest CPU; "none" = no pinning]
+#   BENCH_REPEAT          driver runs per measurement, the fastest counts [5; quick 1]
 #   BANSHO_BIN            bansho binary (BANSHO is accepted too) [built from this repository with go build]
 #   BENCH_WORKDIR         scratch directory, on the file system to measure [mktemp -d in /var/tmp]
 #   BENCH_OUT             Markdown report [bench/results/latest.md]; raw rows go next to it (.tsv)
@@ -66,12 +67,14 @@ done
 quick=${BENCH_QUICK:-0}
 if [[ $quick == 1 ]]; then
 	rounds=${BENCH_ROUNDS:-1}
+	repeat=${BENCH_REPEAT:-1}
 	iters_open=${BENCH_ITERS_OPEN:-5000}
 	iters_exec=${BENCH_ITERS_EXEC:-200}
 	iters_connect=${BENCH_ITERS_CONNECT:-2000}
 	iters_write=${BENCH_ITERS_WRITE:-100}
 else
 	rounds=${BENCH_ROUNDS:-7}
+	repeat=${BENCH_REPEAT:-5}
 	iters_open=${BENCH_ITERS_OPEN:-50000}
 	iters_exec=${BENCH_ITERS_EXEC:-2000}
 	iters_connect=${BENCH_ITERS_CONNECT:-20000}
@@ -477,7 +480,13 @@ settle() {
 	sleep "$settle_s"
 }
 
-run_workload() {
+# run_workload runs the loop $repeat times, each in a new driver process,
+# and keeps the fastest wall-clock and the fastest CPU figure. On the VMs
+# this was built on, a driver process runs in one of two speed modes for its
+# whole life (the bare open loop: about 1.3 or about 2.0 us, whatever is
+# attached), so one run per measurement made the ratio of two runs a coin
+# toss between modes; the best of several compares like with like.
+run_once() {
 	local w=$1 res
 	case $w in
 	open-protected) res=$(pin "$driver" open "$protected/bench.dat" "$iters_open" $((iters_open / 20))) ;;
@@ -488,8 +497,18 @@ run_workload() {
 	esac || die "workload $w failed"
 	# Two numbers: wall-clock and the loop's own CPU time, ns per iteration.
 	[[ $res =~ ^([0-9]+(\.[0-9]+)?)\ ([0-9]+(\.[0-9]+)?)$ ]] || die "workload $w printed '$res', not two numbers"
-	ns=${BASH_REMATCH[1]}
-	loop_cpu=${BASH_REMATCH[3]}
+	once_ns=${BASH_REMATCH[1]}
+	once_cpu=${BASH_REMATCH[3]}
+}
+
+run_workload() {
+	local i
+	ns='' loop_cpu=''
+	for ((i = 0; i < repeat; i++)); do
+		run_once "$1"
+		if [[ -z $ns ]] || LC_ALL=C awk -v a="$once_ns" -v b="$ns" 'BEGIN { exit !(a < b) }'; then ns=$once_ns; fi
+		if [[ -z $loop_cpu ]] || LC_ALL=C awk -v a="$once_cpu" -v b="$loop_cpu" 'BEGIN { exit !(a < b) }'; then loop_cpu=$once_cpu; fi
+	done
 }
 
 # ---- measure ---------------------------------------------------------------------
@@ -556,7 +575,7 @@ report() {
 
 		- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
 		- machine: kernel $(uname -r), ${cpu_model:-unknown CPU}, $ncpu CPUs, $mem
-		- run: $rounds rounds in ${elapsed}s; iterations: open $iters_open, exec $iters_exec, connect $iters_connect, write-tainted $iters_write (MiB); driver pinned to CPU $cpu
+		- run: $rounds rounds in ${elapsed}s; iterations: open $iters_open, exec $iters_exec, connect $iters_connect, write-tainted $iters_write (MiB); the fastest of $repeat driver runs per measurement; driver pinned to CPU $cpu
 		- tools: $tools_line
 		- load average (1 min) at start $load_start, at end $load_end; the figures are only as quiet as the machine was
 		- audit: $audit_line; auditd sessions: backlog limit $audit_backlog, \`auditd\` = \`-w DIR -p rwa\`, \`auditd-syscall\` = \`-a always,exit -F arch=b64 -S openat,write,execve,connect\`
@@ -565,7 +584,7 @@ report() {
 		|---|---|---:|---:|---:|---:|---|---:|---:|---:|
 	EOF
 	awk -F'\t' -v wl="${workloads[*]}" -v cl="${configs[*]}" \
-		-v io="$iters_open" -v ie="$iters_exec" -v ic="$iters_connect" -v iw="$iters_write" '
+		-v io="$iters_open" -v ie="$iters_exec" -v ic="$iters_connect" -v iw="$iters_write" -v rep="$repeat" '
 	function median(a, n,    i, j, t) {
 		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
@@ -593,7 +612,7 @@ report() {
 				if (lo == "" || v < lo) lo = v
 				if (hi == "" || v > hi) hi = v
 				if (lost[w, c, r] != "-") { lsum += lost[w, c, r]; lknown = 1 }
-				if (cpu[w, c, r] != "-") cpus[++nc1] = cpu[w, c, r] / (iters[w] / 1000)
+				if (cpu[w, c, r] != "-") cpus[++nc1] = cpu[w, c, r] / (rep * iters[w] / 1000)
 			}
 			if (n == 0) continue
 			m = median(vals, n); rm = median(rat, n); lm = median(lcv, n); lrm = median(lcr, n)
