@@ -46,15 +46,5 @@ func enrichedMix(b testing.TB) (*Engine, []*event.Event, [][]byte) {
 // the process, parent and ancestry from each event's Enrichment.
 func BenchmarkEvalEnriched(b *testing.B) {
 	e, evs, docs := enrichedMix(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	alerts := 0
-	for i := 0; i < b.N; i++ {
-		j := i % len(evs)
-		alerts += len(e.Eval(evs[j], docs[j]))
-	}
-	cpu := cpuTime() - cpu0
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
-	b.ReportMetric(float64(alerts)/float64(b.N), "alerts/event")
+	evalLoop(b, e, evs, docs)
 }
