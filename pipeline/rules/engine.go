@@ -157,10 +157,13 @@ func (e *Engine) Eval(ev *event.Event, doc []byte) (alerts []*event.Event) {
 		e.env.reset()
 		s = e.fromDoc(m)
 		e.liveLineage(ev)
-	} else if f := ev.File; f != nil && (ev.Op != event.OpFileOpen || f.Flags&3 != 0) {
-		// Only changes: integrity and mount facts are reported for
-		// modifications, and plain reads are most file events.
-		stageFlags(ev, &e.env)
+	} else {
+		e.env.Bansho.Compat = ev.Compat // bansho.compat, as the encoder writes it
+		if f := ev.File; f != nil && (ev.Op != event.OpFileOpen || f.Flags&3 != 0) {
+			// Only changes: integrity and mount facts are reported for
+			// modifications, and plain reads are most file events.
+			stageFlags(ev, &e.env)
+		}
 	}
 	e.env.Timestamp = e.env.eventTS.Add(e.shift)
 	e.run(s)

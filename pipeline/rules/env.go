@@ -138,6 +138,8 @@ type BanshoFields struct {
 	// SelfTarget: the event is about the sensor itself (a signal or
 	// ptrace aimed at it, its own files).
 	SelfTarget bool `expr:"self_target"`
+	// Compat: a 32-bit (ia32) system call made the event.
+	Compat bool `expr:"compat"`
 	// DestinationClass is the class of a connection's remote end from the
 	// enrichment stage: loopback, host, subnet, private or internet.
 	DestinationClass string        `expr:"destination_class"`
