@@ -264,6 +264,8 @@ static __always_inline void fd_track_changed(__u32 tgid, int fd, struct fd_info 
 	fd_track(tgid, fd, info);
 }
 
+__noinline int self_mem_open(long nr, long ret, __u32 flags); /* self.bpf.c */
+
 __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 {
 	if (!a) /* global function: verified once, for any caller */
@@ -321,6 +323,9 @@ __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 	inode = d->d_inode;
 	__u32 imode = inode->i_mode;
 	int writes = (flags & O_ACCMODE) != 0;
+
+	if (self_tgid && inode->i_sb->s_magic == 0x9fa0 /* PROC_SUPER_MAGIC */)
+		self_mem_open(nr, ret, flags);
 
 	/* Most opens on a host: read-only, outside protected data. Nothing to
 	 * track; an entry left for a closed fd of the same number is checked

@@ -11,6 +11,7 @@
 #define NR_process_vm_writev 311
 #define NR_pidfd_getfd 438
 #define PID_FS_MAGIC 0x50494446 /* "PIDF": pidfds live on pidfs (6.9+) */
+#define PROC_SUPER_MAGIC 0x9fa0
 #define PTRACE_ATTACH 16
 #define PTRACE_SEIZE 0x4206
 
@@ -161,6 +162,61 @@ __noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
 	self_event_init(e, OP_SELF_PTRACE, cur);
 	e->ret = ret;
 	e->request = request;
+	e->nr = nr;
+	e->target_pid = tgid;
+	e->target_tid = tid;
+	submit(e, sizeof(*e));
+	return 0;
+}
+
+/*
+ * An open of /proc/<pid>/mem (or /proc/<pid>/task/<tid>/mem) of a thread of
+ * the sensor: with it, root reads or writes the sensor's memory without
+ * ptrace or process_vm_*. Reported like them (OP_SELF_PTRACE, the open's
+ * syscall, the open flags as the request). Called by handle_open for opens
+ * on procfs only; a refused open (no fd) is not seen.
+ */
+__noinline int self_mem_open(long nr, long ret, __u32 flags)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct file *f = fd_file(cur, ret);
+	struct task_struct *t;
+	struct scratch *s;
+	struct self_event *e;
+	char name[4] = {};
+	__u32 tgid, tid;
+	s32 pid;
+
+	if (!f || !self_tgid)
+		return 0;
+	if (bpf_probe_read_kernel(name, sizeof(name), f->f_path.dentry->d_name.name) < 0 ||
+	    name[0] != 'm' || name[1] != 'e' || name[2] != 'm' || name[3] != 0)
+		return 0;
+	/* The proc inode holds the pid of the task the file is about. */
+	void *pi = (void *)f->f_inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
+	struct pid *p = BPF_CORE_READ((struct proc_inode *)pi, pid);
+	if (!p)
+		return 0;
+	pid = BPF_CORE_READ(p, numbers[0].nr);
+	if (pid <= 0)
+		return 0;
+	t = bpf_task_from_pid(pid);
+	if (!t)
+		return 0;
+	tgid = t->tgid;
+	tid = t->pid;
+	bpf_task_release(t);
+	if (tgid != self_tgid)
+		return 0;
+	if (self_repeat(cur->tgid, nr, flags))
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	e = (void *)s->buf;
+	self_event_init(e, OP_SELF_PTRACE, cur);
+	e->ret = ret;
+	e->request = flags;
 	e->nr = nr;
 	e->target_pid = tgid;
 	e->target_tid = tid;

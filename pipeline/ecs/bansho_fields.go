@@ -103,6 +103,8 @@ var BanshoFields = map[string]string{
 	"bansho.ptrace.request":      "long",
 	"bansho.ptrace.request_name": "keyword",
 	"bansho.ptrace.target_fd":    "long",
+	"bansho.ptrace.open_flags":   "long",
+	"bansho.ptrace.file":         "keyword",
 	"bansho.ptrace.ret":          "long",
 	"bansho.self.detached":       "keyword[]",
 	"bansho.target.pid":          "long",

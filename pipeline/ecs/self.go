@@ -43,13 +43,16 @@ func selfFields(o *obj, ev *event.Event) {
 	case event.OpSelfPtrace:
 		o.section("ptrace")
 		o.str("syscall", map[uint32]string{101: "ptrace", 310: "process_vm_readv", 311: "process_vm_writev",
-			438: "pidfd_getfd"}[s.Syscall])
+			438: "pidfd_getfd", 2: "open", 257: "openat", 437: "openat2"}[s.Syscall])
 		switch s.Syscall {
 		case 101:
 			o.int("request", s.Request)
 			o.str("request_name", ptraceRequest(s.Request))
 		case 438:
 			o.int("target_fd", s.Request) // the sensor's descriptor copied out
+		case 2, 257, 437: // /proc/<sensor>/mem opened: the open flags
+			o.int("open_flags", s.Request)
+			o.str("file", "mem")
 		}
 		o.int("ret", s.Ret)
 		o.close()
