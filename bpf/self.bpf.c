@@ -108,6 +108,44 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 }
 
 /*
+ * Reports an access by cur to task pid's memory or descriptors (syscall nr,
+ * request, result ret) when pid is a thread of the sensor: OP_SELF_PTRACE,
+ * once per tracer, call and request within SELF_DEDUPE_NS. pid is in the
+ * initial pid namespace.
+ */
+static __always_inline void self_access(struct task_struct *cur, s32 pid, long nr, __s64 request, long ret)
+{
+	struct task_struct *t;
+	struct scratch *s;
+	struct self_event *e;
+	__u32 tgid, tid;
+
+	if (pid <= 0)
+		return;
+	t = bpf_task_from_pid(pid);
+	if (!t)
+		return;
+	tgid = t->tgid;
+	tid = t->pid;
+	bpf_task_release(t);
+	if (tgid != self_tgid)
+		return;
+	if (self_repeat(cur->tgid, nr, request))
+		return;
+	s = get_scratch();
+	if (!s)
+		return;
+	e = (void *)s->buf;
+	self_event_init(e, OP_SELF_PTRACE, cur);
+	e->ret = ret;
+	e->request = request;
+	e->nr = nr;
+	e->target_pid = tgid;
+	e->target_tid = tid;
+	submit(e, sizeof(*e));
+}
+
+/*
  * ptrace(PTRACE_ATTACH/PTRACE_SEIZE), process_vm_readv/writev and
  * pidfd_getfd aimed at any thread of the sensor, whatever the result (a refused attempt is as
  * telling as a successful one). The pid is resolved in the initial pid
@@ -118,12 +156,8 @@ __noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
 	if (!a) /* global function: verified once, for any caller */
 		return 0;
 	struct task_struct *cur = bpf_get_current_task_btf();
-	struct task_struct *t;
 	long request = 0;
 	s32 pid;
-	__u32 tgid, tid;
-	struct scratch *s;
-	struct self_event *e;
 
 	if (!self_tgid)
 		return 0;
@@ -143,29 +177,7 @@ __noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
 	} else {
 		pid = a->a0;
 	}
-	if (pid <= 0)
-		return 0;
-	t = bpf_task_from_pid(pid);
-	if (!t)
-		return 0;
-	tgid = t->tgid;
-	tid = t->pid;
-	bpf_task_release(t);
-	if (tgid != self_tgid)
-		return 0;
-	if (self_repeat(cur->tgid, nr, request))
-		return 0;
-	s = get_scratch();
-	if (!s)
-		return 0;
-	e = (void *)s->buf;
-	self_event_init(e, OP_SELF_PTRACE, cur);
-	e->ret = ret;
-	e->request = request;
-	e->nr = nr;
-	e->target_pid = tgid;
-	e->target_tid = tid;
-	submit(e, sizeof(*e));
+	self_access(cur, pid, nr, request, ret);
 	return 0;
 }
 
@@ -180,12 +192,7 @@ __noinline int self_mem_open(long nr, long ret, __u32 flags)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct file *f = fd_file(cur, ret);
-	struct task_struct *t;
-	struct scratch *s;
-	struct self_event *e;
 	char name[4] = {};
-	__u32 tgid, tid;
-	s32 pid;
 
 	if (!f || !self_tgid)
 		return 0;
@@ -197,29 +204,6 @@ __noinline int self_mem_open(long nr, long ret, __u32 flags)
 	struct pid *p = BPF_CORE_READ((struct proc_inode *)pi, pid);
 	if (!p)
 		return 0;
-	pid = BPF_CORE_READ(p, numbers[0].nr);
-	if (pid <= 0)
-		return 0;
-	t = bpf_task_from_pid(pid);
-	if (!t)
-		return 0;
-	tgid = t->tgid;
-	tid = t->pid;
-	bpf_task_release(t);
-	if (tgid != self_tgid)
-		return 0;
-	if (self_repeat(cur->tgid, nr, flags))
-		return 0;
-	s = get_scratch();
-	if (!s)
-		return 0;
-	e = (void *)s->buf;
-	self_event_init(e, OP_SELF_PTRACE, cur);
-	e->ret = ret;
-	e->request = flags;
-	e->nr = nr;
-	e->target_pid = tgid;
-	e->target_tid = tid;
-	submit(e, sizeof(*e));
+	self_access(cur, pid_nr_of(kcast(p, pid)), nr, flags, ret);
 	return 0;
 }

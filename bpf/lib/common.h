@@ -91,7 +91,7 @@ struct {
  * removed) sends the open on to the real lookup. Bits are never cleared.
  * The kernel sets bits in prot_ino_kbits (atomically), the loader in
  * prot_ino_ubits, so neither overwrites the other's bits in a shared word.
- * sensor/inofilter.go computes the same position.
+ * sensor/filters.go computes the same position.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -107,6 +107,15 @@ struct {
 	__type(value, __u64);
 } prot_ino_ubits SEC(".maps");
 
+/* The word of a bitmap array map (u64 values) that holds bit, or NULL
+ * past its end; the bit within it is bit & 63. */
+static __always_inline __u64 *bitmap_word(void *map, __u32 bit)
+{
+	__u32 w = bit >> 6;
+
+	return bpf_map_lookup_elem(map, &w);
+}
+
 /* The filter bit of k: Fibonacci hashing of the inode number mixed with
  * the device, top INO_FILTER_SHIFT bits. */
 static __always_inline __u32 ino_filter_pos(const struct inode_key *k)
@@ -119,9 +128,8 @@ static __always_inline __u32 ino_filter_pos(const struct inode_key *k)
 static __always_inline int prot_inode_maybe(const struct inode_key *k)
 {
 	__u32 pos = ino_filter_pos(k);
-	__u32 w = pos >> 6;
-	__u64 *kw = bpf_map_lookup_elem(&prot_ino_kbits, &w);
-	__u64 *uw = bpf_map_lookup_elem(&prot_ino_ubits, &w);
+	__u64 *kw = bitmap_word(&prot_ino_kbits, pos);
+	__u64 *uw = bitmap_word(&prot_ino_ubits, pos);
 
 	if (!kw || !uw)
 		return 1;
@@ -149,8 +157,7 @@ static __always_inline void prot_inode_add(struct inode *inode, struct inode_key
 {
 	struct prot_inode val = {.v = v | PI_GEN, .gen = BPF_CORE_READ(inode, i_generation)};
 	__u32 pos = ino_filter_pos(k);
-	__u32 w = pos >> 6;
-	__u64 *kw = bpf_map_lookup_elem(&prot_ino_kbits, &w);
+	__u64 *kw = bitmap_word(&prot_ino_kbits, pos);
 
 	/* The bit first: a lookup that sees the entry must pass the filter. */
 	if (kw)
@@ -716,8 +723,7 @@ static __always_inline __u32 copy_built_path(struct scratch *s, __u32 pos, char 
  * the entry is made, so a reader that would find the entry sees the bit. */
 static __always_inline void proc_present_set(__u32 tgid)
 {
-	__u32 w = tgid >> 6;
-	__u64 *word = bpf_map_lookup_elem(&proc_present, &w);
+	__u64 *word = bitmap_word(&proc_present, tgid);
 
 	if (word)
 		__sync_fetch_and_or(word, 1ULL << (tgid & 63));
@@ -727,8 +733,7 @@ static __always_inline void proc_present_set(__u32 tgid)
  * reused yet (the task is not reaped), so no new entry races the clear. */
 static __always_inline void proc_present_clear(__u32 tgid)
 {
-	__u32 w = tgid >> 6;
-	__u64 *word = bpf_map_lookup_elem(&proc_present, &w);
+	__u64 *word = bitmap_word(&proc_present, tgid);
 
 	if (word)
 		__sync_fetch_and_and(word, ~(1ULL << (tgid & 63)));
@@ -736,8 +741,7 @@ static __always_inline void proc_present_clear(__u32 tgid)
 
 static __always_inline struct proc_state *proc_state_get(__u32 tgid)
 {
-	__u32 w = tgid >> 6;
-	__u64 *word = bpf_map_lookup_elem(&proc_present, &w);
+	__u64 *word = bitmap_word(&proc_present, tgid);
 
 	if (word && !((*word >> (tgid & 63)) & 1))
 		return NULL;
