@@ -104,7 +104,7 @@ var liveDoc = []byte(`{"event":{"id":"x"},"bansho":{}}`)
 // /proc is empty, yet every fact is right; the engine keeps no process
 // table of its own. The same event without its Enrichment is not known.
 func TestLiveProcessFromEnrichment(t *testing.T) {
-	set, err := Compile(map[string]string{"r.yaml": `
+	set := compileOne(t, `
 - rule: Tar Under Backup
   desc: d.
   condition: >
@@ -120,10 +120,7 @@ func TestLiveProcessFromEnrichment(t *testing.T) {
     bansho.process.ancestors.entity_id[0] == process.parent.entity_id
   output: o
   priority: notice
-`}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, Options{})
 	s := newLineageSim(t)
 	s.exec(1, "/usr/lib/systemd/systemd", "/", "systemd")
 	s.fork(900, 1)
@@ -153,7 +150,7 @@ func TestLiveProcessFromEnrichment(t *testing.T) {
 // started that was then reparented to init (a double fork); not a
 // process of another session.
 func TestLiveSequenceThroughEnrichedAncestry(t *testing.T) {
-	set, err := Compile(map[string]string{"r.yaml": `
+	set := compileOne(t, `
 - rule: Read Then Connect
   desc: d.
   sequence:
@@ -164,10 +161,7 @@ func TestLiveSequenceThroughEnrichedAncestry(t *testing.T) {
       - condition: event.action == "connect"
   output: o
   priority: notice
-`}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, Options{})
 	s := newLineageSim(t)
 	s.boot()
 	// The engine sees only the file and network events: the lineage is
