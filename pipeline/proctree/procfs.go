@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -55,12 +56,53 @@ func readProcfs(root string, pid uint32) (*procEntry, error) {
 	e.x.Executable, _ = os.Readlink(dir + "/exe")
 	e.x.Executable = strings.TrimSuffix(e.x.Executable, " (deleted)")
 	e.x.Cwd, _ = os.Readlink(dir + "/cwd")
-	if cmd, err := os.ReadFile(dir + "/cmdline"); err == nil && len(cmd) > 0 {
-		cmd = bytes.TrimSuffix(cmd, []byte{0})
-		e.x.Args = strings.Split(string(cmd), "\x00")
-		e.x.Argc = uint32(len(e.x.Args))
-	}
+	e.x.Args, e.x.Argc = readCmdline(dir + "/cmdline")
 	return e, nil
+}
+
+// maxArgsBytes bounds the argv kept for a process found in /proc, as the
+// kernel's ARGS_BUF (bpf/include/bansho.h) bounds it at exec: a process
+// started before the sensor must not carry more into the table and into
+// every document that names it as parent or leader (a CI runner's or a
+// JVM's command line can be hundreds of KiB).
+const maxArgsBytes = 1024
+
+// readCmdline returns the first maxArgsBytes of a process's argv, split at
+// its NULs (the last argument may be cut, as the kernel's is), and the
+// number of arguments in the whole of it. Kernel threads have none.
+func readCmdline(path string) ([]string, uint32) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0
+	}
+	defer f.Close()
+	head := make([]byte, maxArgsBytes)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if n == 0 {
+		return nil, 0
+	}
+	argc := uint32(bytes.Count(head, []byte{0}))
+	last := head[n-1]
+	if n == maxArgsBytes {
+		// Count the rest without keeping it.
+		buf := make([]byte, 4096)
+		for {
+			m, err := f.Read(buf)
+			if m > 0 {
+				argc += uint32(bytes.Count(buf[:m], []byte{0}))
+				last = buf[m-1]
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	if last != 0 {
+		argc++ // a last argument without its NUL (a rewritten argv)
+	}
+	head = bytes.TrimSuffix(head, []byte{0})
+	return strings.Split(string(head), "\x00"), argc
 }
 
 // parseStat reads comm, ppid, pgrp, session, tty and start time from
@@ -222,7 +264,7 @@ func (t *Table) insertProcfs(e *procEntry) *Proc {
 		Name:             k.Comm,
 		Executable:       e.x.Executable,
 		Args:             e.x.Args,
-		ArgsCount:        len(e.x.Args),
+		ArgsCount:        max(int(e.x.Argc), len(e.x.Args)),
 		CommandLine:      strings.Join(e.x.Args, " "),
 		WorkingDirectory: e.x.Cwd,
 		Interactive:      k.TTY != 0,

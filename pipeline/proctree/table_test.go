@@ -3,8 +3,11 @@ package proctree
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/bansho-sec/bansho/internal/event"
 )
@@ -267,6 +270,50 @@ func TestSeedFromProc(t *testing.T) {
 	ev.Proc.StartBoot = exact + tickNS*5
 	if tb.Lookup(ev) != nil {
 		t.Error("another start time matched")
+	}
+}
+
+// A process started before the sensor with a long argv: the table keeps
+// what the kernel would have kept at exec (maxArgsBytes), with the whole
+// argument count.
+func TestSeedBoundsArgs(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30; :", "sh", long, "tail")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	for i := 0; ; i++ { // until the child has become the shell
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+		if strings.HasPrefix(string(b), "/bin/sh\x00") {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("child's argv: %.40q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb := testTable(100)
+	if _, err := tb.Seed("/proc"); err != nil {
+		t.Fatal(err)
+	}
+	p := tb.Get(uint32(cmd.Process.Pid))
+	if p == nil {
+		t.Fatal("not seeded")
+	}
+	in := p.Info
+	if in.ArgsCount != 6 {
+		t.Errorf("args_count %d, want 6", in.ArgsCount)
+	}
+	kept := len(strings.Join(in.Args, "\x00"))
+	if kept > maxArgsBytes || len(in.Args) != 5 || in.Args[0] != "/bin/sh" || in.Args[2] != "sleep 30; :" {
+		t.Fatalf("kept %d bytes in %d args (%.40q...)", kept, len(in.Args), in.Args)
+	}
+	if want := maxArgsBytes - len("/bin/sh\x00-c\x00sleep 30; :\x00sh\x00"); len(in.Args[4]) != want || in.Args[4] != long[:want] {
+		t.Errorf("cut argument is %d bytes, want %d", len(in.Args[4]), want)
+	}
+	if len(in.CommandLine) > maxArgsBytes {
+		t.Errorf("command line %d bytes", len(in.CommandLine))
 	}
 }
 
