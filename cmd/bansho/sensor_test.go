@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,8 +43,13 @@ func (p *sensorProc) log() string {
 
 // fileConfig is the configuration the run tests start from: the protected
 // directory, the JSON-lines file output and stdout off; extra adds
-// top-level sections.
+// top-level sections. Unless extra has its own, the store is beside the
+// output (out is <tempdir>/out/events.json), so a test never writes into
+// the host's /var/lib/bansho/store and leaves nothing behind.
 func fileConfig(prot, out, extra string) string {
+	if !strings.Contains(extra, "store:") {
+		extra += "store:\n  dir: " + filepath.Join(filepath.Dir(filepath.Dir(out)), "store") + "\n"
+	}
 	return "protect:\n  paths: [" + prot + "]\noutputs:\n  stdout: {enabled: false}\n  file: {path: " + out + "}\n" + extra
 }
 
