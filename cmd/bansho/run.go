@@ -78,6 +78,21 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
+	// BANSHO_MEMPROFILE=FILE writes a heap profile when the run ends (go
+	// tool pprof -sample_index=inuse_space), for finding what holds memory.
+	if p := os.Getenv("BANSHO_MEMPROFILE"); p != "" {
+		defer func() {
+			f, err := os.Create(p)
+			if err != nil {
+				log.Error("BANSHO_MEMPROFILE", "error", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				log.Error("BANSHO_MEMPROFILE", "error", err)
+			}
+		}()
+	}
 	scfg := sensor.Config{
 		ProtectPaths:    cfg.Protect.Paths,
 		RingBufferBytes: cfg.Sensor.RingBufferBytes,
