@@ -139,6 +139,9 @@ func (p *Pipeline) write(batch []*event.Event) {
 		p.buf = p.Encoder.Append(p.buf, ev)
 		if p.Rules != nil {
 			for _, a := range p.Rules.Eval(ev, p.buf[off:]) {
+				if a.Alert != nil {
+					a.Alert.TriggerMasked = true // the trigger is p.Encoder's own document
+				}
 				offs = append(offs, len(p.buf))
 				p.buf = p.Encoder.Append(p.buf, a)
 			}

@@ -80,6 +80,11 @@ func TestAlertsFollowTheirEvent(t *testing.T) {
 			t.Errorf("raw My Number in %s", d)
 		}
 	}
+	// The live trigger is copied unmasked-again (it is the encoder's own
+	// document): the alert still carries the masked path.
+	if !strings.Contains(out.docs[2], `"file":{"path":"/srv/mynumber/****-****-****.csv"`) {
+		t.Errorf("alert without the trigger's file: %s", out.docs[2])
+	}
 	if !strings.Contains(alert.Message, "read /srv/mynumber/****-****-****.csv by cat") {
 		t.Errorf("message %q", alert.Message)
 	}

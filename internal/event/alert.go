@@ -24,6 +24,11 @@ type Alert struct {
 	// Trigger is the ECS document of the completing event: the alert
 	// carries its process, user, file, destination and host fields.
 	Trigger []byte
+	// TriggerMasked: Trigger was written by this process's encoder, which
+	// masks every My Number as it writes, so the alert copies it as it is.
+	// A trigger read back from elsewhere (replay, rules test) is masked
+	// again.
+	TriggerMasked bool
 }
 
 // Threat is one MITRE ATT&CK mapping (threat.* in ECS).

@@ -1,40 +1,37 @@
 package ecs
 
 import (
-	"bytes"
-	"encoding/json"
+	"strings"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
 // The sections of the triggering event an alert carries, in the order
 // they are written: who did it, to what, where.
-var alertCopied = []string{"process", "user", "group", "file", "source", "destination", "network",
+var alertCopied = [...]string{"process", "user", "group", "file", "source", "destination", "network",
 	"related", "container", "orchestrator"}
 
 // appendAlert writes the document of a rule alert (event.kind alert):
 // rule.*, threat.*, event.severity, the rule's output as message, the
 // links to the events that made it fire (bansho.alert.events), and the
 // triggering event's process, user, file, destination and host fields,
-// taken from its document as it was written (already masked). Alerts are
-// rare: this path may allocate.
+// taken from its document as it was written. During a mass access every
+// event may alert, so the trigger is split at its top level only
+// (gjson), and a trigger this encoder wrote is copied without masking it
+// again.
 func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	a := ev.Alert
-	var trig map[string]json.RawMessage
-	if len(a.Trigger) > 0 {
-		_ = json.Unmarshal(a.Trigger, &trig) // a document the encoder wrote, or one a replay read
-	}
+	trig := splitTrigger(a.Trigger, a.TriggerMasked)
 	ts := ev.Time
-	if raw, ok := trig["@timestamp"]; ok {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				ts = t
-			}
+	if trig.ts != "" {
+		if t, err := time.Parse(time.RFC3339Nano, trig.ts); err == nil {
+			ts = t
 		}
 	}
-	o := obj{b: dst}
+	o := obj{b: dst, trusted: a.TriggerMasked}
 	o.open()
 	o.time("@timestamp", ts)
 	o.section("ecs")
@@ -45,21 +42,22 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	o.strNE("version", e.Version)
 	o.str("ephemeral_id", string(e.agentID()))
 	o.close()
-	if raw, ok := trig["host"]; ok {
+	if trig.host != "" {
 		o.key("host")
-		o.b = append(o.b, o.masked(raw)...)
+		o.b = append(o.b, o.masked(trig.host)...)
 	} else {
 		e.host(&o)
 	}
 
 	// event: the trigger's categorization, as an alert.
 	var tev struct {
-		Category []string `json:"category"`
-		Type     []string `json:"type"`
-		Action   string   `json:"action"`
+		Category, Type []string
+		Action         string
 	}
-	if raw, ok := trig["event"]; ok {
-		_ = json.Unmarshal(raw, &tev)
+	if trig.event != "" {
+		r := gjson.Parse(trig.event)
+		tev.Category, tev.Type = jsonStrings(r.Get("category")), jsonStrings(r.Get("type"))
+		tev.Action = r.Get("action").String()
 	}
 	o.section("event")
 	seq := e.seq.Add(1)
@@ -96,8 +94,8 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	}
 	o.user("message", a.Message)
 
-	for _, k := range alertCopied {
-		if raw, ok := trig[k]; ok {
+	for i, k := range alertCopied {
+		if raw := trig.copied[i]; raw != "" {
 			o.key(k)
 			o.b = append(o.b, o.masked(raw)...)
 		}
@@ -107,13 +105,10 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	// The trigger's own bansho fields first (login user, content
 	// findings, file and network details), then the alert's.
 	hadRedacted := false
-	if raw, ok := trig["bansho"]; ok {
-		raw = bytes.TrimSpace(raw)
-		if len(raw) > 2 && raw[0] == '{' {
-			o.sep()
-			o.b = append(o.b, o.masked(raw[1:len(raw)-1])...)
-			hadRedacted = bytes.Contains(raw, []byte(`"redacted":true`))
-		}
+	if raw := trig.bansho; len(raw) > 2 && raw[0] == '{' {
+		o.sep()
+		o.b = append(o.b, o.masked(raw[1:len(raw)-1])...)
+		hadRedacted = strings.Contains(raw, `"redacted":true`)
 	}
 	o.section("rule")
 	o.strNE("priority", a.Priority)
@@ -133,16 +128,72 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 }
 
 // masked is raw JSON from a trigger document with any My Number in it
-// masked. Documents this encoder wrote are masked already; a replayed one
-// may come from elsewhere. A number is only ever inside a string, and
-// the mask has no character JSON would need to escape.
-func (o *obj) masked(raw []byte) []byte {
-	s, changed := Redact(string(raw))
-	if !changed {
+// masked. Documents this encoder wrote are masked already (o.trusted); a
+// replayed one may come from elsewhere. A number is only ever inside a
+// string, and the mask has no character JSON would need to escape.
+func (o *obj) masked(raw string) string {
+	if o.trusted {
 		return raw
 	}
-	o.redacted = true
-	return []byte(s)
+	s, changed := Redact(raw)
+	if changed {
+		o.redacted = true
+	}
+	return s
+}
+
+// trigger is a trigger document's top-level values, as raw JSON (empty
+// where absent).
+type trigger struct {
+	ts                  string // @timestamp, unquoted
+	host, event, bansho string
+	copied              [len(alertCopied)]string
+}
+
+// splitTrigger reads a trigger document's top level. One that is not
+// valid JSON (a replayed line from elsewhere) gives nothing: the alert
+// is written from the rule and the encoder's own host.
+func splitTrigger(doc []byte, trusted bool) (t trigger) {
+	if len(doc) == 0 || (!trusted && !gjson.ValidBytes(doc)) {
+		return t
+	}
+	r := gjson.ParseBytes(doc)
+	if !r.IsObject() {
+		return t
+	}
+	r.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "@timestamp":
+			t.ts = v.String()
+		case "host":
+			t.host = v.Raw
+		case "event":
+			t.event = v.Raw
+		case "bansho":
+			t.bansho = v.Raw
+		default:
+			for i, c := range alertCopied {
+				if k.Str == c {
+					t.copied[i] = v.Raw
+				}
+			}
+		}
+		return true
+	})
+	return t
+}
+
+// jsonStrings is a JSON array's string values (nil for anything else).
+func jsonStrings(r gjson.Result) []string {
+	if !r.IsArray() {
+		return nil
+	}
+	var out []string
+	r.ForEach(func(_, v gjson.Result) bool {
+		out = append(out, v.String())
+		return true
+	})
+	return out
 }
 
 // agentID is agent.ephemeral_id, as the static part of documents has it.

@@ -117,3 +117,26 @@ func BenchmarkAppendEnrichedWrite(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// An alert on an enriched write, its trigger the write's own document as
+// the pipeline hands it over (TriggerMasked) and as a replay does (not).
+func BenchmarkAppendAlert(b *testing.B) {
+	for _, masked := range []bool{true, false} {
+		name := "replayed"
+		if masked {
+			name = "live"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := testEncoder()
+			a := alertEv(proc(), func(f event.File) *event.File { return &f })
+			a.Alert.Trigger = e.Append(nil, enrichedWrite())
+			a.Alert.TriggerMasked = masked
+			buf := make([]byte, 0, 16384)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				buf = e.Append(buf[:0], a)
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}

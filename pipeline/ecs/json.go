@@ -76,6 +76,7 @@ type obj struct {
 	depth    int
 	used     [maxDepth]bool // per level: a member was written
 	redacted bool           // a string from the traced system had a My Number masked
+	trusted  bool           // an alert's trigger came from this encoder: masked() copies it as is
 }
 
 func (o *obj) open() {
