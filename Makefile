@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf bench bench-store bench-export run setup fmt vet clean \
+.PHONY: all build generate check-generated test test-unit test-bpf bench bench-memory bench-store bench-export run setup fmt vet clean \
 	backends-up backends-down install uninstall deploy-check k8s-rules kibana-objects
 
 all: build
@@ -41,6 +41,11 @@ vet:
 bench: build
 	$(SUDO) env "PATH=$$PATH" BANSHO=$(CURDIR)/$(BIN) bash bench/run.sh
 	$(MAKE) bench-export
+
+# The whole sensor's RSS with BENCH_PROCS (10,000) live processes, and its
+# CPU and peak RSS under a load of protected-file work: docs/benchmarks.md.
+bench-memory: build
+	$(SUDO) env "PATH=$$PATH" BANSHO_BIN=$(CURDIR)/$(BIN) bash bench/memory.sh
 
 # Events/s from the store to Kafka and to the Elasticsearch bulk API
 # (starts its own back ends): see docs/exporters.md.
