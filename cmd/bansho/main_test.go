@@ -58,6 +58,9 @@ func docs(t *testing.T, p string) []map[string]any {
 		}
 		out = append(out, m)
 	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s after %d documents: %v", p, len(out), err) // a line past 1 MiB: a document that big is a bug
+	}
 	return out
 }
 
