@@ -265,6 +265,7 @@ static __always_inline void fd_track_changed(__u32 tgid, int fd, struct fd_info 
 }
 
 __noinline int self_mem_open(long nr, long ret, __u32 flags); /* self.bpf.c */
+__noinline int self_mem_refused(const struct sc_args *a, long nr, long ret);
 
 __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 {
@@ -284,8 +285,11 @@ __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 	int prot, tainted, known = 0;
 	__u32 off;
 
-	if (ret < 0)
+	if (ret < 0) {
+		if (self_tgid && (ret == -13 /* EACCES */ || ret == -1 /* EPERM */))
+			self_mem_refused(a, nr, ret);
 		return 0;
+	}
 	f = fd_file(task, ret);
 	if (!f)
 		return 0;

@@ -186,7 +186,7 @@ __noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
  * the sensor: with it, root reads or writes the sensor's memory without
  * ptrace or process_vm_*. Reported like them (OP_SELF_PTRACE, the open's
  * syscall, the open flags as the request). Called by handle_open for opens
- * on procfs only; a refused open (no fd) is not seen.
+ * on procfs only; a refused one is self_mem_refused's.
  */
 __noinline int self_mem_open(long nr, long ret, __u32 flags)
 {
@@ -205,5 +205,108 @@ __noinline int self_mem_open(long nr, long ret, __u32 flags)
 	if (!p)
 		return 0;
 	self_access(cur, pid_nr_of(kcast(p, pid)), nr, flags, ret);
+	return 0;
+}
+
+/* The pid a procfs directory is about (0 if the dentry is not one). */
+static __always_inline s32 proc_dir_pid(struct dentry *d)
+{
+	struct inode *inode = BPF_CORE_READ(d, d_inode);
+
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
+		return 0;
+	void *pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
+	struct pid *p = BPF_CORE_READ((struct proc_inode *)pi, pid);
+	return p ? pid_nr_of(kcast(p, pid)) : 0;
+}
+
+/*
+ * The pid whose mem a name asks for: "/proc/<pid>/mem" and
+ * "/proc/<tgid>/task/<tid>/mem" (the tid), or "mem" relative to a procfs
+ * directory of a process (dir_pid, from the dirfd or the cwd). 0 otherwise.
+ * The pid is the opener's view; self_access resolves it in the initial pid
+ * namespace, where a host process's view is the same.
+ */
+#define MEMPATH_BUF 48
+static __always_inline s32 mem_path_pid(const char *uname, s32 dir_pid)
+{
+	char p[MEMPATH_BUF] = {};
+	s32 num = 0;
+	int digits = 0, state = 0; /* 0: the first number, 1: the task's */
+
+	if (bpf_probe_read_user_str(p, sizeof(p), uname) < 0)
+		return 0;
+	if (p[0] == 'm' && p[1] == 'e' && p[2] == 'm' && p[3] == 0)
+		return dir_pid;
+	if (p[0] != '/' || p[1] != 'p' || p[2] != 'r' || p[3] != 'o' || p[4] != 'c' || p[5] != '/')
+		return 0;
+	for (int i = 6; i < MEMPATH_BUF - 8; i++) {
+		char c = p[i];
+		if (c >= '0' && c <= '9') {
+			if (++digits > 10)
+				return 0;
+			num = num * 10 + (c - '0');
+			continue;
+		}
+		if (c != '/' || !digits)
+			return 0;
+		if (p[i + 1] == 'm' && p[i + 2] == 'e' && p[i + 3] == 'm' && p[i + 4] == 0)
+			return num;
+		if (state == 0 && p[i + 1] == 't' && p[i + 2] == 'a' && p[i + 3] == 's' && p[i + 4] == 'k' &&
+		    p[i + 5] == '/') {
+			state = 1;
+			num = 0;
+			digits = 0;
+			i += 5;
+			continue;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * An open of a sensor thread's mem that the kernel refused (EACCES, EPERM:
+ * the ptrace access check): there is no file to look at, so the name the
+ * caller gave is read, as written (see mem_path_pid). An attempt is as
+ * telling as a success; it is reported the same way, with the error.
+ */
+__noinline int self_mem_refused(const struct sc_args *a, long nr, long ret)
+{
+	if (!a) /* global function: verified once, for any caller */
+		return 0;
+	struct task_struct *cur = bpf_get_current_task_btf();
+	const char *uname;
+	__u32 flags;
+	int dfd = AT_FDCWD;
+
+	if (!self_tgid)
+		return 0;
+	switch (nr) {
+	case NR_open:
+		uname = (const char *)a->a0;
+		flags = a->a1;
+		break;
+	case NR_openat:
+	case NR_openat2:
+		dfd = a->a0;
+		uname = (const char *)a->a1;
+		if (nr == NR_openat)
+			flags = a->a2;
+		else if (bpf_probe_read_user(&flags, sizeof(flags), (void *)a->a2) < 0) /* open_how.flags */
+			flags = 0;
+		break;
+	default:
+		return 0; /* creat: mem cannot be created */
+	}
+	struct dentry *dir;
+	if (dfd == AT_FDCWD) {
+		dir = BPF_CORE_READ(cur, fs, pwd.dentry);
+	} else {
+		struct file *f = fd_file(cur, dfd);
+		dir = f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
+	}
+	s32 pid = mem_path_pid(uname, dir ? proc_dir_pid(dir) : 0);
+	self_access(cur, pid, nr, flags, ret);
 	return 0;
 }

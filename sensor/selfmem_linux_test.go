@@ -47,3 +47,37 @@ func TestSelfMemOpened(t *testing.T) {
 		t.Errorf("%d self-memory events, want 2:\n%s", n, strings.TrimSpace(h.Dump()))
 	}
 }
+
+// A refused open of the sensor's mem (an unprivileged user fails the
+// kernel's ptrace access check) is reported with its error, by an
+// absolute name, a thread's name and a name relative to the cwd; a
+// refused open of another process's mem is not.
+func TestSelfMemOpenRefused(t *testing.T) {
+	dir, _ := protectedDir(t)
+	h := startSensor(t, dir)
+	self := os.Getpid()
+	threads, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", self))
+	if err != nil || len(threads) < 2 {
+		t.Fatalf("threads of the test process: %v (%d)", err, len(threads))
+	}
+	tid := threads[len(threads)-1].Name()
+	// One access mode each (the sensor folds repeats of the same call and
+	// flags by one process); `true` is not a special built-in, so a failed
+	// redirection does not end the shell.
+	script := fmt.Sprintf(`true </proc/%[1]d/mem; true <>/proc/%[1]d/task/%[2]s/mem; cd /proc/%[1]d && true >>mem; true >/proc/1/mem; exit 0`, self, tid)
+	pid := run(t, "/", "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/bin/sh", "-c", script)
+	want := map[int]string{0: "", 2: tid, 1: ""} // access mode: the thread named, "" for the process
+	for acc, thread := range want {
+		e := h.WaitFor(fmt.Sprintf("refused open of the sensor's mem (access mode %d)", acc), func(e *event.Event) bool {
+			return e.Op == event.OpSelfPtrace && int(e.Proc.PID) == pid && int(e.Self.Request)&3 == acc
+		})
+		if e.Self.Ret != -13 || e.Self.Syscall != 257 || e.Self.TargetPID != uint32(self) ||
+			(thread != "" && fmt.Sprint(e.Self.TargetTID) != thread) {
+			t.Errorf("access mode %d: %+v", acc, e.Self)
+		}
+	}
+	h.Settle()
+	if n := len(h.All(func(e *event.Event) bool { return e.Op == event.OpSelfPtrace && int(e.Proc.PID) == pid })); n != 3 {
+		t.Errorf("%d self-memory events, want 3 (none for pid 1):\n%s", n, strings.TrimSpace(h.Dump()))
+	}
+}
