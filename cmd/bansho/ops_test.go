@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -128,8 +129,11 @@ func checkAccounting(t *testing.T, out string) (all []map[string]any, received f
 	// A rotation past max_backups removes the oldest file, and with it the
 	// run's first document: then the counts below cannot match, and the
 	// cause is the rotation, not a loss in the pipeline.
+	removed := field(h, "bansho.health.counters.file_removed_files")
 	if field(all[0], "event.action") != "sensor-started" {
-		t.Errorf("the output does not begin with sensor-started (a rotation removed its oldest file?)")
+		t.Errorf("the output does not begin with sensor-started (rotation removed %v files)", removed)
+	} else if removed != 0.0 {
+		t.Errorf("the output begins with sensor-started, yet rotation removed %v files", removed)
 	}
 	received = field(h, "bansho.health.events.received").(float64)
 	lost := field(h, "bansho.health.drops.queue_full").(float64) + field(h, "bansho.health.drops.decode_error").(float64)
@@ -525,5 +529,39 @@ func TestSDNotify(t *testing.T) {
 	next("STOPPING=1")
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v", err)
+	}
+}
+
+// What the file output's rotation deletes is counted in the health
+// documents: with 4 KiB files and one backup, most of a run is removed,
+// and the counts say how much.
+func TestFileRotationRemovalsCounted(t *testing.T) {
+	testutil.RequireBPF(t)
+	prot := t.TempDir()
+	out := filepath.Join(t.TempDir(), "out", "events.json")
+	p := launch(t, writeConfig(t, fileConfig(prot, out, "")), out,
+		"BANSHO_OUTPUTS_FILE_MAX_BYTES=4096", "BANSHO_OUTPUTS_FILE_MAX_BACKUPS=1")
+	if waitAll(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+		t.Fatalf("no sensor-started document; stderr:\n%s", p.log())
+	}
+	for i := 0; i < 20; i++ {
+		mustRun(t, "/bin/sh", "-c", fmt.Sprintf("echo %d > %s/f%d", i, prot, i))
+	}
+	p.stop()
+	all := allDocs(t, out)
+	if len(all) < 2 || field(all[len(all)-2], "event.action") != "sensor-health" {
+		t.Fatalf("no final health document (%d documents)", len(all))
+	}
+	h := all[len(all)-2]
+	files, bytes := field(h, "bansho.health.counters.file_removed_files"), field(h, "bansho.health.counters.file_removed_bytes")
+	t.Logf("removed %v files, %v bytes; %d documents kept", files, bytes, len(all))
+	if f, _ := files.(float64); f < 1 {
+		t.Errorf("file_removed_files %v after more than two files of output", files)
+	}
+	if b, _ := bytes.(float64); b < 4096*0.5 {
+		t.Errorf("file_removed_bytes %v", bytes)
+	}
+	if _, err := os.Stat(out + ".2"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a second backup exists with max_backups 1")
 	}
 }

@@ -121,6 +121,12 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 	if err != nil {
 		return err
 	}
+	var fileOut *file.Exporter
+	for _, x := range outs {
+		if f, ok := x.(*file.Exporter); ok {
+			fileOut = f
+		}
+	}
 	db, err := openStore(cfg.Store, log) // store.go
 	if err != nil {
 		return err
@@ -216,6 +222,11 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		st.Drops["output_lost"] = p.OutputLost()
 		st.Counters = storeHealth(db, st.Counters) // store.go
 		st.Counters = exportHealth(st.Counters)    // export.go
+		if fileOut != nil {
+			// Retention of the file output, as the store's evictions are counted.
+			rm := fileOut.Removed()
+			st.Counters["file_removed_files"], st.Counters["file_removed_bytes"] = rm.Files, rm.Bytes
+		}
 		st.DropsTotal += p.OutputLost()
 		st.Counters["self_programs_detached"] = o.detachedNow()
 		p.Emit(healthEvent(clock, st, p, time.Since(started)))

@@ -39,6 +39,32 @@ type Exporter struct {
 	buf       []byte
 	pending   int   // documents in buf
 	committed int64 // file size up to the last complete document written
+	removed   Removed
+}
+
+// Removed is what rotation has deleted: the oldest backup each time one
+// more would pass MaxBackups (with MaxBackups 0, the file itself). That
+// is retention as configured, not a failure, but an access record that
+// leaves the host only through this file is gone with it: the sensor
+// reports these counts in its health documents.
+type Removed struct {
+	Files uint64
+	Bytes uint64
+}
+
+// Removed returns what rotation has deleted since New.
+func (e *Exporter) Removed() Removed {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.removed
+}
+
+// drop counts a file rotation is about to delete.
+func (e *Exporter) drop(path string) {
+	if st, err := os.Stat(path); err == nil {
+		e.removed.Files++
+		e.removed.Bytes += uint64(st.Size())
+	}
 }
 
 // New opens (appending to) or creates the file.
@@ -157,11 +183,13 @@ func (e *Exporter) rotate() error {
 		return err
 	}
 	if e.opt.MaxBackups == 0 {
+		e.drop(e.opt.Path)
 		if err := os.Remove(e.opt.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		return e.open()
 	}
+	e.drop(fmt.Sprintf("%s.%d", e.opt.Path, e.opt.MaxBackups)) // the rename below replaces it
 	for i := e.opt.MaxBackups - 1; i >= 1; i-- {
 		from := fmt.Sprintf("%s.%d", e.opt.Path, i)
 		if err := os.Rename(from, fmt.Sprintf("%s.%d", e.opt.Path, i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -69,6 +69,21 @@ func TestRotationKeepsWholeLinesInOrder(t *testing.T) {
 	if _, err := os.Stat(p + ".3"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a third backup exists")
 	}
+	// What rotation removed and what is kept add up to what was written.
+	var kept, written int64
+	for _, f := range []string{p + ".2", p + ".1", p} {
+		st, _ := os.Stat(f)
+		kept += st.Size()
+	}
+	for i := 0; i < 10; i++ {
+		for _, d := range docs(i*10, 10) {
+			written += int64(len(d)) + 1
+		}
+	}
+	rm := e.Removed()
+	if rm.Files == 0 || int64(rm.Bytes) != written-kept {
+		t.Errorf("removed %d files, %d bytes; written %d, kept %d", rm.Files, rm.Bytes, written, kept)
+	}
 	last := 100 - len(all)
 	for i, l := range all {
 		if want := fmt.Sprintf(`{"n":%d,`, last+i); !strings.HasPrefix(l, want) || !strings.HasSuffix(l, `"}`) {
@@ -162,4 +177,33 @@ func TestFullDiskIsCountedNotSilent(t *testing.T) {
 		}
 	}
 	t.Logf("written %d, lost %d of %d", written, lost, 200*20)
+}
+
+// With no backups, rotation removes the file itself: counted the same way.
+func TestRotationWithoutBackupsIsCounted(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "events.json")
+	e, err := New(Options{Path: p, MaxBytes: 1000, MaxBackups: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written int64
+	for i := 0; i < 5; i++ {
+		d := docs(i*10, 10)
+		for _, b := range d {
+			written += int64(len(b)) + 1
+		}
+		if err := e.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm := e.Removed(); rm.Files < 2 || int64(rm.Bytes)+st.Size() != written {
+		t.Errorf("removed %d files, %d bytes; kept %d of %d written", rm.Files, rm.Bytes, st.Size(), written)
+	}
 }

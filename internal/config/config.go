@@ -292,7 +292,7 @@ var Descriptions = map[string]string{
 	"outputs.stdout.enabled":                  "Write JSON lines to standard output.",
 	"outputs.file.path":                       "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600.",
 	"outputs.file.max_bytes":                  "Rotate the file at this size (at least 4096).",
-	"outputs.file.max_backups":                "Rotated files kept (path.1 is the newest).",
+	"outputs.file.max_backups":                "Rotated files kept (path.1 is the newest); what rotation removes is counted in bansho.health.counters.file_removed_{files,bytes}.",
 	"outputs.file.fsync":                      "fsync the file at every flush.",
 	"log.level":                               "bansho's own log on stderr: debug, info, warn, error.",
 	"log.format":                              "text or json.",
