@@ -94,6 +94,9 @@ func startEnrich(cfg config.Enrich, host ecs.Host, clock *sensor.BootClock, enc 
 	}
 	log.Info("process table seeded", "processes", res.Seeded, "exact_start", res.Exact, "skipped", res.Skipped,
 		"took", time.Since(t0).Round(time.Millisecond))
+	for _, err := range res.SkipErrs {
+		log.Warn("enrich: a running process could not be read at start; its events carry what the kernel reports until it execs", "error", err)
+	}
 
 	go func() {
 		tick := time.NewTicker(cfg.NamesRefresh)

@@ -111,6 +111,16 @@ rules:
 		})
 		if a == nil {
 			t.Errorf("no alert %q", rule)
+			// For reading a failure: the sensor's log and the documents of
+			// the server's part of the tree (the rule that needs the most).
+			t.Logf("server pid %d; sensor log:\n%s", server.Process.Pid, p.log())
+			for _, d := range docs(t, out) {
+				if field(d, "process.name") == "sh" || field(d, "process.pid") == float64(server.Process.Pid) ||
+					field(d, "process.parent.pid") == float64(server.Process.Pid) {
+					j, _ := json.Marshal(map[string]any{"event": d["event"], "process": d["process"], "bansho": d["bansho"]})
+					t.Logf("%s", j)
+				}
+			}
 			continue
 		}
 		evs, _ := field(a, "bansho.alert.events").([]any)

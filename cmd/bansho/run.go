@@ -188,8 +188,6 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		return err
 	}
 	o.details(details)
-	p.Emit(stateEvent(clock, "sensor-started", "probes attached", details))
-	log.Info("sensor running", "protected", cfg.Protect.Paths, "version", fullVersion())
 
 	stopped := o.signals(parent)
 	ctx, stopReading := context.WithCancel(context.Background())
@@ -203,6 +201,11 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		return err
 	}
 	defer enr.close()
+	// sensor-started once the process table is seeded: from here on every
+	// process, also one that started before the sensor, is attributed.
+	// Records of the seeding's few milliseconds wait in the queue.
+	p.Emit(stateEvent(clock, "sensor-started", "probes attached", details))
+	log.Info("sensor running", "protected", cfg.Protect.Paths, "version", fullVersion())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -177,8 +177,11 @@ func nsIno(path string) uint32 {
 
 // SeedResult says what seeding found.
 type SeedResult struct {
-	Seeded   int
-	Skipped  int   // ended while being read, or unreadable
+	Seeded  int
+	Skipped int // ended while being read, or unreadable
+	// SkipErrs are the first few reasons a process was skipped, for the
+	// start-up log (a process that ended is not one).
+	SkipErrs []error
 	Exact    int   // with the kernel's exact start time
 	ExactErr error // the exact start times could not be read
 }
@@ -208,6 +211,9 @@ func (t *Table) Seed(root string) (SeedResult, error) {
 		e, err := readProcfs(root, uint32(pid))
 		if err != nil {
 			res.Skipped++
+			if !errors.Is(err, os.ErrNotExist) && len(res.SkipErrs) < 5 {
+				res.SkipErrs = append(res.SkipErrs, err)
+			}
 			continue
 		}
 		if x, ok := exact[e.k.PID]; ok && x/tickNS == e.k.StartBoot/tickNS {
