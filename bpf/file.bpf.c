@@ -171,8 +171,30 @@ static __always_inline __u32 put_path(struct scratch *s, struct file_event *e, _
 }
 
 /*
- * The directory a user-supplied name is relative to: the dirfd's file, or
- * the cwd for AT_FDCWD. Absolute names need no anchor.
+ * The directory a relative name given with dfd starts from: the dirfd's
+ * file, or the cwd for AT_FDCWD (a NULL dentry when dfd is not open).
+ */
+static __always_inline struct path dirfd_path(struct task_struct *task, int dfd)
+{
+	struct path p = {};
+
+	if (dfd == AT_FDCWD) {
+		struct fs_struct *fs = task->fs;
+		p.dentry = BPF_CORE_READ(fs, pwd.dentry);
+		p.mnt = BPF_CORE_READ(fs, pwd.mnt);
+		return p;
+	}
+	struct file *f = fd_file(task, dfd);
+	if (f) {
+		p.dentry = BPF_CORE_READ(f, f_path.dentry);
+		p.mnt = BPF_CORE_READ(f, f_path.mnt);
+	}
+	return p;
+}
+
+/*
+ * The directory a user-supplied name is relative to (dirfd_path).
+ * Absolute names need no anchor.
  */
 static __always_inline __u32 put_anchor(struct scratch *s, struct file_event *e, __u32 off,
 					struct task_struct *task, int dfd, const char *name)
@@ -181,14 +203,47 @@ static __always_inline __u32 put_anchor(struct scratch *s, struct file_event *e,
 
 	if (!name || bpf_probe_read_user(&c, 1, name) < 0 || c == '/')
 		return 0;
-	if (dfd == AT_FDCWD) {
-		struct fs_struct *fs = task->fs;
-		return put_path(s, e, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt));
-	}
-	struct file *f = fd_file(task, dfd);
-	if (!f)
+	struct path p = dirfd_path(task, dfd);
+	if (!p.dentry)
 		return 0;
-	return put_path(s, e, off, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	return put_path(s, e, off, p.dentry, p.mnt);
+}
+
+/*
+ * The arguments of open, creat, openat and openat2 as the caller gave them:
+ * the name, the flags and mode, and the dirfd the name is relative to
+ * (AT_FDCWD for open and creat).
+ */
+static __always_inline int open_args(const struct sc_args *a, long nr, const char **uname, __u32 *flags,
+				     __u32 *mode)
+{
+	switch (nr) {
+	case NR_open:
+		*uname = (const char *)a->a0;
+		*flags = a->a1;
+		*mode = a->a2;
+		return AT_FDCWD;
+	case NR_creat:
+		*uname = (const char *)a->a0;
+		*flags = O_CREAT | O_WRONLY | O_TRUNC;
+		*mode = a->a1;
+		return AT_FDCWD;
+	case NR_openat:
+		*uname = (const char *)a->a1;
+		*flags = a->a2;
+		*mode = a->a3;
+		return a->a0;
+	case NR_openat2: {
+		struct open_how how = {};
+		*uname = (const char *)a->a1;
+		if (bpf_probe_read_user(&how, sizeof(how), (void *)a->a2) == 0) {
+			*flags = how.flags;
+			*mode = how.mode;
+		}
+		return a->a0;
+	}
+	}
+	return AT_FDCWD;
 }
 
 /* The sensor asked for the kernel's identity of a path it just opened. */
@@ -297,32 +352,7 @@ __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 	mnt = f->f_path.mnt;
 	prot = dentry_protected_hit(d, mnt, &known);
 
-	switch (nr) {
-	case NR_open:
-		uname = (const char *)a->a0;
-		flags = a->a1;
-		mode = a->a2;
-		break;
-	case NR_creat:
-		uname = (const char *)a->a0;
-		flags = O_CREAT | O_WRONLY | O_TRUNC;
-		mode = a->a1;
-		break;
-	case NR_openat:
-		uname = (const char *)a->a1;
-		flags = a->a2;
-		mode = a->a3;
-		break;
-	case NR_openat2: {
-		struct open_how how = {};
-		uname = (const char *)a->a1;
-		if (bpf_probe_read_user(&how, sizeof(how), (void *)a->a2) == 0) {
-			flags = how.flags;
-			mode = how.mode;
-		}
-		break;
-	}
-	}
+	open_args(a, nr, &uname, &flags, &mode);
 
 	inode = d->d_inode;
 	__u32 imode = inode->i_mode;

@@ -188,6 +188,15 @@ __noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
  * syscall, the open flags as the request). Called by handle_open for opens
  * on procfs only; a refused one is self_mem_refused's.
  */
+/* The pid of the task a procfs inode is about (0 for none): the proc inode
+ * around it holds it. */
+static __always_inline s32 proc_inode_pid(struct inode *inode)
+{
+	void *pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
+	struct pid *p = BPF_CORE_READ((struct proc_inode *)pi, pid);
+	return p ? pid_nr_of(kcast(p, pid)) : 0;
+}
+
 __noinline int self_mem_open(long nr, long ret, __u32 flags)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
@@ -199,12 +208,7 @@ __noinline int self_mem_open(long nr, long ret, __u32 flags)
 	if (bpf_probe_read_kernel(name, sizeof(name), f->f_path.dentry->d_name.name) < 0 ||
 	    name[0] != 'm' || name[1] != 'e' || name[2] != 'm' || name[3] != 0)
 		return 0;
-	/* The proc inode holds the pid of the task the file is about. */
-	void *pi = (void *)f->f_inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
-	struct pid *p = BPF_CORE_READ((struct proc_inode *)pi, pid);
-	if (!p)
-		return 0;
-	self_access(cur, pid_nr_of(kcast(p, pid)), nr, flags, ret);
+	self_access(cur, proc_inode_pid(f->f_inode), nr, flags, ret);
 	return 0;
 }
 
@@ -215,9 +219,7 @@ static __always_inline s32 proc_dir_pid(struct dentry *d)
 
 	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != PROC_SUPER_MAGIC)
 		return 0;
-	void *pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
-	struct pid *p = BPF_CORE_READ((struct proc_inode *)pi, pid);
-	return p ? pid_nr_of(kcast(p, pid)) : 0;
+	return proc_inode_pid(inode);
 }
 
 /*
@@ -276,36 +278,13 @@ __noinline int self_mem_refused(const struct sc_args *a, long nr, long ret)
 	if (!a) /* global function: verified once, for any caller */
 		return 0;
 	struct task_struct *cur = bpf_get_current_task_btf();
-	const char *uname;
-	__u32 flags;
-	int dfd = AT_FDCWD;
+	const char *uname = NULL;
+	__u32 flags = 0, mode = 0;
 
-	if (!self_tgid)
+	if (!self_tgid || nr == NR_creat) /* creat: mem cannot be created */
 		return 0;
-	switch (nr) {
-	case NR_open:
-		uname = (const char *)a->a0;
-		flags = a->a1;
-		break;
-	case NR_openat:
-	case NR_openat2:
-		dfd = a->a0;
-		uname = (const char *)a->a1;
-		if (nr == NR_openat)
-			flags = a->a2;
-		else if (bpf_probe_read_user(&flags, sizeof(flags), (void *)a->a2) < 0) /* open_how.flags */
-			flags = 0;
-		break;
-	default:
-		return 0; /* creat: mem cannot be created */
-	}
-	struct dentry *dir;
-	if (dfd == AT_FDCWD) {
-		dir = BPF_CORE_READ(cur, fs, pwd.dentry);
-	} else {
-		struct file *f = fd_file(cur, dfd);
-		dir = f ? BPF_CORE_READ(f, f_path.dentry) : NULL;
-	}
+	int dfd = open_args(a, nr, &uname, &flags, &mode);
+	struct dentry *dir = dirfd_path(cur, dfd).dentry;
 	s32 pid = mem_path_pid(uname, dir ? proc_dir_pid(dir) : 0);
 	self_access(cur, pid, nr, flags, ret);
 	return 0;
