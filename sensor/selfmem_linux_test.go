@@ -9,11 +9,10 @@ import (
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
-// Opening the sensor's /proc/<pid>/mem (root may read and write another
-// process's memory through it without ptrace) is reported like ptrace,
-// for the process and for one of its threads; the same open of another
-// process's mem is not.
-func TestSelfMemOpened(t *testing.T) {
+// selfMemSensor starts the sensor in this process and returns it, the
+// process's pid and the tid of one of its threads other than the first.
+func selfMemSensor(t *testing.T) (*harness, int, string) {
+	t.Helper()
 	dir, _ := protectedDir(t)
 	h := startSensor(t, dir)
 	self := os.Getpid()
@@ -21,7 +20,15 @@ func TestSelfMemOpened(t *testing.T) {
 	if err != nil || len(threads) < 2 {
 		t.Fatalf("threads of the test process: %v (%d)", err, len(threads))
 	}
-	tid := threads[len(threads)-1].Name()
+	return h, self, threads[len(threads)-1].Name()
+}
+
+// Opening the sensor's /proc/<pid>/mem (root may read and write another
+// process's memory through it without ptrace) is reported like ptrace,
+// for the process and for one of its threads; the same open of another
+// process's mem is not.
+func TestSelfMemOpened(t *testing.T) {
+	h, self, tid := selfMemSensor(t)
 	pid := run(t, "/", "sh", "-c", fmt.Sprintf(`exec 3</proc/%d/mem 4<>/proc/%d/task/%s/mem 5</proc/self/mem`, self, self, tid))
 	mem := func(flagsAcc int) *event.Event {
 		return h.WaitFor(fmt.Sprintf("open of the sensor's mem (access mode %d)", flagsAcc), func(e *event.Event) bool {
@@ -53,14 +60,7 @@ func TestSelfMemOpened(t *testing.T) {
 // absolute name, a thread's name and a name relative to the cwd; a
 // refused open of another process's mem is not.
 func TestSelfMemOpenRefused(t *testing.T) {
-	dir, _ := protectedDir(t)
-	h := startSensor(t, dir)
-	self := os.Getpid()
-	threads, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", self))
-	if err != nil || len(threads) < 2 {
-		t.Fatalf("threads of the test process: %v (%d)", err, len(threads))
-	}
-	tid := threads[len(threads)-1].Name()
+	h, self, tid := selfMemSensor(t)
 	// One access mode each (the sensor folds repeats of the same call and
 	// flags by one process); `true` is not a special built-in, so a failed
 	// redirection does not end the shell.
