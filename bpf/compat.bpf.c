@@ -7,7 +7,7 @@
  * si, di, bp (32 bits each). The kernel marks the task TS_COMPAT for the
  * call. Each call bansho reports is mapped to its native number and its
  * arguments to the native order, then handled exactly like the native one
- * (route in sensor.bpf.c): the records are the same, flagged EFX_COMPAT
+ * (the dispatcher in sensor.bpf.c): the records are the same, flagged EFX_COMPAT
  * (fill_hdr). Pointers are 32-bit user addresses; the handlers read the
  * compat layouts of iovec and msghdr where they differ (a->compat).
  *
@@ -101,7 +101,7 @@
  * The native number of an ia32 call bansho reports, or -1. The calls that
  * need their arguments reshaped (split 64-bit values, 16-bit ids,
  * socketcall) are mapped here too, for ctime_hit, which only needs to know
- * which call is in flight; compat_sys_exit reshapes them.
+ * which call is in flight; compat_args reshapes them.
  */
 static __always_inline long compat_to_native(long nr32)
 {
@@ -220,54 +220,54 @@ static __always_inline long socketcall_args(struct sc_args *a)
 	return nr;
 }
 
-static __noinline int compat_sys_exit(struct task_struct *task, struct pt_regs *regs, long nr32,
-				      long ret)
+/*
+ * Fills a with an ia32 call's arguments in the native order and returns
+ * its native number, or -1 for a call bansho does not report. Runs in the
+ * dispatcher, which hands the call on like a native one.
+ */
+static __always_inline long compat_args(struct sc_args *a, struct pt_regs *regs, long nr32)
 {
-	struct sc_args a = {
-		.a0 = (__u32)regs->bx,
-		.a1 = (__u32)regs->cx,
-		.a2 = (__u32)regs->dx,
-		.a3 = (__u32)regs->si,
-		.a4 = (__u32)regs->di,
-		.a5 = (__u32)regs->bp,
-		.compat = 1,
-	};
 	long nr;
+
+	a->a0 = (__u32)regs->bx;
+	a->a1 = (__u32)regs->cx;
+	a->a2 = (__u32)regs->dx;
+	a->a3 = (__u32)regs->si;
+	a->a4 = (__u32)regs->di;
+	a->a5 = (__u32)regs->bp;
+	a->compat = 1;
 
 	switch (nr32) {
 	case NR32_socketcall:
-		nr = socketcall_args(&a);
+		nr = socketcall_args(a);
 		break;
 	case NR32_pwrite64:
 		/* (fd, buf, count, pos_lo, pos_hi) */
-		a.a3 |= a.a4 << 32;
+		a->a3 |= a->a4 << 32;
 		nr = NR_pwrite64;
 		break;
 	case NR32_pwritev:
 	case NR32_pwritev2:
 		/* (fd, vec, vlen, pos_lo, pos_hi[, flags]) */
-		a.a3 |= a.a4 << 32;
-		a.a4 = a.a5;
+		a->a3 |= a->a4 << 32;
+		a->a4 = a->a5;
 		nr = compat_to_native(nr32);
 		break;
 	case NR32_truncate64:
 	case NR32_ftruncate64:
 		/* (name or fd, len_lo, len_hi) */
-		a.a1 |= a.a2 << 32;
+		a->a1 |= a->a2 << 32;
 		nr = compat_to_native(nr32);
 		break;
 	case NR32_lchown16:
 	case NR32_chown16:
 	case NR32_fchown16:
-		a.a1 = low2high(a.a1);
-		a.a2 = low2high(a.a2);
+		a->a1 = low2high(a->a1);
+		a->a2 = low2high(a->a2);
 		nr = compat_to_native(nr32);
 		break;
 	default:
 		nr = compat_to_native(nr32);
 	}
-	if (nr < 0)
-		return 0;
-	stat_inc(STAT_COMPAT_SYSCALL);
-	return route(task, NULL, &a, nr, ret);
+	return nr;
 }

@@ -94,20 +94,21 @@ static __always_inline int is_ns_syscall(long nr)
 	return 0;
 }
 
-static __always_inline void fill_inode_attrs(struct file_event *e, struct inode *ip)
+SUBPROG int fill_inode_attrs(struct file_event *e, struct inode *ip)
 {
 	struct inode *inode = kcast(ip, inode);
 	struct inode_key k = {};
 	if (inode_key_of(inode, &k) < 0)
-		return;
+		return 0;
 	e->dev = k.dev;
 	e->ino = k.ino;
-	e->i_mode = inode->i_mode;
-	e->i_uid = inode->i_uid.val;
-	e->i_gid = inode->i_gid.val;
+	e->i_mode = KR(inode, i_mode);
+	e->i_uid = KR(inode, i_uid.val);
+	e->i_gid = KR(inode, i_gid.val);
+	return 0;
 }
 
-static __always_inline void file_event_init(struct file_event *e, struct task_struct *task,
+SUBPROG int file_event_init(struct file_event *e, struct task_struct *task,
 					    __u8 op, long nr, long ret)
 {
 	fill_hdr(&e->hdr, op);
@@ -132,10 +133,11 @@ static __always_inline void file_event_init(struct file_event *e, struct task_st
 	e->path2_len = 0;
 	e->name2_len = 0;
 	e->sample_len = 0;
+	return 0;
 }
 
 /* Append a user string at off; returns its length (without NUL). */
-static __always_inline __u32 put_user_str(struct file_event *e, __u8 *buf, __u32 off, const char *src)
+SUBPROG __u32 put_user_str(struct file_event *e, __u8 *buf, __u32 off, const char *src)
 {
 	long n;
 
@@ -153,7 +155,7 @@ static __always_inline __u32 put_user_str(struct file_event *e, __u8 *buf, __u32
 }
 
 /* Append the resolved path of (dentry, mnt) at off; returns its length. */
-static __always_inline __u32 put_path(struct scratch *s, struct file_event *e, __u32 off,
+SUBPROG __u32 put_path(struct scratch *s, struct file_event *e, __u32 off,
 				      struct dentry *d, struct vfsmount *mnt)
 {
 	int trunc = 0;
@@ -179,7 +181,7 @@ static __always_inline struct path dirfd_path(struct task_struct *task, int dfd)
 	struct path p = {};
 
 	if (dfd == AT_FDCWD) {
-		struct fs_struct *fs = task->fs;
+		struct fs_struct *fs = KR(task, fs);
 		p.dentry = BPF_CORE_READ(fs, pwd.dentry);
 		p.mnt = BPF_CORE_READ(fs, pwd.mnt);
 		return p;
@@ -276,8 +278,10 @@ static __always_inline int integrity_open(struct task_struct *task, long nr, lon
 	struct file_event *e;
 	__u32 off;
 
-	if (proc_state_get(task->tgid))
-		fd_untrack(task->tgid, ret); /* fd number reused */
+	__u32 tgid = KR(task, tgid);
+
+	if (proc_state_get(tgid))
+		fd_untrack(tgid, ret); /* fd number reused */
 	if (!(flags & O_ACCMODE) && !(flags & (O_TRUNC | O_CREAT)))
 		return 0;
 	s = get_scratch();
@@ -289,7 +293,7 @@ static __always_inline int integrity_open(struct task_struct *task, long nr, lon
 	e->fd = ret;
 	e->flags = flags;
 	e->mode = mode;
-	fill_inode_attrs(e, d->d_inode);
+	fill_inode_attrs(e, KR(d, d_inode));
 	off = sizeof(*e);
 	e->path_len = put_path(s, e, off, d, mnt);
 	off += e->path_len;
@@ -319,15 +323,12 @@ static __always_inline void fd_track_changed(__u32 tgid, int fd, struct fd_info 
 	fd_track(tgid, fd, info);
 }
 
-__noinline int self_mem_open(long nr, long ret, __u32 flags); /* self.bpf.c */
-__noinline int self_mem_refused(const struct sc_args *a, long nr, long ret);
+SUBPROG int self_mem_open(long nr, long ret, __u32 flags); /* self.bpf.c */
 
-__noinline int handle_open(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_open(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tgid = task->tgid;
+	struct task_struct *task = current_task();
+	__u32 tgid = KR(task, tgid);
 	const char *uname = NULL;
 	__u32 flags = 0, mode = 0;
 	struct proc_state *ps;
@@ -340,25 +341,22 @@ __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 	int prot, tainted, known = 0;
 	__u32 off;
 
-	if (ret < 0) {
-		if (self_tgid && (ret == -13 /* EACCES */ || ret == -1 /* EPERM */))
-			self_mem_refused(a, nr, ret);
+	if (ret < 0) /* the dispatcher sends refused ones to self_mem_refused */
 		return 0;
-	}
 	f = fd_file(task, ret);
 	if (!f)
 		return 0;
-	d = f->f_path.dentry;
-	mnt = f->f_path.mnt;
+	d = KR(f, f_path.dentry);
+	mnt = KR(f, f_path.mnt);
 	prot = dentry_protected_hit(d, mnt, &known);
 
 	open_args(a, nr, &uname, &flags, &mode);
 
-	inode = d->d_inode;
-	__u32 imode = inode->i_mode;
+	inode = KR(d, d_inode);
+	__u32 imode = KR(inode, i_mode);
 	int writes = (flags & O_ACCMODE) != 0;
 
-	if (self_tgid && inode->i_sb->s_magic == 0x9fa0 /* PROC_SUPER_MAGIC */)
+	if (self_tgid && KR(inode, i_sb, s_magic) == 0x9fa0 /* PROC_SUPER_MAGIC */)
 		self_mem_open(nr, ret, flags);
 
 	/* Most opens on a host: read-only, outside protected data. Nothing to
@@ -413,10 +411,14 @@ __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 
 	/* The same open of the same file again within the window: counted in
 	 * the first one's window (the open that tainted the process never is). */
-	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_OPEN, .nr = nr, .oflags = flags, .xflags = a->compat,
-			      .dev = k.dev, .ino = k.ino};
-	fk.flags = (prot ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
-	if (!newly_tainted && fold_try(&fk, 0))
+	struct fold_key *fk = fold_key_new(tgid, OP_FILE_OPEN, nr, a->compat);
+	if (!fk)
+		return 0;
+	fk->oflags = flags;
+	fk->dev = k.dev;
+	fk->ino = k.ino;
+	fk->flags = (prot ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
+	if (!newly_tainted && fold_try(fk, 0))
 		return 0;
 
 	s = get_scratch();
@@ -439,7 +441,7 @@ __noinline int handle_open(const struct sc_args *a, long nr, long ret)
 	e->name_len = put_user_str(e, s->buf, off, uname);
 	off += e->name_len;
 	if (!newly_tainted)
-		fold_head(&fk, &e->hdr);
+		fold_head(fk, &e->hdr);
 	submit(e, off);
 	return 0;
 }
@@ -451,39 +453,39 @@ static __always_inline void fill_sock(struct net_event *e, struct socket *sp, in
 
 	if (!sock)
 		return;
-	e->type = sock->type;
-	sk = sock->sk;
+	e->type = KR(sock, type);
+	sk = KR(sock, sk);
 	if (!sk)
 		return;
-	e->protocol = sk->sk_protocol;
-	e->family = sk->__sk_common.skc_family;
-	e->sport = sk->__sk_common.skc_num;
+	e->protocol = KR(sk, sk_protocol);
+	e->family = KR(sk, __sk_common.skc_family);
+	e->sport = KR(sk, __sk_common.skc_num);
 	if (e->family == AF_INET) {
-		__u32 a = sk->__sk_common.skc_rcv_saddr;
+		__u32 a = KR(sk, __sk_common.skc_rcv_saddr);
 		__builtin_memcpy(e->saddr, &a, 4);
 		if (!local_only) {
-			a = sk->__sk_common.skc_daddr;
+			a = KR(sk, __sk_common.skc_daddr);
 			__builtin_memcpy(e->daddr, &a, 4);
 		}
 	} else if (e->family == AF_INET6) {
-		struct in6_addr a6 = sk->__sk_common.skc_v6_rcv_saddr;
+		struct in6_addr a6 = KR(sk, __sk_common.skc_v6_rcv_saddr);
 		__builtin_memcpy(e->saddr, &a6, 16);
 		if (!local_only) {
-			a6 = sk->__sk_common.skc_v6_daddr;
+			a6 = KR(sk, __sk_common.skc_v6_daddr);
 			__builtin_memcpy(e->daddr, &a6, 16);
 		}
 	}
 	if (!local_only)
-		e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+		e->dport = bpf_ntohs(KR(sk, __sk_common.skc_dport));
 }
 
 /* The struct socket behind fd, or NULL when fd is not a socket. */
 static __always_inline struct socket *fd_socket(struct task_struct *task, int fd)
 {
 	struct file *f = fd_file(task, fd);
-	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+	if (!f || (KR(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
-	return f->private_data;
+	return KR(f, private_data);
 }
 
 static __always_inline void net_event_init(struct net_event *e, struct task_struct *task,
@@ -507,12 +509,10 @@ static __always_inline void net_event_init(struct net_event *e, struct task_stru
  * sample_bytes of the data for the content detector. A tainted process
  * writing to a pipe taints the pipe, so whoever reads it is tainted too.
  */
-__noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, __u64 count)
+static __always_inline int handle_write(const struct sc_args *a, long nr, long ret, int fd, __u64 count)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tgid = task->tgid;
+	struct task_struct *task = current_task();
+	__u32 tgid = KR(task, tgid);
 	struct proc_state *ps = proc_state_get(tgid);
 	struct fd_key key = {.tgid = tgid, .fd = fd};
 	struct fd_info *info, fresh = {};
@@ -533,7 +533,7 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
 	f = fd_file(task, fd);
 	if (!f)
 		return 0;
-	inode = f->f_path.dentry->d_inode;
+	inode = KR(f, f_path.dentry, d_inode);
 	if (inode_key_of(inode, &k) < 0)
 		return 0;
 	if (info && (k.dev != info->dev || k.ino != info->ino)) {
@@ -548,7 +548,7 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
 	if (!info) {
 		/* A tainted process writing where it did not open: an inherited
 		 * stdout, a shell redirection, a pipe. */
-		__u32 imode = inode->i_mode & S_IFMT;
+		__u32 imode = KR(inode, i_mode) & S_IFMT;
 		if (imode == S_IFIFO) {
 			__u8 one = 1;
 			__u32 zero = 0;
@@ -565,7 +565,7 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
 			fresh.kind = FD_KIND_SOCKET;
 		} else if (imode == S_IFREG) {
 			fresh.kind = FD_KIND_FILE;
-			fresh.protected_data = dentry_protected(f->f_path.dentry, f->f_path.mnt) == PROT_DATA;
+			fresh.protected_data = dentry_protected(KR(f, f_path.dentry), KR(f, f_path.mnt)) == PROT_DATA;
 		} else {
 			return 0;
 		}
@@ -588,7 +588,7 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
 		if (copy)
 			n->hdr.flags |= EF_COPY;
 		n->bytes = count;
-		fill_sock(n, f->private_data, 0);
+		fill_sock(n, KR(f, private_data), 0);
 		off = sizeof(*n);
 		if (!copy) {
 			long len = ret;
@@ -605,11 +605,15 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
 	/* Writes that carry nothing for the content detector (no sample, no
 	 * read-back of a copy) fold; the fold sums the bytes written. */
 	int sampled = tainted && !info->protected_data && !copy;
-	struct fold_key fk = {.tgid = tgid, .op = OP_FILE_WRITE, .nr = nr, .xflags = a->compat,
-			      .result = ret > 0 ? 1 : ret, .dev = k.dev, .ino = k.ino};
-	fk.flags = (info->protected_data ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
+	struct fold_key *fk = fold_key_new(tgid, OP_FILE_WRITE, nr, a->compat);
+	if (!fk)
+		return 0;
+	fk->result = ret > 0 ? 1 : ret;
+	fk->dev = k.dev;
+	fk->ino = k.ino;
+	fk->flags = (info->protected_data ? EF_PROTECTED : 0) | (tainted ? EF_TAINTED : 0);
 	int foldable = !sampled && !copy;
-	if (foldable && fold_try(&fk, ret))
+	if (foldable && fold_try(fk, ret))
 		return 0;
 
 	struct file_event *e = (void *)s->buf;
@@ -625,10 +629,10 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
 	if (nr == NR_pwrite64 || nr == NR_pwritev || nr == NR_pwritev2)
 		e->pos = a->a3;
 	else if (ret > 0)
-		e->pos = f->f_pos - ret; /* where this write started */
+		e->pos = KR(f, f_pos) - ret; /* where this write started */
 	fill_inode_attrs(e, inode);
 	off = sizeof(*e);
-	e->path_len = put_path(s, e, off, f->f_path.dentry, f->f_path.mnt);
+	e->path_len = put_path(s, e, off, KR(f, f_path.dentry), KR(f, f_path.mnt));
 	off += e->path_len;
 	/* Sample what a tainted process writes outside protected data. */
 	if (sampled) {
@@ -640,7 +644,7 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
 		off += e->sample_len;
 	}
 	if (foldable)
-		fold_head(&fk, &e->hdr);
+		fold_head(fk, &e->hdr);
 	submit(e, off);
 	return 0;
 }
@@ -657,16 +661,17 @@ __noinline int handle_write(const struct sc_args *a, long nr, long ret, int fd, 
  */
 static __always_inline int handle_close(struct task_struct *task, int fd, long ret)
 {
-	if (ret == 0 && fd >= FD_BITS && proc_state_get(task->tgid))
-		fd_untrack(task->tgid, fd);
+	if (ret == 0 && fd >= FD_BITS) {
+		__u32 tgid = KR(task, tgid);
+		if (proc_state_get(tgid))
+			fd_untrack(tgid, fd);
+	}
 	return 0;
 }
 
 /* A read from a pipe a tainted process wrote to taints the reader. */
-__noinline int handle_read(const struct sc_args *a, long ret)
+static __always_inline int handle_read(const struct sc_args *a, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
 	__u32 zero = 0;
 	__u64 *any = bpf_map_lookup_elem(&pipe_taints, &zero);
 	struct task_struct *task;
@@ -676,22 +681,23 @@ __noinline int handle_read(const struct sc_args *a, long ret)
 
 	if (!any || !*any || ret <= 0)
 		return 0;
-	task = bpf_get_current_task_btf();
+	task = current_task();
 	f = fd_file(task, a->a0);
-	if (!f || (f->f_path.dentry->d_inode->i_mode & S_IFMT) != S_IFIFO)
+	if (!f)
 		return 0;
-	if (inode_key_of(f->f_path.dentry->d_inode, &k) < 0 || !bpf_map_lookup_elem(&tainted_pipes, &k))
+	struct inode *inode = KR(f, f_path.dentry, d_inode);
+	if ((KR(inode, i_mode) & S_IFMT) != S_IFIFO)
 		return 0;
-	ps = proc_state_ensure(task->tgid);
+	if (inode_key_of(inode, &k) < 0 || !bpf_map_lookup_elem(&tainted_pipes, &k))
+		return 0;
+	ps = proc_state_ensure(KR(task, tgid));
 	if (ps)
 		ps->flags |= PS_TAINTED;
 	return 0;
 }
 
-__noinline int handle_dup(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_dup(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct fd_key k = {.tgid = tgid, .fd = a->a0};
 	struct fd_info *info;
@@ -713,11 +719,9 @@ __noinline int handle_dup(const struct sc_args *a, long nr, long ret)
 }
 
 /* fchmod, fchown, ftruncate: the fd names the object. */
-__noinline int handle_fd_attr(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_fd_attr(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	struct file *f = fd_file(task, a->a0);
 	struct scratch *s;
 	struct file_event *e;
@@ -761,12 +765,10 @@ __noinline int handle_fd_attr(const struct sc_args *a, long nr, long ret)
 }
 
 /* A path-based namespace or attribute syscall that touched protected data. */
-__noinline int handle_ns(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_ns(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tid = task->pid;
+	struct task_struct *task = current_task();
+	__u32 tid = KR(task, pid);
 	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
 	struct inflight hit;
 	int dfd1 = AT_FDCWD, dfd2 = AT_FDCWD;
@@ -927,12 +929,41 @@ struct rename_shape {
 	__u32 seen;
 };
 
+#ifdef BANSHO_PORTABLE
+/* No task storage before 5.11: a table by thread id. An entry left by a
+ * thread that died mid-rename is reused by its id or evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct rename_shape);
+} rename_shapes SEC(".maps");
+
+static __always_inline struct rename_shape *rename_shape_of(struct task_struct *task, int create)
+{
+	__u32 tid = KR(task, pid);
+	struct rename_shape *sh = bpf_map_lookup_elem(&rename_shapes, &tid);
+
+	if (!sh && create) {
+		struct rename_shape zero = {};
+		bpf_map_update_elem(&rename_shapes, &tid, &zero, BPF_NOEXIST);
+		sh = bpf_map_lookup_elem(&rename_shapes, &tid);
+	}
+	return sh;
+}
+#else
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct rename_shape);
 } rename_shapes SEC(".maps");
+
+static __always_inline struct rename_shape *rename_shape_of(struct task_struct *task, int create)
+{
+	return bpf_task_storage_get(&rename_shapes, task, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+#endif
 
 static __always_inline int is_rename(long nr)
 {
@@ -949,7 +980,7 @@ static __always_inline int is_rename(long nr)
  */
 static __always_inline int rename_may_move_dir(struct task_struct *task)
 {
-	struct rename_shape *sh = bpf_task_storage_get(&rename_shapes, task, 0, 0);
+	struct rename_shape *sh = rename_shape_of(task, 0);
 	int file_only;
 
 	if (!sh || !sh->seen)
@@ -963,8 +994,7 @@ static __always_inline int rename_may_move_dir(struct task_struct *task)
 
 static __always_inline void rename_shape_count(struct task_struct *task, struct inode *inode)
 {
-	struct rename_shape *sh =
-		bpf_task_storage_get(&rename_shapes, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct rename_shape *sh = rename_shape_of(task, 1);
 
 	if (!sh)
 		return;
@@ -975,25 +1005,45 @@ static __always_inline void rename_shape_count(struct task_struct *task, struct 
 		sh->others++;
 }
 
+/* Kernels from 7.0 name no union around a dentry's d_alias (d_u). */
+struct dentry___nod_u {
+	struct hlist_node d_alias;
+} __attribute__((preserve_access_index));
+
+/* A dentry of inode (the first on its alias list), or NULL. */
+static __always_inline struct dentry *inode_alias(struct inode *inode)
+{
+	struct hlist_node *first = BPF_CORE_READ(inode, i_dentry.first);
+
+	if (!first)
+		return NULL;
+	if (bpf_core_field_exists(struct dentry, d_u))
+		return (void *)first - bpf_core_field_offset(struct dentry, d_u.d_alias);
+	return (void *)first - bpf_core_field_offset(struct dentry___nod_u, d_alias);
+}
+
 /*
  * Called for every inode whose ctime changes. Inside one of the namespace
  * syscalls, note whether a protected inode was touched.
  */
 static __always_inline void ctime_hit(struct inode *inode)
 {
+	/* The ctime tracepoints exist from 6.13 on, where both helpers do
+	 * (in the portable object too): on older kernels the loader drops
+	 * these programs before they are verified. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	long nr = regs->orig_ax;
+	long nr = KR(regs, orig_ax);
 	struct inode_key k = {};
 	int prot;
 
-	if (task->thread_info.status & TS_COMPAT)
+	if (KR(task, thread_info.status) & TS_COMPAT)
 		nr = compat_to_native(nr); /* an ia32 number: see compat.bpf.c */
 	if (!is_ns_syscall(nr))
 		return;
-	if (task->flags & 0x00200000 /* PF_KTHREAD */)
+	if (KR(task, flags) & 0x00200000 /* PF_KTHREAD */)
 		return;
-	if (self_tgid && task->tgid == self_tgid)
+	if (self_tgid && KR(task, tgid) == self_tgid)
 		return;
 	if (is_rename(nr))
 		rename_shape_count(task, inode);
@@ -1002,11 +1052,9 @@ static __always_inline void ctime_hit(struct inode *inode)
 	__u32 *known = prot_inode_lookup(inode, &k);
 	prot = known ? guard_kind(*known) : 0;
 	if (!prot) {
-		struct hlist_node *first = BPF_CORE_READ(inode, i_dentry.first);
-		if (first) {
-			struct dentry *d = container_of(first, struct dentry, d_u.d_alias);
+		struct dentry *d = inode_alias(inode);
+		if (d)
 			prot = dentry_protected(d, NULL);
-		}
 	}
 	if (!prot)
 		return;
@@ -1019,7 +1067,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 		prot_inode_add(inode, &k, 1);
 	}
 
-	__u32 tid = task->pid;
+	__u32 tid = KR(task, pid);
 	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
 	if (in) {
 		/* Prefer the object over its directory. */

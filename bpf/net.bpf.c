@@ -44,12 +44,12 @@ static __always_inline void track_socket(struct task_struct *task, int fd, struc
 	struct fd_info info = {.kind = FD_KIND_SOCKET, .family = e->family,
 			       .dport = e->dport, .sport = e->sport};
 
-	if (!f || inode_key_of(f->f_path.dentry->d_inode, &k) < 0)
+	if (!f || inode_key_of(KR(f, f_path.dentry, d_inode), &k) < 0)
 		return;
 	info.dev = k.dev;
 	info.ino = k.ino;
 	__builtin_memcpy(info.daddr, e->daddr, 16);
-	fd_track(task->tgid, fd, &info);
+	fd_track(KR(task, tgid), fd, &info);
 }
 
 /* The record's header and process, for a record whose body is filled. */
@@ -70,11 +70,10 @@ static __always_inline void net_event_head(struct net_event *e, struct task_stru
  * is checked before the process and the socket are read: a folded connect
  * costs a user read and two lookups.
  */
-__noinline int handle_connect(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_connect(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
+	__u32 tgid = KR(task, tgid);
 	int fd = a->a0;
 	struct scratch *s = get_scratch();
 	struct net_event *e;
@@ -86,22 +85,25 @@ __noinline int handle_connect(const struct sc_args *a, long nr, long ret)
 	__builtin_memset(e, 0, sizeof(*e));
 	if (read_dest(e, (void *)a->a1) < 0)
 		return 0;
-	struct proc_state *ps = proc_state_get(task->tgid);
+	struct proc_state *ps = proc_state_get(tgid);
 	int tainted = ps && (ps->flags & PS_TAINTED);
 
 	/* The same destination with the same result again within the window:
 	 * counted in the first connect's window (the source port is not kept). */
-	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_CONNECT, .nr = nr, .xflags = a->compat,
-			      .flags = tainted ? EF_TAINTED : 0, .result = ret,
-			      .dev = ((__u64)e->family << 16) | e->dport};
-	__builtin_memcpy(fk.addr, e->daddr, 16);
+	struct fold_key *fk = fold_key_new(tgid, OP_NET_CONNECT, nr, a->compat);
+	if (!fk)
+		return 0;
+	fk->flags = tainted ? EF_TAINTED : 0;
+	fk->result = ret;
+	fk->dev = ((__u64)e->family << 16) | e->dport;
+	__builtin_memcpy(fk->addr, e->daddr, 16);
 	/* Only a tainted process's sockets need an entry: an untainted one's
 	 * writes are not reported, and once tainted, handle_write recognises
 	 * a socket from its inode. Sparing the entry keeps every connecting
 	 * process off the per-process paths (proc_states). */
 	if (tainted && (ret == 0 || ret == -EINPROGRESS))
 		track_socket(task, fd, e);
-	if (fold_try(&fk, 0))
+	if (fold_try(fk, 0))
 		return 0;
 
 	net_event_head(e, task, OP_NET_CONNECT, nr, ret, fd, tainted);
@@ -112,16 +114,15 @@ __noinline int handle_connect(const struct sc_args *a, long nr, long ret)
 		e->family = fam;
 		e->dport = dport;
 	}
-	fold_head(&fk, &e->hdr);
+	fold_head(fk, &e->hdr);
 	submit(e, sizeof(*e));
 	return 0;
 }
 
-__noinline int handle_accept(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_accept(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
+	__u32 tgid = KR(task, tgid);
 	struct scratch *s;
 	struct net_event *e;
 	struct socket *sock;
@@ -139,20 +140,22 @@ __noinline int handle_accept(const struct sc_args *a, long nr, long ret)
 	fill_sock(e, sock, 0);
 	if (e->family != AF_INET && e->family != AF_INET6)
 		return 0;
-	struct proc_state *ps = proc_state_get(task->tgid);
+	struct proc_state *ps = proc_state_get(tgid);
 	int tainted = ps && (ps->flags & PS_TAINTED);
 	if (tainted)
 		track_socket(task, ret, e); /* see handle_connect */
 	/* Connections from the same peer address to the same local port within
 	 * the window: counted in the first accept's window. */
-	struct fold_key fk = {.tgid = task->tgid, .op = OP_NET_ACCEPT, .nr = nr, .xflags = a->compat,
-			      .flags = tainted ? EF_TAINTED : 0,
-			      .dev = ((__u64)e->family << 16) | e->sport};
-	__builtin_memcpy(fk.addr, e->daddr, 16);
-	if (fold_try(&fk, 0))
+	struct fold_key *fk = fold_key_new(tgid, OP_NET_ACCEPT, nr, a->compat);
+	if (!fk)
+		return 0;
+	fk->flags = tainted ? EF_TAINTED : 0;
+	fk->dev = ((__u64)e->family << 16) | e->sport;
+	__builtin_memcpy(fk->addr, e->daddr, 16);
+	if (fold_try(fk, 0))
 		return 0;
 	net_event_head(e, task, OP_NET_ACCEPT, nr, ret, ret, tainted);
-	fold_head(&fk, &e->hdr);
+	fold_head(fk, &e->hdr);
 	submit(e, sizeof(*e));
 	return 0;
 }
@@ -162,17 +165,16 @@ __noinline int handle_accept(const struct sc_args *a, long nr, long ret)
  * reported (deduplicated per process and destination); any send by a
  * tainted process is reported with its peer.
  */
-__noinline int handle_send(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_send(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
+	__u32 tgid = KR(task, tgid);
 	int fd = a->a0;
 	const void *dest = NULL;
 	struct scratch *s;
 	struct net_event *e;
 	struct socket *sock;
-	struct proc_state *ps = proc_state_get(task->tgid);
+	struct proc_state *ps = proc_state_get(tgid);
 	int tainted = ps && (ps->flags & PS_TAINTED);
 
 	if (nr == NR_sendto) {
@@ -228,7 +230,7 @@ __noinline int handle_send(const struct sc_args *a, long nr, long ret)
 		e->sample_len = put_sample(&s->buf[off], src, len, &e->hdr.flags);
 		off += e->sample_len;
 	} else {
-		struct send_key k = {.tgid = task->tgid, .dport = e->dport, .family = e->family};
+		struct send_key k = {.tgid = tgid, .dport = e->dport, .family = e->family};
 		__u64 now = e->hdr.ktime;
 		__builtin_memcpy(k.daddr, e->daddr, 16);
 		__u64 *last = bpf_map_lookup_elem(&send_seen, &k);

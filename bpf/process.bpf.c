@@ -36,7 +36,9 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	int trunc = 0;
 	long n;
 
-	if (self_tgid && task->tgid == self_tgid)
+	__u32 tgid = task->tgid;
+
+	if (self_tgid && tgid == self_tgid)
 		return 0;
 	s = get_scratch();
 	if (!s)
@@ -75,7 +77,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	e->args_len = read_args(task, (char *)&s->buf[off & OFF_MASK], &e->hdr.flags);
 	off += e->args_len & (ARGS_BUF * 2 - 1);
 
-	struct proc_state *ps = proc_state_get(task->tgid);
+	struct proc_state *ps = proc_state_get(tgid);
 	if (ps && (ps->flags & PS_TAINTED))
 		e->hdr.flags |= EF_TAINTED;
 
@@ -93,8 +95,13 @@ struct fork_copy_ctx {
 static long fork_copy_fd(__u64 idx, struct fork_copy_ctx *c)
 {
 	__u32 fd = idx & (FD_BITS - 1);
+#ifdef BANSHO_PORTABLE
+	struct proc_state *ps = proc_state_get(c->parent); /* c->ps is a number here */
+#else
+	struct proc_state *ps = c->ps;
+#endif
 
-	__u64 *w = fd_word(c->ps, fd);
+	__u64 *w = fd_word(ps, fd);
 	if (!w || !(*w & (1ULL << (fd & 63))))
 		return 0;
 	struct fd_key k = {.tgid = c->parent, .fd = fd};
@@ -107,6 +114,8 @@ static long fork_copy_fd(__u64 idx, struct fork_copy_ctx *c)
 		stat_inc(STAT_FDTABLE_FULL);
 	return 0;
 }
+
+LOOP_BODY(fork_copy_fd, struct fork_copy_ctx)
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
@@ -129,7 +138,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 			stat_inc(STAT_PROC_STATE_FULL);
 		} else {
 			struct fork_copy_ctx c = {.parent = parent->tgid, .child = ctgid, .ps = pps};
-			bpf_loop(FD_BITS, fork_copy_fd, &c, 0);
+			LOOP(FD_BITS, fork_copy_fd, &c);
 		}
 	}
 
@@ -157,17 +166,31 @@ struct exit_clean_ctx {
 static long exit_clean_fd(__u64 idx, struct exit_clean_ctx *c)
 {
 	__u32 fd = idx & (FD_BITS - 1);
+#ifdef BANSHO_PORTABLE
+	struct proc_state *ps = proc_state_get(c->tgid); /* c->ps is a number here */
+#else
+	struct proc_state *ps = c->ps;
+#endif
 
-	__u64 *w = fd_word(c->ps, fd);
+	__u64 *w = fd_word(ps, fd);
 	if (!w || !(*w & (1ULL << (fd & 63))))
 		return 0;
 	struct fd_key k = {.tgid = c->tgid, .fd = fd};
 	bpf_map_delete_elem(&fd_table, &k);
 	return 0;
 }
+LOOP_BODY(exit_clean_fd, struct exit_clean_ctx)
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
+/*
+ * The end of a process (its last thread). The tracepoint has two shapes:
+ * from 6.16 it passes group_dead (on_exit_group); before, only the task
+ * (on_exit), and the same fact is read where every kernel has it: do_exit
+ * counts the group's live threads down before the tracepoint, so a group
+ * whose count is zero is dead (two threads exiting at once may then both
+ * see zero: the process's exit is reported twice, never missed). The
+ * loader attaches the one that matches the kernel's tracepoint.
+ */
+static __always_inline int process_exit(struct task_struct *task)
 {
 	struct scratch *s;
 	struct exit_event *e;
@@ -175,14 +198,11 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 	struct proc_state *ps;
 	__u8 tainted = 0;
 
-	if (!group_dead)
-		return 0;
-
 	ps = proc_state_get(tgid);
 	if (ps) {
 		struct exit_clean_ctx c = {.tgid = tgid, .ps = ps};
 		tainted = ps->flags & PS_TAINTED;
-		bpf_loop(FD_BITS, exit_clean_fd, &c, 0);
+		LOOP(FD_BITS, exit_clean_fd, &c);
 		bpf_map_delete_elem(&proc_states, &tgid);
 		proc_present_clear(tgid);
 	}
@@ -208,4 +228,20 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 	e->pad = 0;
 	submit(e, sizeof(*e));
 	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	return process_exit(task);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit_group, struct task_struct *task, bool group_dead)
+{
+	if (!group_dead)
+		return 0;
+	return process_exit(task);
 }

@@ -53,8 +53,39 @@ static __always_inline int self_repeat(__u32 tgid, __u32 nr, __s64 request)
 	return 0;
 }
 
+#ifdef BANSHO_PORTABLE
+/*
+ * Without the kfunc bpf_task_from_pid (6.2) a pid cannot be taken to its
+ * thread group: only the sensor's main thread, whose pid is its tgid, is
+ * recognised (what strace -p, gdb -p and process_vm_readv on the pid a
+ * user sees aim at). An access aimed at another of its threads is not
+ * (the loader lists this among the features a kernel lacks).
+ */
+static __always_inline int pid_ids(s32 pid, __u32 *tgid, __u32 *tid)
+{
+	if (pid != (s32)self_tgid)
+		return -1;
+	*tgid = pid;
+	*tid = pid;
+	return 0;
+}
+#else
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
+
+/* The thread group and thread of pid (initial pid namespace). */
+static __always_inline int pid_ids(s32 pid, __u32 *tgid, __u32 *tid)
+{
+	struct task_struct *t = bpf_task_from_pid(pid);
+
+	if (!t)
+		return -1;
+	*tgid = t->tgid;
+	*tid = t->pid;
+	bpf_task_release(t);
+	return 0;
+}
+#endif
 
 static __always_inline void self_event_init(struct self_event *e, __u8 op, struct task_struct *sender)
 {
@@ -80,8 +111,9 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 
 	if (!self_tgid || task->tgid != self_tgid)
 		return 0;
-	cur = bpf_get_current_task_btf();
-	if (cur->tgid == self_tgid)
+	cur = current_task();
+	__u32 cur_tgid = KR(cur, tgid);
+	if (cur_tgid == self_tgid)
 		return 0;
 	/* SEND_SIG_NOINFO (0) is a user signal; SEND_SIG_PRIV (1) the kernel's. */
 	if ((unsigned long)info == 1)
@@ -91,7 +123,7 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 		if (code > 0)
 			return 0;
 	}
-	if (self_repeat(cur->tgid, 0, sig)) /* nr 0: a signal, request: its number */
+	if (self_repeat(cur_tgid, 0, sig)) /* nr 0: a signal, request: its number */
 		return 0;
 	s = get_scratch();
 	if (!s)
@@ -115,22 +147,15 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
  */
 static __always_inline void self_access(struct task_struct *cur, s32 pid, long nr, __s64 request, long ret)
 {
-	struct task_struct *t;
 	struct scratch *s;
 	struct self_event *e;
-	__u32 tgid, tid;
+	__u32 tgid = 0, tid = 0;
 
-	if (pid <= 0)
+	if (pid <= 0 || pid_ids(pid, &tgid, &tid) < 0)
 		return;
-	t = bpf_task_from_pid(pid);
-	if (!t)
-		return;
-	tgid = t->tgid;
-	tid = t->pid;
-	bpf_task_release(t);
 	if (tgid != self_tgid)
 		return;
-	if (self_repeat(cur->tgid, nr, request))
+	if (self_repeat(KR(cur, tgid), nr, request))
 		return;
 	s = get_scratch();
 	if (!s)
@@ -151,11 +176,9 @@ static __always_inline void self_access(struct task_struct *cur, s32 pid, long n
  * telling as a successful one). The pid is resolved in the initial pid
  * namespace.
  */
-__noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
+static __always_inline int handle_ptrace(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *cur = bpf_get_current_task_btf();
+	struct task_struct *cur = current_task();
 	long request = 0;
 	s32 pid;
 
@@ -170,9 +193,9 @@ __noinline int handle_ptrace(const struct sc_args *a, long nr, long ret)
 		/* pidfd_getfd(pidfd, targetfd, flags): copies one of the
 		 * target's descriptors out. The pidfs inode holds its pid. */
 		struct file *pf = fd_file(cur, a->a0);
-		if (!pf || pf->f_inode->i_sb->s_magic != PID_FS_MAGIC)
+		if (!pf || KR(pf, f_inode, i_sb, s_magic) != PID_FS_MAGIC)
 			return 0;
-		pid = pid_nr_of(kcast(pf->f_inode->i_private, pid)); /* pidfd_pid() */
+		pid = pid_nr_of(kcast(KR(pf, f_inode, i_private), pid)); /* pidfd_pid() */
 		request = a->a1; /* the target's fd */
 	} else {
 		pid = a->a0;
@@ -197,18 +220,18 @@ static __always_inline s32 proc_inode_pid(struct inode *inode)
 	return p ? pid_nr_of(kcast(p, pid)) : 0;
 }
 
-__noinline int self_mem_open(long nr, long ret, __u32 flags)
+SUBPROG int self_mem_open(long nr, long ret, __u32 flags)
 {
-	struct task_struct *cur = bpf_get_current_task_btf();
+	struct task_struct *cur = current_task();
 	struct file *f = fd_file(cur, ret);
 	char name[4] = {};
 
 	if (!f || !self_tgid)
 		return 0;
-	if (bpf_probe_read_kernel(name, sizeof(name), f->f_path.dentry->d_name.name) < 0 ||
+	if (bpf_probe_read_kernel(name, sizeof(name), KR(f, f_path.dentry, d_name.name)) < 0 ||
 	    name[0] != 'm' || name[1] != 'e' || name[2] != 'm' || name[3] != 0)
 		return 0;
-	self_access(cur, proc_inode_pid(f->f_inode), nr, flags, ret);
+	self_access(cur, proc_inode_pid(KR(f, f_inode)), nr, flags, ret);
 	return 0;
 }
 
@@ -273,11 +296,9 @@ static __always_inline s32 mem_path_pid(const char *uname, s32 dir_pid)
  * caller gave is read, as written (see mem_path_pid). An attempt is as
  * telling as a success; it is reported the same way, with the error.
  */
-__noinline int self_mem_refused(const struct sc_args *a, long nr, long ret)
+static __always_inline int self_mem_refused(const struct sc_args *a, long nr, long ret)
 {
-	if (!a) /* global function: verified once, for any caller */
-		return 0;
-	struct task_struct *cur = bpf_get_current_task_btf();
+	struct task_struct *cur = current_task();
 	const char *uname = NULL;
 	__u32 flags = 0, mode = 0;
 

@@ -28,95 +28,112 @@ const struct file_event *unused_file __attribute__((unused));
 const struct net_event *unused_net __attribute__((unused));
 const struct self_event *unused_self __attribute__((unused));
 const struct repeat_event *unused_repeat __attribute__((unused));
+const struct proc_state *unused_proc_state __attribute__((unused)); /* a map value the portable build would only forward-declare */
 
 /*
- * The handlers get the call's arguments in a struct sc_args. The native
- * dispatch (pre == NULL, regs set) fills it from regs only in the cases that
- * use it, so a syscall bansho does not handle costs nothing more; the ia32
- * dispatch passes its own (pre, regs NULL), with nr already the native
- * number. Both are inlined, the compiler drops the other branch of ARGS.
+ * sys_exit is one small dispatcher and a program per family of calls.
  *
- * The handlers are global functions, so the verifier checks each once for
- * any caller: as static subprograms they were checked again at every call
- * site, and the second dispatch took the program past the 1M-instruction
- * limit. A global function's parameters must all be used: clang leaves an
- * unused one's register unset at the call, and the verifier rejects that.
+ * on_sys_exit runs for every system call on the host. It maps an ia32
+ * call to its native number and argument order (compat.bpf.c), picks the
+ * family of the calls bansho reports, puts the call (number, result,
+ * arguments) in the per-CPU sys_calls slot and tail-calls the family's
+ * program through sys_progs. Each family program is verified on its own,
+ * with its own 512-byte stack and instruction budget: no kernel's private
+ * per-subprogram stacks are assumed, and a handler that grows cannot push
+ * another over a limit. A tail call does not return; one that fails (the
+ * slot empty: never, the loader fills every one) is counted.
+ *
+ * The slot is safe to share: a tail call runs at once on the same CPU,
+ * and no other program writes it.
  */
-static __always_inline struct sc_args *args_of(struct sc_args *a, struct pt_regs *regs,
-					       struct sc_args *pre)
-{
-	if (pre)
-		return pre;
-	a->a0 = regs->di;
-	a->a1 = regs->si;
-	a->a2 = regs->dx;
-	a->a3 = regs->r10;
-	a->a4 = regs->r8;
-	a->a5 = regs->r9;
-	a->compat = 0;
-	return a;
-}
-
-static __always_inline int route(struct task_struct *task, struct pt_regs *regs,
-				 struct sc_args *pre, long nr, long ret)
-{
+struct sys_call {
 	struct sc_args a;
-#define ARGS args_of(&a, regs, pre)
+	long nr;
+	long ret;
+};
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sys_call);
+} sys_calls SEC(".maps");
+
+enum sys_family {
+	SF_READ,
+	SF_OPEN,
+	SF_WRITE,
+	SF_CLOSE,
+	SF_DUP,
+	SF_FD_ATTR,
+	SF_CONNECT,
+	SF_ACCEPT,
+	SF_SEND,
+	SF_PTRACE,
+	SF_NS,
+	SF_SELF_OPEN, /* the sensor's own opens: the identity probe */
+	SF_OPEN_REFUSED, /* opens refused with EACCES or EPERM: of the sensor's mem? */
+	SF_MAX,
+};
+
+/* The family of a native call bansho reports, or -1. */
+static __always_inline int family_of(long nr)
+{
 	switch (nr) {
 	case NR_read:
 	case NR_pread64:
 	case NR_readv:
 	case NR_preadv:
 	case NR_preadv2:
-		return handle_read(ARGS, ret);
+		return SF_READ;
 	case NR_open:
 	case NR_openat:
 	case NR_openat2:
 	case NR_creat:
-		return handle_open(ARGS, nr, ret);
+		return SF_OPEN;
 	case NR_write:
 	case NR_pwrite64:
 	case NR_writev:
 	case NR_pwritev:
-	case NR_pwritev2: {
-		struct sc_args *p = ARGS;
-		return handle_write(p, nr, ret, p->a0, p->a2);
-	}
-	case NR_sendfile: {
-		struct sc_args *p = ARGS;
-		return handle_write(p, nr, ret, p->a0, p->a3);
-	}
+	case NR_pwritev2:
+	case NR_sendfile:
 	case NR_copy_file_range:
-	case NR_splice: {
-		struct sc_args *p = ARGS;
-		return handle_write(p, nr, ret, p->a2, p->a4);
-	}
+	case NR_splice:
+		return SF_WRITE;
 	case NR_close:
-		return handle_close(task, pre ? pre->a0 : regs->di, ret);
+		return SF_CLOSE;
 	case NR_dup:
 	case NR_dup2:
 	case NR_dup3:
 	case NR_fcntl:
-		return handle_dup(ARGS, nr, ret);
+		return SF_DUP;
 	case NR_fchmod:
 	case NR_fchown:
 	case NR_ftruncate:
-		return handle_fd_attr(ARGS, nr, ret);
+		return SF_FD_ATTR;
 	case NR_connect:
-		return handle_connect(ARGS, nr, ret);
+		return SF_CONNECT;
+	case NR_accept:
+	case NR_accept4:
+		return SF_ACCEPT;
+	case NR_sendto:
+	case NR_sendmsg:
+	case NR_sendmmsg:
+		return SF_SEND;
 	case NR_ptrace:
 	case NR_process_vm_readv:
 	case NR_process_vm_writev:
 	case NR_pidfd_getfd:
-		return handle_ptrace(ARGS, nr, ret);
-	case NR_accept:
-	case NR_accept4:
-		return handle_accept(ARGS, nr, ret);
-	case NR_sendto:
-	case NR_sendmsg:
-	case NR_sendmmsg:
-		return handle_send(ARGS, nr, ret);
+		return SF_PTRACE;
+	}
+	if (is_ns_syscall(nr))
+		return SF_NS;
+	return -1;
+}
+
+static __always_inline int is_mount_syscall(long nr)
+{
+	switch (nr) {
 	case NR_mount:
 	case NR_umount2:
 	case NR_pivot_root:
@@ -124,41 +141,150 @@ static __always_inline int route(struct task_struct *task, struct pt_regs *regs,
 	case NR_move_mount:
 	case NR_fsmount:
 	case NR_mount_setattr:
-		/* Mount changes alter what is above a directory. */
-		if (ret >= 0)
-			bump_generation();
-		return 0;
-	}
-	if (is_ns_syscall(nr)) {
-		struct sc_args *p = ARGS;
-		/* A moved directory changes the verdicts below it; a removed
-		 * one's inode number may come back as another directory. */
-		if (is_rename(nr)) {
-			if (rename_may_move_dir(task) && ret == 0)
-				bump_generation();
-		} else if (ret == 0 && (nr == NR_rmdir || (nr == NR_unlinkat && (p->a2 & AT_REMOVEDIR)))) {
-			bump_generation();
-		}
-		return handle_ns(p, nr, ret);
+		return 1;
 	}
 	return 0;
-#undef ARGS
 }
+
+/* The call handed over by the dispatcher (never NULL in practice). */
+static __always_inline struct sys_call *this_call(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&sys_calls, &zero);
+}
+
+/* A family program: fetch the call and hand it to the handler. */
+#define SYS_FAMILY(name, body)                                              \
+	SEC("tp_btf/sys_exit")                                              \
+	int BPF_PROG(name, struct pt_regs *regs, long sys_ret)              \
+	{                                                                   \
+		struct sys_call *c = this_call();                           \
+		if (!c)                                                     \
+			return 0;                                           \
+		struct sc_args *a __attribute__((unused)) = &c->a;          \
+		long nr __attribute__((unused)) = c->nr, ret = c->ret;      \
+		body;                                                       \
+		return 0;                                                   \
+	}
+
+SYS_FAMILY(sys_read, handle_read(a, ret))
+SYS_FAMILY(sys_open, handle_open(a, nr, ret))
+SYS_FAMILY(sys_write, {
+	int fd = a->a0;
+	__u64 count = a->a2;
+	if (nr == NR_sendfile) {
+		count = a->a3;
+	} else if (nr == NR_copy_file_range || nr == NR_splice) {
+		fd = a->a2;
+		count = a->a4;
+	}
+	handle_write(a, nr, ret, fd, count);
+})
+SYS_FAMILY(sys_close, handle_close(current_task(), a->a0, ret))
+SYS_FAMILY(sys_dup, handle_dup(a, nr, ret))
+SYS_FAMILY(sys_fd_attr, handle_fd_attr(a, nr, ret))
+SYS_FAMILY(sys_connect, handle_connect(a, nr, ret))
+SYS_FAMILY(sys_accept, handle_accept(a, nr, ret))
+SYS_FAMILY(sys_send, handle_send(a, nr, ret))
+SYS_FAMILY(sys_ptrace, handle_ptrace(a, nr, ret))
+SYS_FAMILY(sys_ns, {
+	struct task_struct *task = current_task();
+	/* A moved directory changes the verdicts below it; a removed one's
+	 * inode number may come back as another directory. */
+	if (is_rename(nr)) {
+		if (rename_may_move_dir(task) && ret == 0)
+			bump_generation();
+	} else if (ret == 0 && (nr == NR_rmdir || (nr == NR_unlinkat && (a->a2 & AT_REMOVEDIR)))) {
+		bump_generation();
+	}
+	handle_ns(a, nr, ret);
+})
+SYS_FAMILY(sys_self_open, self_probe_open(current_task(), ret))
+SYS_FAMILY(sys_open_refused, self_mem_refused(a, nr, ret))
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SF_MAX);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int(void *));
+} sys_progs SEC(".maps") = {
+	.values = {
+		[SF_READ] = (void *)&sys_read,
+		[SF_OPEN] = (void *)&sys_open,
+		[SF_WRITE] = (void *)&sys_write,
+		[SF_CLOSE] = (void *)&sys_close,
+		[SF_DUP] = (void *)&sys_dup,
+		[SF_FD_ATTR] = (void *)&sys_fd_attr,
+		[SF_CONNECT] = (void *)&sys_connect,
+		[SF_ACCEPT] = (void *)&sys_accept,
+		[SF_SEND] = (void *)&sys_send,
+		[SF_PTRACE] = (void *)&sys_ptrace,
+		[SF_NS] = (void *)&sys_ns,
+		[SF_SELF_OPEN] = (void *)&sys_self_open,
+		[SF_OPEN_REFUSED] = (void *)&sys_open_refused,
+	},
+};
 
 #include "compat.bpf.c"
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
 	long nr = regs->orig_ax;
+	struct sys_call *c;
+	int fam;
 
-	if (task->thread_info.status & TS_COMPAT)
-		return compat_sys_exit(task, regs, nr, ret);
-	if (self_tgid && task->tgid == self_tgid) {
-		if (nr == NR_openat || nr == NR_open)
-			self_probe_open(task, ret);
+	if (KR(task, thread_info.status) & TS_COMPAT) {
+		c = this_call();
+		if (!c)
+			return 0;
+		nr = compat_args(&c->a, regs, nr);
+		if (nr < 0)
+			return 0;
+		stat_inc(STAT_COMPAT_SYSCALL);
+		fam = family_of(nr);
+	} else if (self_tgid && KR(task, tgid) == self_tgid) {
+		if (nr != NR_openat && nr != NR_open)
+			return 0;
+		fam = SF_SELF_OPEN;
+	} else {
+		fam = family_of(nr);
+		if (fam < 0) {
+			/* Mount changes alter what is above a directory. */
+			if (is_mount_syscall(nr) && ret >= 0)
+				bump_generation();
+			return 0;
+		}
+		c = this_call();
+		if (!c)
+			return 0;
+		c->a.a0 = regs->di;
+		c->a.a1 = regs->si;
+		c->a.a2 = regs->dx;
+		c->a.a3 = regs->r10;
+		c->a.a4 = regs->r8;
+		c->a.a5 = regs->r9;
+		c->a.compat = 0;
+	}
+	if (fam < 0) {
+		if (is_mount_syscall(nr) && ret >= 0)
+			bump_generation();
 		return 0;
 	}
-	return route(task, regs, NULL, nr, ret);
+	if (fam == SF_OPEN && ret < 0) {
+		/* A failed open names no file. One refused by the ptrace
+		 * access check may have been aimed at the sensor's mem. */
+		if (!self_tgid || (ret != -13 /* EACCES */ && ret != -1 /* EPERM */))
+			return 0;
+		fam = SF_OPEN_REFUSED;
+	}
+	c = this_call();
+	if (!c)
+		return 0;
+	c->nr = nr;
+	c->ret = ret;
+	bpf_tail_call(ctx, &sys_progs, fam);
+	stat_inc(STAT_TAIL_CALL_FAIL);
+	return 0;
 }

@@ -11,14 +11,15 @@
 SEC("uprobe")
 int BPF_KPROBE(on_ssl_write, void *ssl, const void *buf, int num)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = current_task();
+	__u32 tgid = KR(task, tgid);
 	struct proc_state *ps;
 	struct scratch *s;
 	struct net_event *e;
 
-	if (self_tgid && task->tgid == self_tgid)
+	if (self_tgid && tgid == self_tgid)
 		return 0;
-	ps = proc_state_get(task->tgid);
+	ps = proc_state_get(tgid);
 	if (!ps || !(ps->flags & PS_TAINTED) || num <= 0)
 		return 0;
 	s = get_scratch();

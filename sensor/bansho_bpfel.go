@@ -60,6 +60,12 @@ type banshoFoldKey struct {
 	Start  uint64
 }
 
+type banshoFoldSlot struct {
+	_   structs.HostLayout
+	Key banshoFoldKey
+	Val banshoFoldVal
+}
+
 type banshoFoldVal struct {
 	_         structs.HostLayout
 	HeadKtime uint64
@@ -117,6 +123,22 @@ type banshoRenameShape struct {
 	Seen   uint32
 }
 
+type banshoRepeatEvent struct {
+	_   structs.HostLayout
+	Hdr struct {
+		_      structs.HostLayout
+		Op     uint8
+		Flags  uint8
+		Size   uint16
+		Cpu    uint16
+		Xflags uint8
+		Pad    uint8
+		Ktime  uint64
+	}
+	Key banshoFoldKey
+	Val banshoFoldVal
+}
+
 type banshoScratch struct {
 	_    structs.HostLayout
 	Buf  [20992]uint8
@@ -143,6 +165,23 @@ type banshoSendKey struct {
 	Dport  uint16
 	Family uint16
 	Daddr  [16]uint8
+}
+
+type banshoSysCall struct {
+	_ structs.HostLayout
+	A struct {
+		_      structs.HostLayout
+		A0     uint64
+		A1     uint64
+		A2     uint64
+		A3     uint64
+		A4     uint64
+		A5     uint64
+		Compat uint32
+		Pad    uint32
+	}
+	Nr  int64
+	Ret int64
 }
 
 // loadBansho returns the embedded CollectionSpec for bansho.
@@ -187,15 +226,29 @@ type banshoSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type banshoProgramSpecs struct {
-	OnCtimeSet  *ebpf.ProgramSpec `ebpf:"on_ctime_set"`
-	OnCtimeSkip *ebpf.ProgramSpec `ebpf:"on_ctime_skip"`
-	OnCtimeXchg *ebpf.ProgramSpec `ebpf:"on_ctime_xchg"`
-	OnExec      *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit      *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnFork      *ebpf.ProgramSpec `ebpf:"on_fork"`
-	OnSignal    *ebpf.ProgramSpec `ebpf:"on_signal"`
-	OnSslWrite  *ebpf.ProgramSpec `ebpf:"on_ssl_write"`
-	OnSysExit   *ebpf.ProgramSpec `ebpf:"on_sys_exit"`
+	OnCtimeSet     *ebpf.ProgramSpec `ebpf:"on_ctime_set"`
+	OnCtimeSkip    *ebpf.ProgramSpec `ebpf:"on_ctime_skip"`
+	OnCtimeXchg    *ebpf.ProgramSpec `ebpf:"on_ctime_xchg"`
+	OnExec         *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit         *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnExitGroup    *ebpf.ProgramSpec `ebpf:"on_exit_group"`
+	OnFork         *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnSignal       *ebpf.ProgramSpec `ebpf:"on_signal"`
+	OnSslWrite     *ebpf.ProgramSpec `ebpf:"on_ssl_write"`
+	OnSysExit      *ebpf.ProgramSpec `ebpf:"on_sys_exit"`
+	SysAccept      *ebpf.ProgramSpec `ebpf:"sys_accept"`
+	SysClose       *ebpf.ProgramSpec `ebpf:"sys_close"`
+	SysConnect     *ebpf.ProgramSpec `ebpf:"sys_connect"`
+	SysDup         *ebpf.ProgramSpec `ebpf:"sys_dup"`
+	SysFdAttr      *ebpf.ProgramSpec `ebpf:"sys_fd_attr"`
+	SysNs          *ebpf.ProgramSpec `ebpf:"sys_ns"`
+	SysOpen        *ebpf.ProgramSpec `ebpf:"sys_open"`
+	SysOpenRefused *ebpf.ProgramSpec `ebpf:"sys_open_refused"`
+	SysPtrace      *ebpf.ProgramSpec `ebpf:"sys_ptrace"`
+	SysRead        *ebpf.ProgramSpec `ebpf:"sys_read"`
+	SysSelfOpen    *ebpf.ProgramSpec `ebpf:"sys_self_open"`
+	SysSend        *ebpf.ProgramSpec `ebpf:"sys_send"`
+	SysWrite       *ebpf.ProgramSpec `ebpf:"sys_write"`
 }
 
 // banshoMapSpecs contains maps before they are loaded into the kernel.
@@ -207,22 +260,27 @@ type banshoMapSpecs struct {
 	Events          *ebpf.MapSpec `ebpf:"events"`
 	FdTable         *ebpf.MapSpec `ebpf:"fd_table"`
 	FoldMap         *ebpf.MapSpec `ebpf:"fold_map"`
+	FoldSlots       *ebpf.MapSpec `ebpf:"fold_slots"`
 	Generation      *ebpf.MapSpec `ebpf:"generation"`
 	Inflight        *ebpf.MapSpec `ebpf:"inflight"`
 	LastDirMap      *ebpf.MapSpec `ebpf:"last_dir_map"`
 	PipeTaints      *ebpf.MapSpec `ebpf:"pipe_taints"`
 	ProcPresent     *ebpf.MapSpec `ebpf:"proc_present"`
+	ProcStateZero   *ebpf.MapSpec `ebpf:"proc_state_zero"`
 	ProcStates      *ebpf.MapSpec `ebpf:"proc_states"`
 	ProtInoKbits    *ebpf.MapSpec `ebpf:"prot_ino_kbits"`
 	ProtInoUbits    *ebpf.MapSpec `ebpf:"prot_ino_ubits"`
 	ProtectedDirs   *ebpf.MapSpec `ebpf:"protected_dirs"`
 	ProtectedInodes *ebpf.MapSpec `ebpf:"protected_inodes"`
 	RenameShapes    *ebpf.MapSpec `ebpf:"rename_shapes"`
+	RepeatScratch   *ebpf.MapSpec `ebpf:"repeat_scratch"`
 	ScratchMap      *ebpf.MapSpec `ebpf:"scratch_map"`
 	SelfProbe       *ebpf.MapSpec `ebpf:"self_probe"`
 	SelfSeen        *ebpf.MapSpec `ebpf:"self_seen"`
 	SendSeen        *ebpf.MapSpec `ebpf:"send_seen"`
 	Stats           *ebpf.MapSpec `ebpf:"stats"`
+	SysCalls        *ebpf.MapSpec `ebpf:"sys_calls"`
+	SysProgs        *ebpf.MapSpec `ebpf:"sys_progs"`
 	TaintedPipes    *ebpf.MapSpec `ebpf:"tainted_pipes"`
 }
 
@@ -230,20 +288,21 @@ type banshoMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type banshoVariableSpecs struct {
-	FoldWindowNs *ebpf.VariableSpec `ebpf:"fold_window_ns"`
-	SampleBytes  *ebpf.VariableSpec `ebpf:"sample_bytes"`
-	SelfTgid     *ebpf.VariableSpec `ebpf:"self_tgid"`
-	SendDedupeNs *ebpf.VariableSpec `ebpf:"send_dedupe_ns"`
-	TraceAccept  *ebpf.VariableSpec `ebpf:"trace_accept"`
-	TraceUdpSend *ebpf.VariableSpec `ebpf:"trace_udp_send"`
-	UnusedExec   *ebpf.VariableSpec `ebpf:"unused_exec"`
-	UnusedExit   *ebpf.VariableSpec `ebpf:"unused_exit"`
-	UnusedFile   *ebpf.VariableSpec `ebpf:"unused_file"`
-	UnusedFork   *ebpf.VariableSpec `ebpf:"unused_fork"`
-	UnusedNet    *ebpf.VariableSpec `ebpf:"unused_net"`
-	UnusedRepeat *ebpf.VariableSpec `ebpf:"unused_repeat"`
-	UnusedSelf   *ebpf.VariableSpec `ebpf:"unused_self"`
-	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	FoldWindowNs    *ebpf.VariableSpec `ebpf:"fold_window_ns"`
+	SampleBytes     *ebpf.VariableSpec `ebpf:"sample_bytes"`
+	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
+	SendDedupeNs    *ebpf.VariableSpec `ebpf:"send_dedupe_ns"`
+	TraceAccept     *ebpf.VariableSpec `ebpf:"trace_accept"`
+	TraceUdpSend    *ebpf.VariableSpec `ebpf:"trace_udp_send"`
+	UnusedExec      *ebpf.VariableSpec `ebpf:"unused_exec"`
+	UnusedExit      *ebpf.VariableSpec `ebpf:"unused_exit"`
+	UnusedFile      *ebpf.VariableSpec `ebpf:"unused_file"`
+	UnusedFork      *ebpf.VariableSpec `ebpf:"unused_fork"`
+	UnusedNet       *ebpf.VariableSpec `ebpf:"unused_net"`
+	UnusedProcState *ebpf.VariableSpec `ebpf:"unused_proc_state"`
+	UnusedRepeat    *ebpf.VariableSpec `ebpf:"unused_repeat"`
+	UnusedSelf      *ebpf.VariableSpec `ebpf:"unused_self"`
+	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // banshoObjects contains all objects after they have been loaded into the kernel.
@@ -271,22 +330,27 @@ type banshoMaps struct {
 	Events          *ebpf.Map `ebpf:"events"`
 	FdTable         *ebpf.Map `ebpf:"fd_table"`
 	FoldMap         *ebpf.Map `ebpf:"fold_map"`
+	FoldSlots       *ebpf.Map `ebpf:"fold_slots"`
 	Generation      *ebpf.Map `ebpf:"generation"`
 	Inflight        *ebpf.Map `ebpf:"inflight"`
 	LastDirMap      *ebpf.Map `ebpf:"last_dir_map"`
 	PipeTaints      *ebpf.Map `ebpf:"pipe_taints"`
 	ProcPresent     *ebpf.Map `ebpf:"proc_present"`
+	ProcStateZero   *ebpf.Map `ebpf:"proc_state_zero"`
 	ProcStates      *ebpf.Map `ebpf:"proc_states"`
 	ProtInoKbits    *ebpf.Map `ebpf:"prot_ino_kbits"`
 	ProtInoUbits    *ebpf.Map `ebpf:"prot_ino_ubits"`
 	ProtectedDirs   *ebpf.Map `ebpf:"protected_dirs"`
 	ProtectedInodes *ebpf.Map `ebpf:"protected_inodes"`
 	RenameShapes    *ebpf.Map `ebpf:"rename_shapes"`
+	RepeatScratch   *ebpf.Map `ebpf:"repeat_scratch"`
 	ScratchMap      *ebpf.Map `ebpf:"scratch_map"`
 	SelfProbe       *ebpf.Map `ebpf:"self_probe"`
 	SelfSeen        *ebpf.Map `ebpf:"self_seen"`
 	SendSeen        *ebpf.Map `ebpf:"send_seen"`
 	Stats           *ebpf.Map `ebpf:"stats"`
+	SysCalls        *ebpf.Map `ebpf:"sys_calls"`
+	SysProgs        *ebpf.Map `ebpf:"sys_progs"`
 	TaintedPipes    *ebpf.Map `ebpf:"tainted_pipes"`
 }
 
@@ -297,22 +361,27 @@ func (m *banshoMaps) Close() error {
 		m.Events,
 		m.FdTable,
 		m.FoldMap,
+		m.FoldSlots,
 		m.Generation,
 		m.Inflight,
 		m.LastDirMap,
 		m.PipeTaints,
 		m.ProcPresent,
+		m.ProcStateZero,
 		m.ProcStates,
 		m.ProtInoKbits,
 		m.ProtInoUbits,
 		m.ProtectedDirs,
 		m.ProtectedInodes,
 		m.RenameShapes,
+		m.RepeatScratch,
 		m.ScratchMap,
 		m.SelfProbe,
 		m.SelfSeen,
 		m.SendSeen,
 		m.Stats,
+		m.SysCalls,
+		m.SysProgs,
 		m.TaintedPipes,
 	)
 }
@@ -321,35 +390,50 @@ func (m *banshoMaps) Close() error {
 //
 // It can be passed to loadBanshoObjects or ebpf.CollectionSpec.LoadAndAssign.
 type banshoVariables struct {
-	FoldWindowNs *ebpf.Variable `ebpf:"fold_window_ns"`
-	SampleBytes  *ebpf.Variable `ebpf:"sample_bytes"`
-	SelfTgid     *ebpf.Variable `ebpf:"self_tgid"`
-	SendDedupeNs *ebpf.Variable `ebpf:"send_dedupe_ns"`
-	TraceAccept  *ebpf.Variable `ebpf:"trace_accept"`
-	TraceUdpSend *ebpf.Variable `ebpf:"trace_udp_send"`
-	UnusedExec   *ebpf.Variable `ebpf:"unused_exec"`
-	UnusedExit   *ebpf.Variable `ebpf:"unused_exit"`
-	UnusedFile   *ebpf.Variable `ebpf:"unused_file"`
-	UnusedFork   *ebpf.Variable `ebpf:"unused_fork"`
-	UnusedNet    *ebpf.Variable `ebpf:"unused_net"`
-	UnusedRepeat *ebpf.Variable `ebpf:"unused_repeat"`
-	UnusedSelf   *ebpf.Variable `ebpf:"unused_self"`
-	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
+	FoldWindowNs    *ebpf.Variable `ebpf:"fold_window_ns"`
+	SampleBytes     *ebpf.Variable `ebpf:"sample_bytes"`
+	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
+	SendDedupeNs    *ebpf.Variable `ebpf:"send_dedupe_ns"`
+	TraceAccept     *ebpf.Variable `ebpf:"trace_accept"`
+	TraceUdpSend    *ebpf.Variable `ebpf:"trace_udp_send"`
+	UnusedExec      *ebpf.Variable `ebpf:"unused_exec"`
+	UnusedExit      *ebpf.Variable `ebpf:"unused_exit"`
+	UnusedFile      *ebpf.Variable `ebpf:"unused_file"`
+	UnusedFork      *ebpf.Variable `ebpf:"unused_fork"`
+	UnusedNet       *ebpf.Variable `ebpf:"unused_net"`
+	UnusedProcState *ebpf.Variable `ebpf:"unused_proc_state"`
+	UnusedRepeat    *ebpf.Variable `ebpf:"unused_repeat"`
+	UnusedSelf      *ebpf.Variable `ebpf:"unused_self"`
+	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // banshoPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadBanshoObjects or ebpf.CollectionSpec.LoadAndAssign.
 type banshoPrograms struct {
-	OnCtimeSet  *ebpf.Program `ebpf:"on_ctime_set"`
-	OnCtimeSkip *ebpf.Program `ebpf:"on_ctime_skip"`
-	OnCtimeXchg *ebpf.Program `ebpf:"on_ctime_xchg"`
-	OnExec      *ebpf.Program `ebpf:"on_exec"`
-	OnExit      *ebpf.Program `ebpf:"on_exit"`
-	OnFork      *ebpf.Program `ebpf:"on_fork"`
-	OnSignal    *ebpf.Program `ebpf:"on_signal"`
-	OnSslWrite  *ebpf.Program `ebpf:"on_ssl_write"`
-	OnSysExit   *ebpf.Program `ebpf:"on_sys_exit"`
+	OnCtimeSet     *ebpf.Program `ebpf:"on_ctime_set"`
+	OnCtimeSkip    *ebpf.Program `ebpf:"on_ctime_skip"`
+	OnCtimeXchg    *ebpf.Program `ebpf:"on_ctime_xchg"`
+	OnExec         *ebpf.Program `ebpf:"on_exec"`
+	OnExit         *ebpf.Program `ebpf:"on_exit"`
+	OnExitGroup    *ebpf.Program `ebpf:"on_exit_group"`
+	OnFork         *ebpf.Program `ebpf:"on_fork"`
+	OnSignal       *ebpf.Program `ebpf:"on_signal"`
+	OnSslWrite     *ebpf.Program `ebpf:"on_ssl_write"`
+	OnSysExit      *ebpf.Program `ebpf:"on_sys_exit"`
+	SysAccept      *ebpf.Program `ebpf:"sys_accept"`
+	SysClose       *ebpf.Program `ebpf:"sys_close"`
+	SysConnect     *ebpf.Program `ebpf:"sys_connect"`
+	SysDup         *ebpf.Program `ebpf:"sys_dup"`
+	SysFdAttr      *ebpf.Program `ebpf:"sys_fd_attr"`
+	SysNs          *ebpf.Program `ebpf:"sys_ns"`
+	SysOpen        *ebpf.Program `ebpf:"sys_open"`
+	SysOpenRefused *ebpf.Program `ebpf:"sys_open_refused"`
+	SysPtrace      *ebpf.Program `ebpf:"sys_ptrace"`
+	SysRead        *ebpf.Program `ebpf:"sys_read"`
+	SysSelfOpen    *ebpf.Program `ebpf:"sys_self_open"`
+	SysSend        *ebpf.Program `ebpf:"sys_send"`
+	SysWrite       *ebpf.Program `ebpf:"sys_write"`
 }
 
 func (p *banshoPrograms) Close() error {
@@ -359,10 +443,24 @@ func (p *banshoPrograms) Close() error {
 		p.OnCtimeXchg,
 		p.OnExec,
 		p.OnExit,
+		p.OnExitGroup,
 		p.OnFork,
 		p.OnSignal,
 		p.OnSslWrite,
 		p.OnSysExit,
+		p.SysAccept,
+		p.SysClose,
+		p.SysConnect,
+		p.SysDup,
+		p.SysFdAttr,
+		p.SysNs,
+		p.SysOpen,
+		p.SysOpenRefused,
+		p.SysPtrace,
+		p.SysRead,
+		p.SysSelfOpen,
+		p.SysSend,
+		p.SysWrite,
 	)
 }
 

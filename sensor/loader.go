@@ -28,10 +28,14 @@ type hook struct {
 	lost       string // what goes unreported when an optional hook is missing
 }
 
+// hooks are the programs attached to tracepoints. The sys_exit family
+// programs (sys_open, sys_write...) are not: on_sys_exit tail-calls them
+// through the sys_progs array, which the collection fills at load.
 var hooks = []hook{
 	{prog: "on_exec", tracepoint: "sched_process_exec"},
 	{prog: "on_fork", tracepoint: "sched_process_fork"},
 	{prog: "on_exit", tracepoint: "sched_process_exit"},
+	{prog: "on_exit_group", tracepoint: "sched_process_exit"},
 	{prog: "on_sys_exit", tracepoint: "sys_exit"},
 	{prog: "on_ctime_set", tracepoint: "inode_set_ctime_to_ts", optional: true,
 		lost: "rename, unlink, link, chmod, chown and truncate by path on file systems without multigrain timestamps"},
@@ -43,6 +47,10 @@ var hooks = []hook{
 		lost: "signals sent to the sensor by other processes"},
 }
 
+// programOptions are the load options of every program; the budget test
+// asks the verifier for its statistics with them.
+var programOptions ebpf.ProgramOptions
+
 // Sensor owns the loaded kernel objects and their attachments.
 type Sensor struct {
 	cfg       Config
@@ -52,6 +60,8 @@ type Sensor struct {
 	links     []link.Link
 	protected []ProtectedDir
 	missing   []string // optional hooks not attached, with what is lost
+	object    Object
+	features  []Feature
 
 	probeMu sync.Mutex
 	inoBits inoFilter
@@ -93,19 +103,30 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
-	spec, err := loadBansho()
-	if err != nil {
-		return nil, fmt.Errorf("load object spec: %w", err)
-	}
-	s := &Sensor{cfg: cfg, log: log}
-
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("read kernel BTF: %w", err)
 	}
+	obj, spec, reads, err := chooseObject(kernel)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sensor{cfg: cfg, log: log, object: obj, features: objectFeatures(obj, reads)}
+	// sched_process_exit passes group_dead from 6.16 on: keep the
+	// program written for the kernel's shape.
+	if tracepointArgs(kernel, "sched_process_exit") >= 2 {
+		delete(spec.Programs, "on_exit")
+	} else {
+		delete(spec.Programs, "on_exit_group")
+	}
 	for _, h := range hooks {
-		var fn *btf.Typedef
-		if err := kernel.TypeByName("btf_trace_"+h.tracepoint, &fn); err == nil {
+		if _, ok := spec.Programs[h.prog]; !ok {
+			continue
+		}
+		if tracepointArgs(kernel, h.tracepoint) >= 0 {
+			if h.optional {
+				s.features = append(s.features, Feature{Name: h.tracepoint, Enabled: true})
+			}
 			continue
 		}
 		if !h.optional {
@@ -113,6 +134,7 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		}
 		delete(spec.Programs, h.prog)
 		s.missing = append(s.missing, h.tracepoint+": "+h.lost)
+		s.features = append(s.features, Feature{Name: h.tracepoint, Reason: "the kernel has no tracepoint " + h.tracepoint, Lost: h.lost})
 	}
 
 	if err := setVars(spec, map[string]any{
@@ -133,7 +155,7 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 	}
 	spec.Maps["proc_present"].MaxEntries = words
 
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Programs: programOptions})
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -159,8 +181,11 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		}
 		s.links = append(s.links, l)
 	}
-	for _, m := range s.missing {
-		log.Warn("optional kernel hook unavailable, continuing without it", "hook", m)
+	log.Info("kernel object loaded", "object", string(obj))
+	for _, f := range s.features {
+		if !f.Enabled {
+			log.Warn("kernel feature off, continuing without it", "feature", f.Name, "reason", f.Reason, "lost", f.Lost)
+		}
 	}
 	if p := coll.Programs["on_ssl_write"]; p != nil && cfg.SampleBytes > 0 {
 		s.tls = newTLSProbes(p)
@@ -346,6 +371,13 @@ func (s *Sensor) foldCapacity() int { return int(s.maps.foldMap.MaxEntries()) }
 
 // MissingHooks lists optional hooks that are not attached, with what is lost.
 func (s *Sensor) MissingHooks() []string { return s.missing }
+
+// Object is the kernel object loaded for this kernel.
+func (s *Sensor) Object() Object { return s.object }
+
+// Features lists what the kernel side does on this kernel, and what it
+// cannot, with the reason.
+func (s *Sensor) Features() []Feature { return append([]Feature(nil), s.features...) }
 
 func (s *Sensor) closeLinks() {
 	for _, l := range s.links {

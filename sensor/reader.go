@@ -241,6 +241,7 @@ var kernelCounters = []struct {
 	{9, "content_sample_truncated", false},
 	{10, "pipe_tainted", false},
 	{11, "self_deduplicated", false},
+	{12, "tail_call_failed", true},
 	{13, "content_sample_shed", false},
 	{14, "fold_folded", false},
 	{15, "fold_map_full", false},

@@ -94,6 +94,7 @@ enum stat_idx {
 	STAT_SAMPLE_TRUNCATED = 9,/* a write or send was larger than the sample */
 	STAT_PIPE_TAINTED = 10,   /* a tainted process wrote to a pipe */
 	STAT_SELF_DEDUPED = 11,   /* a repeated ptrace/process_vm_* on the sensor folded */
+	STAT_TAIL_CALL_FAIL = 12, /* a sys_exit family program was not entered: the call went unexamined */
 	STAT_SAMPLE_SHED = 13,    /* a sample cut to SAMPLE_SHED bytes: the ring was over half full */
 	STAT_FOLDED = 14,         /* a call folded into an earlier record (counted there) */
 	STAT_FOLD_FULL = 15,      /* fold_map full: the call was reported on its own */

@@ -10,6 +10,88 @@
 #include <bpf/bpf_endian.h>
 #include "bansho.h"
 
+/*
+ * One source, two objects (sensor/gen.go). The default object is for
+ * kernels that have the kfunc bpf_rdonly_cast, bpf_loop, task storage and
+ * the BPF atomics (6.2 on): kernel memory is read with direct loads through
+ * BTF-typed pointers. BANSHO_PORTABLE builds the object for the older
+ * kernels servers run (5.10 on: Debian 11, RHEL 9, Ubuntu 22.04, the 6.1
+ * of Debian 12 and Amazon Linux 2023): every kernel read is a
+ * bpf_probe_read_kernel (BPF_CORE_READ), loops are bounded for-loops, and
+ * the atomics other than add are plain updates or left out (see below).
+ * The loader picks the object by probing the kernel. The difference is
+ * kept to these macros:
+ *   current_task()  the acting task
+ *   kcast(p, T)     p as a pointer to struct T that KR may read through
+ *   KR(p, a, b...)  p->a->b..., CO-RE relocated
+ *   LOOP(n, fn, c)  fn(i, c) for i in [0, n) until it returns non-zero
+ *                   (LOOP_BODY(fn, T) after fn, T the type of *c)
+ */
+#ifdef BANSHO_PORTABLE
+#define current_task() ((struct task_struct *)bpf_get_current_task())
+#define kcast(ptr, T) ((struct T *)(ptr))
+#define KR(...) BPF_CORE_READ(__VA_ARGS__)
+/*
+ * A loop body is a global function here: the verifier checks it once, not
+ * once per iteration (a path walk unrolled 64 times went past the 1M
+ * instruction limit). Before 5.12 a global function takes scalars only,
+ * so its context goes through a per-CPU slot: LOOP copies it in and back
+ * out. Pointers in it become plain numbers, which KR reads through.
+ */
+#define LOOP_BODY(fn, T)                                                          \
+	struct {                                                                  \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                          \
+		__uint(max_entries, 1);                                           \
+		__type(key, __u32);                                               \
+		__type(value, T);                                                 \
+	} fn##_slot SEC(".maps");                                                 \
+	__noinline int fn##_body(__u32 i)                                         \
+	{                                                                         \
+		__u32 z = 0;                                                      \
+		T *c = bpf_map_lookup_elem(&fn##_slot, &z);                       \
+		return c ? fn(i, c) : 1;                                          \
+	}
+#define LOOP(n, fn, ctx)                                                          \
+	do {                                                                      \
+		__u32 __z = 0;                                                    \
+		typeof(*(ctx)) *__c = bpf_map_lookup_elem(&fn##_slot, &__z);      \
+		if (!__c)                                                         \
+			break;                                                    \
+		*__c = *(ctx);                                                    \
+		for (__u32 __i = 0; __i < (n); __i++)                             \
+			if (fn##_body(__i))                                       \
+				break;                                            \
+		*(ctx) = *__c;                                                    \
+	} while (0)
+#else
+/*
+ * Direct loads through BTF-typed pointers are plain (fault-handled) loads;
+ * bpf_probe_read_kernel is a helper call each. Hot paths cast the one
+ * pointer that must be read with a helper (an fd array slot) and load the
+ * rest directly.
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define current_task() bpf_get_current_task_btf()
+#define kcast(ptr, T) ((struct T *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(struct T)))
+#define KR(src, ...) (___arrow(src, __VA_ARGS__))
+#define LOOP_BODY(fn, T)
+#define LOOP(n, fn, ctx) bpf_loop(n, fn, ctx, 0)
+#endif
+
+/*
+ * Atomics: before 5.12 BPF has atomic add only, without its old value (no
+ * or, and, exchange or fetch). The portable object does without the bitmap
+ * filters in front of proc_states and protected_inodes (BITMAP_FILTERS 0:
+ * a bit set by two CPUs at once could be lost, and a lost bit is a missed
+ * lookup, so it always looks up), and takes a fold window's count with a
+ * read and an atomic subtraction, which loses no concurrent increment.
+ */
+#ifdef BANSHO_PORTABLE
+#define BITMAP_FILTERS 0
+#else
+#define BITMAP_FILTERS 1
+#endif
+
 #define EINPROGRESS 115
 #define AF_INET 2
 #define AF_INET6 10
@@ -127,6 +209,8 @@ static __always_inline __u32 ino_filter_pos(const struct inode_key *k)
 /* False when k was never put in protected_inodes. */
 static __always_inline int prot_inode_maybe(const struct inode_key *k)
 {
+	if (!BITMAP_FILTERS)
+		return 1;
 	__u32 pos = ino_filter_pos(k);
 	__u64 *kw = bitmap_word(&prot_ino_kbits, pos);
 	__u64 *uw = bitmap_word(&prot_ino_ubits, pos);
@@ -156,12 +240,15 @@ static __always_inline __u32 *prot_inode_lookup(struct inode *inode, struct inod
 static __always_inline void prot_inode_add(struct inode *inode, struct inode_key *k, __u32 v)
 {
 	struct prot_inode val = {.v = v | PI_GEN, .gen = BPF_CORE_READ(inode, i_generation)};
-	__u32 pos = ino_filter_pos(k);
-	__u64 *kw = bitmap_word(&prot_ino_kbits, pos);
 
-	/* The bit first: a lookup that sees the entry must pass the filter. */
-	if (kw)
-		__sync_fetch_and_or(kw, 1ULL << (pos & 63));
+	if (BITMAP_FILTERS) {
+		__u32 pos = ino_filter_pos(k);
+		__u64 *kw = bitmap_word(&prot_ino_kbits, pos);
+
+		/* The bit first: a lookup that sees the entry must pass the filter. */
+		if (kw)
+			__sync_fetch_and_or(kw, 1ULL << (pos & 63));
+	}
 	bpf_map_update_elem(&protected_inodes, k, &val, BPF_ANY);
 }
 
@@ -252,6 +339,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct proc_state);
 } proc_states SEC(".maps");
+
+/* An empty proc_states value to copy from, never written: on the stack its
+ * 136 bytes would crowd the handler that makes the entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct proc_state);
+} proc_state_zero SEC(".maps");
 
 /*
  * A bit per tgid, set while the process may have a proc_states entry. Most
@@ -348,15 +444,6 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
-/*
- * Direct loads through BTF-typed pointers are plain (fault-handled) loads;
- * bpf_probe_read_kernel is a helper call each. Hot paths cast the one
- * pointer that must be read with a helper (an fd array slot) and load the
- * rest directly.
- */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-#define kcast(ptr, T) ((struct T *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(struct T)))
-
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -406,10 +493,10 @@ static __always_inline void submit(void *rec, __u32 size)
 
 static __always_inline __u32 encode_tty(struct tty_struct *tty)
 {
-	if (!tty || !tty->driver)
+	if (!tty || !KR(tty, driver))
 		return 0;
-	__u32 major = tty->driver->major;
-	__u32 minor = tty->driver->minor_start + tty->index;
+	__u32 major = KR(tty, driver, major);
+	__u32 minor = KR(tty, driver, minor_start) + KR(tty, index);
 	return (major << 20) | (minor & 0xfffff);
 }
 
@@ -417,35 +504,49 @@ static __always_inline __u32 pid_nr_of(struct pid *p)
 {
 	if (!p)
 		return 0;
-	return p->numbers[0].nr;
+	return KR(p, numbers[0].nr);
 }
 
-/* The acting task; t may come from a probe read (it is cast first). */
-static __always_inline void fill_proc(struct proc_ctx *p, struct task_struct *t)
+/*
+ * SUBPROG marks a function kept out of line, in a stack frame of its own:
+ * a handler's frame plus what it inlines must stay under 512 bytes in one
+ * program. `used` keeps clang from dropping the return value (it would
+ * leave R0 unset, which the verifier refuses).
+ */
+#define SUBPROG static __noinline __attribute__((used))
+
+/* The acting task; t may come from a probe read (it is cast first). Out
+ * of line: every record fills it, with some twenty kernel reads. */
+SUBPROG int fill_proc(struct proc_ctx *p, struct task_struct *t)
 {
 	struct task_struct *task = kcast(t, task_struct);
-	struct task_struct *parent = task->real_parent;
-	const struct cred *cred = task->cred;
-	struct signal_struct *sig = task->signal;
+	struct task_struct *parent = KR(task, real_parent);
+	const struct cred *cred = KR(task, cred);
+	struct signal_struct *sig = KR(task, signal);
 
-	p->pid = task->tgid;
-	p->tid = task->pid;
-	p->ppid = parent->tgid;
-	p->uid = cred->uid.val;
-	p->gid = cred->gid.val;
-	p->euid = cred->euid.val;
-	p->egid = cred->egid.val;
-	p->auid = task->loginuid.val;
-	p->sessionid = task->sessionid;
-	p->sid = pid_nr_of(sig->pids[PIDTYPE_SID]);
-	p->pgid = pid_nr_of(sig->pids[PIDTYPE_PGID]);
-	p->tty = encode_tty(sig->tty);
+	p->pid = KR(task, tgid);
+	p->tid = KR(task, pid);
+	p->ppid = KR(parent, tgid);
+	p->uid = KR(cred, uid.val);
+	p->gid = KR(cred, gid.val);
+	p->euid = KR(cred, euid.val);
+	p->egid = KR(cred, egid.val);
+	p->auid = KR(task, loginuid.val);
+	p->sessionid = KR(task, sessionid);
+	p->sid = pid_nr_of(KR(sig, pids[PIDTYPE_SID]));
+	p->pgid = pid_nr_of(KR(sig, pids[PIDTYPE_PGID]));
+	p->tty = encode_tty(KR(sig, tty));
 	p->cgroup_id = bpf_get_current_cgroup_id();
-	p->start_time = task->group_leader->start_boottime;
-	p->pstart_time = parent->group_leader->start_boottime;
-	p->mnt_ns = task->nsproxy->mnt_ns->ns.inum;
-	p->pid_ns = task->nsproxy->pid_ns_for_children->ns.inum;
+	p->start_time = KR(task, group_leader, start_boottime);
+	p->pstart_time = KR(parent, group_leader, start_boottime);
+	p->mnt_ns = KR(task, nsproxy, mnt_ns, ns.inum);
+	p->pid_ns = KR(task, nsproxy, pid_ns_for_children, ns.inum);
+#ifdef BANSHO_PORTABLE
+	BPF_CORE_READ_INTO(&p->comm, task, comm);
+#else
 	__builtin_memcpy(p->comm, task->comm, TASK_COMM_LEN);
+#endif
+	return 0;
 }
 
 /*
@@ -455,13 +556,13 @@ static __always_inline void fill_proc(struct proc_ctx *p, struct task_struct *t)
  */
 static __always_inline void fill_hdr(struct event_hdr *h, __u8 op)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *t = current_task();
 
 	h->op = op;
 	h->flags = 0;
 	h->size = 0;
 	h->cpu = bpf_get_smp_processor_id();
-	h->xflags = (t->thread_info.status & TS_COMPAT) ? EFX_COMPAT : 0;
+	h->xflags = (KR(t, thread_info.status) & TS_COMPAT) ? EFX_COMPAT : 0;
 	h->pad = 0;
 	h->ktime = bpf_ktime_get_boot_ns();
 }
@@ -469,13 +570,13 @@ static __always_inline void fill_hdr(struct event_hdr *h, __u8 op)
 /* The struct file behind fd in the current task's table, or NULL. */
 static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
+	struct task_struct *t = current_task();
+	struct fdtable *fdt = KR(t, files, fdt);
 	struct file *f = NULL;
 
-	if (!fdt || fd < 0 || (__u32)fd >= fdt->max_fds)
+	if (!fdt || fd < 0 || (__u32)fd >= KR(fdt, max_fds))
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), &KR(fdt, fd)[fd]);
 	if (!f)
 		return NULL;
 	return kcast(f, file);
@@ -487,8 +588,8 @@ static __always_inline int inode_key_of(struct inode *ip, struct inode_key *k)
 
 	if (!inode)
 		return -1;
-	k->dev = inode->i_sb->s_dev;
-	k->ino = inode->i_ino;
+	k->dev = KR(inode, i_sb, s_dev);
+	k->ino = KR(inode, i_ino);
 	return 0;
 }
 
@@ -514,11 +615,11 @@ static __always_inline int walk_up(struct walk_ctx *c, struct dentry *parent)
 	struct dentry *d = c->d;
 	struct mount *mnt = c->mnt ? kcast(c->mnt, mount) : NULL;
 
-	if (mnt && d == mnt->mnt.mnt_root) {
-		struct mount *mp = mnt->mnt_parent;
+	if (mnt && d == KR(mnt, mnt.mnt_root)) {
+		struct mount *mp = KR(mnt, mnt_parent);
 		if (mp == mnt || !mp)
 			return 1;
-		c->d = mnt->mnt_mountpoint;
+		c->d = KR(mnt, mnt_mountpoint);
 		c->mnt = mp;
 		return 0;
 	}
@@ -556,17 +657,19 @@ static long protected_step(__u64 i, struct walk_ctx *c)
 	struct dentry *d = kcast(c->d, dentry);
 
 	__u32 *v = NULL;
-	if (inode_key_of(d->d_inode, &k) == 0 &&
+	if (inode_key_of(KR(d, d_inode), &k) == 0 &&
 	    (v = bpf_map_lookup_elem(&protected_dirs, &k))) {
 		c->found = guard_kind(*v);
 		return 1;
 	}
-	if (walk_up(c, d->d_parent)) {
+	if (walk_up(c, KR(d, d_parent))) {
 		c->done = 1;
 		return 1;
 	}
 	return 0;
 }
+
+LOOP_BODY(protected_step, struct walk_ctx)
 
 static __always_inline __u64 current_generation(void)
 {
@@ -595,7 +698,7 @@ static __always_inline void bump_generation(void)
  * system mounted below a protected directory is covered too. The verdict
  * for the parent directory is cached (see dir_cache).
  */
-static __always_inline int dentry_protected_hit(struct dentry *dp, struct vfsmount *vfsmnt, int *known)
+SUBPROG int dentry_protected_hit(struct dentry *dp, struct vfsmount *vfsmnt, int *known)
 {
 	struct dentry *dentry = kcast(dp, dentry);
 	struct inode_key k = {};
@@ -605,7 +708,7 @@ static __always_inline int dentry_protected_hit(struct dentry *dp, struct vfsmou
 	struct dir_key dk = {};
 	struct dir_verdict *cached, v = {};
 
-	struct inode *inode = dentry->d_inode;
+	struct inode *inode = KR(dentry, d_inode);
 	__u32 *hit;
 
 	if (inode_key_of(inode, &k) == 0) {
@@ -613,21 +716,22 @@ static __always_inline int dentry_protected_hit(struct dentry *dp, struct vfsmou
 			*known = 1;
 			return guard_kind(*hit);
 		}
-		if ((inode->i_mode & S_IFMT) == S_IFDIR && (hit = bpf_map_lookup_elem(&protected_dirs, &k)))
+		if ((KR(inode, i_mode) & S_IFMT) == S_IFDIR && (hit = bpf_map_lookup_elem(&protected_dirs, &k)))
 			return guard_kind(*hit);
 	}
-	parent = dentry->d_parent;
-	if (!parent || parent == dentry || (mnt && dentry == mnt->mnt.mnt_root)) {
+	parent = KR(dentry, d_parent);
+	if (!parent || parent == dentry || (mnt && dentry == KR(mnt, mnt.mnt_root))) {
 		/* A root: nothing above it in this mount; walk (rare). */
-		bpf_loop(MAX_DEPTH, protected_step, &c, 0);
+		LOOP(MAX_DEPTH, protected_step, &c);
 		return c.found;
 	}
-	if (inode_key_of(parent->d_inode, &k) < 0)
+	if (inode_key_of(KR(parent, d_inode), &k) < 0)
 		return 0;
 	dk.dev = k.dev;
 	dk.ino = k.ino;
 	if (mnt)
-		dk.mnt_id = bpf_core_field_exists(mnt->mnt_id_unique) ? mnt->mnt_id_unique : (__u64)mnt->mnt_id;
+		dk.mnt_id = bpf_core_field_exists(mnt->mnt_id_unique) ? KR(mnt, mnt_id_unique)
+								       : (__u64)KR(mnt, mnt_id);
 	v.gen = current_generation();
 	struct last_dir *last = last_dir_get();
 	if (last && last->gen == v.gen && last->key.dev == dk.dev && last->key.ino == dk.ino &&
@@ -639,7 +743,7 @@ static __always_inline int dentry_protected_hit(struct dentry *dp, struct vfsmou
 		return cached->protected_dir;
 	}
 	c.d = parent;
-	bpf_loop(MAX_DEPTH, protected_step, &c, 0);
+	LOOP(MAX_DEPTH, protected_step, &c);
 	v.protected_dir = c.found;
 	bpf_map_update_elem(&dir_cache, &dk, &v, BPF_ANY);
 	last_dir_set(last, &dk, &v);
@@ -658,20 +762,20 @@ static long path_step(__u64 i, struct walk_ctx *c)
 	struct scratch *s = get_scratch();
 	struct dentry *d = kcast(c->d, dentry);
 	struct mount *mnt = c->mnt ? kcast(c->mnt, mount) : NULL;
-	struct dentry *parent = d->d_parent;
-	int crossing = mnt && d == mnt->mnt.mnt_root;
+	struct dentry *parent = KR(d, d_parent);
+	int crossing = mnt && d == KR(mnt, mnt.mnt_root);
 	__u32 len, pos;
 
 	if (!s)
 		return 1;
 	if (!crossing && parent != d && parent) {
-		len = d->d_name.len & (NAME_BUF - 1);
+		len = KR(d, d_name.len) & (NAME_BUF - 1);
 		if (len + 1 > c->pos) {
 			c->trunc = 1;
 			return 1;
 		}
 		pos = c->pos - len;
-		bpf_probe_read_kernel(&s->path[pos & (PATH_BUF - 1)], len, d->d_name.name);
+		bpf_probe_read_kernel(&s->path[pos & (PATH_BUF - 1)], len, KR(d, d_name.name));
 		pos -= 1;
 		s->path[pos & (PATH_BUF - 1)] = '/';
 		c->pos = pos;
@@ -682,6 +786,8 @@ static long path_step(__u64 i, struct walk_ctx *c)
 	}
 	return 0;
 }
+
+LOOP_BODY(path_step, struct walk_ctx)
 
 /*
  * Build the absolute path of (dentry, mnt) at the end of s->path, like
@@ -694,7 +800,7 @@ static __always_inline __u32 build_path(struct scratch *s, struct dentry *dentry
 	struct walk_ctx c = {.d = dentry, .mnt = real_mount(vfsmnt), .pos = PATH_BUF};
 
 	s->path[PATH_BUF & (2 * PATH_BUF - 1)] = 0;
-	bpf_loop(MAX_DEPTH, path_step, &c, 0);
+	LOOP(MAX_DEPTH, path_step, &c);
 	if (c.trunc || !c.done)
 		*trunc = 1;
 	if (c.pos >= PATH_BUF) {
@@ -723,6 +829,8 @@ static __always_inline __u32 copy_built_path(struct scratch *s, __u32 pos, char 
  * the entry is made, so a reader that would find the entry sees the bit. */
 static __always_inline void proc_present_set(__u32 tgid)
 {
+	if (!BITMAP_FILTERS)
+		return;
 	__u64 *word = bitmap_word(&proc_present, tgid);
 
 	if (word)
@@ -733,6 +841,8 @@ static __always_inline void proc_present_set(__u32 tgid)
  * reused yet (the task is not reaped), so no new entry races the clear. */
 static __always_inline void proc_present_clear(__u32 tgid)
 {
+	if (!BITMAP_FILTERS)
+		return;
 	__u64 *word = bitmap_word(&proc_present, tgid);
 
 	if (word)
@@ -741,10 +851,12 @@ static __always_inline void proc_present_clear(__u32 tgid)
 
 static __always_inline struct proc_state *proc_state_get(__u32 tgid)
 {
-	__u64 *word = bitmap_word(&proc_present, tgid);
+	if (BITMAP_FILTERS) {
+		__u64 *word = bitmap_word(&proc_present, tgid);
 
-	if (word && !((*word >> (tgid & 63)) & 1))
-		return NULL;
+		if (word && !((*word >> (tgid & 63)) & 1))
+			return NULL;
+	}
 	return bpf_map_lookup_elem(&proc_states, &tgid);
 }
 
@@ -753,9 +865,12 @@ static __always_inline struct proc_state *proc_state_ensure(__u32 tgid)
 	struct proc_state *ps = proc_state_get(tgid);
 	if (ps)
 		return ps;
-	struct proc_state zero = {};
+	__u32 z = 0;
+	struct proc_state *zero = bpf_map_lookup_elem(&proc_state_zero, &z);
+	if (!zero)
+		return NULL;
 	proc_present_set(tgid);
-	if (bpf_map_update_elem(&proc_states, &tgid, &zero, BPF_NOEXIST) < 0 &&
+	if (bpf_map_update_elem(&proc_states, &tgid, zero, BPF_NOEXIST) < 0 &&
 	    !bpf_map_lookup_elem(&proc_states, &tgid)) {
 		stat_inc(STAT_PROC_STATE_FULL);
 		return NULL;
