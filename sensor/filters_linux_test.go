@@ -18,6 +18,9 @@ import (
 func TestInodeFilterMatchesKernel(t *testing.T) {
 	dir := t.TempDir()
 	h := startSensor(t, dir)
+	if !h.featureOn("bitmap_filters") {
+		t.Skipf("the %s object has no bitmap filters", h.s.Object())
+	}
 	file := filepath.Join(dir, "new.csv")
 	run(t, dir, "sh", "-c", `echo x > "$0"`, file)
 	h.WaitFor("open of the new protected file", func(ev *event.Event) bool {
@@ -62,6 +65,9 @@ func TestInodeFilterMatchesKernel(t *testing.T) {
 func TestProcPresentFollowsProcState(t *testing.T) {
 	dir, file := protectedDir(t)
 	h := startSensor(t, dir)
+	if !h.featureOn("bitmap_filters") {
+		t.Skipf("the %s object has no bitmap filters", h.s.Object())
+	}
 	out := filepath.Join(t.TempDir(), "copy.txt")
 	cmd := exec.Command("sh", "-c", `read x < "$0"; read y; echo copied > "$1"`, file, out)
 	stdin, err := cmd.StdinPipe()

@@ -59,6 +59,17 @@ func startSensorWith(t *testing.T, cfg Config, protect ...string) *harness {
 	return &harness{Live: live, s: s}
 }
 
+// featureOn reports whether the loaded object has the named feature (the
+// portable object lacks a few: Sensor.Features).
+func (h *harness) featureOn(name string) bool {
+	for _, f := range h.s.Features() {
+		if f.Name == name {
+			return f.Enabled
+		}
+	}
+	return false
+}
+
 // run starts a real program and returns its pid after it exited
 // successfully.
 func run(t *testing.T, dir string, name string, args ...string) int {
