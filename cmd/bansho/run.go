@@ -183,6 +183,17 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 	for i, m := range s.MissingHooks() {
 		details[fmt.Sprintf("missing_hook_%d", i)] = m
 	}
+	details["kernel_object"] = string(s.Object())
+	for _, f := range s.Features() {
+		v := "on"
+		if !f.Enabled {
+			v = "off: " + f.Reason
+			if f.Lost != "" {
+				v += "; not reported: " + f.Lost
+			}
+		}
+		details["feature_"+f.Name] = v
+	}
 	events := make(chan *event.Event, scfg.QueueSize)
 	if err := o.attach(s, p, events); err != nil {
 		return err
@@ -232,7 +243,14 @@ func run(parent context.Context, cfg *config.Config, cfgFile string) error {
 		}
 		st.DropsTotal += p.OutputLost()
 		st.Counters["self_programs_detached"] = o.detachedNow()
-		p.Emit(healthEvent(clock, st, p, time.Since(started)))
+		ev := healthEvent(clock, st, p, time.Since(started))
+		ev.Health.KernelObject = string(s.Object())
+		for _, f := range s.Features() {
+			if !f.Enabled {
+				ev.Health.FeaturesOff = append(ev.Health.FeaturesOff, f.Name)
+			}
+		}
+		p.Emit(ev)
 	}
 	tick := time.NewTicker(cfg.Health.Interval)
 	defer tick.Stop()

@@ -218,6 +218,8 @@ type Health struct {
 	Counters     map[string]uint64 // other kernel-side counters
 	OutputErrors uint64
 	Uptime       time.Duration
+	KernelObject string   // the kernel object loaded: default or portable
+	FeaturesOff  []string // kernel-side features this kernel does not give
 }
 
 // Content is what the content detector found in the data of an event:

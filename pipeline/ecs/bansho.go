@@ -163,6 +163,12 @@ func health(o *obj, h *event.Health) {
 	o.uint("output_errors", h.OutputErrors)
 	o.key("uptime_seconds")
 	o.b = strconv.AppendFloat(o.b, h.Uptime.Round(time.Millisecond).Seconds(), 'f', -1, 64)
+	if h.KernelObject != "" {
+		o.section("kernel")
+		o.str("object", h.KernelObject)
+		o.strs("features_off", h.FeaturesOff)
+		o.close()
+	}
 	o.close()
 }
 

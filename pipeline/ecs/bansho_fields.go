@@ -76,6 +76,8 @@ var BanshoFields = map[string]string{
 	"bansho.health.counters.*":      "long",
 	"bansho.health.output_errors":   "long",
 	"bansho.health.uptime_seconds":  "double",
+	"bansho.health.kernel.object":       "keyword",
+	"bansho.health.kernel.features_off": "keyword",
 
 	"bansho.state.version": "keyword",
 	"bansho.state.details": "flattened",
