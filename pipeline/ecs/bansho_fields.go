@@ -70,12 +70,12 @@ var BanshoFields = map[string]string{
 	"bansho.content.sampled_bytes":                "long",
 	"bansho.content.truncated":                    "boolean",
 
-	"bansho.health.events.received": "long",
-	"bansho.health.events.emitted":  "long",
-	"bansho.health.drops.*":         "long",
-	"bansho.health.counters.*":      "long",
-	"bansho.health.output_errors":   "long",
-	"bansho.health.uptime_seconds":  "double",
+	"bansho.health.events.received":     "long",
+	"bansho.health.events.emitted":      "long",
+	"bansho.health.drops.*":             "long",
+	"bansho.health.counters.*":          "long",
+	"bansho.health.output_errors":       "long",
+	"bansho.health.uptime_seconds":      "double",
 	"bansho.health.kernel.object":       "keyword",
 	"bansho.health.kernel.features_off": "keyword",
 
