@@ -17,10 +17,12 @@ build:
 # Regenerate the committed bpf2go output from bpf/*.c (needs clang).
 generate:
 	cd sensor && $(GO) generate ./...
+	cd pipeline/proctree && $(GO) generate ./...
 
 # Fail when the committed bpf2go output does not match the sources.
 check-generated: generate
-	@git diff --exit-code --stat -- sensor/bansho_bpfel.go sensor/bansho_bpfel.o || \
+	@git diff --exit-code --stat -- sensor/bansho_bpfel.go sensor/bansho_bpfel.o \
+		pipeline/proctree/iter_bpfel.go pipeline/proctree/iter_bpfel.o || \
 		{ echo "committed bpf2go output is stale: run 'make generate' and commit it" >&2; exit 1; }
 
 # The whole suite: unit tests, the kernel tests (as root, never skipped:
