@@ -21,9 +21,11 @@ generate:
 
 # Fail when the committed bpf2go output does not match the sources.
 check-generated: generate
-	@git diff --exit-code --stat -- sensor/bansho_bpfel.go sensor/bansho_bpfel.o \
-		pipeline/proctree/iter_bpfel.go pipeline/proctree/iter_bpfel.o || \
+	@git diff --exit-code --stat -- 'sensor/*_bpfel.go' 'sensor/*_bpfel.o' \
+		'pipeline/proctree/*_bpfel.go' 'pipeline/proctree/*_bpfel.o' || \
 		{ echo "committed bpf2go output is stale: run 'make generate' and commit it" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- 'sensor/*_bpfel.*' 'pipeline/proctree/*_bpfel.*')" || \
+		{ echo "bpf2go output not committed: $$(git status --porcelain -- 'sensor/*_bpfel.*' 'pipeline/proctree/*_bpfel.*')" >&2; exit 1; }
 
 # The whole suite: unit tests, the kernel tests (as root, never skipped:
 # BANSHO_REQUIRE_BPF=1) and the staleness check of the generated objects.
