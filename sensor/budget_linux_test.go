@@ -187,13 +187,6 @@ func TestVerifierStatsParse(t *testing.T) {
 	}
 }
 
-func kernelRelease() string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(b))
-}
 
 // TestFeaturesAndTailCalls checks, on whatever kernel runs it, that the
 // object the loader picks is the one the kernel's kfuncs call for, that

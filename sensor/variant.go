@@ -4,7 +4,9 @@ package sensor
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -126,4 +128,44 @@ func tracepointArgs(kernel *btf.Spec, tp string) int {
 		return -1
 	}
 	return len(proto.Params) - 1 // the first is the tracepoint's private data
+}
+
+// ProbeReport is what Probe found on this kernel.
+type ProbeReport struct {
+	Kernel   string    `json:"kernel"`
+	Object   Object    `json:"object"`
+	Programs int       `json:"programs"`
+	Features []Feature `json:"features"`
+}
+
+// Probe loads and attaches the kernel programs as the sensor would (over
+// an empty temporary protected directory), reports what this kernel
+// gives, and unloads them. A trial load is the only exact answer: what
+// the verifier accepts depends on the kernel's build, not its version.
+func Probe(log *slog.Logger) (ProbeReport, error) {
+	rep := ProbeReport{Kernel: kernelRelease()}
+	dir, err := os.MkdirTemp("", "bansho-probe")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := DefaultConfig()
+	cfg.ProtectPaths = []string{dir}
+	s, err := New(cfg, log)
+	if err != nil {
+		return rep, err
+	}
+	defer s.Close()
+	rep.Object = s.Object()
+	rep.Programs = len(s.coll.Programs)
+	rep.Features = s.Features()
+	return rep, nil
+}
+
+func kernelRelease() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -196,3 +196,41 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %q %v", out, err)
 	}
 }
+
+// probe loads the programs on the kernel that runs the test and reports
+// the object and the features; the JSON and the table agree.
+func TestProbe(t *testing.T) {
+	testutil.RequireBPF(t)
+	out, err := exec.Command(binary, "probe", "--json").Output()
+	if err != nil {
+		t.Fatalf("probe --json: %v", err)
+	}
+	var rep struct {
+		Kernel   string `json:"kernel"`
+		Object   string `json:"object"`
+		Programs int    `json:"programs"`
+		Features []struct {
+			Name    string `json:"name"`
+			Enabled bool   `json:"enabled"`
+			Reason  string `json:"reason"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("probe --json: %v\n%s", err, out)
+	}
+	if rep.Object != "default" && rep.Object != "portable" || rep.Programs < 10 || len(rep.Features) == 0 {
+		t.Fatalf("probe report: %+v", rep)
+	}
+	for _, f := range rep.Features {
+		if !f.Enabled && f.Reason == "" {
+			t.Errorf("feature %s off without a reason", f.Name)
+		}
+	}
+	table, err := exec.Command(binary, "probe").Output()
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if !strings.Contains(string(table), "object  "+rep.Object) || !strings.Contains(string(table), rep.Features[0].Name) {
+		t.Errorf("probe table does not match its JSON:\n%s", table)
+	}
+}

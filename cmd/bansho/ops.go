@@ -127,6 +127,13 @@ func (o *ops) attach(s *sensor.Sensor, p *pipeline.Pipeline, queue chan *event.E
 	if err != nil {
 		return err
 	}
+	enabled := map[string]bool{}
+	for _, f := range s.Features() {
+		enabled[f.Name] = f.Enabled
+	}
+	if err := o.srv.Register(metrics.KernelFeatures(string(s.Object()), enabled)); err != nil {
+		return err
+	}
 	o.health.Loop("reader", 0, s.LastTurn)
 	o.health.Loop("pipeline", 0, p.LastTurn)
 	o.health.Loop("health", o.cfg.Health.Interval, func() time.Time {

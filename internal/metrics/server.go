@@ -102,6 +102,43 @@ func (s *Server) Close(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
+// KernelFeatures is bansho_kernel_feature{feature} 1 or 0 for each
+// kernel-side feature (what this kernel gives), and
+// bansho_kernel_object{object} 1 for the object loaded: an alert on a
+// feature at 0 finds the hosts whose kernels report less.
+func KernelFeatures(object string, enabled map[string]bool) prometheus.Collector {
+	obj := prometheus.NewGauge(prometheus.GaugeOpts{Name: "bansho_kernel_object",
+		Help:        "Always 1; the label names the kernel object loaded (default, or portable for kernels before 6.2).",
+		ConstLabels: prometheus.Labels{"object": object}})
+	obj.Set(1)
+	feat := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bansho_kernel_feature",
+		Help: "1 when this kernel gives the kernel-side feature, 0 when it is off (the sensor-started document says why)."},
+		[]string{"feature"})
+	for name, on := range enabled {
+		v := 0.0
+		if on {
+			v = 1
+		}
+		feat.WithLabelValues(name).Set(v)
+	}
+	return multiCollector{obj, feat}
+}
+
+// multiCollector registers several collectors as one.
+type multiCollector []prometheus.Collector
+
+func (cs multiCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+func (cs multiCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
+}
+
 // BuildInfo is bansho_build_info{version, goversion} 1, the usual way to
 // see which version runs where.
 func BuildInfo(version string) prometheus.Collector {
