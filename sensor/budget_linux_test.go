@@ -187,7 +187,6 @@ func TestVerifierStatsParse(t *testing.T) {
 	}
 }
 
-
 // TestFeaturesAndTailCalls checks, on whatever kernel runs it, that the
 // object the loader picks is the one the kernel's kfuncs call for, that
 // every feature that is off says why, and that the sys_exit dispatcher's
