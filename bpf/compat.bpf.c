@@ -100,7 +100,7 @@
 /*
  * The native number of an ia32 call bansho reports, or -1. The calls that
  * need their arguments reshaped (split 64-bit values, 16-bit ids,
- * socketcall) are mapped here too, for ctime_hit, which only needs to know
+ * socketcall) are mapped here too, for ns_hit, which only needs to know
  * which call is in flight; compat_args reshapes them.
  */
 static __always_inline long compat_to_native(long nr32)

@@ -1023,32 +1023,51 @@ static __always_inline struct dentry *inode_alias(struct inode *inode)
 }
 
 /*
- * Called for every inode whose ctime changes. Inside one of the namespace
+ * The user registers of the current task's syscall. bpf_task_pt_regs came
+ * in 5.15; before, they are at the top of the task's kernel stack
+ * (x86_64: THREAD_SIZE is 16 KiB on kernels built without KASAN, which
+ * distribution kernels are).
+ */
+#define X86_THREAD_SIZE 16384
+static __always_inline struct pt_regs *current_regs(void)
+{
+#ifdef BANSHO_PORTABLE
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+		struct task_struct *task = current_task();
+		return (struct pt_regs *)(KR(task, stack) + X86_THREAD_SIZE) - 1;
+	}
+#endif
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/*
+ * Called for every inode a namespace or attribute change touches: from the
+ * ctime tracepoints (6.13 on), or from fentry on the security_inode_*
+ * hooks where those are missing (ns.bpf.c). Inside one of the namespace
  * syscalls, note whether a protected inode was touched.
  */
-static __always_inline void ctime_hit(struct inode *inode)
+SUBPROG int ns_hit(struct inode *inode)
 {
-	/* The ctime tracepoints exist from 6.13 on, where both helpers do
-	 * (in the portable object too): on older kernels the loader drops
-	 * these programs before they are verified. */
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct task_struct *task = current_task();
+	struct pt_regs *regs = current_regs();
 	long nr = KR(regs, orig_ax);
 	struct inode_key k = {};
 	int prot;
 
+	if (!inode)
+		return 0;
 	if (KR(task, thread_info.status) & TS_COMPAT)
 		nr = compat_to_native(nr); /* an ia32 number: see compat.bpf.c */
 	if (!is_ns_syscall(nr))
-		return;
+		return 0;
 	if (KR(task, flags) & 0x00200000 /* PF_KTHREAD */)
-		return;
+		return 0;
 	if (self_tgid && KR(task, tgid) == self_tgid)
-		return;
+		return 0;
 	if (is_rename(nr))
 		rename_shape_count(task, inode);
 	if (inode_key_of(inode, &k) < 0)
-		return;
+		return 0;
 	__u32 *known = prot_inode_lookup(inode, &k);
 	prot = known ? guard_kind(*known) : 0;
 	if (!prot) {
@@ -1057,7 +1076,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 			prot = dentry_protected(d, NULL);
 	}
 	if (!prot)
-		return;
+		return 0;
 
 	__u32 imode = BPF_CORE_READ(inode, i_mode);
 	/* Protected data stays protected wherever it is moved or linked to. */
@@ -1080,7 +1099,7 @@ static __always_inline void ctime_hit(struct inode *inode)
 		}
 		in->kind |= prot;
 		in->hits++;
-		return;
+		return 0;
 	}
 	struct inflight n = {
 		.dev = k.dev,
@@ -1093,25 +1112,26 @@ static __always_inline void ctime_hit(struct inode *inode)
 	};
 	if (bpf_map_update_elem(&inflight, &tid, &n, BPF_ANY) < 0)
 		stat_inc(STAT_INFLIGHT_FULL);
+	return 0;
 }
 
 SEC("tp_btf/inode_set_ctime_to_ts")
 int BPF_PROG(on_ctime_set, struct inode *inode, struct timespec64 *ts)
 {
-	ctime_hit(inode);
+	ns_hit(inode);
 	return 0;
 }
 
 SEC("tp_btf/ctime_ns_xchg")
 int BPF_PROG(on_ctime_xchg, struct inode *inode, u32 old, u32 new, u32 cur)
 {
-	ctime_hit(inode);
+	ns_hit(inode);
 	return 0;
 }
 
 SEC("tp_btf/ctime_xchg_skip")
 int BPF_PROG(on_ctime_skip, struct inode *inode, struct timespec64 *ctime)
 {
-	ctime_hit(inode);
+	ns_hit(inode);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "net.bpf.c"
 #include "tls.bpf.c"
 #include "self.bpf.c"
+#include "ns.bpf.c"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -226,29 +226,37 @@ type banshoSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type banshoProgramSpecs struct {
-	OnCtimeSet     *ebpf.ProgramSpec `ebpf:"on_ctime_set"`
-	OnCtimeSkip    *ebpf.ProgramSpec `ebpf:"on_ctime_skip"`
-	OnCtimeXchg    *ebpf.ProgramSpec `ebpf:"on_ctime_xchg"`
-	OnExec         *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit         *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnExitGroup    *ebpf.ProgramSpec `ebpf:"on_exit_group"`
-	OnFork         *ebpf.ProgramSpec `ebpf:"on_fork"`
-	OnSignal       *ebpf.ProgramSpec `ebpf:"on_signal"`
-	OnSslWrite     *ebpf.ProgramSpec `ebpf:"on_ssl_write"`
-	OnSysExit      *ebpf.ProgramSpec `ebpf:"on_sys_exit"`
-	SysAccept      *ebpf.ProgramSpec `ebpf:"sys_accept"`
-	SysClose       *ebpf.ProgramSpec `ebpf:"sys_close"`
-	SysConnect     *ebpf.ProgramSpec `ebpf:"sys_connect"`
-	SysDup         *ebpf.ProgramSpec `ebpf:"sys_dup"`
-	SysFdAttr      *ebpf.ProgramSpec `ebpf:"sys_fd_attr"`
-	SysNs          *ebpf.ProgramSpec `ebpf:"sys_ns"`
-	SysOpen        *ebpf.ProgramSpec `ebpf:"sys_open"`
-	SysOpenRefused *ebpf.ProgramSpec `ebpf:"sys_open_refused"`
-	SysPtrace      *ebpf.ProgramSpec `ebpf:"sys_ptrace"`
-	SysRead        *ebpf.ProgramSpec `ebpf:"sys_read"`
-	SysSelfOpen    *ebpf.ProgramSpec `ebpf:"sys_self_open"`
-	SysSend        *ebpf.ProgramSpec `ebpf:"sys_send"`
-	SysWrite       *ebpf.ProgramSpec `ebpf:"sys_write"`
+	OnCtimeSet       *ebpf.ProgramSpec `ebpf:"on_ctime_set"`
+	OnCtimeSkip      *ebpf.ProgramSpec `ebpf:"on_ctime_skip"`
+	OnCtimeXchg      *ebpf.ProgramSpec `ebpf:"on_ctime_xchg"`
+	OnExec           *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit           *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnExitGroup      *ebpf.ProgramSpec `ebpf:"on_exit_group"`
+	OnFork           *ebpf.ProgramSpec `ebpf:"on_fork"`
+	OnNsLink         *ebpf.ProgramSpec `ebpf:"on_ns_link"`
+	OnNsMkdir        *ebpf.ProgramSpec `ebpf:"on_ns_mkdir"`
+	OnNsRename       *ebpf.ProgramSpec `ebpf:"on_ns_rename"`
+	OnNsRmdir        *ebpf.ProgramSpec `ebpf:"on_ns_rmdir"`
+	OnNsSetattr      *ebpf.ProgramSpec `ebpf:"on_ns_setattr"`
+	OnNsSetattrIdmap *ebpf.ProgramSpec `ebpf:"on_ns_setattr_idmap"`
+	OnNsSymlink      *ebpf.ProgramSpec `ebpf:"on_ns_symlink"`
+	OnNsUnlink       *ebpf.ProgramSpec `ebpf:"on_ns_unlink"`
+	OnSignal         *ebpf.ProgramSpec `ebpf:"on_signal"`
+	OnSslWrite       *ebpf.ProgramSpec `ebpf:"on_ssl_write"`
+	OnSysExit        *ebpf.ProgramSpec `ebpf:"on_sys_exit"`
+	SysAccept        *ebpf.ProgramSpec `ebpf:"sys_accept"`
+	SysClose         *ebpf.ProgramSpec `ebpf:"sys_close"`
+	SysConnect       *ebpf.ProgramSpec `ebpf:"sys_connect"`
+	SysDup           *ebpf.ProgramSpec `ebpf:"sys_dup"`
+	SysFdAttr        *ebpf.ProgramSpec `ebpf:"sys_fd_attr"`
+	SysNs            *ebpf.ProgramSpec `ebpf:"sys_ns"`
+	SysOpen          *ebpf.ProgramSpec `ebpf:"sys_open"`
+	SysOpenRefused   *ebpf.ProgramSpec `ebpf:"sys_open_refused"`
+	SysPtrace        *ebpf.ProgramSpec `ebpf:"sys_ptrace"`
+	SysRead          *ebpf.ProgramSpec `ebpf:"sys_read"`
+	SysSelfOpen      *ebpf.ProgramSpec `ebpf:"sys_self_open"`
+	SysSend          *ebpf.ProgramSpec `ebpf:"sys_send"`
+	SysWrite         *ebpf.ProgramSpec `ebpf:"sys_write"`
 }
 
 // banshoMapSpecs contains maps before they are loaded into the kernel.
@@ -411,29 +419,37 @@ type banshoVariables struct {
 //
 // It can be passed to loadBanshoObjects or ebpf.CollectionSpec.LoadAndAssign.
 type banshoPrograms struct {
-	OnCtimeSet     *ebpf.Program `ebpf:"on_ctime_set"`
-	OnCtimeSkip    *ebpf.Program `ebpf:"on_ctime_skip"`
-	OnCtimeXchg    *ebpf.Program `ebpf:"on_ctime_xchg"`
-	OnExec         *ebpf.Program `ebpf:"on_exec"`
-	OnExit         *ebpf.Program `ebpf:"on_exit"`
-	OnExitGroup    *ebpf.Program `ebpf:"on_exit_group"`
-	OnFork         *ebpf.Program `ebpf:"on_fork"`
-	OnSignal       *ebpf.Program `ebpf:"on_signal"`
-	OnSslWrite     *ebpf.Program `ebpf:"on_ssl_write"`
-	OnSysExit      *ebpf.Program `ebpf:"on_sys_exit"`
-	SysAccept      *ebpf.Program `ebpf:"sys_accept"`
-	SysClose       *ebpf.Program `ebpf:"sys_close"`
-	SysConnect     *ebpf.Program `ebpf:"sys_connect"`
-	SysDup         *ebpf.Program `ebpf:"sys_dup"`
-	SysFdAttr      *ebpf.Program `ebpf:"sys_fd_attr"`
-	SysNs          *ebpf.Program `ebpf:"sys_ns"`
-	SysOpen        *ebpf.Program `ebpf:"sys_open"`
-	SysOpenRefused *ebpf.Program `ebpf:"sys_open_refused"`
-	SysPtrace      *ebpf.Program `ebpf:"sys_ptrace"`
-	SysRead        *ebpf.Program `ebpf:"sys_read"`
-	SysSelfOpen    *ebpf.Program `ebpf:"sys_self_open"`
-	SysSend        *ebpf.Program `ebpf:"sys_send"`
-	SysWrite       *ebpf.Program `ebpf:"sys_write"`
+	OnCtimeSet       *ebpf.Program `ebpf:"on_ctime_set"`
+	OnCtimeSkip      *ebpf.Program `ebpf:"on_ctime_skip"`
+	OnCtimeXchg      *ebpf.Program `ebpf:"on_ctime_xchg"`
+	OnExec           *ebpf.Program `ebpf:"on_exec"`
+	OnExit           *ebpf.Program `ebpf:"on_exit"`
+	OnExitGroup      *ebpf.Program `ebpf:"on_exit_group"`
+	OnFork           *ebpf.Program `ebpf:"on_fork"`
+	OnNsLink         *ebpf.Program `ebpf:"on_ns_link"`
+	OnNsMkdir        *ebpf.Program `ebpf:"on_ns_mkdir"`
+	OnNsRename       *ebpf.Program `ebpf:"on_ns_rename"`
+	OnNsRmdir        *ebpf.Program `ebpf:"on_ns_rmdir"`
+	OnNsSetattr      *ebpf.Program `ebpf:"on_ns_setattr"`
+	OnNsSetattrIdmap *ebpf.Program `ebpf:"on_ns_setattr_idmap"`
+	OnNsSymlink      *ebpf.Program `ebpf:"on_ns_symlink"`
+	OnNsUnlink       *ebpf.Program `ebpf:"on_ns_unlink"`
+	OnSignal         *ebpf.Program `ebpf:"on_signal"`
+	OnSslWrite       *ebpf.Program `ebpf:"on_ssl_write"`
+	OnSysExit        *ebpf.Program `ebpf:"on_sys_exit"`
+	SysAccept        *ebpf.Program `ebpf:"sys_accept"`
+	SysClose         *ebpf.Program `ebpf:"sys_close"`
+	SysConnect       *ebpf.Program `ebpf:"sys_connect"`
+	SysDup           *ebpf.Program `ebpf:"sys_dup"`
+	SysFdAttr        *ebpf.Program `ebpf:"sys_fd_attr"`
+	SysNs            *ebpf.Program `ebpf:"sys_ns"`
+	SysOpen          *ebpf.Program `ebpf:"sys_open"`
+	SysOpenRefused   *ebpf.Program `ebpf:"sys_open_refused"`
+	SysPtrace        *ebpf.Program `ebpf:"sys_ptrace"`
+	SysRead          *ebpf.Program `ebpf:"sys_read"`
+	SysSelfOpen      *ebpf.Program `ebpf:"sys_self_open"`
+	SysSend          *ebpf.Program `ebpf:"sys_send"`
+	SysWrite         *ebpf.Program `ebpf:"sys_write"`
 }
 
 func (p *banshoPrograms) Close() error {
@@ -445,6 +461,14 @@ func (p *banshoPrograms) Close() error {
 		p.OnExit,
 		p.OnExitGroup,
 		p.OnFork,
+		p.OnNsLink,
+		p.OnNsMkdir,
+		p.OnNsRename,
+		p.OnNsRmdir,
+		p.OnNsSetattr,
+		p.OnNsSetattrIdmap,
+		p.OnNsSymlink,
+		p.OnNsUnlink,
 		p.OnSignal,
 		p.OnSslWrite,
 		p.OnSysExit,

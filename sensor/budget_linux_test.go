@@ -224,3 +224,37 @@ func TestFeaturesAndTailCalls(t *testing.T) {
 		t.Fatalf("%d sys_exit tail calls failed", n)
 	}
 }
+
+// Where fentry is refused (this host's kernel build refuses it), forcing
+// the fentry path-change hooks costs that feature only: the sensor starts,
+// says why path_changes is off, and still reports opens.
+func TestPathHooksRefusedIsNotFatal(t *testing.T) {
+	testutil.RequireBPF(t)
+	t.Setenv(NSHooksEnv, "fentry")
+	dir, file := protectedDir(t)
+	h := startSensor(t, dir)
+	var path Feature
+	for _, f := range h.s.Features() {
+		if f.Name == "path_changes" {
+			path = f
+		}
+	}
+	if path.Name == "" {
+		t.Fatalf("no path_changes feature in %v", h.s.Features())
+	}
+	if !path.Enabled && (!strings.Contains(path.Reason, "fentry") || path.Lost == "") {
+		t.Errorf("path_changes off without saying why or what is lost: %+v", path)
+	}
+	t.Logf("path_changes with fentry forced: %s", path)
+	run(t, dir, "cat", file)
+	h.WaitFor("open of the protected file", func(ev *event.Event) bool {
+		return ev.Op == event.OpFileOpen && ev.File != nil && ev.File.Path == file
+	})
+	if path.Enabled {
+		// A kernel that allows fentry: a rename by path is reported.
+		pid := run(t, dir, "mv", file, file+".moved")
+		h.WaitFor("rename of the protected file", func(ev *event.Event) bool {
+			return ev.Op == event.OpFileNS && int(ev.Proc.PID) == pid && ev.File.Kind == event.NSRename
+		})
+	}
+}

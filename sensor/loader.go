@@ -25,6 +25,7 @@ type hook struct {
 	prog       string // program name in the object
 	tracepoint string // tp_btf target
 	optional   bool
+	ctime      bool   // one of the ctime tracepoints: the path_changes feature
 	lost       string // what goes unreported when an optional hook is missing
 }
 
@@ -37,11 +38,11 @@ var hooks = []hook{
 	{prog: "on_exit", tracepoint: "sched_process_exit"},
 	{prog: "on_exit_group", tracepoint: "sched_process_exit"},
 	{prog: "on_sys_exit", tracepoint: "sys_exit"},
-	{prog: "on_ctime_set", tracepoint: "inode_set_ctime_to_ts", optional: true,
+	{prog: "on_ctime_set", tracepoint: "inode_set_ctime_to_ts", optional: true, ctime: true,
 		lost: "rename, unlink, link, chmod, chown and truncate by path on file systems without multigrain timestamps"},
-	{prog: "on_ctime_xchg", tracepoint: "ctime_ns_xchg", optional: true,
+	{prog: "on_ctime_xchg", tracepoint: "ctime_ns_xchg", optional: true, ctime: true,
 		lost: "rename, unlink, link, chmod, chown and truncate by path on multigrain file systems (ext4, xfs, btrfs, tmpfs)"},
-	{prog: "on_ctime_skip", tracepoint: "ctime_xchg_skip", optional: true,
+	{prog: "on_ctime_skip", tracepoint: "ctime_xchg_skip", optional: true, ctime: true,
 		lost: "namespace changes that leave a multigrain ctime unchanged"},
 	{prog: "on_signal", tracepoint: "signal_generate", optional: true,
 		lost: "signals sent to the sensor by other processes"},
@@ -62,6 +63,7 @@ type Sensor struct {
 	missing   []string // optional hooks not attached, with what is lost
 	object    Object
 	features  []Feature
+	nsColl    *ebpf.Collection // fentry path-change hooks, where used
 
 	probeMu sync.Mutex
 	inoBits inoFilter
@@ -124,7 +126,7 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 			continue
 		}
 		if tracepointArgs(kernel, h.tracepoint) >= 0 {
-			if h.optional {
+			if h.optional && !h.ctime {
 				s.features = append(s.features, Feature{Name: h.tracepoint, Enabled: true})
 			}
 			continue
@@ -134,8 +136,23 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		}
 		delete(spec.Programs, h.prog)
 		s.missing = append(s.missing, h.tracepoint+": "+h.lost)
-		s.features = append(s.features, Feature{Name: h.tracepoint, Reason: "the kernel has no tracepoint " + h.tracepoint, Lost: h.lost})
+		if !h.ctime {
+			s.features = append(s.features, Feature{Name: h.tracepoint, Reason: "the kernel has no tracepoint " + h.tracepoint, Lost: h.lost})
+		}
 	}
+	// Path changes come from the ctime tracepoints (6.13 on) or, before,
+	// from fentry on the security_inode_* hooks, loaded apart from the rest
+	// (nsHooks) so that a kernel refusing fentry costs only this feature.
+	useFentry := tracepointArgs(kernel, "ctime_ns_xchg") < 0 && tracepointArgs(kernel, "inode_set_ctime_to_ts") < 0
+	if os.Getenv(NSHooksEnv) == "fentry" {
+		useFentry = true
+		for _, h := range hooks {
+			if h.ctime {
+				delete(spec.Programs, h.prog)
+			}
+		}
+	}
+	nsSpec := splitNSHooks(spec, kernel, useFentry)
 
 	if err := setVars(spec, map[string]any{
 		"self_tgid":      uint32(os.Getpid()),
@@ -181,6 +198,7 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 		}
 		s.links = append(s.links, l)
 	}
+	s.features = append(s.features, s.attachNSHooks(nsSpec))
 	log.Info("kernel object loaded", "object", string(obj))
 	for _, f := range s.features {
 		if !f.Enabled {
@@ -392,6 +410,9 @@ func (s *Sensor) Close() error {
 		s.tls.close()
 	}
 	s.closeLinks()
+	if s.nsColl != nil {
+		s.nsColl.Close()
+	}
 	if s.coll != nil {
 		s.coll.Close()
 	}
