@@ -70,6 +70,7 @@ type Sensor struct {
 	rstats  ReaderStats
 
 	foldSummaries, foldHeadsMissing, foldHeadsDropped atomic.Uint64
+	foldSwept                                         atomic.Uint64 // summaries of windows userspace closed
 	tls                                               *tlsProbes
 }
 

@@ -189,6 +189,9 @@ func (r *recordReader) sweep(all bool) {
 			continue // gone already: the kernel reported it itself
 		}
 		if v.Count > 0 {
+			// A document that no ring buffer record carried: counted, so
+			// that received + swept accounts for every kernel event.
+			s.foldSwept.Add(1)
 			r.deliver(r.folds.summary(done[i], v, r.clock))
 		} else {
 			delete(r.folds.heads, headID{done[i].Tgid, v.HeadCpu, v.HeadKtime})
@@ -287,6 +290,7 @@ func (s *Sensor) Stats() (Stats, error) {
 		}
 	}
 	st.Counters["fold_summaries"] = s.foldSummaries.Load()
+	st.Counters["fold_swept"] = s.foldSwept.Load()
 	st.Counters["fold_heads_missing"] = s.foldHeadsMissing.Load()
 	st.Counters["fold_heads_dropped"] = s.foldHeadsDropped.Load()
 	st.Drops["queue_full"] = s.rstats.QueueFull.Load()
