@@ -12,6 +12,8 @@
 # each measurement starts clean and its lost events are its own):
 #   bare            nothing attached
 #   bansho          bansho run --config, protecting the bench's protected directory
+#   bansho-portable the same with the portable kernel object (BANSHO_BPF_OBJECT=portable):
+#                   what kernels before 6.2 get (not in the default list)
 #   auditd          auditd with -w PROTECTED -p rwa
 #   auditd-syscall  auditd with -a always,exit -S openat,write,execve,connect
 #   bpftrace        bpftrace printing one line per openat/write/connect/exec event to a file
@@ -106,8 +108,8 @@ for v in "${!option_of[@]}"; do
 done
 has() { local x=$1; shift; local y; for y in "$@"; do [[ $x == "$y" ]] && return 0; done; return 1; }
 for c in "${configs[@]}"; do
-	has "$c" bare bansho auditd auditd-syscall bpftrace ||
-		die "BENCH_CONFIGS: unknown configuration '$c' (known: bare bansho auditd auditd-syscall bpftrace)"
+	has "$c" bare bansho bansho-portable auditd auditd-syscall bpftrace ||
+		die "BENCH_CONFIGS: unknown configuration '$c' (known: bare bansho bansho-portable auditd auditd-syscall bpftrace)"
 done
 has bare "${configs[@]}" || die "BENCH_CONFIGS must include bare: ratios are relative to it"
 for w in "${workloads[@]}"; do
@@ -201,7 +203,7 @@ gcc -O2 -static -nostdlib -no-pie -o "$exec_prog" "$BENCH_DIR/true.c" || die "bu
 "$exec_prog" || die "$exec_prog does not exit 0"
 
 bansho_bin=
-if uses bansho; then
+if uses bansho || uses bansho-portable; then
 	BANSHO_BIN=${BANSHO_BIN:-${BANSHO:-}}
 	if [[ -n $BANSHO_BIN ]]; then
 		bansho_bin=$BANSHO_BIN
@@ -297,7 +299,7 @@ start_bare() { :; }
 stop_bare() { lost=-; seen=-; }
 
 start_bansho() {
-	local tag=$1
+	local tag=$1 object=${2:-}
 	sensor_out=$work/logs/bansho-$tag.jsonl
 	local cfg=$work/logs/bansho-$tag.yaml
 	cat >"$cfg" <<-EOF
@@ -311,7 +313,7 @@ start_bansho() {
 		    path: $sensor_out
 	EOF
 	# BANSHO_* variables override bansho's configuration; keep ours out of it.
-	env -u BANSHO_BIN -u BANSHO "$bansho_bin" run --config "$cfg" >"$work/logs/bansho-$tag.log" 2>&1 &
+	env -u BANSHO_BIN -u BANSHO ${object:+BANSHO_BPF_OBJECT=$object} "$bansho_bin" run --config "$cfg" >"$work/logs/bansho-$tag.log" 2>&1 &
 	sensor_pid=$!
 	wait_for "$sensor_out" '"sensor-started"' "$sensor_pid" "bansho ($work/logs/bansho-$tag.log)"
 }
@@ -326,6 +328,9 @@ stop_bansho() {
 	# The file output may have rotated: remove the backups too.
 	[[ ${BENCH_KEEP:-0} == 1 ]] || rm -f "$sensor_out" "$sensor_out".*
 }
+
+start_bansho-portable() { start_bansho "portable-$1" portable; }
+stop_bansho-portable() { stop_bansho; }
 
 # audit_check: is the audit subsystem ours to change? Prints why not.
 audit_check() {
@@ -557,7 +562,7 @@ cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 revision=$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 versions=()
-uses bansho && versions+=("$(timeout 10 "$bansho_bin" version 2>/dev/null | head -n 1 || true) (repo $revision)")
+{ uses bansho || uses bansho-portable; } && versions+=("$(timeout 10 "$bansho_bin" version 2>/dev/null | head -n 1 || true) (repo $revision)")
 uses_auditd && versions+=("auditd $(dpkg-query -W -f '${Version}' auditd 2>/dev/null || echo '?')")
 uses bpftrace && versions+=("$(bpftrace --version 2>/dev/null)")
 
