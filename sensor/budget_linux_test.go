@@ -29,11 +29,14 @@ const (
 var (
 	reProcessed  = regexp.MustCompile(`processed (\d+) insns`)
 	reStackDepth = regexp.MustCompile(`(?m)^stack depth ([0-9+]+)$`)
+	// From 7.0 the statistics list each subprogram on a line of its own.
+	reSubprog = regexp.MustCompile(`(?m)^subprog (\d+) \(\S+\) .*\bstack (\d+)$`)
 )
 
 // verifierStats reads what the verifier reports at LogLevelStats: the
 // instructions it processed and each subprogram's stack depth, in the
-// order of the subprograms in the program.
+// order of the subprograms in the program (one "stack depth a+b+c" line
+// before 7.0, a "subprog N (name) ... stack S" line each from 7.0).
 func verifierStats(text string) (insns int, depths []int, err error) {
 	m := reProcessed.FindStringSubmatch(text)
 	if m == nil {
@@ -42,7 +45,19 @@ func verifierStats(text string) (insns int, depths []int, err error) {
 	insns, _ = strconv.Atoi(m[1])
 	d := reStackDepth.FindStringSubmatch(text)
 	if d == nil {
-		return 0, nil, fmt.Errorf("no 'stack depth' in the verifier log")
+		for _, m := range reSubprog.FindAllStringSubmatch(text, -1) {
+			i, _ := strconv.Atoi(m[1])
+			n, _ := strconv.Atoi(m[2])
+			if i != len(depths) {
+				return 0, nil, fmt.Errorf("verifier log: subprog %d where %d was due", i, len(depths))
+			}
+			depths = append(depths, n)
+		}
+		if len(depths) > 0 {
+			return insns, depths, nil
+		}
+		lines := strings.Split(strings.TrimSpace(text), "\n")
+		return 0, nil, fmt.Errorf("no stack depths in the verifier log, which ends: %q", lines[max(0, len(lines)-4):])
 	}
 	for _, part := range strings.Split(d[1], "+") {
 		n, _ := strconv.Atoi(part)
@@ -184,6 +199,15 @@ func TestVerifierStatsParse(t *testing.T) {
 	}
 	if _, _, err := verifierStats("processed 5 insns\n"); err == nil {
 		t.Fatal("a log without stack depth was accepted")
+	}
+	// 7.0 and later (as 7.3 prints it).
+	log = "subprog 0 (on_ctime_set) static insns_self 150 insns_total 46529 stack 24\n" +
+		"subprog 1 (ns_hit) static insns_self 4783 insns_total 46379 stack 88\n" +
+		"subprog 2 (protected_step_body) global insns_self 141 insns_total 141 stack 40\n" +
+		"processed 46529 insns (limit 1000000) max_states_per_insn 20 total_states 1488 peak_states 374 mark_read 0\n"
+	insns, depths, err = verifierStats(log)
+	if err != nil || insns != 46529 || fmt.Sprint(depths) != "[24 88 40]" {
+		t.Fatalf("7.x log: got insns %d depths %v err %v, want 46529, [24 88 40]", insns, depths, err)
 	}
 }
 
