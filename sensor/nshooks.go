@@ -18,7 +18,7 @@ var nsHooks = []string{"on_ns_rename", "on_ns_link", "on_ns_unlink", "on_ns_rmdi
 	"on_ns_mkdir", "on_ns_symlink", "on_ns_setattr", "on_ns_setattr_idmap"}
 
 // NSHooksEnv=fentry makes the loader use the fentry hooks even where the
-// ctime tracepoints are (tests of the fallback).
+// ctime tracepoints are (tests of the fallback); =off never attaches them.
 const NSHooksEnv = "BANSHO_NS_HOOKS"
 
 const pathChangesLost = "rename, unlink, link, mkdir, rmdir, symlink, chmod, chown and truncate by path"
@@ -74,6 +74,9 @@ func setattrArgs(kernel *btf.Spec) int {
 func (s *Sensor) attachNSHooks(ns *ebpf.CollectionSpec) Feature {
 	f := Feature{Name: "path_changes", Enabled: true}
 	if ns == nil {
+		if s.coll.Programs["on_ctime_xchg"] == nil && s.coll.Programs["on_ctime_set"] == nil {
+			return Feature{Name: "path_changes", Reason: NSHooksEnv + "=off and no ctime tracepoints", Lost: pathChangesLost}
+		}
 		return f // the ctime tracepoints
 	}
 	err := s.loadNSHooks(ns)
