@@ -91,18 +91,24 @@ struct fork_copy_ctx {
 	struct proc_state *ps;
 };
 
+/* Does tgid's fd bitmap (in ps, its proc_state) list fd? In the portable
+ * object ps came through a loop's context slot as a number: looked up. */
+static __always_inline int fd_listed(struct proc_state *ps, __u32 tgid, __u32 fd)
+{
+#ifdef BANSHO_PORTABLE
+	ps = proc_state_get(tgid);
+#endif
+	__u64 *w = fd_word(ps, fd);
+
+	return w && (*w & (1ULL << (fd & 63)));
+}
+
 /* Copy the parent's fd_table entries to the child: fds are inherited. */
 static long fork_copy_fd(__u64 idx, struct fork_copy_ctx *c)
 {
 	__u32 fd = idx & (FD_BITS - 1);
-#ifdef BANSHO_PORTABLE
-	struct proc_state *ps = proc_state_get(c->parent); /* c->ps is a number here */
-#else
-	struct proc_state *ps = c->ps;
-#endif
 
-	__u64 *w = fd_word(ps, fd);
-	if (!w || !(*w & (1ULL << (fd & 63))))
+	if (!fd_listed(c->ps, c->parent, fd))
 		return 0;
 	struct fd_key k = {.tgid = c->parent, .fd = fd};
 	struct fd_info *info = bpf_map_lookup_elem(&fd_table, &k);
@@ -166,14 +172,8 @@ struct exit_clean_ctx {
 static long exit_clean_fd(__u64 idx, struct exit_clean_ctx *c)
 {
 	__u32 fd = idx & (FD_BITS - 1);
-#ifdef BANSHO_PORTABLE
-	struct proc_state *ps = proc_state_get(c->tgid); /* c->ps is a number here */
-#else
-	struct proc_state *ps = c->ps;
-#endif
 
-	__u64 *w = fd_word(ps, fd);
-	if (!w || !(*w & (1ULL << (fd & 63))))
+	if (!fd_listed(c->ps, c->tgid, fd))
 		return 0;
 	struct fd_key k = {.tgid = c->tgid, .fd = fd};
 	bpf_map_delete_elem(&fd_table, &k);

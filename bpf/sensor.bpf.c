@@ -250,25 +250,21 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			return 0;
 		fam = SF_SELF_OPEN;
 	} else {
+		/* The arguments are copied only for the calls handed on. */
 		fam = family_of(nr);
-		if (fam < 0) {
-			/* Mount changes alter what is above a directory. */
-			if (is_mount_syscall(nr) && ret >= 0)
-				bump_generation();
-			return 0;
+		c = fam < 0 ? NULL : this_call();
+		if (c) {
+			c->a.a0 = regs->di;
+			c->a.a1 = regs->si;
+			c->a.a2 = regs->dx;
+			c->a.a3 = regs->r10;
+			c->a.a4 = regs->r8;
+			c->a.a5 = regs->r9;
+			c->a.compat = 0;
 		}
-		c = this_call();
-		if (!c)
-			return 0;
-		c->a.a0 = regs->di;
-		c->a.a1 = regs->si;
-		c->a.a2 = regs->dx;
-		c->a.a3 = regs->r10;
-		c->a.a4 = regs->r8;
-		c->a.a5 = regs->r9;
-		c->a.compat = 0;
 	}
 	if (fam < 0) {
+		/* Mount changes alter what is above a directory. */
 		if (is_mount_syscall(nr) && ret >= 0)
 			bump_generation();
 		return 0;
