@@ -11,6 +11,7 @@
 #define NR_process_vm_writev 311
 #define NR_pidfd_getfd 438
 #define PID_FS_MAGIC 0x50494446 /* "PIDF": pidfds live on pidfs (6.9+) */
+#define ANON_INODE_FS_MAGIC 0x09041934 /* before 6.9 a pidfd is the anon inode "[pidfd]" */
 #define PROC_SUPER_MAGIC 0x9fa0
 #define PTRACE_ATTACH 16
 #define PTRACE_SEIZE 0x4206
@@ -171,6 +172,35 @@ static __always_inline void self_access(struct task_struct *cur, s32 pid, long n
 }
 
 /*
+ * The pid a pidfd refers to (pidfd_pid()), or 0 if f is not a pidfd: on
+ * pidfs (6.9 on) the inode holds it, before that the file of the anon
+ * inode "[pidfd]" does.
+ */
+static __always_inline s32 pidfd_pid_nr(struct file *f)
+{
+	char name[8] = {};
+	void *p;
+
+	if (!f)
+		return 0;
+	switch (KR(f, f_inode, i_sb, s_magic)) {
+	case PID_FS_MAGIC:
+		p = KR(f, f_inode, i_private);
+		break;
+	case ANON_INODE_FS_MAGIC:
+		if (bpf_probe_read_kernel(name, sizeof(name), KR(f, f_path.dentry, d_name.name)) < 0 ||
+		    name[0] != '[' || name[1] != 'p' || name[2] != 'i' || name[3] != 'd' || name[4] != 'f' ||
+		    name[5] != 'd' || name[6] != ']' || name[7] != 0)
+			return 0;
+		p = KR(f, private_data);
+		break;
+	default:
+		return 0;
+	}
+	return p ? pid_nr_of(kcast(p, pid)) : 0;
+}
+
+/*
  * ptrace(PTRACE_ATTACH/PTRACE_SEIZE), process_vm_readv/writev and
  * pidfd_getfd aimed at any thread of the sensor, whatever the result (a refused attempt is as
  * telling as a successful one). The pid is resolved in the initial pid
@@ -192,10 +222,7 @@ static __always_inline int handle_ptrace(const struct sc_args *a, long nr, long 
 	} else if (nr == NR_pidfd_getfd) {
 		/* pidfd_getfd(pidfd, targetfd, flags): copies one of the
 		 * target's descriptors out. The pidfs inode holds its pid. */
-		struct file *pf = fd_file(cur, a->a0);
-		if (!pf || KR(pf, f_inode, i_sb, s_magic) != PID_FS_MAGIC)
-			return 0;
-		pid = pid_nr_of(kcast(KR(pf, f_inode, i_private), pid)); /* pidfd_pid() */
+		pid = pidfd_pid_nr(fd_file(cur, a->a0));
 		request = a->a1; /* the target's fd */
 	} else {
 		pid = a->a0;
