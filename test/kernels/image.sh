@@ -128,6 +128,7 @@ cp -p /etc/ssh/moduli "$root/etc/ssh/" 2>/dev/null || true
 cp -p /etc/ssl/openssl.cnf "$root/etc/ssl/"
 add /usr/lib/ssl/openssl.cnf
 touch "$root/etc/environment"
+cp -pL /etc/os-release "$root/etc/os-release"
 mkdir -p "$root/etc/default" && touch "$root/etc/default/locale"
 add /usr/lib/x86_64-linux-gnu/libssl.so.3 # the TLS probes' target
 
