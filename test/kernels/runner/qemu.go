@@ -26,6 +26,9 @@ func runKernel(ctx context.Context, cfg *config, k kernel, initrd string) *kerne
 	// What the VM may take at most: its boot, every package's timeout plus
 	// the outer kill's grace, and the dmesg dump and power-off.
 	limit := cfg.bootTimeout + 60*time.Second
+	if cfg.probe {
+		limit += 360 * time.Second
+	}
 	for _, p := range cfg.packages {
 		limit += time.Duration(p.Timeout+40) * time.Second
 	}
@@ -99,6 +102,14 @@ func bootOnce(ctx context.Context, cfg *config, k kernel, vmlinuz, initrd, log s
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	lastPkg := ""
+	// A package that does not end within its timeout (its binary's own
+	// and the outer kill's are inside the VM) means the VM is stuck.
+	timeouts := map[string]int{}
+	for _, p := range cfg.packages {
+		timeouts[p.Name] = p.Timeout
+	}
+	var deadline time.Time
+	var oopsAt, grew time.Time
 	// scan reads what the VM wrote since the last look and notes markers.
 	scan := func() {
 		f, err := os.Open(log)
@@ -114,6 +125,7 @@ func bootOnce(ctx context.Context, cfg *config, k kernel, vmlinuz, initrd, log s
 				break
 			}
 			seen += int64(n)
+			grew = time.Now()
 			lines := strings.Split(partial+string(buf[:n]), "\n")
 			partial = lines[len(lines)-1]
 			for _, l := range lines[:len(lines)-1] {
@@ -125,11 +137,22 @@ func bootOnce(ctx context.Context, cfg *config, k kernel, vmlinuz, initrd, log s
 						res.toInit = time.Since(start)
 						logf("[%s] /init reached %.1f s after qemu started", k.Name, res.toInit.Seconds())
 					}
+				case strings.HasPrefix(l, "BKT probe-begin"):
+					lastPkg = "probe"
+					deadline = time.Now().Add(360 * time.Second)
+				case strings.HasPrefix(l, "BKT probe-end"):
+					logf("[%s] probe: exit %s", k.Name, field(l, "rc"))
+					deadline = time.Time{}
 				case strings.HasPrefix(l, "BKT begin "):
 					lastPkg = field(l, "pkg")
+					deadline = time.Now().Add(time.Duration(timeouts[lastPkg]+60) * time.Second)
 					logf("[%s] %s: running", k.Name, lastPkg)
 				case strings.HasPrefix(l, "BKT end "):
 					logf("[%s] %s: exit %s", k.Name, field(l, "pkg"), field(l, "rc"))
+					deadline = time.Time{}
+				case reOops.MatchString(l) && reStamp.MatchString(l) && oopsAt.IsZero():
+					oopsAt = time.Now()
+					logf("[%s] kernel: %s", k.Name, reOops.FindString(l))
 				case strings.HasPrefix(l, "BKT done"):
 					res.done = true
 				}
@@ -140,6 +163,18 @@ func bootOnce(ctx context.Context, cfg *config, k kernel, vmlinuz, initrd, log s
 		select {
 		case <-tick.C:
 			scan()
+			switch {
+			case !deadline.IsZero() && time.Now().After(deadline):
+				kill()
+				res.why = fmt.Sprintf("%s did not end within its timeout; qemu killed", lastPkg)
+				res.wall = time.Since(start)
+				return res
+			case !oopsAt.IsZero() && time.Since(grew) > 90*time.Second:
+				kill()
+				res.why = fmt.Sprintf("the VM stopped (nothing for 90 s after a kernel oops, in %s); qemu killed", orNone(lastPkg))
+				res.wall = time.Since(start)
+				return res
+			}
 			if res.done {
 				// poweroff -f follows at once; give qemu a moment to exit.
 				select {
@@ -206,6 +241,17 @@ func runHost(ctx context.Context, cfg *config) *kernelResult {
 	var b bytes.Buffer
 	start := time.Now()
 	fmt.Fprintf(&b, "BKT start\nBKT env kernel=%s host=1\n", r.Release)
+	if cfg.probe {
+		fmt.Fprintf(&b, "BKT probe-begin uptime=%.2f\n", uptime())
+		c, cancel := context.WithTimeout(ctx, 300*time.Second)
+		cmd := exec.CommandContext(c, filepath.Join(cfg.out, "bin", "bansho"), "probe", "--json")
+		cmd.Env = hostEnv()
+		cmd.Stdout = &b
+		cmd.Stderr = &b
+		err := cmd.Run()
+		cancel()
+		fmt.Fprintf(&b, "\nBKT probe-end rc=%d uptime=%.2f\n", exitCode(err), uptime())
+	}
 	for _, p := range cfg.packages {
 		fmt.Fprintf(&b, "BKT begin pkg=%s run=%s timeout=%d uptime=%.2f\n", p.Name, p.Run, p.Timeout, uptime())
 		logf("[host] %s: running", p.Name)
@@ -218,16 +264,7 @@ func runHost(ctx context.Context, cfg *config) *kernelResult {
 		cmd.Stderr = &b
 		err := cmd.Run()
 		cancel()
-		rc := 0
-		if err != nil {
-			rc = -1
-			if ee, ok := err.(*exec.ExitError); ok {
-				rc = ee.ExitCode()
-				if rc < 0 {
-					rc = 137 // killed, as the VM's timeout -s KILL reports it
-				}
-			}
-		}
+		rc := exitCode(err)
 		fmt.Fprintf(&b, "\nBKT end pkg=%s rc=%d uptime=%.2f\n", p.Name, rc, uptime())
 		logf("[host] %s: exit %d", p.Name, rc)
 	}
@@ -252,6 +289,21 @@ func hostEnv() []string {
 		env = append(env, e)
 	}
 	return append(env, "BANSHO_REQUIRE_BPF=1", "PATH="+os.Getenv("PATH")+":/usr/local/go/bin")
+}
+
+// exitCode is a finished command's exit status, 137 when it was killed
+// (as the VM's timeout -s KILL reports it).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if rc := ee.ExitCode(); rc >= 0 {
+			return rc
+		}
+		return 137
+	}
+	return -1
 }
 
 func uptime() float64 {
