@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf bench bench-memory bench-store bench-export run setup fmt vet clean \
+.PHONY: all build generate check-generated test test-unit test-bpf test-kernels bench bench-memory bench-store bench-export run setup fmt vet clean \
 	backends-up backends-down install uninstall deploy-check k8s-rules kibana-objects
 
 all: build
@@ -37,6 +37,13 @@ test-unit:
 
 test-bpf:
 	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 $(GO) test -count=1 -p 1 -v ./sensor/...
+
+# Boot Debian's kernels (5.10 to 7.x) under qemu and run the kernel tests
+# in each: a matrix kernel x package (docs/kernels.md). As root; about 10
+# minutes. BANSHO_KERNELS="6.1 7.3" picks kernels, BANSHO_KERNEL_RUN_SENSOR
+# a -test.run filter.
+test-kernels:
+	$(SUDO) $(if $(SUDO),--preserve-env) env "PATH=$$PATH" bash test/kernels/run.sh
 
 vet:
 	$(GO) vet ./...
