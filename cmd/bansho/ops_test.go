@@ -545,7 +545,7 @@ func TestFileRotationRemovalsCounted(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out", "events.json")
 	p := launch(t, writeConfig(t, fileConfig(prot, out, "")), out,
 		"BANSHO_OUTPUTS_FILE_MAX_BYTES=4096", "BANSHO_OUTPUTS_FILE_MAX_BACKUPS=1")
-	if waitAll(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+	if waitAll(t, out, startWait(), func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
 		t.Fatalf("no sensor-started document; stderr:\n%s", p.log())
 	}
 	for i := 0; i < 20; i++ {

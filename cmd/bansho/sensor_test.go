@@ -76,12 +76,22 @@ func launch(t *testing.T, cfg, out string, env ...string) *sensorProc {
 	return p
 }
 
-// runSensor launches the sensor on cfg and waits up to 20s for the
+// startWait is how long a test waits for sensor-started: 20 s, or
+// BANSHO_TEST_START_WAIT (the kernel matrix's emulated machines load the
+// programs several times slower).
+func startWait() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("BANSHO_TEST_START_WAIT")); err == nil && d > 0 {
+		return d
+	}
+	return 20 * time.Second
+}
+
+// runSensor launches the sensor on cfg and waits up to startWait for the
 // sensor-started document in out.
 func runSensor(t *testing.T, cfg, out string) *sensorProc {
 	t.Helper()
 	p := launch(t, cfg, out)
-	if waitDoc(t, out, 20*time.Second, func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
+	if waitDoc(t, out, startWait(), func(d map[string]any) bool { return field(d, "event.action") == "sensor-started" }) == nil {
 		t.Fatalf("no sensor-started document; stderr:\n%s", p.log())
 	}
 	return p
