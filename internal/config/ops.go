@@ -40,8 +40,11 @@ func (c *Config) validateOps() error {
 	return nil
 }
 
-// notConfig are BANSHO_* variables that are not configuration keys.
-var notConfig = map[string]bool{"BANSHO_CPUPROFILE": true, "BANSHO_REQUIRE_BPF": true, "BANSHO_UPDATE_DOCS": true}
+// notConfig are BANSHO_* variables that are not configuration keys: the
+// kernel side's overrides (sensor.ObjectEnv, sensor.NSHooksEnv) and the
+// tests' knobs.
+var notConfig = map[string]bool{"BANSHO_CPUPROFILE": true, "BANSHO_MEMPROFILE": true, "BANSHO_REQUIRE_BPF": true,
+	"BANSHO_UPDATE_DOCS": true, "BANSHO_BPF_OBJECT": true, "BANSHO_NS_HOOKS": true, "BANSHO_TEST_START_WAIT": true}
 
 // UnknownEnv lists BANSHO_* variables of environ that name no
 // configuration key, each with the closest variable that does: a typo in

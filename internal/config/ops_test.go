@@ -7,7 +7,7 @@ import (
 
 func TestUnknownEnv(t *testing.T) {
 	got := UnknownEnv([]string{"BANSHO_PROTECT_PATHS=/srv/a", "BANSHO_PROTECT_PATH=/srv/b", "BANSHO_METRICS_LISTN=:1",
-		"BANSHO_REQUIRE_BPF=1", "HOME=/root", "BANSHO_WHATEVER_THIS_IS=1"})
+		"BANSHO_REQUIRE_BPF=1", "HOME=/root", "BANSHO_WHATEVER_THIS_IS=1", "BANSHO_BPF_OBJECT=portable", "BANSHO_NS_HOOKS=off"})
 	want := []string{
 		"BANSHO_METRICS_LISTN is not a configuration variable (did you mean BANSHO_METRICS_LISTEN?)",
 		"BANSHO_PROTECT_PATH is not a configuration variable (did you mean BANSHO_PROTECT_PATHS?)",
