@@ -148,7 +148,7 @@ func load() (*config, error) {
 		cache:       env("BANSHO_KERNEL_CACHE", "/var/cache/bansho/kernels"),
 		host:        env("BANSHO_KERNEL_HOST", "1") != "0",
 		probe:       env("BANSHO_KERNEL_PROBE", "1") != "0",
-		jobs:        atoi(env("BANSHO_KERNEL_JOBS", "1")),
+		jobs:        atoi(env("BANSHO_KERNEL_JOBS", "2")),
 		retries:     atoi(env("BANSHO_KERNEL_RETRIES", "2")),
 		bootTimeout: time.Duration(atoi(env("BANSHO_KERNEL_BOOT_TIMEOUT", "60"))) * time.Second,
 		mem:         env("BANSHO_KERNEL_MEM", "2G"),
