@@ -138,7 +138,11 @@ func (s *Sensor) CheckAttached() []string {
 	}
 	if t := s.tls; t != nil {
 		t.mu.Lock()
-		for i, l := range t.links {
+		for i, c := range t.links {
+			l, ok := c.(link.Link)
+			if !ok {
+				continue // attached by ioctl (before 5.15): no link to check
+			}
 			if msg := linkProblem(l, t.prog); msg != "" {
 				bad = append(bad, fmt.Sprintf("on_ssl_write (uprobe %d): %s", i, msg))
 			}

@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,7 +31,7 @@ type tlsProbes struct {
 	prog  *ebpf.Program
 	mu    sync.Mutex
 	seen  map[[2]uint64]string // (dev, ino) -> path attached
-	links []link.Link
+	links []io.Closer
 	pids  chan uint32
 	done  map[uint32]struct{} // processes whose maps were read
 }
@@ -98,7 +99,7 @@ func (t *tlsProbes) discover(pid uint32) []string {
 // kernel's uprobe PMU and a BPF perf-event link. (cilium/ebpf's
 // OpenExecutable insists on an execute bit, which shared libraries such as
 // Debian's libssl.so.3 (0644) do not have; the kernel does not need it.)
-func attachUprobe(prog *ebpf.Program, path, symbol string) (link.Link, error) {
+func attachUprobe(prog *ebpf.Program, path, symbol string) (io.Closer, error) {
 	off, err := symbolOffset(path, symbol)
 	if err != nil {
 		return nil, err
@@ -128,12 +129,31 @@ func attachUprobe(prog *ebpf.Program, path, symbol string) (link.Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("perf_event_open uprobe %s:%s: %w", path, symbol, err)
 	}
-	defer unix.Close(fd) // the link keeps the event alive
 	l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
-	if err != nil {
-		return nil, fmt.Errorf("link uprobe %s:%s: %w", path, symbol, err)
+	if err == nil {
+		unix.Close(fd) // the link keeps the event alive
+		return l, nil
 	}
-	return l, nil
+	// BPF links for perf events came in 5.15; before, the program is set
+	// on the event with an ioctl and the event's fd is kept open.
+	if ierr := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); ierr != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("link uprobe %s:%s: %w (and PERF_EVENT_IOC_SET_BPF: %v)", path, symbol, err, ierr)
+	}
+	if ierr := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); ierr != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("enable uprobe %s:%s: %w", path, symbol, ierr)
+	}
+	return perfEventFD(fd), nil
+}
+
+// perfEventFD is a uprobe attached with PERF_EVENT_IOC_SET_BPF: closing
+// the event detaches the program.
+type perfEventFD int
+
+func (fd perfEventFD) Close() error {
+	unix.IoctlSetInt(int(fd), unix.PERF_EVENT_IOC_DISABLE, 0)
+	return unix.Close(int(fd))
 }
 
 // symbolOffset is the file offset of a function symbol, as uprobes take it.
