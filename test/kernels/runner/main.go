@@ -56,7 +56,7 @@ var defaultPackages = []pkgSpec{
 	// under TCG takes 15-25 s to come (docs/kernels.md): they are left to
 	// BANSHO_KERNEL_RUN_CMD. bansho's load itself is the probe.
 	{Name: "cmd", Dir: "cmd/bansho", Binary: "cmd.test", Timeout: 300, Run: anchored(
-		"TestVersion", "TestConfigCheckGood", "TestConfigCheckBad", "TestBadConfigurationStopsWithOneMessage",
+		"TestVersion", "TestConfigCheckGood", "TestConfigCheckBad", "TestBadConfigurationStopsWithOneMessage", "TestRulesCheckTestAndReplay",
 	)},
 }
 
@@ -146,7 +146,7 @@ func load() (*config, error) {
 		cache:       env("BANSHO_KERNEL_CACHE", "/var/cache/bansho/kernels"),
 		host:        env("BANSHO_KERNEL_HOST", "1") != "0",
 		probe:       env("BANSHO_KERNEL_PROBE", "1") != "0",
-		jobs:        atoi(env("BANSHO_KERNEL_JOBS", "1")),
+		jobs:        atoi(env("BANSHO_KERNEL_JOBS", "2")),
 		retries:     atoi(env("BANSHO_KERNEL_RETRIES", "2")),
 		bootTimeout: time.Duration(atoi(env("BANSHO_KERNEL_BOOT_TIMEOUT", "60"))) * time.Second,
 		mem:         env("BANSHO_KERNEL_MEM", "2G"),
