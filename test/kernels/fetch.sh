@@ -72,7 +72,7 @@ apt_opts=(
 	-o "Dir::Cache::archives=$tmp/archives"
 	-o "APT::Get::List-Cleanup=0"
 )
-echo "fetch: apt lists of $(echo $suites) from $mirror (private apt state in $tmp)"
+echo "fetch: apt lists of $(echo $suites) from $mirror and $security (private apt state in $tmp)"
 apt-get "${apt_opts[@]}" update -qq
 
 for k in "${todo[@]}"; do

@@ -98,7 +98,7 @@ which() {
 add $(dpkg -L coreutils | grep -E '^/usr/s?bin/|^/bin/' | sort -u)
 add /bin/sh /usr/bin/dash /usr/bin/bash /usr/bin/python3 /usr/bin/python3.11
 add $(which kill ps setpriv runuser unshare nsenter mount umount ip ss bpftool \
-	openssl curl ssh ssh-keygen sshd timeout env id grep sed awk find xargs)
+	openssl curl ssh ssh-keygen sshd timeout env id grep sed awk find xargs tar gzip)
 add /usr/lib/openssh/sshd-session 2>/dev/null || true # sshd from 9.8 execs it
 
 # busybox for /init, and for what no host program above provides.
@@ -141,6 +141,10 @@ for p in $packages; do
 	mkdir -p "$root/opt/bansho/src/$d"
 	[ -d "$repo/$d/testdata" ] && cp -a "$repo/$d/testdata" "$root/opt/bansho/src/$d/"
 done
+# What cmd/bansho's tests read from the tree (../../rules, ../../test/...).
+cp -a "$repo/rules" "$root/opt/bansho/src/rules"
+mkdir -p "$root/opt/bansho/src/test"
+cp -a "$repo/test/selfprotect" "$root/opt/bansho/src/test/selfprotect"
 cp -a "$out/gcc-prebuilt" "$root/opt/bansho/gcc-prebuilt"
 install -m 755 "$here/vm/gcc" "$here/vm/go" "$root/usr/local/bin/" 2>/dev/null ||
 	{ mkdir -p "$root/usr/local/bin" && install -m 755 "$here/vm/gcc" "$here/vm/go" "$root/usr/local/bin/"; }

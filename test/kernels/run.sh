@@ -17,9 +17,10 @@ export BANSHO_KERNEL_DIR=$here
 out=${BANSHO_KERNEL_OUT:-$here/out}
 mkdir -p "$out"
 
-bash "$here/setup.sh"
-bash "$here/fetch.sh"
-bash "$here/image.sh" "$out"
-(cd "$repo" && go build -o "$out/runner" ./test/kernels/runner)
+# Progress on stderr: stdout is the matrix.
+bash "$here/setup.sh" >&2
+bash "$here/fetch.sh" >&2
+bash "$here/image.sh" "$out" >&2
+(cd "$repo" && go build -o "$out/runner" ./test/kernels/runner) >&2
 cd "$repo"
 exec "$out/runner"

@@ -58,7 +58,7 @@ var defaultPackages = []pkgSpec{
 	// test uploads over HTTP and HTTPS: the SSL_write uprobes.
 	{Name: "cmd", Dir: "cmd/bansho", Binary: "cmd.test", Timeout: 600, Run: anchored(
 		"TestVersion", "TestConfigCheckGood", "TestConfigCheckBad", "TestBadConfigurationStopsWithOneMessage",
-		"TestProbe", "TestContentFindingsOnSendsAndCopies",
+		"TestRulesCheckTestAndReplay", "TestProbe", "TestContentFindingsOnSendsAndCopies",
 	)},
 }
 
