@@ -161,12 +161,23 @@ func TestVerifierBudget(t *testing.T) {
 			}
 			defer s.Close()
 			names := make([]string, 0, len(s.coll.Programs))
-			for name := range s.coll.Programs {
+			// The fentry path-change hooks, where loaded, are a collection
+			// of their own (nshooks.go).
+			progs := map[string]*ebpf.Program{}
+			for name, p := range s.coll.Programs {
+				progs[name] = p
+			}
+			if s.nsColl != nil {
+				for name, p := range s.nsColl.Programs {
+					progs[name] = p
+				}
+			}
+			for name := range progs {
 				names = append(names, name)
 			}
 			sort.Strings(names)
 			for _, name := range names {
-				p := s.coll.Programs[name]
+				p := progs[name]
 				insns, depths, err := verifierStats(p.VerifierLog)
 				if err != nil {
 					t.Errorf("%s: %v", name, err)

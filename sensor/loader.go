@@ -64,6 +64,7 @@ type Sensor struct {
 	object    Object
 	features  []Feature
 	nsColl    *ebpf.Collection // fentry path-change hooks, where used
+	nsLinks   map[string]link.Link
 
 	probeMu sync.Mutex
 	inoBits inoFilter

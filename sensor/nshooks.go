@@ -111,6 +111,10 @@ func (s *Sensor) loadNSHooks(ns *ebpf.CollectionSpec) error {
 			return fmt.Errorf("attach %s: %w", name, err)
 		}
 		links = append(links, l)
+		if s.nsLinks == nil {
+			s.nsLinks = map[string]link.Link{}
+		}
+		s.nsLinks[name] = l
 	}
 	s.links = append(s.links, links...)
 	s.nsColl = coll

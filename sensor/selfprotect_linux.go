@@ -136,6 +136,11 @@ func (s *Sensor) CheckAttached() []string {
 			bad = append(bad, fmt.Sprintf("%s (tracepoint %s): %s", h.prog, h.tracepoint, msg))
 		}
 	}
+	for name, l := range s.nsLinks {
+		if msg := linkProblem(l, s.nsColl.Programs[name]); msg != "" {
+			bad = append(bad, fmt.Sprintf("%s (fentry): %s", name, msg))
+		}
+	}
 	if t := s.tls; t != nil {
 		t.mu.Lock()
 		for i, c := range t.links {
