@@ -30,11 +30,13 @@ check-generated: generate
 # The whole suite: unit tests, the kernel tests (as root, never skipped:
 # BANSHO_REQUIRE_BPF=1) and the staleness check of the generated objects,
 # then the kernel matrix on one kernel of each series servers run (5.10,
-# 6.1, 6.12, 7.x; the host's kernel was just tested, so no host row).
-# `make test-kernels` runs every kernel listed.
+# 6.1, 6.12, 7.x; the host's kernel was just tested, so no host row; the
+# sensor and cmd binaries, about 12 minutes). `make test-kernels` runs
+# every kernel listed and the enrichment tests too.
 test: setup check-generated vet deploy-check
 	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 $(GO) test -count=1 -p 1 -timeout 15m ./...
-	$(MAKE) test-kernels BANSHO_KERNELS="$(or $(BANSHO_KERNELS),5.10 6.1 6.12 7.3)" BANSHO_KERNEL_HOST=0
+	$(MAKE) test-kernels BANSHO_KERNELS="$(or $(BANSHO_KERNELS),5.10 6.1 6.12 7.3)" BANSHO_KERNEL_HOST=0 \
+		BANSHO_KERNEL_PACKAGES="$(or $(BANSHO_KERNEL_PACKAGES),sensor cmd)"
 
 test-unit:
 	$(GO) test -short -count=1 ./...
@@ -49,7 +51,8 @@ test-bpf:
 test-kernels:
 	$(SUDO) $(if $(SUDO),--preserve-env) env "PATH=$$PATH" \
 		$(if $(BANSHO_KERNELS),BANSHO_KERNELS="$(BANSHO_KERNELS)") \
-		$(if $(BANSHO_KERNEL_HOST),BANSHO_KERNEL_HOST=$(BANSHO_KERNEL_HOST)) bash test/kernels/run.sh
+		$(if $(BANSHO_KERNEL_HOST),BANSHO_KERNEL_HOST=$(BANSHO_KERNEL_HOST)) \
+		$(if $(BANSHO_KERNEL_PACKAGES),BANSHO_KERNEL_PACKAGES="$(BANSHO_KERNEL_PACKAGES)") bash test/kernels/run.sh
 
 vet:
 	$(GO) vet ./...
