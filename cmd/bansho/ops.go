@@ -216,8 +216,12 @@ func (o *ops) tick(s *sensor.Sensor, p *pipeline.Pipeline, clock *sensor.BootClo
 	o.detached.Store(int64(len(bad)))
 	var fresh []string
 	for _, b := range bad {
-		if !o.alerted[b] {
-			o.alerted[b] = true
+		// One alert per program: the reason may change from one check
+		// to the next (a closed link's descriptor number reused by the
+		// sensor gives another error), the program does not.
+		prog, _, _ := strings.Cut(b, ": ")
+		if !o.alerted[prog] {
+			o.alerted[prog] = true
 			fresh = append(fresh, b)
 		}
 	}
