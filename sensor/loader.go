@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -271,6 +272,22 @@ func setVars(spec *ebpf.CollectionSpec, vars map[string]any) error {
 func (s *Sensor) KernelIdentity(p string) (dev, ino uint64, err error) {
 	s.probeMu.Lock()
 	defer s.probeMu.Unlock()
+	// Just after attach an open can come before the hook is live on every
+	// CPU (seen once in the kernel matrix, on an emulated CPU): try again
+	// a few times before calling the path unseen.
+	for try := 0; ; try++ {
+		dev, ino, err = s.kernelIdentityOnce(p)
+		if !errors.Is(err, errProbeUnseen) || try == 4 {
+			return dev, ino, err
+		}
+		time.Sleep(time.Duration(try+1) * 20 * time.Millisecond)
+	}
+}
+
+// errProbeUnseen: the identity probe's open did not reach the kernel side.
+var errProbeUnseen = errors.New("the kernel did not see the open")
+
+func (s *Sensor) kernelIdentityOnce(p string) (dev, ino uint64, err error) {
 	zero := uint32(0)
 	armed := banshoSelfProbe{Armed: 1}
 	if err := s.maps.selfProbe.Put(zero, armed); err != nil {
@@ -288,7 +305,7 @@ func (s *Sensor) KernelIdentity(p string) (dev, ino uint64, err error) {
 	}
 	if got.Armed != 0 {
 		_ = s.maps.selfProbe.Put(zero, banshoSelfProbe{})
-		return 0, 0, fmt.Errorf("identity probe for %s: the kernel did not see the open", p)
+		return 0, 0, fmt.Errorf("identity probe for %s: %w", p, errProbeUnseen)
 	}
 	return got.Dev, got.Ino, nil
 }
