@@ -127,7 +127,7 @@ func loadableObjects(t *testing.T) []Object {
 		t.Fatalf("kernel BTF: %v", err)
 	}
 	objs := []Object{ObjectPortable}
-	if hasKfunc(kernel, "bpf_rdonly_cast") && hasKfunc(kernel, "bpf_task_from_pid") {
+	if missingKfunc(kernel) == "" {
 		objs = append(objs, ObjectDefault)
 	}
 	return objs

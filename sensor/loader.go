@@ -147,10 +147,10 @@ func New(cfg Config, log *slog.Logger) (*Sensor, error) {
 	// from fentry on the security_inode_* hooks, loaded apart from the rest
 	// (nsHooks) so that a kernel refusing fentry costs only this feature.
 	useFentry := tracepointArgs(kernel, "ctime_ns_xchg") < 0 && tracepointArgs(kernel, "inode_set_ctime_to_ts") < 0
-	if os.Getenv(NSHooksEnv) == "off" {
+	switch os.Getenv(NSHooksEnv) {
+	case "off":
 		useFentry = false
-	}
-	if os.Getenv(NSHooksEnv) == "fentry" {
+	case "fentry":
 		useFentry = true
 		for _, h := range hooks {
 			if h.ctime {

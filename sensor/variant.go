@@ -57,17 +57,23 @@ func hasKfunc(kernel *btf.Spec, name string) bool {
 	return kernel.TypeByName(name, &fn) == nil
 }
 
+// missingKfunc is the first kfunc the default object needs that the
+// kernel lacks, or "" when it can load the default object.
+func missingKfunc(kernel *btf.Spec) string {
+	for _, name := range []string{"bpf_rdonly_cast", "bpf_task_from_pid"} {
+		if !hasKfunc(kernel, name) {
+			return name
+		}
+	}
+	return ""
+}
+
 // chooseObject picks the object for this kernel and returns its spec and
 // the feature it decides.
 func chooseObject(kernel *btf.Spec) (Object, *ebpf.CollectionSpec, Feature, error) {
 	obj := ObjectPortable
-	missing := ""
-	switch {
-	case !hasKfunc(kernel, "bpf_rdonly_cast"):
-		missing = "bpf_rdonly_cast"
-	case !hasKfunc(kernel, "bpf_task_from_pid"):
-		missing = "bpf_task_from_pid"
-	default:
+	missing := missingKfunc(kernel)
+	if missing == "" {
 		obj = ObjectDefault
 	}
 	f := Feature{Name: "direct_kernel_reads", Enabled: obj == ObjectDefault}
