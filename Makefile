@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf test-kernels bench bench-memory bench-store bench-export run setup fmt vet clean \
+.PHONY: all build generate check-generated test test-unit test-bpf test-faults test-kernels bench bench-memory bench-store bench-export run setup fmt vet clean \
 	backends-up backends-down install uninstall deploy-check k8s-rules kibana-objects
 
 all: build
@@ -34,9 +34,21 @@ check-generated: generate
 # sensor and cmd binaries, about 12 minutes). `make test-kernels` runs
 # every kernel listed and the enrichment tests too.
 test: setup check-generated vet deploy-check
-	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 $(GO) test -count=1 -p 1 -timeout 15m ./...
+	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 $(GO) test -count=1 -p 1 -timeout 15m $$($(GO) list ./... | grep -v /test/faults)
+	$(MAKE) test-faults
 	$(MAKE) test-kernels BANSHO_KERNELS="$(or $(BANSHO_KERNELS),5.10 6.1 6.12 7.3)" BANSHO_KERNEL_HOST=0 \
 		BANSHO_KERNEL_PACKAGES="$(or $(BANSHO_KERNEL_PACKAGES),sensor cmd)"
+
+# The standing fault and bad-input suite (docs/faults.md): store damage,
+# exporter outages against the real back ends, hostile input to every
+# command. Prints the table of cases and verdicts, also kept in
+# $(FAULTS_TABLE).
+FAULTS_TABLE ?= test/faults/out/table.md
+test-faults:
+	@mkdir -p $(dir $(FAULTS_TABLE))
+	$(SUDO) env "PATH=$$PATH" BANSHO_REQUIRE_BPF=1 BANSHO_FAULTS_TABLE=$(CURDIR)/$(FAULTS_TABLE) \
+		$(GO) test -count=1 -timeout 15m ./test/faults/
+	@cat $(FAULTS_TABLE)
 
 test-unit:
 	$(GO) test -short -count=1 ./...
