@@ -76,6 +76,9 @@ func storeHealth(s *store.Store, counters map[string]uint64) map[string]uint64 {
 	counters["store_evicted_alerts"] = st.EvictedAlerts
 	counters["store_evicted_undelivered"] = st.EvictedUndelivered
 	counters["store_torn_tails"] = st.TornTails
+	counters["store_damaged_segments"] = st.DamagedSegments
+	counters["store_cursors_damaged"] = st.DamagedCursors
+	counters["store_indexes_pending"] = uint64(st.IndexesPending)
 	return counters
 }
 

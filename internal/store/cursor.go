@@ -36,35 +36,152 @@ type cursorFile struct {
 	Updated time.Time         `json:"updated"`
 }
 
+// CursorDamage is a consumer's cursor file that could not be read. The
+// file is moved aside into cursors/damaged/ (a read-only store leaves it
+// in place) and the consumer resumes from the previous copy of its cursor,
+// or from the oldest record stored: a damaged cursor costs duplicates,
+// never a gap and never a sensor that does not start.
+type CursorDamage struct {
+	Consumer   string
+	File       string // the damaged file
+	MovedTo    string // where it was kept; empty when left in place
+	Reason     string
+	ResumeFrom string // "previous copy" or "oldest record"
+}
+
 // loadCommitted reads every consumer's saved cursors, so retention can
 // count records a consumer that is not running yet has not delivered.
+// Damaged cursor files are handled here, once, at open.
 func (s *Store) loadCommitted() {
 	ents, err := os.ReadDir(filepath.Join(s.opt.Dir, "cursors"))
 	if err != nil {
 		return
 	}
+	names := map[string]bool{}
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || checkConsumer(name) != nil {
-			continue
+		if !ok {
+			name, ok = strings.CutSuffix(e.Name(), ".json.prev")
 		}
-		c, err := s.readCursorFile(name)
+		if ok && checkConsumer(name) == nil {
+			names[name] = true
+		}
+	}
+	for name := range names {
+		c, err := s.readCursor(name)
 		if err != nil {
 			s.log.Warn("store: unreadable cursor file", "consumer", name, "error", err)
 			continue
 		}
-		s.committed[name] = c
+		if c != nil {
+			s.committed[name] = c
+		}
 	}
 }
 
-func (s *Store) readCursorFile(name string) (Cursors, error) {
-	b, err := os.ReadFile(s.cursorPath(name))
+// readCursor reads a consumer's cursor: its file, else the previous copy
+// SaveCursors keeps (a crash between its two renames leaves only that),
+// else nil (a new consumer). A damaged file is moved aside and reported,
+// and the previous copy, if good, stands in for it.
+func (s *Store) readCursor(name string) (Cursors, error) {
+	p := s.cursorPath(name)
+	c, err := readCursorFile(p)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		var perr *cursorParseError
+		if !errors.As(err, &perr) {
+			return nil, err // an I/O error: not damage, do not move the file
+		}
+		d := CursorDamage{Consumer: name, File: p, Reason: perr.Error(), ResumeFrom: "oldest record"}
+		prev, perr2 := readCursorFile(p + ".prev")
+		if perr2 == nil {
+			d.ResumeFrom = "previous copy"
+		} else {
+			prev = nil
+		}
+		s.cursorDamaged(&d)
+		return prev, nil
+	}
+	prev, err := readCursorFile(p + ".prev")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, nil // a damaged previous copy alone: start from the oldest record
+	}
+	return prev, nil
+}
+
+// cursorDamaged moves a damaged cursor file aside (writable stores) and
+// records, counts, logs and announces it.
+func (s *Store) cursorDamaged(d *CursorDamage) {
+	s.curMu.Lock()
+	for _, old := range s.damagedCur {
+		if old.Consumer == d.Consumer && s.ro {
+			s.curMu.Unlock()
+			return // already reported by this read-only open
+		}
+	}
+	s.curMu.Unlock()
+	if !s.ro {
+		ddir := filepath.Join(s.opt.Dir, "cursors", "damaged")
+		to := filepath.Join(ddir, fmt.Sprintf("%s.json.%s", d.Consumer, time.Now().UTC().Format("20060102T150405.000000000Z")))
+		if err := makePrivateDir(ddir, s.log); err == nil {
+			if err := os.Rename(d.File, to); err == nil {
+				d.MovedTo = to
+				syncDir(filepath.Dir(d.File))
+			}
+		}
+		if d.MovedTo == "" {
+			// Cannot move it (full disk, permissions): remove it, so
+			// the next commit is not blocked and the next start does
+			// not meet it again; the report below keeps the facts.
+			os.Remove(d.File)
+		}
+		s.st.damagedCursors.Add(1)
+		s.log.Error("store: damaged cursor file set aside; the exporter resumes from "+d.ResumeFrom+" (records may be delivered twice)",
+			"consumer", d.Consumer, "file", d.File, "moved_to", d.MovedTo, "problem", d.Reason)
+		s.notify(Notice{Action: "cursor-damaged",
+			Message: fmt.Sprintf("cursor of exporter %s was damaged (%s); it resumes from the %s", d.Consumer, d.Reason, d.ResumeFrom),
+			Details: map[string]string{"consumer": d.Consumer, "file": d.File, "moved_to": d.MovedTo, "resume_from": d.ResumeFrom}})
+	}
+	s.curMu.Lock()
+	s.damagedCur = append(s.damagedCur, *d)
+	s.curMu.Unlock()
+}
+
+// DamagedCursors lists the cursor files found damaged since the store was
+// opened (a read-only store: those present now).
+func (s *Store) DamagedCursors() []CursorDamage {
+	s.curMu.Lock()
+	defer s.curMu.Unlock()
+	return append([]CursorDamage(nil), s.damagedCur...)
+}
+
+// cursorParseError is a cursor file whose content is not a cursor.
+type cursorParseError struct{ err error }
+
+func (e *cursorParseError) Error() string { return e.err.Error() }
+
+func readCursorFile(path string) (Cursors, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return parseCursor(b)
+}
+
+// parseCursor decodes a cursor file; anything but a JSON object with a
+// "next" map of stream to positive number is damage.
+func parseCursor(b []byte) (Cursors, error) {
 	var cf cursorFile
 	if err := json.Unmarshal(b, &cf); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.cursorPath(name), err)
+		return nil, &cursorParseError{fmt.Errorf("not a cursor file: %w", err)}
+	}
+	if cf.Next == nil {
+		return nil, &cursorParseError{errors.New(`not a cursor file: no "next" positions`)}
 	}
 	c := Cursors{}
 	for k, v := range cf.Next {
@@ -77,17 +194,18 @@ func (s *Store) readCursorFile(name string) (Cursors, error) {
 // saved cursors (new) starts at the oldest record stored. A cursor past the
 // end of its stream (the store lost its last records in a power cut after
 // the consumer had shipped them) is moved back to the end, so new records
-// are never skipped.
+// are never skipped. A damaged cursor file is set aside (see
+// CursorDamage): the consumer starts anyway.
 func (s *Store) LoadCursors(name string) (Cursors, error) {
 	if err := checkConsumer(name); err != nil {
 		return nil, err
 	}
-	c, err := s.readCursorFile(name)
-	if errors.Is(err, os.ErrNotExist) {
-		c, err = Cursors{}, nil
-	}
+	c, err := s.readCursor(name)
 	if err != nil {
 		return nil, fmt.Errorf("store: cursor of %s: %w", name, err)
+	}
+	if c == nil {
+		c = Cursors{}
 	}
 	for _, stream := range Streams {
 		next, ok := c[stream]
@@ -130,6 +248,12 @@ func (s *Store) SaveCursors(name string, c Cursors) error {
 	if err := writeFileSync(p+".tmp", b); err != nil {
 		return fmt.Errorf("store: save cursor of %s: %w", name, err)
 	}
+	// The committed cursor becomes the previous copy, kept for a cursor
+	// file damaged later: a crash between the renames leaves the
+	// previous copy alone, which readCursor falls back to.
+	if err := os.Rename(p, p+".prev"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: save cursor of %s: %w", name, err)
+	}
 	if err := os.Rename(p+".tmp", p); err != nil {
 		return fmt.Errorf("store: save cursor of %s: %w", name, err)
 	}
@@ -147,6 +271,7 @@ func (s *Store) DeleteCursors(name string) error {
 	s.curMu.Lock()
 	defer s.curMu.Unlock()
 	delete(s.committed, name)
+	os.Remove(s.cursorPath(name) + ".prev")
 	if err := os.Remove(s.cursorPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("store: delete cursor of %s: %w", name, err)
 	}

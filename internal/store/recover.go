@@ -127,7 +127,14 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 		return seg, nil, nil
 	}
 	if err := s.writeIdx(seg, res.entries); err != nil {
-		return nil, nil, fmt.Errorf("store: rebuilding index of %s: %w", path, err)
+		// The index is derived data: on a full (or failing) disk keep it
+		// in memory, where readers find it, and write it once there is
+		// room (maintain). Start-up does not depend on free space.
+		seg.entries = res.entries
+		s.pendingIdx = append(s.pendingIdx, seg)
+		s.log.Warn("store: cannot write a segment index (full disk?); kept in memory, written when there is room",
+			"segment", path, "error", err)
+		return seg, nil, nil
 	}
 	b := newBloom(s.docBytes(max(seg.size, s.opt.SegmentBytes)))
 	nk := b.addEntries(res.entries)
@@ -165,7 +172,12 @@ func (s *Store) cutTail(path string, off int64) error {
 	if !allZero {
 		bad := fmt.Sprintf("%s.tail-%d.damaged", path, off)
 		if err := os.WriteFile(bad, tail, 0o600); err != nil {
-			return fmt.Errorf("store: saving the damaged tail of %s: %w", path, err)
+			// No room (or no writable disk) for the copy: the bytes are
+			// an incomplete record nothing can read, and keeping them
+			// must not stop the start. Cut them anyway, and say so.
+			os.Remove(bad)
+			s.log.Error("store: cannot keep the incomplete record cut from a segment's end; its bytes are dropped",
+				"segment", path, "offset", off, "bytes", n, "error", err)
 		}
 	}
 	if err := f.Truncate(off); err != nil {
@@ -279,13 +291,40 @@ func (s *Store) writeIdx(seg *segment, entries []byte) error {
 	}
 	b = append(b, marshalIdxFooter(seg)...)
 	if err := writeFileSync(tmp, b); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, seg.idxPath()); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	seg.idxSize = int64(len(b))
 	return nil
+}
+
+// writePending writes the indexes that open kept in memory for lack of
+// room, and their Bloom filters. Called with wmu held. The entries stay in
+// memory (readers may hold them); these are at most a segment per stream.
+func (s *Store) writePending() {
+	kept := s.pendingIdx[:0]
+	for _, seg := range s.pendingIdx {
+		if _, err := os.Stat(seg.path); err != nil {
+			continue // removed by retention meanwhile
+		}
+		if err := s.writeIdx(seg, seg.entries); err != nil {
+			kept = append(kept, seg)
+			continue
+		}
+		s.total += seg.idxSize
+		b := newBloom(s.docBytes(max(seg.size, s.opt.SegmentBytes)))
+		nk := b.addEntries(seg.entries)
+		if n, err := writeBloom(seg, b.shrink(nk)); err == nil {
+			seg.idxSize += n
+			s.total += n
+		}
+		s.log.Info("store: segment index written now that there is room", "segment", seg.path)
+	}
+	s.pendingIdx = kept
 }
 
 func writeFileSync(path string, b []byte) error {

@@ -186,6 +186,9 @@ func (s *Store) maintain(now time.Time, force bool) {
 		return
 	}
 	s.maintAt = now
+	if len(s.pendingIdx) > 0 {
+		s.writePending()
+	}
 	for _, name := range Streams {
 		st := s.streams[name]
 		if act := st.active(); act != nil && act.count > 0 && now.Sub(st.created) >= s.opt.SegmentAge {

@@ -29,6 +29,8 @@ type Stats struct {
 	TornTails          uint64 // incomplete records cut from segment ends at open
 	RecoveredBytes     uint64 // bytes cut with them
 	DamagedSegments    uint64 // segments found damaged at open
+	DamagedCursors     uint64 // consumer cursor files found damaged and set aside
+	IndexesPending     int    // segment indexes held in memory until the disk has room
 	Full               bool   // the last write was refused for lack of room
 	FreeBytes          int64  // free bytes on the file system at the last check
 	Streams            map[string]StreamStats
@@ -49,12 +51,14 @@ func (s *Store) Stats() Stats {
 		TornTails:          s.st.tornTails.Load(),
 		RecoveredBytes:     s.st.recoveredBytes.Load(),
 		DamagedSegments:    s.st.damagedSegments.Load(),
+		DamagedCursors:     s.st.damagedCursors.Load(),
 		Full:               s.st.full.Load(),
 		Streams:            map[string]StreamStats{},
 	}
 	if !s.ro {
 		s.wmu.Lock()
 		out.FreeBytes = s.free
+		out.IndexesPending = len(s.pendingIdx)
 		s.wmu.Unlock()
 	}
 	for _, name := range Streams {
@@ -93,6 +97,8 @@ var (
 	mTorn         = prometheus.NewDesc("bansho_store_torn_tails_total", "Incomplete records cut from the end of a segment at open (crash or power loss).", nil, nil)
 	mRecovered    = prometheus.NewDesc("bansho_store_recovered_bytes_total", "Bytes cut with torn tails.", nil, nil)
 	mDamaged      = prometheus.NewDesc("bansho_store_damaged_segments_total", "Segments found damaged at open.", nil, nil)
+	mCursors      = prometheus.NewDesc("bansho_store_cursors_damaged_total", "Exporter cursor files found damaged and set aside (the exporter resumed from an earlier position).", nil, nil)
+	mPendingIdx   = prometheus.NewDesc("bansho_store_indexes_pending", "Segment indexes held in memory because the disk had no room to write them.", nil, nil)
 	mFull         = prometheus.NewDesc("bansho_store_full", "1 while the store refuses documents for lack of room.", nil, nil)
 	mFree         = prometheus.NewDesc("bansho_store_filesystem_free_bytes", "Free bytes on the store's file system at the last check.", nil, nil)
 	mRecords      = prometheus.NewDesc("bansho_store_records", "Records held, per stream.", []string{"stream"}, nil)
@@ -103,7 +109,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mWritten, mWrittenBytes, mRefused, mWriteErrors, mEvicted, mEvAlerts, mEvUndeliv,
-		mTorn, mRecovered, mDamaged, mFull, mFree, mRecords, mBytes, mSegments, mLag} {
+		mTorn, mRecovered, mDamaged, mCursors, mPendingIdx, mFull, mFree, mRecords, mBytes, mSegments, mLag} {
 		ch <- d
 	}
 }
@@ -128,6 +134,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(mTorn, st.TornTails)
 	counter(mRecovered, st.RecoveredBytes)
 	counter(mDamaged, st.DamagedSegments)
+	counter(mCursors, st.DamagedCursors)
+	gauge(mPendingIdx, float64(st.IndexesPending))
 	full := 0.0
 	if st.Full {
 		full = 1

@@ -81,7 +81,7 @@ const (
 // Notice is something the operator must hear about: the sensor turns it
 // into a state document.
 type Notice struct {
-	Action  string // store-full, store-evicted-undelivered, store-recovered
+	Action  string // store-full, store-evicted-undelivered, store-recovered, cursor-damaged
 	Message string
 	Details map[string]string
 }
@@ -97,20 +97,22 @@ type Store struct {
 	isClose atomic.Bool
 	skipped atomic.Uint64 // segments queries skipped by key filter
 
-	curMu     sync.Mutex
-	committed map[string]Cursors // last saved cursors of every consumer, from cursors/
+	curMu      sync.Mutex
+	committed  map[string]Cursors // last saved cursors of every consumer, from cursors/
+	damagedCur []CursorDamage     // cursor files found damaged
 
-	wmu       sync.Mutex // writes, rolls and evictions
-	x         extractor
-	enc       *zstd.Encoder // nil: records are not compressed
-	zbuf      []byte        // the other half of a stream's write buffer
-	dirty     bool
-	closed    bool
-	total     int64 // bytes of all segments and indexes
-	free      int64 // free bytes on the file system at the last check, minus what was written since
-	freeAt    time.Time
-	maintAt   time.Time
-	consumers map[string]func(stream string) uint64
+	wmu        sync.Mutex // writes, rolls and evictions
+	x          extractor
+	enc        *zstd.Encoder // nil: records are not compressed
+	zbuf       []byte        // the other half of a stream's write buffer
+	dirty      bool
+	closed     bool
+	total      int64 // bytes of all segments and indexes
+	free       int64 // free bytes on the file system at the last check, minus what was written since
+	freeAt     time.Time
+	maintAt    time.Time
+	consumers  map[string]func(stream string) uint64
+	pendingIdx []*segment // indexes open could not write (full disk), under wmu
 
 	notices    chan Notice
 	noticeMu   sync.Mutex
@@ -124,6 +126,7 @@ type counters struct {
 	evicted, evictedAge, evictedAlerts          atomic.Uint64
 	evictedUndelivered, recoveredBytes          atomic.Uint64
 	writtenBytes, tornTails, damagedSegments    atomic.Uint64
+	damagedCursors                              atomic.Uint64
 	full                                        atomic.Bool
 }
 

@@ -107,7 +107,26 @@ func Verify(dir string) (*VerifyReport, error) {
 	if !any {
 		return nil, fmt.Errorf("store: %s holds no store (no %s directory)", dir, strings.Join(Streams, ", "))
 	}
+	verifyCursors(rep, dir)
 	return rep, nil
+}
+
+// verifyCursors reports exporter cursor files that cannot be read. They
+// stop nothing (the sensor sets them aside and the exporter resumes from
+// the previous copy or the oldest record), but a responder must know an
+// exporter may have delivered records twice.
+func verifyCursors(rep *VerifyReport, dir string) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "cursors", "*.json"))
+	for _, p := range paths {
+		if _, err := readCursorFile(p); err != nil {
+			from := "the oldest record"
+			if _, perr := readCursorFile(p + ".prev"); perr == nil {
+				from = "its previous copy"
+			}
+			rep.add(Problem{File: p, Offset: -1, Message: fmt.Sprintf(
+				"exporter cursor unreadable (%v); the sensor sets it aside at its next start and the exporter resumes from %s", err, from)})
+		}
+	}
 }
 
 func verifyStream(rep *VerifyReport, name, sdir string, live bool) error {
