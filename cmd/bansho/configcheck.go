@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bansho-sec/bansho/internal/config"
+	"github.com/bansho-sec/bansho/internal/daemon"
 )
 
 func configCmd() *cobra.Command {
@@ -35,26 +36,25 @@ image). BANSHO_* variables that name no key are warned about.`,
 			for _, w := range config.UnknownEnv(os.Environ()) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "bansho: warning:", w)
 			}
-			// What start-up would refuse beyond the keys: exporter
-			// settings (certificates, topics, indices) and the rules.
-			if err := checkExporters(cfg.Outputs); err != nil {
+			// What start-up would refuse beyond the keys: the same
+			// checks `bansho run` makes before it loads anything.
+			chk, err := daemon.Check(cfg)
+			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			nrules := 0
-			if cfg.Rules.Enabled {
-				opts, err := ruleOptions(cfg.Rules, cfg.Protect.Paths)
-				if err != nil {
-					return fmt.Errorf("%s: %w", args[0], err)
-				}
-				set, err := loadRuleSet(cfg.Rules.Dir, opts)
-				if err != nil {
-					return fmt.Errorf("%s: rules.dir: %w", args[0], err)
-				}
-				nrules = set.Enabled()
+			if chk.Rules != nil {
+				nrules = chk.Rules.Enabled()
 			}
 			printConfigSummary(cmd.OutOrStdout(), args[0], cfg)
 			if cfg.Rules.Enabled {
-				fmt.Fprintf(cmd.OutOrStdout(), "rules: %d enabled, from %s\n", nrules, ruleSource(cfg.Rules.Dir))
+				fmt.Fprintf(cmd.OutOrStdout(), "rules: %d enabled, from %s\n", nrules, daemon.RuleSource(cfg.Rules.Dir))
+			}
+			switch {
+			case chk.KeyFileMissing:
+				fmt.Fprintf(cmd.OutOrStdout(), "note: %s does not exist; bansho run creates it with a random key\n", cfg.Content.HashKeyFile)
+			case chk.KeyFileUnreadable:
+				fmt.Fprintf(cmd.OutOrStdout(), "note: %s is not readable by this user; bansho run checks it\n", cfg.Content.HashKeyFile)
 			}
 			return nil
 		},

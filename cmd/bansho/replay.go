@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bansho-sec/bansho/internal/config"
+	"github.com/bansho-sec/bansho/internal/daemon"
 	"github.com/bansho-sec/bansho/internal/store"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/pipeline/rules"
@@ -52,11 +53,11 @@ lists come from --config when given.`,
 				if err != nil {
 					return err
 				}
-				if opts, err = ruleOptions(cfg.Rules, cfg.Protect.Paths); err != nil {
+				if opts, err = daemon.RuleOptions(cfg.Rules, cfg.Protect.Paths); err != nil {
 					return err
 				}
 			}
-			set, err := loadRuleSet(rulesDir, opts)
+			set, err := daemon.LoadRuleSet(rulesDir, opts)
 			if err != nil {
 				return err
 			}

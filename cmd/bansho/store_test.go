@@ -104,7 +104,7 @@ func TestStoreVerifyCommand(t *testing.T) {
 	// The metrics the /metrics endpoint serves.
 	ro, _ := store.OpenReadOnly(dir, nil)
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(storeCollector(ro)); err != nil {
+	if err := reg.Register(ro.Collector()); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

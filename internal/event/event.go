@@ -220,6 +220,7 @@ type Health struct {
 	Uptime       time.Duration
 	KernelObject string   // the kernel object loaded: default or portable
 	FeaturesOff  []string // kernel-side features this kernel does not give
+	Degraded     []string // parts the sensor runs without (failed at start)
 }
 
 // Content is what the content detector found in the data of an event:

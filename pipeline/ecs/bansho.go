@@ -169,6 +169,9 @@ func health(o *obj, h *event.Health) {
 		o.strs("features_off", h.FeaturesOff)
 		o.close()
 	}
+	if len(h.Degraded) > 0 {
+		o.strs("degraded", h.Degraded)
+	}
 	o.close()
 }
 

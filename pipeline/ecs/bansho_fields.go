@@ -78,6 +78,7 @@ var BanshoFields = map[string]string{
 	"bansho.health.uptime_seconds":      "double",
 	"bansho.health.kernel.object":       "keyword",
 	"bansho.health.kernel.features_off": "keyword",
+	"bansho.health.degraded":            "keyword",
 
 	"bansho.state.version": "keyword",
 	"bansho.state.details": "flattened",

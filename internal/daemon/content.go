@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"crypto/rand"
@@ -14,10 +14,10 @@ import (
 	"github.com/bansho-sec/bansho/pipeline/content"
 )
 
-// newDetector builds the content detector with the deployment's hash key:
+// NewDetector builds the content detector with the deployment's hash key:
 // content.hash_key (or BANSHO_CONTENT_HASH_KEY), else the key file, which
 // is created with a random key when it does not exist yet.
-func newDetector(c config.Content, log *slog.Logger) (*content.Detector, error) {
+func NewDetector(c config.Content, log *slog.Logger) (*content.Detector, error) {
 	text := c.HashKey
 	if text == "" {
 		var err error
@@ -33,14 +33,27 @@ func newDetector(c config.Content, log *slog.Logger) (*content.Detector, error) 
 	return content.NewDetector(content.Config{HashKey: key})
 }
 
-func loadOrCreateKey(path string, log *slog.Logger) (string, error) {
+// readKeyFile reads the hash key file; it must be readable by its owner
+// only. A missing file is os.ErrNotExist (start-up then creates it).
+func readKeyFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("readable by others (mode %o): make it 0600", st.Mode().Perm())
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func loadOrCreateKey(path string, log *slog.Logger) (string, error) {
+	text, err := readKeyFile(path)
 	if err == nil {
-		st, serr := os.Stat(path)
-		if serr == nil && st.Mode().Perm()&0o077 != 0 {
-			return "", fmt.Errorf("readable by others (mode %o): make it 0600", st.Mode().Perm())
-		}
-		return strings.TrimSpace(string(b)), nil
+		return text, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", err
@@ -52,7 +65,7 @@ func loadOrCreateKey(path string, log *slog.Logger) (string, error) {
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err
 	}
-	text := hex.EncodeToString(raw[:])
+	text = hex.EncodeToString(raw[:])
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", err

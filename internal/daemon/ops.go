@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -64,9 +64,8 @@ func (o *ops) details(d map[string]string) {
 	}
 }
 
-// newOps starts the metrics endpoint early, so /healthz answers (and
-// /readyz says what is missing) while the programs load.
-func newOps(cfg *config.Config, cfgFile string, log *slog.Logger) (*ops, error) {
+// newOps prepares the operational side; listen starts the endpoint.
+func newOps(cfg *config.Config, cfgFile, version string, log *slog.Logger) *ops {
 	o := &ops{cfg: cfg, cfgFile: cfgFile, log: log, outs: metrics.NewOutputs(), notify: newSDNotifier(),
 		alerted: map[string]bool{}, stopWatchdog: make(chan struct{})}
 	for _, w := range config.UnknownEnv(os.Environ()) {
@@ -75,19 +74,23 @@ func newOps(cfg *config.Config, cfgFile string, log *slog.Logger) (*ops, error) 
 	o.health = metrics.NewHealth(cfg.Health.StallAfter, log)
 	o.health.Need("probes_attached", "outputs_open", "first_health_tick")
 	o.srv = metrics.New(o.health)
-	if err := o.srv.Register(o.outs); err != nil {
-		return nil, err
+	// Neither can fail on a fresh registry: the collectors are distinct.
+	_ = o.srv.Register(o.outs)
+	_ = o.srv.Register(metrics.BuildInfo(version))
+	return o
+}
+
+// listen starts the metrics endpoint early, so /healthz answers (and
+// /readyz says what is missing) while the programs load.
+func (o *ops) listen() error {
+	if o.cfg.Metrics.Listen == "" {
+		return nil
 	}
-	if err := o.srv.Register(metrics.BuildInfo(fullVersion())); err != nil {
-		return nil, err
+	if err := o.srv.Start(o.cfg.Metrics.Listen); err != nil {
+		return err
 	}
-	if cfg.Metrics.Listen != "" {
-		if err := o.srv.Start(cfg.Metrics.Listen); err != nil {
-			return nil, err
-		}
-		log.Info("metrics listening", "addr", o.srv.Addr())
-	}
-	return o, nil
+	o.log.Info("metrics listening", "addr", o.srv.Addr())
+	return nil
 }
 
 // wrapOutputs counts every output's writes, losses and latency.
