@@ -120,13 +120,19 @@ type stats struct {
 	lastError                                         atomic.Pointer[string]
 }
 
+// Defaults of Options (and of outputs.*.batch_records and backoff_max).
+const (
+	DefaultBatchRecords = 4096
+	DefaultBackoffMax   = 30 * time.Second
+)
+
 // New prepares a loop; Run starts it.
 func New(src Source, sink Sink, opt Options) (*Loop, error) {
 	if len(opt.Streams) == 0 {
 		opt.Streams = []string{"alerts", "events"}
 	}
 	if opt.BatchRecords <= 0 {
-		opt.BatchRecords = 4096
+		opt.BatchRecords = DefaultBatchRecords
 	}
 	if opt.BatchBytes <= 0 {
 		opt.BatchBytes = 8 << 20
@@ -135,7 +141,7 @@ func New(src Source, sink Sink, opt Options) (*Loop, error) {
 		opt.BackoffMin = 200 * time.Millisecond
 	}
 	if opt.BackoffMax < opt.BackoffMin {
-		opt.BackoffMax = max(30*time.Second, opt.BackoffMin)
+		opt.BackoffMax = max(DefaultBackoffMax, opt.BackoffMin)
 	}
 	if opt.Poll <= 0 {
 		opt.Poll = time.Second

@@ -51,39 +51,57 @@ func keyErr(key, format string, args ...any) error {
 	return fmt.Errorf("outputs.elasticsearch.%s: %s", key, fmt.Sprintf(format, args...))
 }
 
+// DefaultOptions are the exporter's defaults, the one place they are
+// written: zero fields of Options get them, and the configuration's
+// defaults (outputs.elasticsearch.*) are read from here.
+func DefaultOptions() Options {
+	return Options{
+		Mode:       "data_stream",
+		Indices:    Indices{Events: "logs-bansho.events-default", Alerts: "logs-bansho.alerts-default", Health: "logs-bansho.health-default"},
+		DocumentID: "event_id",
+		// Four requests of 2 MiB in flight, so a batch of 4096 documents
+		// (about 5.6 MB) goes out at once rather than in rounds; the
+		// requests wait on the server, not on the host's CPU.
+		Workers:          4,
+		FlushBytes:       2 << 20,
+		MaxDocumentBytes: 1 << 20,
+		RequestTimeout:   30 * time.Second,
+		Template:         TemplateOptions{Install: true, Name: "bansho"},
+	}
+}
+
+// defaults fill zero fields.
 func (o *Options) defaults() {
+	d := DefaultOptions()
 	if o.Mode == "" {
-		o.Mode = "data_stream"
+		o.Mode = d.Mode
 	}
 	if o.Indices.Events == "" {
-		o.Indices.Events = "logs-bansho.events-default"
+		o.Indices.Events = d.Indices.Events
 	}
 	if o.Indices.Alerts == "" {
-		o.Indices.Alerts = "logs-bansho.alerts-default"
+		o.Indices.Alerts = d.Indices.Alerts
 	}
 	if o.Indices.Health == "" {
-		o.Indices.Health = "logs-bansho.health-default"
+		o.Indices.Health = d.Indices.Health
 	}
 	if o.DocumentID == "" {
-		o.DocumentID = "event_id"
+		o.DocumentID = d.DocumentID
 	}
-	// Four requests of 2 MiB in flight, so a batch of 4096 documents
-	// (about 5.6 MB) goes out at once rather than in rounds; the requests
-	// wait on the server, not on the host's CPU.
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = d.Workers
 	}
 	if o.FlushBytes <= 0 {
-		o.FlushBytes = 2 << 20
+		o.FlushBytes = d.FlushBytes
 	}
 	if o.MaxDocumentBytes <= 0 {
-		o.MaxDocumentBytes = 1 << 20
+		o.MaxDocumentBytes = d.MaxDocumentBytes
 	}
 	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = 30 * time.Second
+		o.RequestTimeout = d.RequestTimeout
 	}
 	if o.Template.Name == "" {
-		o.Template.Name = "bansho"
+		o.Template.Name = d.Template.Name
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

@@ -67,13 +67,19 @@ func (e *Exporter) drop(path string) {
 	}
 }
 
+// Defaults of Options (and of outputs.file.*).
+const (
+	DefaultMaxBytes   = 100 << 20
+	DefaultMaxBackups = 5
+)
+
 // New opens (appending to) or creates the file.
 func New(opt Options) (*Exporter, error) {
 	if opt.Path == "" {
 		return nil, errors.New("no path")
 	}
 	if opt.MaxBytes <= 0 {
-		opt.MaxBytes = 100 << 20
+		opt.MaxBytes = DefaultMaxBytes
 	}
 	if opt.MaxBackups < 0 {
 		opt.MaxBackups = 0

@@ -64,37 +64,54 @@ type SASL struct {
 	Password  string
 }
 
-// Defaults fill zero fields.
+// DefaultOptions are the exporter's defaults, the one place they are
+// written: zero fields of Options get them, and the configuration's
+// defaults (outputs.kafka.*) are read from here.
+func DefaultOptions() Options {
+	return Options{
+		Topics:       Topics{Events: "bansho-events", Alerts: "bansho-alerts", Health: "bansho-health"},
+		Compression:  "snappy",
+		BatchSize:    1000,
+		BatchBytes:   1 << 20,
+		BatchTimeout: 10 * time.Millisecond,
+		WriteTimeout: 10 * time.Second,
+		MaxAttempts:  3,
+		ClientID:     "bansho",
+	}
+}
+
+// defaults fill zero fields.
 func (o *Options) defaults() {
+	d := DefaultOptions()
 	if o.Topics.Events == "" {
-		o.Topics.Events = "bansho-events"
+		o.Topics.Events = d.Topics.Events
 	}
 	if o.Topics.Alerts == "" {
-		o.Topics.Alerts = "bansho-alerts"
+		o.Topics.Alerts = d.Topics.Alerts
 	}
 	if o.Topics.Health == "" {
-		o.Topics.Health = "bansho-health"
+		o.Topics.Health = d.Topics.Health
 	}
 	if o.Compression == "" {
-		o.Compression = "snappy"
+		o.Compression = d.Compression
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+		o.BatchSize = d.BatchSize
 	}
 	if o.BatchBytes <= 0 {
-		o.BatchBytes = 1 << 20
+		o.BatchBytes = d.BatchBytes
 	}
 	if o.BatchTimeout <= 0 {
-		o.BatchTimeout = 10 * time.Millisecond
+		o.BatchTimeout = d.BatchTimeout
 	}
 	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
+		o.WriteTimeout = d.WriteTimeout
 	}
 	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 3
+		o.MaxAttempts = d.MaxAttempts
 	}
 	if o.ClientID == "" {
-		o.ClientID = "bansho"
+		o.ClientID = d.ClientID
 	}
 }
 

@@ -5,8 +5,6 @@
 package config
 
 import (
-	"github.com/bansho-sec/bansho/internal/spell"
-
 	"bytes"
 	"errors"
 	"fmt"
@@ -20,6 +18,14 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
+
+	"github.com/bansho-sec/bansho/exporters/delivery"
+	"github.com/bansho-sec/bansho/exporters/elasticsearch"
+	"github.com/bansho-sec/bansho/exporters/file"
+	"github.com/bansho-sec/bansho/exporters/kafka"
+	"github.com/bansho-sec/bansho/internal/spell"
+	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/sensor"
 )
 
 // Config is the whole configuration. Keys are the mapstructure tags joined
@@ -171,58 +177,78 @@ type RuleList struct {
 	Items []string `mapstructure:"items"`
 }
 
+// dur writes a default duration as a person would: 1h, not 1h0m0s.
+func dur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // Defaults are the embedded defaults: run with no file at all.
+//
+// The defaults of the sensor, the store and the exporters are read from
+// their packages (sensor.DefaultConfig, store.Default*, kafka and
+// elasticsearch DefaultOptions, delivery and file Default*), so each is
+// written once.
 func Defaults() map[string]any {
+	sd := sensor.DefaultConfig()
+	kd := kafka.DefaultOptions()
+	ed := elasticsearch.DefaultOptions()
 	d := map[string]any{
 		"protect.paths":            []string{"/srv/mynumber"},
 		"protect.integrity_paths":  []string{"/usr/bin", "/usr/sbin", "/usr/lib/systemd", "/etc/audit", "/etc/bansho"},
 		"metrics.listen":           "127.0.0.1:9090",
 		"shutdown.timeout":         "10s",
 		"health.stall_after":       "30s",
-		"sensor.ring_buffer_bytes": 8 << 20,
-		"sensor.wakeup_bytes":      256 << 10,
-		"sensor.poll_interval":     "50ms",
-		"sensor.queue_size":        65536,
-		"sensor.trace_accept":      true,
-		"sensor.trace_udp_send":    true,
-		"sensor.udp_send_dedupe":   "10s",
-		"sensor.fold_window":       "1s",
+		"sensor.ring_buffer_bytes": sd.RingBufferBytes,
+		"sensor.wakeup_bytes":      sd.WakeupBytes,
+		"sensor.poll_interval":     dur(sd.PollInterval),
+		"sensor.queue_size":        sd.QueueSize,
+		"sensor.trace_accept":      sd.TraceAccept,
+		"sensor.trace_udp_send":    sd.TraceUDPSend,
+		"sensor.udp_send_dedupe":   dur(sd.SendDedupe),
+		"sensor.fold_window":       dur(sd.FoldWindow),
 		"outputs.stdout.enabled":   true,
 		"outputs.file.path":        "/var/lib/bansho/events.json",
-		"outputs.file.max_bytes":   int64(100 << 20),
-		"outputs.file.max_backups": 5,
+		"outputs.file.max_bytes":   int64(file.DefaultMaxBytes),
+		"outputs.file.max_backups": file.DefaultMaxBackups,
 		"outputs.file.fsync":       false,
 		"log.level":                "info",
 		"log.format":               "text",
 		"health.interval":          "30s",
 		"content.hash_key":         "",
 		"content.hash_key_file":    "/var/lib/bansho/content-hash.key",
-		"content.sample_bytes":     4096,
+		"content.sample_bytes":     sd.SampleBytes,
 		"content.tls_libraries": []string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*",
 			"/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*", "/usr/local/lib*/libssl.so.*"},
 		"store.enabled":        true,
 		"store.dir":            "/var/lib/bansho/store",
-		"store.max_bytes":      int64(4 << 30),
-		"store.min_free_bytes": int64(256 << 20),
+		"store.max_bytes":      int64(store.DefaultMaxBytes),
+		"store.min_free_bytes": int64(store.DefaultMinFreeBytes),
 		"store.max_age":        "2160h",
 		"store.alert_max_age":  "8760h",
-		"store.segment_bytes":  int64(64 << 20),
-		"store.segment_age":    "1h",
+		"store.segment_bytes":  int64(store.DefaultSegmentBytes),
+		"store.segment_age":    dur(store.DefaultSegmentAge),
 		"store.fsync":          true,
 		"store.compress":       true,
 
 		"outputs.kafka.enabled":                   false,
 		"outputs.kafka.brokers":                   []string{},
-		"outputs.kafka.topics.events":             "bansho-events",
-		"outputs.kafka.topics.alerts":             "bansho-alerts",
-		"outputs.kafka.topics.health":             "bansho-health",
-		"outputs.kafka.compression":               "snappy",
-		"outputs.kafka.batch_size":                1000,
-		"outputs.kafka.batch_bytes":               int64(1 << 20),
-		"outputs.kafka.batch_timeout":             "10ms",
-		"outputs.kafka.write_timeout":             "10s",
+		"outputs.kafka.topics.events":             kd.Topics.Events,
+		"outputs.kafka.topics.alerts":             kd.Topics.Alerts,
+		"outputs.kafka.topics.health":             kd.Topics.Health,
+		"outputs.kafka.compression":               kd.Compression,
+		"outputs.kafka.batch_size":                kd.BatchSize,
+		"outputs.kafka.batch_bytes":               kd.BatchBytes,
+		"outputs.kafka.batch_timeout":             dur(kd.BatchTimeout),
+		"outputs.kafka.write_timeout":             dur(kd.WriteTimeout),
 		"outputs.kafka.allow_auto_topic_creation": false,
-		"outputs.kafka.client_id":                 "bansho",
+		"outputs.kafka.client_id":                 kd.ClientID,
 		"outputs.kafka.tls.enabled":               false,
 		"outputs.kafka.tls.ca_file":               "",
 		"outputs.kafka.tls.cert_file":             "",
@@ -232,30 +258,30 @@ func Defaults() map[string]any {
 		"outputs.kafka.sasl.mechanism":            "",
 		"outputs.kafka.sasl.username":             "",
 		"outputs.kafka.sasl.password":             "",
-		"outputs.kafka.batch_records":             4096,
-		"outputs.kafka.backoff_max":               "30s",
+		"outputs.kafka.batch_records":             delivery.DefaultBatchRecords,
+		"outputs.kafka.backoff_max":               dur(delivery.DefaultBackoffMax),
 
 		"outputs.elasticsearch.enabled":            false,
 		"outputs.elasticsearch.addresses":          []string{},
-		"outputs.elasticsearch.mode":               "data_stream",
-		"outputs.elasticsearch.indices.events":     "logs-bansho.events-default",
-		"outputs.elasticsearch.indices.alerts":     "logs-bansho.alerts-default",
-		"outputs.elasticsearch.indices.health":     "logs-bansho.health-default",
-		"outputs.elasticsearch.document_id":        "event_id",
+		"outputs.elasticsearch.mode":               ed.Mode,
+		"outputs.elasticsearch.indices.events":     ed.Indices.Events,
+		"outputs.elasticsearch.indices.alerts":     ed.Indices.Alerts,
+		"outputs.elasticsearch.indices.health":     ed.Indices.Health,
+		"outputs.elasticsearch.document_id":        ed.DocumentID,
 		"outputs.elasticsearch.username":           "",
 		"outputs.elasticsearch.password":           "",
 		"outputs.elasticsearch.api_key":            "",
 		"outputs.elasticsearch.ca_file":            "",
 		"outputs.elasticsearch.headers":            []string{},
-		"outputs.elasticsearch.workers":            4,
-		"outputs.elasticsearch.flush_bytes":        2 << 20,
-		"outputs.elasticsearch.max_document_bytes": 1 << 20,
+		"outputs.elasticsearch.workers":            ed.Workers,
+		"outputs.elasticsearch.flush_bytes":        ed.FlushBytes,
+		"outputs.elasticsearch.max_document_bytes": ed.MaxDocumentBytes,
 		"outputs.elasticsearch.compress":           false,
-		"outputs.elasticsearch.request_timeout":    "30s",
-		"outputs.elasticsearch.template.install":   true,
-		"outputs.elasticsearch.template.name":      "bansho",
-		"outputs.elasticsearch.batch_records":      4096,
-		"outputs.elasticsearch.backoff_max":        "30s",
+		"outputs.elasticsearch.request_timeout":    dur(ed.RequestTimeout),
+		"outputs.elasticsearch.template.install":   ed.Template.Install,
+		"outputs.elasticsearch.template.name":      ed.Template.Name,
+		"outputs.elasticsearch.batch_records":      delivery.DefaultBatchRecords,
+		"outputs.elasticsearch.backoff_max":        dur(delivery.DefaultBackoffMax),
 
 		// The rule engine (docs/rules.md).
 		"rules.enabled":                 true,
