@@ -27,19 +27,11 @@ func (d *daemon) stateEvent(action, msg string, details map[string]string) *even
 // (kernel, enrichment, store, exporters, file output), with the parts the
 // sensor runs without.
 func (d *daemon) healthEvent(s *sensor.Sensor, p *pipeline.Pipeline, up time.Duration) *event.Event {
-	st, err := s.Stats()
+	st, err := sensorStats(s, p)
 	if err != nil {
 		d.log.Error("read sensor counters", "error", err)
 	}
-	if st.Drops == nil {
-		st.Drops = map[string]uint64{}
-	}
-	if st.Counters == nil {
-		st.Counters = map[string]uint64{}
-	}
 	d.enr.counters(st.Counters)
-	st.Drops["output_lost"] = p.OutputLost()
-	st.DropsTotal += p.OutputLost()
 	storeHealth(d.db, st.Counters)
 	d.exp.health(st.Counters)
 	if d.fileOut != nil {
@@ -66,6 +58,23 @@ func (d *daemon) healthEvent(s *sensor.Sensor, p *pipeline.Pipeline, up time.Dur
 		}
 	}
 	return &event.Event{Op: event.OpHealth, KTime: now, Time: d.clock.Wall(now), Proc: selfProc(), Health: h}
+}
+
+// sensorStats are the kernel side's counters with the pipeline's own drop
+// (output_lost) added, the one place the health document and
+// bansho_sensor_drops_total both take them from.
+func sensorStats(s *sensor.Sensor, p *pipeline.Pipeline) (sensor.Stats, error) {
+	st, err := s.Stats()
+	if st.Drops == nil {
+		st.Drops = map[string]uint64{}
+	}
+	if st.Counters == nil {
+		st.Counters = map[string]uint64{}
+	}
+	lost := p.OutputLost()
+	st.Drops["output_lost"] = lost
+	st.DropsTotal += lost
+	return st, err
 }
 
 func selfProc() event.Process {

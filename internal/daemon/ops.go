@@ -107,11 +107,7 @@ func (o *ops) wrapOutputs(outs []exporters.Exporter) []exporters.Exporter {
 func (o *ops) attach(s *sensor.Sensor, p *pipeline.Pipeline, queue chan *event.Event) error {
 	o.ring, o.queue = s.RingPending, queue
 	err := o.srv.Register(metrics.SensorCollector{Snapshot: func() (metrics.SensorSnapshot, error) {
-		st, err := s.Stats()
-		if st.Drops == nil {
-			st.Drops = map[string]uint64{}
-		}
-		st.Drops["output_lost"] = p.OutputLost()
+		st, err := sensorStats(s, p)
 		return metrics.SensorSnapshot{Read: st.Received, Queued: st.Delivered, Drops: st.Drops, Kernel: st.Counters,
 			RingSize: st.RingBufBytes, RingUsed: s.RingPending(), QueueLen: len(queue), QueueCap: cap(queue),
 			Detached: int(o.detached.Load()), SelfAlert: o.detachAlerts.Load()}, err
