@@ -209,6 +209,54 @@ func TestRunFullDiskAtStart(t *testing.T) {
 		fmt.Sprintf("health: %v, tmp files: %d, exit %d", h != nil, len(tmps), code), h != nil && len(tmps) == 0 && code == 0)
 }
 
+// The store's file system fills up while the sensor runs: the sensor
+// goes on, the refusals are counted in the health documents, and the
+// store takes documents again once there is room.
+func TestRunDiskFullWhileRunning(t *testing.T) {
+	testutil.RequireBPF(t)
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "bansho-faults", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	dir := filepath.Join(mnt, "store")
+	// A 4 MiB file system is below any sensible store.min_free_bytes, which
+	// would refuse routine documents for good: only the disk's own limit
+	// counts here.
+	cfg := strings.Replace(runConfig(t, dir, "", ""), "  dir: "+dir+"\n", "  dir: "+dir+"\n  min_free_bytes: 0\n", 1)
+	s := startRun(t, cfg)
+	s.wait("health", 10*time.Second, health)
+	filler := filepath.Join(mnt, "filler")
+	f, _ := os.Create(filler)
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	f.Close()
+	// Routine documents keep coming (a health document a second and the
+	// events of this test); some must be refused, and counted.
+	refused := s.wait("refusals counted", 30*time.Second, func(d map[string]any) bool {
+		v, _ := testutil.Field(d, "bansho.health.counters.store_refused_full").(float64)
+		return health(d) && v > 0
+	})
+	os.Remove(filler)
+	exec.Command("sync").Run()
+	var before float64
+	if refused != nil {
+		before, _ = testutil.Field(refused, "bansho.health.counters.store_written").(float64)
+	}
+	resumed := s.wait("writes resume", 30*time.Second, func(d map[string]any) bool {
+		v, _ := testutil.Field(d, "bansho.health.counters.store_written").(float64)
+		return health(d) && refused != nil && v > before
+	})
+	code := s.stop()
+	Case(t, "store", "run: file system fills while running", "keeps running, refusals counted, writes resume with room, exit 0",
+		fmt.Sprintf("refusals counted: %v, resumed: %v, exit %d", refused != nil, resumed != nil, code),
+		refused != nil && resumed != nil && code == 0)
+}
+
 // Parts that fail at start degrade the sensor instead of stopping it: it
 // runs, and says what it runs without.
 func TestRunDegradedParts(t *testing.T) {
