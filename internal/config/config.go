@@ -5,6 +5,7 @@
 package config
 
 import (
+	"github.com/bansho-sec/bansho/internal/readfile"
 	"github.com/bansho-sec/bansho/internal/spell"
 
 	"bytes"
@@ -401,6 +402,11 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// MaxFileBytes bounds a configuration file: a larger one is refused
+// before it is parsed (a real configuration is a few KiB; parsing a 12 MB
+// one took seconds and most of a GiB of memory).
+const MaxFileBytes = 1 << 20
+
 // Load reads the configuration. file may be empty (embedded defaults only);
 // flags may be nil. Flags are bound by their names as keys.
 func Load(file string, flags *pflag.FlagSet) (*Config, error) {
@@ -414,9 +420,10 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 
 	var lines map[string]int
 	if file != "" {
-		data, err := os.ReadFile(file)
+		data, err := readfile.Regular(file, MaxFileBytes, "a configuration file")
 		if err != nil {
-			return nil, &Error{File: file, Msg: fmt.Sprintf("cannot read configuration: %v", errors.Unwrap(err))}
+			// The error starts with the file name, which Error writes.
+			return nil, &Error{File: file, Msg: "cannot read configuration: " + strings.TrimPrefix(err.Error(), file+": ")}
 		}
 		lines, err = keyLines(data)
 		if err != nil {

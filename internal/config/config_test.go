@@ -131,6 +131,7 @@ func TestConfigurationDoc(t *testing.T) {
 	b.WriteString("Generated from `internal/config` by `BANSHO_UPDATE_DOCS=1 go test ./internal/config -run TestConfigurationDoc`; a test fails when it is out of date.\n\n")
 	b.WriteString("Precedence: flags, then `BANSHO_*` environment variables, then the YAML file (`--config`), then these defaults. ")
 	b.WriteString("Lists in environment variables are comma separated. Unknown keys and invalid values stop start-up with the file, line and key.\n\n")
+	b.WriteString("The file must be a regular file of at most 1 MiB (`config.MaxFileBytes`; a real one is a few KiB): a larger one, a directory, a FIFO or a device is refused before it is parsed, naming the file and its size or kind.\n\n")
 	b.WriteString("| key | type | default | environment | meaning |\n|---|---|---|---|---|\n")
 	types := keyTypes()
 	for _, k := range Keys() {

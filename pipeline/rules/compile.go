@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
+
+	"github.com/bansho-sec/bansho/internal/readfile"
 )
 
 // Options are what a rule set takes from the configuration.
@@ -89,6 +90,14 @@ func (s *Set) Enabled() int {
 	return n
 }
 
+// MaxFileBytes bounds a rule file or a rule test file: a larger one is
+// refused before it is parsed. Fixture event inputs (input:) may be up to
+// MaxInputBytes.
+const (
+	MaxFileBytes  = 1 << 20
+	MaxInputBytes = 16 << 20
+)
+
 // Load reads and compiles the rule files of dir (or one file). A non-nil
 // error is an Errors listing every problem found, each at its file, line
 // and column.
@@ -99,7 +108,7 @@ func Load(dir string, opts Options) (*Set, error) {
 	}
 	p := &parsed{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readfile.Regular(f, MaxFileBytes, "a rule file")
 		if err != nil {
 			return nil, fmt.Errorf("rules: %w", err)
 		}

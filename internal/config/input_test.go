@@ -1,0 +1,83 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// loadWithin runs Load and fails the test when it does not return within
+// d (a FIFO must not be waited on).
+func loadWithin(t *testing.T, d time.Duration, file string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Load(file, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("Load(%s) still running after %s", file, d)
+		return nil
+	}
+}
+
+// A configuration file above MaxFileBytes is refused before it is parsed,
+// naming the file and its size: viper took seconds and most of a GiB of
+// memory over a 12 MB one.
+func TestFileTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "big.yaml")
+	body := "protect:\n  paths: [" + dir + "]\n# " + strings.Repeat("x", MaxFileBytes) + "\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := loadWithin(t, 10*time.Second, p)
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "1 MiB") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("%d bytes", len(body))) {
+		t.Fatalf("a %d-byte file: %v", len(body), err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refusing took %s: the file was parsed", d)
+	}
+	// Just under the limit is read.
+	body = "protect:\n  paths: [" + dir + "]\n# " + strings.Repeat("x", MaxFileBytes-len(dir)-40) + "\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := loadWithin(t, 20*time.Second, p); err != nil {
+		t.Fatalf("a %d-byte file: %v", len(body), err)
+	}
+}
+
+// A configuration path that is not a regular file gets an error naming it
+// at once: a directory, a FIFO (never waited on), a device, a symlink loop.
+func TestFileNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loop := filepath.Join(dir, "loop.yaml")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{dir, "is a directory"},
+		{fifo, "not a regular file (a FIFO)"},
+		{"/dev/zero", "not a regular file (a device)"},
+		{loop, "too many levels of symbolic links"},
+	} {
+		err := loadWithin(t, 5*time.Second, c.path)
+		if err == nil || !strings.Contains(err.Error(), c.path+": cannot read configuration") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.path, err)
+		}
+	}
+}
