@@ -113,3 +113,32 @@ func TestConfigCheckBad(t *testing.T) {
 		t.Errorf("missing file: %v %s", err, out)
 	}
 }
+
+// config check shows neither a My Number (a protected directory named
+// after one) nor the credentials of an Elasticsearch URL. Failures say
+// what leaked, not the value.
+func TestConfigCheckShowsNoNumberOrSecret(t *testing.T) {
+	const n = "123456789018" // made up, valid check digit
+	d := sharedDir(t)
+	prot := filepath.Join(d, n)
+	os.Mkdir(prot, 0o755)
+	cfg := filepath.Join(d, "bansho.yaml")
+	body := "protect:\n  paths: [" + prot + "]\nstore:\n  enabled: true\n" +
+		"outputs:\n  file: {path: " + d + "/" + n + "/events.json}\n" +
+		"  elasticsearch:\n    enabled: true\n    addresses: [\"http://bansho:UrlSecretMark@127.0.0.1:9200\", \"https://TokenMark@127.0.0.1:9200\"]\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := checkCmd(t, cfg).CombinedOutput()
+	s := string(out)
+	if err != nil {
+		t.Fatalf("config check: %v (%d bytes of output)", err, len(s))
+	}
+	if strings.Contains(s, n) || strings.Contains(s, "UrlSecretMark") || strings.Contains(s, "TokenMark") {
+		t.Errorf("config check shows a number %v, a password %v, a token %v",
+			strings.Contains(s, n), strings.Contains(s, "UrlSecretMark"), strings.Contains(s, "TokenMark"))
+	}
+	if !strings.Contains(s, "protected paths: "+d+"/****-****-****") || !strings.Contains(s, "elasticsearch http://bansho:xxxxx@127.0.0.1:9200") {
+		t.Errorf("the masked values are missing (%d bytes of output)", len(s))
+	}
+}

@@ -7,6 +7,7 @@ package config
 import (
 	"github.com/bansho-sec/bansho/internal/readfile"
 	"github.com/bansho-sec/bansho/internal/spell"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 
 	"bytes"
 	"errors"
@@ -112,7 +113,7 @@ type Health struct {
 type Content struct {
 	// HashKey keys the HMAC of detected numbers (hex or plain text). Set it
 	// per deployment, from a secret; BANSHO_CONTENT_HASH_KEY works too.
-	HashKey string `mapstructure:"hash_key"`
+	HashKey string `mapstructure:"hash_key" secret:"true"`
 	// HashKeyFile is used when HashKey is empty; created with a random key
 	// (0600) when missing, so hashes are stable across restarts.
 	HashKeyFile string `mapstructure:"hash_key_file"`
@@ -399,7 +400,10 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return b.String()
+	// A path named after a person's My Number (a protected directory, a
+	// file) is shown masked, as the sensor's documents show it.
+	s, _ := ecs.Redact(b.String())
+	return s
 }
 
 // MaxFileBytes bounds a configuration file: a larger one is refused
@@ -431,6 +435,11 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 		}
 		known := knownKeys()
 		for _, k := range sortedKeys(lines) {
+			if s := secretParent(k); s != "" {
+				// password: {hunter2} is a mapping whose key is the
+				// secret: name the secret key, never what is under it.
+				return nil, &Error{File: file, Line: lines[s], Key: s, Msg: "must be " + typeName(s) + ", not a mapping (the value is not shown: it is a secret)"}
+			}
 			if !known[k] && !hasKnownChild(known, k) {
 				return nil, &Error{File: file, Line: lines[k], Key: k, Msg: "unknown key" + suggest(k, known)}
 			}
@@ -778,6 +787,15 @@ func yamlMsg(err error) string {
 // decodeError turns a mapstructure error into one naming the key and line.
 func decodeError(file string, lines map[string]int, err error) error {
 	msg := err.Error()
+	// mapstructure quotes the value; a secret's is never shown.
+	for _, l := range strings.Split(msg, "\n") {
+		for _, k := range secretKeys() {
+			if strings.Contains(strings.ToLower(l), "'"+k+"'") || strings.Contains(strings.ToLower(l), "'"+k+"[") {
+				return &Error{File: file, Line: lineOf(lines, k), Key: k,
+					Msg: "must be " + typeName(k) + wrongType(l) + " (the value is not shown: it is a secret)"}
+			}
+		}
+	}
 	// mapstructure: "decoding failed ...:\n\ncannot parse 'sensor.queue_size' as int: ..."
 	for _, l := range strings.Split(msg, "\n") {
 		l = strings.TrimSpace(l)
@@ -862,7 +880,7 @@ type KafkaTLS struct {
 type KafkaSASL struct {
 	Mechanism string `mapstructure:"mechanism"`
 	Username  string `mapstructure:"username"`
-	Password  string `mapstructure:"password"`
+	Password  string `mapstructure:"password" secret:"true"`
 }
 
 // ElasticsearchOutput configures the Elasticsearch exporter
@@ -874,10 +892,10 @@ type ElasticsearchOutput struct {
 	Indices          ElasticsearchIndices  `mapstructure:"indices"`
 	DocumentID       string                `mapstructure:"document_id"`
 	Username         string                `mapstructure:"username"`
-	Password         string                `mapstructure:"password"`
-	APIKey           string                `mapstructure:"api_key"`
+	Password         string                `mapstructure:"password" secret:"true"`
+	APIKey           string                `mapstructure:"api_key" secret:"true"`
 	CAFile           string                `mapstructure:"ca_file"`
-	Headers          []string              `mapstructure:"headers"`
+	Headers          []string              `mapstructure:"headers" secret:"true"` // Authorization, tokens
 	Workers          int                   `mapstructure:"workers"`
 	FlushBytes       int                   `mapstructure:"flush_bytes"`
 	MaxDocumentBytes int                   `mapstructure:"max_document_bytes"`
@@ -937,6 +955,11 @@ func (o *Outputs) validateExporters(storeEnabled bool) error {
 		}
 		if len(e.Addresses) == 0 {
 			return &Error{Key: "outputs.elasticsearch.addresses", Msg: "at least one URL is required"}
+		}
+		for i, a := range e.Addresses {
+			if err := checkURL(fmt.Sprintf("outputs.elasticsearch.addresses[%d]", i), a); err != nil {
+				return err
+			}
 		}
 		switch e.Mode {
 		case "data_stream", "index":

@@ -81,3 +81,47 @@ func TestFileNotRegular(t *testing.T) {
 		}
 	}
 }
+
+// No error echoes the value of a secret key, whatever its type, and a URL
+// is shown without its user info. The markers are unique strings; a
+// failure says which key leaked, not the value.
+func TestErrorsHideSecrets(t *testing.T) {
+	dir := t.TempDir()
+	head := "protect:\n  paths: [" + dir + "]\n"
+	for _, c := range []struct{ name, body, key, marker string }{
+		{"es password list", "outputs:\n  elasticsearch:\n    password: [InlinePwLeak]\n", "outputs.elasticsearch.password", "InlinePwLeak"},
+		{"es password map", "outputs:\n  elasticsearch:\n    password: {x: MapPwLeak}\n", "outputs.elasticsearch.password", "MapPwLeak"},
+		{"es api key", "outputs:\n  elasticsearch:\n    api_key: [ApiKeyLeak]\n", "outputs.elasticsearch.api_key", "ApiKeyLeak"},
+		{"es headers", "outputs:\n  elasticsearch:\n    headers: {Authorization: HeaderLeak}\n", "outputs.elasticsearch.headers", "HeaderLeak"},
+		{"kafka password", "outputs:\n  kafka:\n    sasl:\n      password: [KafkaPwLeak]\n", "outputs.kafka.sasl.password", "KafkaPwLeak"},
+		{"hash key list", "content:\n  hash_key: [HkLeak]\n", "content.hash_key", "HkLeak"},
+		{"es url scheme", "store:\n  enabled: true\noutputs:\n  elasticsearch:\n    enabled: true\n    addresses: [\"ftp://bansho:UrlLeak1@host:9200\"]\n",
+			"outputs.elasticsearch.addresses[0]", "UrlLeak1"},
+		{"es url unparsable", "store:\n  enabled: true\noutputs:\n  elasticsearch:\n    enabled: true\n    addresses: [\"http://bansho:UrlLeak2@ho st:9200/%zz\"]\n",
+			"outputs.elasticsearch.addresses[0]", "UrlLeak2"},
+	} {
+		p := writeFile(t, head+c.body)
+		_, err := Load(p, nil)
+		if err == nil {
+			t.Errorf("%s: accepted", c.name)
+			continue
+		}
+		if strings.Contains(err.Error(), c.marker) {
+			t.Errorf("%s: the error shows the secret", c.name)
+		}
+		if !strings.Contains(err.Error(), p+":") || !strings.Contains(err.Error(), c.key+": ") {
+			t.Errorf("%s: the error does not name the file, line and key %s: %v", c.name, c.key, strings.ReplaceAll(err.Error(), c.marker, "<secret>"))
+		}
+	}
+}
+
+// A protected path named after a My Number is shown masked in errors, as
+// the sensor's documents mask it.
+func TestErrorsMaskMyNumbers(t *testing.T) {
+	const n = "123456789018" // made up, valid check digit
+	dir := t.TempDir()
+	_, err := Load(writeFile(t, "protect:\n  paths: ["+dir+"/"+n+"]\n"), nil)
+	if err == nil || strings.Contains(err.Error(), n) || !strings.Contains(err.Error(), dir+"/****-****-****: no such file") {
+		t.Errorf("missing path named after a number: masked %v", err != nil && !strings.Contains(err.Error(), n))
+	}
+}
