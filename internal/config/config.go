@@ -7,6 +7,7 @@ package config
 import (
 	"github.com/bansho-sec/bansho/internal/readfile"
 	"github.com/bansho-sec/bansho/internal/spell"
+	"github.com/bansho-sec/bansho/pipeline/content"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 
 	"bytes"
@@ -299,7 +300,7 @@ var Descriptions = map[string]string{
 	"log.level":                               "bansho's own log on stderr: debug, info, warn, error.",
 	"log.format":                              "text or json.",
 	"health.interval":                         "How often a sensor-health document is written (at least 1s).",
-	"content.hash_key":                        "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts.",
+	"content.hash_key":                        "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts. At least 16 bytes of text or 32 hex digits (openssl rand -hex 32): a My Number has only 10^11 possible values, so whoever guesses a short key can reverse every hash.",
 	"content.hash_key_file":                   "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
 	"content.sample_bytes":                    "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
 	"store.enabled":                           "Keep every document in the local store (exporters to Kafka and Elasticsearch read from it; `bansho timeline`, `replay` and `store verify` use it).",
@@ -572,6 +573,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Content.SampleBytes < 0 || c.Content.SampleBytes > 4096 {
 		return &Error{Key: "content.sample_bytes", Msg: fmt.Sprintf("%d must be between 0 and 4096", c.Content.SampleBytes)}
+	}
+	if c.Content.HashKey != "" {
+		if _, err := content.ParseHashKey(c.Content.HashKey); err != nil {
+			return &Error{Key: "content.hash_key", Msg: strings.TrimPrefix(err.Error(), "content: ")}
+		}
 	}
 	if c.Content.HashKey == "" && c.Content.HashKeyFile == "" && c.Content.SampleBytes > 0 {
 		return &Error{Key: "content.hash_key", Msg: "set content.hash_key or content.hash_key_file (or content.sample_bytes: 0)"}

@@ -125,3 +125,18 @@ func TestErrorsMaskMyNumbers(t *testing.T) {
 		t.Errorf("missing path named after a number: masked %v", err != nil && !strings.Contains(err.Error(), n))
 	}
 }
+
+// A hash key too short to keep the hashes secret is refused with the file
+// and line, without showing it.
+func TestHashKeyTooShort(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, "protect:\n  paths: ["+dir+"]\ncontent:\n  hash_key: Xq3\n")
+	_, err := Load(p, nil)
+	if err == nil || strings.Contains(err.Error(), "Xq3") || !strings.Contains(err.Error(), p+":4: content.hash_key: ") ||
+		!strings.Contains(err.Error(), "at least 16 bytes") {
+		t.Errorf("a 3-character key: %v", err != nil)
+	}
+	if _, err := Load(writeFile(t, "protect:\n  paths: ["+dir+"]\ncontent:\n  hash_key: 00112233445566778899aabbccddeeff\n"), nil); err != nil {
+		t.Errorf("32 hex digits: %v", err)
+	}
+}
