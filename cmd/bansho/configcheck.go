@@ -25,8 +25,12 @@ func configCmd() *cobra.Command {
 environment applied), validate every key, and print the effective protected
 and integrity paths, outputs and endpoints. Needs no root and does not touch
 the kernel. Exit status 1 and one line naming file:line: key when it is wrong.
-Paths are checked on this host: run it where the sensor will run (or in its
-image). BANSHO_* variables that name no key are warned about.`,
+Beyond the keys, every check of start-up that needs no root and changes
+nothing: the exporters are built (not started), the hash key file is
+checked (0600, a long enough key) and the rules are loaded (every
+rules.lists name must be a list of them). Paths are checked on this host:
+run it where the sensor will run (or in its image). BANSHO_* variables
+that name no key are warned about. No secret or raw My Number is shown.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			defer func() {
@@ -41,22 +45,9 @@ image). BANSHO_* variables that name no key are warned about.`,
 			for _, w := range config.UnknownEnv(os.Environ()) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "bansho: warning:", w)
 			}
-			// What start-up would refuse beyond the keys: exporter
-			// settings (certificates, topics, indices) and the rules.
-			if err := checkExporters(cfg.Outputs); err != nil {
+			nrules, err := checkStartup(cfg)
+			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			nrules := 0
-			if cfg.Rules.Enabled {
-				opts, err := ruleOptions(cfg.Rules, cfg.Protect.Paths)
-				if err != nil {
-					return fmt.Errorf("%s: %w", args[0], err)
-				}
-				set, err := loadRuleSet(cfg.Rules.Dir, opts)
-				if err != nil {
-					return fmt.Errorf("%s: rules.dir: %w", args[0], err)
-				}
-				nrules = set.Enabled()
 			}
 			printConfigSummary(cmd.OutOrStdout(), args[0], cfg)
 			if cfg.Rules.Enabled {
@@ -66,6 +57,31 @@ image). BANSHO_* variables that name no key are warned about.`,
 		},
 	})
 	return c
+}
+
+// checkStartup makes every check of start-up that needs no root and
+// changes nothing, through the functions start-up itself calls: the
+// exporters are built (certificates, topics, indices) but not started,
+// the hash key file is checked as newDetector reads it (0600, a key long
+// enough), and the rules are loaded as startRules loads them (every rule
+// file compiles, every rules.lists name is a list of the rules). It
+// returns the number of enabled rules. What it cannot check: the kernel,
+// binding metrics.listen, and creating the output and store directories.
+func checkStartup(cfg *config.Config) (enabledRules int, err error) {
+	if err := checkExporters(cfg.Outputs); err != nil {
+		return 0, err
+	}
+	if err := checkContent(cfg.Content); err != nil {
+		return 0, err
+	}
+	if !cfg.Rules.Enabled {
+		return 0, nil
+	}
+	set, _, err := loadRules(cfg.Rules, cfg.Protect.Paths)
+	if err != nil {
+		return 0, err
+	}
+	return set.Enabled(), nil
 }
 
 // printConfigSummary writes what the configuration amounts to. Nothing

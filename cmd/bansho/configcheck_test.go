@@ -1,12 +1,18 @@
 package main
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/bansho-sec/bansho/internal/config"
+	"github.com/bansho-sec/bansho/pipeline"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 )
 
 // config check runs without root: as nobody when the tests are root.
@@ -81,7 +87,19 @@ func TestConfigCheckBad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rdir, "local.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Hash key files: one others can read (run refuses it), one too short.
+	wideKey := filepath.Join(d, "wide.key")
+	os.WriteFile(wideKey, []byte("00112233445566778899aabbccddeeff\n"), 0o644)
+	os.Chmod(wideKey, 0o644)
+	shortKey := filepath.Join(d, "short.key")
+	os.WriteFile(shortKey, []byte("Zk9\n"), 0o600)
+	os.Chown(shortKey, 65534, 65534) // nobody runs the check when the tests are root
 	cases := map[string]struct{ body, want string }{
+		"unknown list": {"protect:\n  paths: [/tmp]\nrules:\n  lists:\n    - {name: alowed_destination_networks, items: [10.0.0.0/8]}\n",
+			`rules.lists[0].name: "alowed_destination_networks" is not a list of the rules (did you mean allowed_destination_networks?)`},
+		"wide key file":  {"protect:\n  paths: [/tmp]\ncontent:\n  hash_key_file: " + wideKey + "\n", "content.hash_key_file " + wideKey + ": readable by others (mode 644): make it 0600"},
+		"short key file": {"protect:\n  paths: [/tmp]\ncontent:\n  hash_key_file: " + shortKey + "\n", "content.hash_key_file " + shortKey + ": hash key too short (3 bytes)"},
+		"short key":      {"protect:\n  paths: [/tmp]\ncontent:\n  hash_key: Zk9\n", ":4: content.hash_key: hash key too short (3 bytes)"},
 		"bad rule":       {"protect:\n  paths: [/tmp]\nrules:\n  dir: " + rdir + "\n", rdir + "/local.yaml:3:29: condition:"},
 		"kafka no store": {"protect:\n  paths: [/tmp]\nstore:\n  enabled: false\noutputs:\n  kafka: {enabled: true, brokers: [127.0.0.1:1]}\n", "set store.enabled: true"},
 		"unknown key":    {"protect:\n  paths: [/tmp]\nshutdown:\n  timout: 3s\n", ":4: shutdown.timout: unknown key (did you mean shutdown.timeout?)"},
@@ -101,6 +119,9 @@ func TestConfigCheckBad(t *testing.T) {
 			out, err := checkCmd(t, cfg).CombinedOutput()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 				t.Fatalf("exit %v, want 1; output:\n%s", err, out)
+			}
+			if strings.Contains(string(out), "Zk9") {
+				t.Fatal("the hash key is shown")
 			}
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "bansho: "+cfg) || !strings.Contains(lines[0], c.want) {
@@ -140,5 +161,61 @@ func TestConfigCheckShowsNoNumberOrSecret(t *testing.T) {
 	}
 	if !strings.Contains(s, "protected paths: "+d+"/****-****-****") || !strings.Contains(s, "elasticsearch http://bansho:xxxxx@127.0.0.1:9200") {
 		t.Errorf("the masked values are missing (%d bytes of output)", len(s))
+	}
+}
+
+// run refuses a rules.lists name the rules do not define, through the
+// same check as config check: a misspelt allowlist would otherwise
+// silently allow nothing.
+func TestRunRefusesUnknownList(t *testing.T) {
+	c := config.Rules{Enabled: true, MaxStateKeys: 4096, Lists: []config.RuleList{{Name: "backup_program", Items: []string{"/usr/bin/restic"}}},
+		BusinessHours: config.BusinessHours{Timezone: "Asia/Tokyo", Weekdays: []string{"mon"}, Start: "08:00", End: "19:00"}}
+	stop, err := startRules(c, []string{"/tmp"}, &pipeline.Pipeline{}, ecs.Host{}, func(string, string, map[string]string) {}, slog.Default())
+	if err == nil {
+		stop()
+		t.Fatal("an unknown list is accepted")
+	}
+	if want := `rules.lists[0].name: "backup_program" is not a list of the rules (did you mean backup_programs?)`; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	c.Lists[0].Name = "backup_programs"
+	stop, err = startRules(c, []string{"/tmp"}, &pipeline.Pipeline{}, ecs.Host{}, func(string, string, map[string]string) {}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+}
+
+// newDetector (run) and checkContent (config check) judge the key file
+// alike: created when missing, refused when others can read it or when
+// the key in it is too short.
+func TestKeyFileChecks(t *testing.T) {
+	d := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := config.Content{HashKeyFile: filepath.Join(d, "k", "content-hash.key"), SampleBytes: 4096}
+	if err := checkContent(c); err != nil {
+		t.Fatalf("a missing key file: %v", err)
+	}
+	if _, err := newDetector(c, log); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(c.HashKeyFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("created key file: %v %v", st, err)
+	}
+	if err := checkContent(c); err != nil {
+		t.Fatalf("the created key file: %v", err)
+	}
+	os.Chmod(c.HashKeyFile, 0o644)
+	for name, err := range map[string]error{"check": checkContent(c), "run": func() error { _, err := newDetector(c, log); return err }()} {
+		if err == nil || !strings.Contains(err.Error(), "readable by others (mode 644)") {
+			t.Errorf("%s: a 0644 key file: %v", name, err)
+		}
+	}
+	os.WriteFile(c.HashKeyFile, []byte("Zk9\n"), 0o600)
+	os.Chmod(c.HashKeyFile, 0o600)
+	for name, err := range map[string]error{"check": checkContent(c), "run": func() error { _, err := newDetector(c, log); return err }()} {
+		if err == nil || strings.Contains(err.Error(), "Zk9") || !strings.Contains(err.Error(), "content.hash_key_file "+c.HashKeyFile+": hash key too short (3 bytes)") {
+			t.Errorf("%s: a short key: %v", name, err != nil)
+		}
 	}
 }

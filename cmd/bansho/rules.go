@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bansho-sec/bansho/internal/config"
+	"github.com/bansho-sec/bansho/internal/spell"
 	"github.com/bansho-sec/bansho/pipeline"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/pipeline/rules"
@@ -35,15 +36,16 @@ func rulesCmd() *cobra.Command {
 
 // siteOptions are the rule options of a configuration file, or the
 // defaults without one.
-func siteOptions(cfgFile string) (rules.Options, error) {
+func siteOptions(cfgFile string) (rules.Options, []config.RuleList, error) {
 	if cfgFile == "" {
-		return rules.Options{Calendar: rules.DefaultCalendar()}, nil
+		return rules.Options{Calendar: rules.DefaultCalendar()}, nil, nil
 	}
 	cfg, err := config.Load(cfgFile, nil)
 	if err != nil {
-		return rules.Options{}, err
+		return rules.Options{}, nil, err
 	}
-	return ruleOptions(cfg.Rules, cfg.Protect.Paths)
+	opts, err := ruleOptions(cfg.Rules, cfg.Protect.Paths)
+	return opts, cfg.Rules.Lists, err
 }
 
 func rulesCheckCmd() *cobra.Command {
@@ -57,11 +59,14 @@ func rulesCheckCmd() *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			opts, err := siteOptions(cfgFile)
+			opts, lists, err := siteOptions(cfgFile)
 			if err != nil {
 				return err
 			}
 			set, err := loadRuleSet(dir, opts)
+			if err == nil {
+				err = checkLists(set, lists) // as start-up would
+			}
 			var es rules.Errors
 			if errors.As(err, &es) {
 				// One line per problem, each at its place, on stderr.
@@ -164,6 +169,46 @@ func loadRuleSet(dir string, opts rules.Options) (*rules.Set, error) {
 	return rules.Load(dir, opts)
 }
 
+// loadRules loads the configured rule set as start-up does, and refuses
+// a rules.lists name the rules do not define: a misspelt allowlist would
+// otherwise silently allow nothing. startRules and config check both use
+// it.
+func loadRules(c config.Rules, protect []string) (*rules.Set, rules.Options, error) {
+	opts, err := ruleOptions(c, protect)
+	if err != nil {
+		return nil, opts, err
+	}
+	set, err := loadRuleSet(c.Dir, opts)
+	if err != nil {
+		return nil, opts, err
+	}
+	if err := checkLists(set, c.Lists); err != nil {
+		return nil, opts, err
+	}
+	return set, opts, nil
+}
+
+// checkLists refuses a configured list that no rule file defines.
+func checkLists(set *rules.Set, lists []config.RuleList) error {
+	for i, l := range lists {
+		if set.Defines(l.Name) {
+			continue
+		}
+		best, bestD := "", 4
+		for _, n := range set.DefinedLists() {
+			if d := spell.Distance(l.Name, n); d < bestD {
+				best, bestD = n, d
+			}
+		}
+		hint := " (the rules define " + strings.Join(set.DefinedLists(), ", ") + ")"
+		if best != "" {
+			hint = " (did you mean " + best + "?)"
+		}
+		return fmt.Errorf("rules.lists[%d].name: %q is not a list of the rules%s", i, l.Name, hint)
+	}
+	return nil
+}
+
 // ruleOptions are the rule set options of the configuration. The
 // protected_directories list follows protect.paths unless rules.lists
 // sets it.
@@ -209,11 +254,7 @@ func startRules(c config.Rules, protect []string, p *pipeline.Pipeline, host ecs
 	if !c.Enabled {
 		return func() {}, nil
 	}
-	opts, err := ruleOptions(c, protect)
-	if err != nil {
-		return nil, err
-	}
-	set, err := loadRuleSet(c.Dir, opts)
+	set, opts, err := loadRules(c, protect)
 	if err != nil {
 		return nil, err
 	}

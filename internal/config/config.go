@@ -372,7 +372,7 @@ var Descriptions = map[string]string{
 	"rules.business_hours.start":    "Start of business hours, HH:MM local time.",
 	"rules.business_hours.end":      "End of business hours, HH:MM (before start: the hours run past midnight).",
 	"rules.business_hours.holidays": "Days that are not business days, YYYY-MM-DD.",
-	"rules.lists":                   "Rule lists to replace, as a list of {name, items} (for example allowed_destination_networks, protected_data_readers, backup_programs).",
+	"rules.lists":                   "Rule lists to replace, as a list of {name, items} (for example allowed_destination_networks, protected_data_readers, backup_programs). A name the rules do not define is refused at start and by config check (a misspelt allowlist would allow nothing).",
 	"protect.integrity_paths":       "Directories or files whose modification (open for write, truncate, rename, unlink, chmod, chown) is reported with bansho.file.integrity: true, never their reads. Absolute; missing ones are skipped with a warning. The running binary, the configuration file, the output directory and the hash key file are always added (bansho.self_target: true).",
 	"metrics.listen":                "host:port serving /metrics (Prometheus), /healthz and /readyz; empty disables. Keep it on loopback or a node-local address.",
 	"shutdown.timeout":              "At SIGTERM/SIGINT: how long detaching, draining the ring buffer and the pipeline and flushing the outputs may take before bansho exits 1 naming what did not drain (1s to 5m). A second signal exits at once.",

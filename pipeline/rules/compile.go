@@ -75,8 +75,26 @@ type Set struct {
 	Lists  map[string][]string
 	Macros int
 	opts   Options
-	bySlot [numSlots][]*Rule
-	terms  int // distinct condition terms (see cond)
+	// defined are the lists the rule files define (Lists also holds
+	// those only Options.Lists names).
+	defined map[string]bool
+	bySlot  [numSlots][]*Rule
+	terms   int // distinct condition terms (see cond)
+}
+
+// Defines reports whether the rule files define the list name: a list
+// that Options.Lists replaces but no rule file defines is used by no
+// rule (a misspelt allowlist).
+func (s *Set) Defines(name string) bool { return s.defined[name] }
+
+// DefinedLists are the names of the lists the rule files define, sorted.
+func (s *Set) DefinedLists() []string {
+	out := make([]string, 0, len(s.defined))
+	for n := range s.defined {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Enabled counts the enabled rules.
@@ -192,6 +210,10 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 		}
 		c.lists[name] = out
 	}
+	defined := make(map[string]bool, len(c.lists))
+	for name := range c.lists {
+		defined[name] = true
+	}
 	for name, items := range opts.Lists {
 		c.lists[name] = items
 	}
@@ -215,7 +237,7 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 		}
 	}
 
-	set := &Set{Files: p.files, Lists: c.lists, Macros: len(c.macros), opts: opts}
+	set := &Set{Files: p.files, Lists: c.lists, Macros: len(c.macros), opts: opts, defined: defined}
 	defer func() { set.terms = len(c.ids) }()
 	byName := map[string]*Rule{}
 	for _, r := range p.rules {
