@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bansho-sec/bansho/exporters/file"
 	"github.com/bansho-sec/bansho/internal/config"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 )
@@ -61,8 +62,9 @@ that name no key are warned about. No secret or raw My Number is shown.`,
 
 // checkStartup makes every check of start-up that needs no root and
 // changes nothing, through the functions start-up itself calls: the
-// exporters are built (certificates, topics, indices) but not started,
-// the hash key file is checked as newDetector reads it (0600, a key long
+// exporters are built (certificates, topics, indices) but not started, the
+// output file's directory is checked as the file exporter would (not one
+// others can write to), the hash key file is checked as newDetector reads it (0600, a key long
 // enough), and the rules are loaded as startRules loads them (every rule
 // file compiles, every rules.lists name is a list of the rules). It
 // returns the number of enabled rules. What it cannot check: the kernel,
@@ -73,6 +75,11 @@ func checkStartup(cfg *config.Config) (enabledRules int, err error) {
 	}
 	if err := checkContent(cfg.Content); err != nil {
 		return 0, err
+	}
+	if p := cfg.Outputs.File.Path; p != "" {
+		if err := file.CheckDir(p); err != nil {
+			return 0, fmt.Errorf("outputs.file.path: %w", err)
+		}
 	}
 	if !cfg.Rules.Enabled {
 		return 0, nil

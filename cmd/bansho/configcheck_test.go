@@ -94,7 +94,12 @@ func TestConfigCheckBad(t *testing.T) {
 	shortKey := filepath.Join(d, "short.key")
 	os.WriteFile(shortKey, []byte("Zk9\n"), 0o600)
 	os.Chown(shortKey, 65534, 65534) // nobody runs the check when the tests are root
+	sharedOut := filepath.Join(d, "sharedout")
+	os.Mkdir(sharedOut, 0o700)
+	os.Chmod(sharedOut, 0o777|os.ModeSticky)
 	cases := map[string]struct{ body, want string }{
+		"shared output dir": {"protect:\n  paths: [/tmp]\noutputs:\n  file: {path: " + sharedOut + "/events.json}\n",
+			"outputs.file.path: " + sharedOut + ": others can write to it (mode 1777)"},
 		"unknown list": {"protect:\n  paths: [/tmp]\nrules:\n  lists:\n    - {name: alowed_destination_networks, items: [10.0.0.0/8]}\n",
 			`rules.lists[0].name: "alowed_destination_networks" is not a list of the rules (did you mean allowed_destination_networks?)`},
 		"wide key file":  {"protect:\n  paths: [/tmp]\ncontent:\n  hash_key_file: " + wideKey + "\n", "content.hash_key_file " + wideKey + ": readable by others (mode 644): make it 0600"},
