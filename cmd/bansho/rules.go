@@ -31,7 +31,36 @@ func rulesCmd() *cobra.Command {
 		Short: "Check and test rule files",
 	}
 	cmd.AddCommand(rulesCheckCmd(), rulesTestCmd(), rulesFieldsCmd())
+	// A rule file or directory named after a My Number is shown masked in
+	// every line and error, as the sensor's documents mask it.
+	cmd.SetOut(maskWriter{os.Stdout})
+	cmd.SetErr(maskWriter{os.Stderr})
+	for _, c := range cmd.Commands() {
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				if err := run(c, args); err != nil {
+					return maskedError{err}
+				}
+				return nil
+			}
+		}
+	}
 	return cmd
+}
+
+// maskWriter masks any My Number in what is written through it. Each
+// write is a whole line or more, so a number is never split.
+type maskWriter struct{ w io.Writer }
+
+func (m maskWriter) Write(p []byte) (int, error) {
+	s, changed := ecs.Redact(string(p))
+	if !changed {
+		return m.w.Write(p)
+	}
+	if _, err := io.WriteString(m.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // siteOptions are the rule options of a configuration file, or the
