@@ -430,6 +430,9 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 			// The error starts with the file name, which Error writes.
 			return nil, &Error{File: file, Msg: "cannot read configuration: " + strings.TrimPrefix(err.Error(), file+": ")}
 		}
+		if l, col := readfile.BadUTF8(data); l > 0 {
+			return nil, &Error{File: file, Line: l, Msg: fmt.Sprintf("not valid YAML: not UTF-8 (column %d)", col)}
+		}
 		lines, err = keyLines(data)
 		if err != nil {
 			return nil, &Error{File: file, Line: yamlLine(err), Msg: "not valid YAML: " + yamlMsg(err)}

@@ -140,3 +140,13 @@ func TestHashKeyTooShort(t *testing.T) {
 		t.Errorf("32 hex digits: %v", err)
 	}
 }
+
+// A file that is not UTF-8 is named with the line of the first bad byte.
+func TestNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, "protect:\n  paths: ["+dir+"]\nlog:\n  level: \xff\xfe\n")
+	_, err := Load(p, nil)
+	if err == nil || !strings.Contains(err.Error(), p+":4: not valid YAML: not UTF-8") {
+		t.Errorf("invalid UTF-8: %v", err)
+	}
+}

@@ -6,12 +6,14 @@
 package readfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"syscall"
+	"unicode/utf8"
 )
 
 // Regular returns the contents of the regular file path, following
@@ -78,4 +80,26 @@ func Size(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// BadUTF8 returns the line and byte column (both from 1) of the first
+// byte of b that is not UTF-8, or 0, 0 when b is valid (or is UTF-16
+// with a byte order mark, which YAML also reads). The YAML parser says
+// only "invalid leading UTF-8 octet", with no line.
+func BadUTF8(b []byte) (line, col int) {
+	if utf8.Valid(b) || bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
+		return 0, 0
+	}
+	line, start := 1, 0
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return line, i - start + 1
+		}
+		if b[i] == '\n' {
+			line, start = line+1, i+1
+		}
+		i += size
+	}
+	return 0, 0
 }
