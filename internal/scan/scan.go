@@ -112,7 +112,7 @@ func newScanner(opts Options, stdout, stderr io.Writer) (*scanner, error) {
 		opts.Format = "text"
 	case "json", "text":
 	default:
-		return nil, fmt.Errorf("unknown format %q: use json or text", opts.Format)
+		return nil, fmt.Errorf("unknown format %q: use json or text", shown(opts.Format))
 	}
 	if len(opts.Paths) == 0 {
 		return nil, errors.New("no paths to scan")

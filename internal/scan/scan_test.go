@@ -562,3 +562,11 @@ func TestNumbersInNamesMasked(t *testing.T) {
 		t.Errorf("a missing path: exit %d, %d raw My Numbers", code, raw(stdout+stderr))
 	}
 }
+
+// A format argument that is a My Number is not echoed.
+func TestFormatNotEchoed(t *testing.T) {
+	code, stdout, stderr := run(t, Options{Format: my1, Paths: []string{t.TempDir()}})
+	if code != ExitUsage || strings.Contains(stdout+stderr, my1) || !strings.Contains(stderr, "unknown format") {
+		t.Errorf("exit %d, raw number shown %v", code, strings.Contains(stdout+stderr, my1))
+	}
+}

@@ -82,6 +82,9 @@ func loadTestFile(path string) ([]*TestCase, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
+	if line, col := readfile.BadUTF8(data); line > 0 {
+		return nil, Errors{&Error{Pos: Pos{File: path, Line: line, Col: col}, Msg: "yaml: not UTF-8"}}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, Errors{yamlError(path, err)}

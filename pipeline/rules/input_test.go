@@ -60,3 +60,14 @@ func TestHostileRuleFiles(t *testing.T) {
 		t.Errorf("a FIFO test file: %v", err)
 	}
 }
+
+// Invalid UTF-8 is reported at its line and column (the YAML parser
+// says line 1 whatever the line).
+func TestNotUTF8RuleFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.yaml")
+	os.WriteFile(p, []byte("- rule: Bad\n  desc: ab\xff\n"), 0o600)
+	_, err := Load(p, Options{})
+	if err == nil || !strings.Contains(err.Error(), p+":2:11: yaml: not UTF-8") {
+		t.Errorf("invalid UTF-8: %v", err)
+	}
+}
