@@ -144,7 +144,9 @@ func scanInput(t *testing.T, ns []string) {
 	self := filepath.Join(d, "selfloop")
 	os.Symlink(self, self)
 	scan("scan: a symlink loop as the argument", "exit 2 naming it: too many levels of symbolic links",
-		func(r Result) bool { return r.Code == 2 && strings.Contains(r.Stderr, "selfloop: too many levels of symbolic links") }, self)
+		func(r Result) bool {
+			return r.Code == 2 && strings.Contains(r.Stderr, "selfloop: too many levels of symbolic links")
+		}, self)
 
 	fifos := filepath.Join(d, "fifos")
 	os.Mkdir(fifos, 0o755)
