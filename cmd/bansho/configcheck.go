@@ -64,9 +64,10 @@ that name no key are warned about. No secret or raw My Number is shown.`,
 // changes nothing, through the functions start-up itself calls: the
 // exporters are built (certificates, topics, indices) but not started, the
 // output file's directory is checked as the file exporter would (not one
-// others can write to), the hash key file is checked as newDetector reads it (0600, a key long
-// enough), and the rules are loaded as startRules loads them (every rule
-// file compiles, every rules.lists name is a list of the rules). It
+// others can write to), the hash key file is checked as newDetector reads
+// it (0600, a key long enough), and the rules are loaded as startRules
+// loads them (every rule file compiles, every rules.lists name is a list
+// of the rules). It
 // returns the number of enabled rules. What it cannot check: the kernel,
 // binding metrics.listen, and creating the output and store directories.
 func checkStartup(cfg *config.Config) (enabledRules int, err error) {
