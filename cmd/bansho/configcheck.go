@@ -11,6 +11,7 @@ import (
 
 	"github.com/bansho-sec/bansho/internal/config"
 	"github.com/bansho-sec/bansho/internal/daemon"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 )
 
 func configCmd() *cobra.Command {
@@ -25,10 +26,19 @@ func configCmd() *cobra.Command {
 environment applied), validate every key, and print the effective protected
 and integrity paths, outputs and endpoints. Needs no root and does not touch
 the kernel. Exit status 1 and one line naming file:line: key when it is wrong.
-Paths are checked on this host: run it where the sensor will run (or in its
-image). BANSHO_* variables that name no key are warned about.`,
+Beyond the keys, every check of start-up that needs no root and changes
+nothing: the exporters are built (not started), the hash key file is
+checked (0600, a long enough key) and the rules are loaded (every
+rules.lists name must be a list of them). Paths are checked on this host:
+run it where the sensor will run (or in its image). BANSHO_* variables
+that name no key are warned about. No secret or raw My Number is shown.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			defer func() {
+				if err != nil {
+					err = maskedError{err}
+				}
+			}()
 			cfg, err := config.Load(args[0], nil)
 			if err != nil {
 				return err
@@ -36,8 +46,7 @@ image). BANSHO_* variables that name no key are warned about.`,
 			for _, w := range config.UnknownEnv(os.Environ()) {
 				fmt.Fprintln(cmd.ErrOrStderr(), "bansho: warning:", w)
 			}
-			// What start-up would refuse beyond the keys: the same
-			// checks `bansho run` makes before it loads anything.
+			// The same checks `bansho run` makes before it loads anything.
 			chk, err := daemon.Check(cfg)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -50,21 +59,24 @@ image). BANSHO_* variables that name no key are warned about.`,
 			if cfg.Rules.Enabled {
 				fmt.Fprintf(cmd.OutOrStdout(), "rules: %d enabled, from %s\n", nrules, daemon.RuleSource(cfg.Rules.Dir))
 			}
-			switch {
-			case chk.KeyFileMissing:
-				fmt.Fprintf(cmd.OutOrStdout(), "note: %s does not exist; bansho run creates it with a random key\n", cfg.Content.HashKeyFile)
-			case chk.KeyFileUnreadable:
-				fmt.Fprintf(cmd.OutOrStdout(), "note: %s is not readable by this user; bansho run checks it\n", cfg.Content.HashKeyFile)
-			}
 			return nil
 		},
 	})
 	return c
 }
 
-func printConfigSummary(w io.Writer, file string, c *config.Config) {
-	fmt.Fprintf(w, "%s: ok\n", file)
-	fmt.Fprintf(w, "protected paths: %s\n", strings.Join(c.Protect.Paths, ", "))
+// printConfigSummary writes what the configuration amounts to. Nothing
+// in it may leak: a path named after a My Number is masked as the
+// sensor's documents mask it, URLs are shown without credentials, and no
+// secret is shown (the hash key is named by where it comes from).
+func printConfigSummary(out io.Writer, file string, c *config.Config) {
+	var w strings.Builder
+	defer func() {
+		s, _ := ecs.Redact(w.String())
+		io.WriteString(out, s)
+	}()
+	fmt.Fprintf(&w, "%s: ok\n", file)
+	fmt.Fprintf(&w, "protected paths: %s\n", strings.Join(c.Protect.Paths, ", "))
 	var present, missing []string
 	for _, p := range c.Protect.IntegrityPaths {
 		if _, err := os.Stat(p); err != nil {
@@ -77,7 +89,7 @@ func printConfigSummary(w io.Writer, file string, c *config.Config) {
 	if len(missing) > 0 {
 		line += " (missing here, skipped at start: " + strings.Join(missing, ", ") + ")"
 	}
-	fmt.Fprintln(w, line+"; plus the binary, this file and the output directory")
+	fmt.Fprintln(&w, line+"; plus the binary, this file and the output directory")
 	var outs []string
 	if f := c.Outputs.File; f.Path != "" {
 		o := fmt.Sprintf("file %s (rotate at %d bytes, keep %d", f.Path, f.MaxBytes, f.MaxBackups)
@@ -99,16 +111,20 @@ func printConfigSummary(w io.Writer, file string, c *config.Config) {
 		outs = append(outs, "kafka "+strings.Join(k.Brokers, ","))
 	}
 	if e := c.Outputs.Elasticsearch; e.Enabled {
-		outs = append(outs, "elasticsearch "+strings.Join(e.Addresses, ","))
+		var addrs []string
+		for _, a := range e.Addresses {
+			addrs = append(addrs, config.RedactURL(a))
+		}
+		outs = append(outs, "elasticsearch "+strings.Join(addrs, ","))
 	}
-	fmt.Fprintf(w, "outputs: %s\n", strings.Join(outs, ", "))
+	fmt.Fprintf(&w, "outputs: %s\n", strings.Join(outs, ", "))
 	m := c.Metrics.Listen
 	if m == "" {
 		m = "disabled"
 	} else {
 		m = "http://" + m + "/metrics, /healthz, /readyz"
 	}
-	fmt.Fprintf(w, "metrics: %s\n", m)
+	fmt.Fprintf(&w, "metrics: %s\n", m)
 	content := "disabled"
 	if c.Content.SampleBytes > 0 {
 		key := "content.hash_key"
@@ -117,6 +133,17 @@ func printConfigSummary(w io.Writer, file string, c *config.Config) {
 		}
 		content = fmt.Sprintf("first %d bytes of each write or send scanned; hash key from %s", c.Content.SampleBytes, key)
 	}
-	fmt.Fprintf(w, "content scanning: %s\n", content)
-	fmt.Fprintf(w, "health every %s, shutdown within %s\n", c.Health.Interval, c.Shutdown.Timeout)
+	fmt.Fprintf(&w, "content scanning: %s\n", content)
+	fmt.Fprintf(&w, "health every %s, shutdown within %s\n", c.Health.Interval, c.Shutdown.Timeout)
 }
+
+// maskedError shows an error with any My Number in it masked (a rule file
+// or directory named after one), as the sensor's documents mask it.
+type maskedError struct{ error }
+
+func (e maskedError) Error() string {
+	s, _ := ecs.Redact(e.error.Error())
+	return s
+}
+
+func (e maskedError) Unwrap() error { return e.error }

@@ -81,7 +81,24 @@ func TestConfigCheckBad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rdir, "local.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Hash key files: one others can read (run refuses it), one too short.
+	wideKey := filepath.Join(d, "wide.key")
+	os.WriteFile(wideKey, []byte("00112233445566778899aabbccddeeff\n"), 0o644)
+	os.Chmod(wideKey, 0o644)
+	shortKey := filepath.Join(d, "short.key")
+	os.WriteFile(shortKey, []byte("Zk9\n"), 0o600)
+	os.Chown(shortKey, 65534, 65534) // nobody runs the check when the tests are root
+	sharedOut := filepath.Join(d, "sharedout")
+	os.Mkdir(sharedOut, 0o700)
+	os.Chmod(sharedOut, 0o777|os.ModeSticky)
 	cases := map[string]struct{ body, want string }{
+		"shared output dir": {"protect:\n  paths: [/tmp]\noutputs:\n  file: {path: " + sharedOut + "/events.json}\n",
+			"outputs.file.path: " + sharedOut + ": others can write to it (mode 1777)"},
+		"unknown list": {"protect:\n  paths: [/tmp]\nrules:\n  lists:\n    - {name: alowed_destination_networks, items: [10.0.0.0/8]}\n",
+			`rules.lists[0].name: "alowed_destination_networks" is not a list of the rules (did you mean allowed_destination_networks?)`},
+		"wide key file":  {"protect:\n  paths: [/tmp]\ncontent:\n  hash_key_file: " + wideKey + "\n", "content.hash_key_file " + wideKey + ": readable by others (mode 644): make it 0600"},
+		"short key file": {"protect:\n  paths: [/tmp]\ncontent:\n  hash_key_file: " + shortKey + "\n", "content.hash_key_file " + shortKey + ": hash key too short (3 bytes)"},
+		"short key":      {"protect:\n  paths: [/tmp]\ncontent:\n  hash_key: Zk9\n", ":4: content.hash_key: hash key too short (3 bytes)"},
 		"bad rule":       {"protect:\n  paths: [/tmp]\nrules:\n  dir: " + rdir + "\n", rdir + "/local.yaml:3:29: condition:"},
 		"kafka no store": {"protect:\n  paths: [/tmp]\nstore:\n  enabled: false\noutputs:\n  kafka: {enabled: true, brokers: [127.0.0.1:1]}\n", "set store.enabled: true"},
 		"unknown key":    {"protect:\n  paths: [/tmp]\nshutdown:\n  timout: 3s\n", ":4: shutdown.timout: unknown key (did you mean shutdown.timeout?)"},
@@ -102,6 +119,9 @@ func TestConfigCheckBad(t *testing.T) {
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 				t.Fatalf("exit %v, want 1; output:\n%s", err, out)
 			}
+			if strings.Contains(string(out), "Zk9") {
+				t.Fatal("the hash key is shown")
+			}
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], "bansho: "+cfg) || !strings.Contains(lines[0], c.want) {
 				t.Errorf("output %q\nwant one line naming %s and containing %q", out, cfg, c.want)
@@ -111,5 +131,34 @@ func TestConfigCheckBad(t *testing.T) {
 	out, err := checkCmd(t, "/nonexistent/bansho.yaml").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "/nonexistent/bansho.yaml: cannot read configuration") {
 		t.Errorf("missing file: %v %s", err, out)
+	}
+}
+
+// config check shows neither a My Number (a protected directory named
+// after one) nor the credentials of an Elasticsearch URL. Failures say
+// what leaked, not the value.
+func TestConfigCheckShowsNoNumberOrSecret(t *testing.T) {
+	const n = "123456789018" // made up, valid check digit
+	d := sharedDir(t)
+	prot := filepath.Join(d, n)
+	os.Mkdir(prot, 0o755)
+	cfg := filepath.Join(d, "bansho.yaml")
+	body := "protect:\n  paths: [" + prot + "]\nstore:\n  enabled: true\n" +
+		"outputs:\n  file: {path: " + d + "/" + n + "/events.json}\n" +
+		"  elasticsearch:\n    enabled: true\n    addresses: [\"http://bansho:UrlSecretMark@127.0.0.1:9200\", \"https://TokenMark@127.0.0.1:9200\"]\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := checkCmd(t, cfg).CombinedOutput()
+	s := string(out)
+	if err != nil {
+		t.Fatalf("config check: %v (%d bytes of output)", err, len(s))
+	}
+	if strings.Contains(s, n) || strings.Contains(s, "UrlSecretMark") || strings.Contains(s, "TokenMark") {
+		t.Errorf("config check shows a number %v, a password %v, a token %v",
+			strings.Contains(s, n), strings.Contains(s, "UrlSecretMark"), strings.Contains(s, "TokenMark"))
+	}
+	if !strings.Contains(s, "protected paths: "+d+"/****-****-****") || !strings.Contains(s, "elasticsearch http://bansho:xxxxx@127.0.0.1:9200") {
+		t.Errorf("the masked values are missing (%d bytes of output)", len(s))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bansho-sec/bansho/internal/config"
 	"github.com/bansho-sec/bansho/internal/daemon"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/pipeline/rules"
 )
 
@@ -20,20 +22,50 @@ func rulesCmd() *cobra.Command {
 		Short: "Check and test rule files",
 	}
 	cmd.AddCommand(rulesCheckCmd(), rulesTestCmd(), rulesFieldsCmd())
+	// A rule file or directory named after a My Number is shown masked in
+	// every line and error, as the sensor's documents mask it.
+	cmd.SetOut(maskWriter{os.Stdout})
+	cmd.SetErr(maskWriter{os.Stderr})
+	for _, c := range cmd.Commands() {
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				if err := run(c, args); err != nil {
+					return maskedError{err}
+				}
+				return nil
+			}
+		}
+	}
 	return cmd
+}
+
+// maskWriter masks any My Number in what is written through it. Each
+// write is a whole line or more, so a number is never split.
+type maskWriter struct{ w io.Writer }
+
+func (m maskWriter) Write(p []byte) (int, error) {
+	s, changed := ecs.Redact(string(p))
+	if !changed {
+		return m.w.Write(p)
+	}
+	if _, err := io.WriteString(m.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // siteOptions are the rule options of a configuration file, or the
 // defaults without one.
-func siteOptions(cfgFile string) (rules.Options, error) {
+func siteOptions(cfgFile string) (rules.Options, []config.RuleList, error) {
 	if cfgFile == "" {
-		return rules.Options{Calendar: rules.DefaultCalendar()}, nil
+		return rules.Options{Calendar: rules.DefaultCalendar()}, nil, nil
 	}
 	cfg, err := config.Load(cfgFile, nil)
 	if err != nil {
-		return rules.Options{}, err
+		return rules.Options{}, nil, err
 	}
-	return daemon.RuleOptions(cfg.Rules, cfg.Protect.Paths)
+	opts, err := daemon.RuleOptions(cfg.Rules, cfg.Protect.Paths)
+	return opts, cfg.Rules.Lists, err
 }
 
 func rulesCheckCmd() *cobra.Command {
@@ -47,11 +79,14 @@ func rulesCheckCmd() *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			opts, err := siteOptions(cfgFile)
+			opts, lists, err := siteOptions(cfgFile)
 			if err != nil {
 				return err
 			}
 			set, err := daemon.LoadRuleSet(dir, opts)
+			if err == nil {
+				err = daemon.CheckLists(set, lists) // as start-up would
+			}
 			var es rules.Errors
 			if errors.As(err, &es) {
 				// One line per problem, each at its place, on stderr.

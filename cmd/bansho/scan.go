@@ -22,7 +22,8 @@ individual numbers (マイナンバー) and corporate numbers (法人番号) in 
 UTF-8, full-width, Shift_JIS/CP932 and UTF-16 text. Numbers are never
 printed: only counts, confidence and keyed hashes (HMAC-SHA256 under
 --hash-key or BANSHO_CONTENT_HASH_KEY; use the sensor's key so both count a
-person the same way).
+person the same way). A file or directory named after a My Number is shown
+with the number masked (****-****-****), as the sensor's documents show it.
 
 --format json prints one JSON object per regular file scanned. Exit status
 is 0 when the scan completed (unreadable files are reported on stderr and

@@ -3,7 +3,9 @@
 // Rotation renames path to path.1, path.1 to path.2, and so on, keeping
 // MaxBackups; a document is never split across files. The directory is
 // created 0700 and files are 0600: the documents are an access record of
-// personal data. Safe for concurrent use.
+// personal data. An existing directory and file are tightened to those
+// modes; a directory others can write to (a shared one like /tmp), or
+// owned by another user, is refused. Safe for concurrent use.
 //
 // Accounting is per document: a document is either whole in the file or
 // reported lost in an *exporters.LostError. When a write fails (ENOSPC,
@@ -17,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/bansho-sec/bansho/exporters"
 )
@@ -90,7 +93,7 @@ func New(opt Options) (*Exporter, error) {
 	if opt.BufferSize <= 0 {
 		opt.BufferSize = 256 << 10
 	}
-	if err := os.MkdirAll(filepath.Dir(opt.Path), 0o700); err != nil {
+	if err := prepareDir(filepath.Dir(opt.Path)); err != nil {
 		return nil, err
 	}
 	e := &Exporter{opt: opt, buf: make([]byte, 0, opt.BufferSize)}
@@ -98,6 +101,73 @@ func New(opt Options) (*Exporter, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// CheckDir reports what New would refuse about the directory of path
+// without changing anything (for a configuration check): one that others
+// can write to. A missing directory is fine (New creates it); one with
+// wider read permissions is fine (New tightens it).
+func CheckDir(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return checkDirMode(dir, st)
+}
+
+func checkDirMode(dir string, st os.FileInfo) error {
+	if !st.IsDir() {
+		return fmt.Errorf("%s: not a directory", dir)
+	}
+	if m := st.Mode(); m&0o022 != 0 || m&os.ModeSticky != 0 {
+		return fmt.Errorf("%s: others can write to it (mode %s): give the output a directory of its own (the default is /var/lib/bansho), "+
+			"which bansho keeps 0700", dir, modeString(m))
+	}
+	return nil
+}
+
+func modeString(m os.FileMode) string {
+	s := fmt.Sprintf("%o", m.Perm())
+	if m&os.ModeSticky != 0 {
+		s = "1" + s
+	}
+	return s
+}
+
+// prepareDir creates the directory 0700, or tightens an existing one to
+// 0700 as the file is tightened to 0600: the names and sizes of the
+// rotated files tell when protected data was read. A directory others can
+// write to (a shared one such as /tmp), or owned by another user, is
+// refused: tightening it would break its other users, and they could
+// replace the files in it.
+func prepareDir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		st, err = os.Stat(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkDirMode(dir, st); err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s: owned by uid %d, not by this process (uid %d), who could replace the files in it: "+
+			"give the output a directory of its own", dir, sys.Uid, os.Geteuid())
+	}
+	if st.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("%s: cannot tighten it to 0700: %w", dir, errors.Unwrap(err))
+		}
+	}
+	return nil
 }
 
 func (e *Exporter) open() error {

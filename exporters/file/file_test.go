@@ -123,7 +123,7 @@ func TestFullDiskIsCountedNotSilent(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
 		t.Fatalf("mount tmpfs: %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
@@ -205,5 +205,52 @@ func TestRotationWithoutBackupsIsCounted(t *testing.T) {
 	}
 	if rm := e.Removed(); rm.Files < 2 || int64(rm.Bytes)+st.Size() != written {
 		t.Errorf("removed %d files, %d bytes; kept %d of %d written", rm.Files, rm.Bytes, st.Size(), written)
+	}
+}
+
+// The directory of the output is tightened as the file is: an existing
+// 0755 one becomes 0700 (a listing shows who was read and when, through
+// the rotated file names and sizes). A directory others may write to (a
+// shared one like /tmp, 1777) is refused: tightening it would break
+// others, and anyone could replace the files in it.
+func TestTightensOrRefusesDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	e, err := New(Options{Path: filepath.Join(dir, "events.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %o, want 700", st.Mode().Perm())
+	}
+	// Created: 0700 (also with a umask that would allow more or less).
+	deep := filepath.Join(t.TempDir(), "a", "b")
+	if e, err = New(Options{Path: filepath.Join(deep, "events.json")}); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if st, _ := os.Stat(deep); st.Mode().Perm() != 0o700 {
+		t.Errorf("created directory mode %o, want 700", st.Mode().Perm())
+	}
+	for _, mode := range []os.FileMode{0o777 | os.ModeSticky, 0o777, 0o775} {
+		shared := filepath.Join(t.TempDir(), "shared")
+		os.Mkdir(shared, 0o700)
+		if err := os.Chmod(shared, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := New(Options{Path: filepath.Join(shared, "events.json")})
+		if err == nil || !strings.Contains(err.Error(), shared) || !strings.Contains(err.Error(), "others can write to it") {
+			t.Errorf("a %v directory: %v", mode, err)
+		}
+		if st, _ := os.Stat(shared); st.Mode()&(os.ModePerm|os.ModeSticky) != mode {
+			t.Errorf("the refused directory was changed to %v", st.Mode())
+		}
+		if _, err := os.Stat(filepath.Join(shared, "events.json")); err == nil {
+			t.Errorf("a file was created in a %v directory", mode)
+		}
 	}
 }

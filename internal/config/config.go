@@ -23,8 +23,11 @@ import (
 	"github.com/bansho-sec/bansho/exporters/elasticsearch"
 	"github.com/bansho-sec/bansho/exporters/file"
 	"github.com/bansho-sec/bansho/exporters/kafka"
+	"github.com/bansho-sec/bansho/internal/readfile"
 	"github.com/bansho-sec/bansho/internal/spell"
 	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/pipeline/content"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/sensor"
 )
 
@@ -117,7 +120,7 @@ type Health struct {
 type Content struct {
 	// HashKey keys the HMAC of detected numbers (hex or plain text). Set it
 	// per deployment, from a secret; BANSHO_CONTENT_HASH_KEY works too.
-	HashKey string `mapstructure:"hash_key"`
+	HashKey string `mapstructure:"hash_key" secret:"true"`
 	// HashKeyFile is used when HashKey is empty; created with a random key
 	// (0600) when missing, so hashes are stable across restarts.
 	HashKeyFile string `mapstructure:"hash_key_file"`
@@ -316,14 +319,14 @@ var Descriptions = map[string]string{
 	"sensor.udp_send_dedupe":                  "Report a process's datagrams to one destination at most once per this period.",
 	"sensor.fold_window":                      "Count repeats of the same call (process, operation, object, result) within this long of a reported one in the kernel, and report them as one summary with bansho.repeat.*; 0 disables, at most 1m. Calls that carry content samples or change taint are never folded.",
 	"outputs.stdout.enabled":                  "Write JSON lines to standard output.",
-	"outputs.file.path":                       "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600.",
+	"outputs.file.path":                       "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600; existing ones are tightened to those modes, and a directory others can write to (a shared one like /tmp) or owned by another user is refused: give the output a directory of its own.",
 	"outputs.file.max_bytes":                  "Rotate the file at this size (at least 4096).",
 	"outputs.file.max_backups":                "Rotated files kept (path.1 is the newest); what rotation removes is counted in bansho.health.counters.file_removed_{files,bytes}.",
 	"outputs.file.fsync":                      "fsync the file at every flush.",
 	"log.level":                               "bansho's own log on stderr: debug, info, warn, error.",
 	"log.format":                              "text or json.",
 	"health.interval":                         "How often a sensor-health document is written (at least 1s).",
-	"content.hash_key":                        "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts.",
+	"content.hash_key":                        "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts. At least 16 bytes of text or 32 hex digits (openssl rand -hex 32): a My Number has only 10^11 possible values, so whoever guesses a short key can reverse every hash.",
 	"content.hash_key_file":                   "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
 	"content.sample_bytes":                    "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
 	"store.enabled":                           "Keep every document in the local store (exporters to Kafka and Elasticsearch read from it; `bansho timeline`, `replay` and `store verify` use it).",
@@ -395,7 +398,7 @@ var Descriptions = map[string]string{
 	"rules.business_hours.start":    "Start of business hours, HH:MM local time.",
 	"rules.business_hours.end":      "End of business hours, HH:MM (before start: the hours run past midnight).",
 	"rules.business_hours.holidays": "Days that are not business days, YYYY-MM-DD.",
-	"rules.lists":                   "Rule lists to replace, as a list of {name, items} (for example allowed_destination_networks, protected_data_readers, backup_programs).",
+	"rules.lists":                   "Rule lists to replace, as a list of {name, items} (for example allowed_destination_networks, protected_data_readers, backup_programs). A name the rules do not define is refused at start and by config check (a misspelt allowlist would allow nothing).",
 	"protect.integrity_paths":       "Directories or files whose modification (open for write, truncate, rename, unlink, chmod, chown) is reported with bansho.file.integrity: true, never their reads. Absolute; missing ones are skipped with a warning. The running binary, the configuration file, the output directory and the hash key file are always added (bansho.self_target: true).",
 	"metrics.listen":                "host:port serving /metrics (Prometheus), /healthz and /readyz; empty disables. Keep it on loopback or a node-local address.",
 	"shutdown.timeout":              "At SIGTERM/SIGINT: how long detaching, draining the ring buffer and the pipeline and flushing the outputs may take before bansho exits 1 naming what did not drain (1s to 5m). A second signal exits at once.",
@@ -424,8 +427,16 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return b.String()
+	// A path named after a person's My Number (a protected directory, a
+	// file) is shown masked, as the sensor's documents show it.
+	s, _ := ecs.Redact(b.String())
+	return s
 }
+
+// MaxFileBytes bounds a configuration file: a larger one is refused
+// before it is parsed (a real configuration is a few KiB; parsing a 12 MB
+// one took seconds and most of a GiB of memory).
+const MaxFileBytes = 1 << 20
 
 // Load reads the configuration. file may be empty (embedded defaults only);
 // flags may be nil. Flags are bound by their names as keys.
@@ -440,9 +451,13 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 
 	var lines map[string]int
 	if file != "" {
-		data, err := os.ReadFile(file)
+		data, err := readfile.Regular(file, MaxFileBytes, "a configuration file")
 		if err != nil {
-			return nil, &Error{File: file, Msg: fmt.Sprintf("cannot read configuration: %v", errors.Unwrap(err))}
+			// The error starts with the file name, which Error writes.
+			return nil, &Error{File: file, Msg: "cannot read configuration: " + strings.TrimPrefix(err.Error(), file+": ")}
+		}
+		if l, col := readfile.BadUTF8(data); l > 0 {
+			return nil, &Error{File: file, Line: l, Msg: fmt.Sprintf("not valid YAML: not UTF-8 (column %d)", col)}
 		}
 		lines, err = keyLines(data)
 		if err != nil {
@@ -450,6 +465,11 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 		}
 		known := knownKeys()
 		for _, k := range sortedKeys(lines) {
+			if s := secretParent(k); s != "" {
+				// password: {hunter2} is a mapping whose key is the
+				// secret: name the secret key, never what is under it.
+				return nil, &Error{File: file, Line: lines[s], Key: s, Msg: "must be " + typeName(s) + ", not a mapping (the value is not shown: it is a secret)"}
+			}
 			if !known[k] && !hasKnownChild(known, k) {
 				return nil, &Error{File: file, Line: lines[k], Key: k, Msg: "unknown key" + suggest(k, known)}
 			}
@@ -582,6 +602,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Content.SampleBytes < 0 || c.Content.SampleBytes > 4096 {
 		return &Error{Key: "content.sample_bytes", Msg: fmt.Sprintf("%d must be between 0 and 4096", c.Content.SampleBytes)}
+	}
+	if c.Content.HashKey != "" {
+		if _, err := content.ParseHashKey(c.Content.HashKey); err != nil {
+			return &Error{Key: "content.hash_key", Msg: strings.TrimPrefix(err.Error(), "content: ")}
+		}
 	}
 	if c.Content.HashKey == "" && c.Content.HashKeyFile == "" && c.Content.SampleBytes > 0 {
 		return &Error{Key: "content.hash_key", Msg: "set content.hash_key or content.hash_key_file (or content.sample_bytes: 0)"}
@@ -797,6 +822,15 @@ func yamlMsg(err error) string {
 // decodeError turns a mapstructure error into one naming the key and line.
 func decodeError(file string, lines map[string]int, err error) error {
 	msg := err.Error()
+	// mapstructure quotes the value; a secret's is never shown.
+	for _, l := range strings.Split(msg, "\n") {
+		for _, k := range secretKeys() {
+			if strings.Contains(strings.ToLower(l), "'"+k+"'") || strings.Contains(strings.ToLower(l), "'"+k+"[") {
+				return &Error{File: file, Line: lineOf(lines, k), Key: k,
+					Msg: "must be " + typeName(k) + wrongType(l) + " (the value is not shown: it is a secret)"}
+			}
+		}
+	}
 	// mapstructure: "decoding failed ...:\n\ncannot parse 'sensor.queue_size' as int: ..."
 	for _, l := range strings.Split(msg, "\n") {
 		l = strings.TrimSpace(l)
@@ -881,7 +915,7 @@ type KafkaTLS struct {
 type KafkaSASL struct {
 	Mechanism string `mapstructure:"mechanism"`
 	Username  string `mapstructure:"username"`
-	Password  string `mapstructure:"password"`
+	Password  string `mapstructure:"password" secret:"true"`
 }
 
 // ElasticsearchOutput configures the Elasticsearch exporter
@@ -893,10 +927,10 @@ type ElasticsearchOutput struct {
 	Indices          ElasticsearchIndices  `mapstructure:"indices"`
 	DocumentID       string                `mapstructure:"document_id"`
 	Username         string                `mapstructure:"username"`
-	Password         string                `mapstructure:"password"`
-	APIKey           string                `mapstructure:"api_key"`
+	Password         string                `mapstructure:"password" secret:"true"`
+	APIKey           string                `mapstructure:"api_key" secret:"true"`
 	CAFile           string                `mapstructure:"ca_file"`
-	Headers          []string              `mapstructure:"headers"`
+	Headers          []string              `mapstructure:"headers" secret:"true"` // Authorization, tokens
 	Workers          int                   `mapstructure:"workers"`
 	FlushBytes       int                   `mapstructure:"flush_bytes"`
 	MaxDocumentBytes int                   `mapstructure:"max_document_bytes"`
@@ -956,6 +990,11 @@ func (o *Outputs) validateExporters(storeEnabled bool) error {
 		}
 		if len(e.Addresses) == 0 {
 			return &Error{Key: "outputs.elasticsearch.addresses", Msg: "at least one URL is required"}
+		}
+		for i, a := range e.Addresses {
+			if err := checkURL(fmt.Sprintf("outputs.elasticsearch.addresses[%d]", i), a); err != nil {
+				return err
+			}
 		}
 		switch e.Mode {
 		case "data_stream", "index":

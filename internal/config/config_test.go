@@ -131,6 +131,8 @@ func TestConfigurationDoc(t *testing.T) {
 	b.WriteString("Generated from `internal/config` by `BANSHO_UPDATE_DOCS=1 go test ./internal/config -run TestConfigurationDoc`; a test fails when it is out of date.\n\n")
 	b.WriteString("Precedence: flags, then `BANSHO_*` environment variables, then the YAML file (`--config`), then these defaults. ")
 	b.WriteString("Lists in environment variables are comma separated. Unknown keys and invalid values stop start-up with the file, line and key.\n\n")
+	b.WriteString("The file must be a regular file of at most 1 MiB (`config.MaxFileBytes`; a real one is a few KiB): a larger one, a directory, a FIFO or a device is refused before it is parsed, naming the file and its size or kind.\n\n")
+	b.WriteString("Errors and `bansho config check` never show a secret: the values of " + strings.Join(mdKeys(secretKeys()), ", ") + " are not shown whatever their type (a mapping or a list where a string belongs is named, not echoed), URLs are shown with their password (or a lone user name, often a token) as `xxxxx`, and a path named after a My Number is shown masked (`****-****-****`).\n\n")
 	b.WriteString("| key | type | default | environment | meaning |\n|---|---|---|---|---|\n")
 	types := keyTypes()
 	for _, k := range Keys() {
@@ -161,4 +163,12 @@ func TestConfigurationDoc(t *testing.T) {
 	if string(got) != b.String() {
 		t.Errorf("docs/configuration.md is out of date: regenerate with BANSHO_UPDATE_DOCS=1 go test ./internal/config -run TestConfigurationDoc")
 	}
+}
+
+func mdKeys(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = "`" + k + "`"
+	}
+	return out
 }

@@ -94,7 +94,7 @@ func (e *Enrich) validate() error {
 		return nil
 	}
 	if !strings.HasPrefix(k.URL, "https://") && !strings.HasPrefix(k.URL, "http://") {
-		return &Error{Key: "enrich.kubernetes.url", Msg: fmt.Sprintf("%q is not an http(s) URL", k.URL)}
+		return &Error{Key: "enrich.kubernetes.url", Msg: fmt.Sprintf("%q is not an http(s) URL", RedactURL(k.URL))}
 	}
 	if k.PollInterval < time.Second {
 		return &Error{Key: "enrich.kubernetes.poll_interval", Msg: fmt.Sprintf("%s is below 1s", k.PollInterval)}

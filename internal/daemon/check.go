@@ -3,10 +3,9 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"os"
 
+	"github.com/bansho-sec/bansho/exporters/file"
 	"github.com/bansho-sec/bansho/internal/config"
-	"github.com/bansho-sec/bansho/pipeline/content"
 	"github.com/bansho-sec/bansho/pipeline/rules"
 )
 
@@ -14,18 +13,17 @@ import (
 type CheckResult struct {
 	Rules       *rules.Set // nil when rules.enabled is false
 	RuleOptions rules.Options
-	// KeyFileMissing: the hash key file does not exist yet; `bansho run`
-	// creates it with a random key.
-	KeyFileMissing bool
-	// KeyFileUnreadable: this user may not read the hash key file (a
-	// check run without root); `bansho run` checks it as root.
-	KeyFileUnreadable bool
 }
 
 // Check makes every check of a loaded configuration that start-up makes
-// and that needs neither root nor the kernel: the exporters' settings
-// (certificates, topics, indices, headers) without contacting them, the
-// rule files and their options, and the content hash key. `bansho run`
+// and that needs neither root nor the kernel, and changes nothing: the
+// exporters are built (certificates, topics, indices, headers) but not
+// started, the output file's directory is checked as the file exporter
+// takes it, the hash key file as NewDetector reads it (0600, a key long
+// enough; a missing one is created at start, one this user cannot read is
+// checked at start), and the rules are loaded (every rules.lists name must
+// be a list of them). What it cannot check: the kernel, binding
+// metrics.listen, and creating the output and store directories. `bansho run`
 // stops on its error (a wrong configuration), and `bansho config check`
 // runs the same function, so what one accepts the other does.
 func Check(cfg *config.Config) (*CheckResult, error) {
@@ -41,37 +39,22 @@ func Check(cfg *config.Config) (*CheckResult, error) {
 	if err := checkExporters(cfg.Outputs); err != nil {
 		return nil, err
 	}
+	if err := checkContent(cfg.Content); err != nil {
+		return nil, err
+	}
+	if p := cfg.Outputs.File.Path; p != "" {
+		// The directory as the file exporter will take it: not one
+		// others can write to.
+		if err := file.CheckDir(p); err != nil {
+			return nil, fmt.Errorf("outputs.file.path: %w", err)
+		}
+	}
 	if cfg.Rules.Enabled {
-		opts, err := RuleOptions(cfg.Rules, cfg.Protect.Paths)
+		set, opts, err := LoadRules(cfg.Rules, cfg.Protect.Paths)
 		if err != nil {
 			return nil, err
 		}
-		set, err := LoadRuleSet(cfg.Rules.Dir, opts)
-		if err != nil {
-			return nil, fmt.Errorf("rules.dir: %w", err)
-		}
 		res.Rules, res.RuleOptions = set, opts
-	}
-	if cfg.Content.SampleBytes > 0 {
-		if cfg.Content.HashKey != "" {
-			if _, err := content.ParseHashKey(cfg.Content.HashKey); err != nil {
-				return nil, fmt.Errorf("content.hash_key: %w", err)
-			}
-		} else {
-			text, err := readKeyFile(cfg.Content.HashKeyFile)
-			switch {
-			case errors.Is(err, os.ErrNotExist):
-				res.KeyFileMissing = true
-			case errors.Is(err, os.ErrPermission):
-				res.KeyFileUnreadable = true
-			case err != nil:
-				return nil, fmt.Errorf("content.hash_key_file %s: %w", cfg.Content.HashKeyFile, err)
-			default:
-				if _, err := content.ParseHashKey(text); err != nil {
-					return nil, fmt.Errorf("content.hash_key_file %s: %w", cfg.Content.HashKeyFile, err)
-				}
-			}
-		}
 	}
 	return res, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bansho-sec/bansho/internal/config"
+	"github.com/bansho-sec/bansho/internal/spell"
 	"github.com/bansho-sec/bansho/pipeline"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 	"github.com/bansho-sec/bansho/pipeline/rules"
@@ -33,6 +34,45 @@ func LoadRuleSet(dir string, opts rules.Options) (*rules.Set, error) {
 		return rules.LoadFS(pack.FS, "builtin:", opts)
 	}
 	return rules.Load(dir, opts)
+}
+
+// LoadRules loads the configured rule set as start-up does, and refuses
+// a rules.lists name the rules do not define: a misspelt allowlist would
+// otherwise silently allow nothing.
+func LoadRules(c config.Rules, protect []string) (*rules.Set, rules.Options, error) {
+	opts, err := RuleOptions(c, protect)
+	if err != nil {
+		return nil, opts, err
+	}
+	set, err := LoadRuleSet(c.Dir, opts)
+	if err != nil {
+		return nil, opts, fmt.Errorf("rules.dir: %w", err)
+	}
+	if err := CheckLists(set, c.Lists); err != nil {
+		return nil, opts, err
+	}
+	return set, opts, nil
+}
+
+// CheckLists refuses a configured list that no rule file defines.
+func CheckLists(set *rules.Set, lists []config.RuleList) error {
+	for i, l := range lists {
+		if set.Defines(l.Name) {
+			continue
+		}
+		best, bestD := "", 4
+		for _, n := range set.DefinedLists() {
+			if d := spell.Distance(l.Name, n); d < bestD {
+				best, bestD = n, d
+			}
+		}
+		hint := " (the rules define " + strings.Join(set.DefinedLists(), ", ") + ")"
+		if best != "" {
+			hint = " (did you mean " + best + "?)"
+		}
+		return fmt.Errorf("rules.lists[%d].name: %q is not a list of the rules%s", i, l.Name, hint)
+	}
+	return nil
 }
 
 // RuleOptions are the rule set options of the configuration. The

@@ -14,6 +14,10 @@
 // reads, so memory does not grow with file size. Root reads with
 // O_NOATIME, leaving access times as they were. A file reached by two
 // paths (hard links, overlapping arguments) is reported under each.
+//
+// No number is ever printed: a path holding a My Number (a file named
+// after a person's number) is shown with it masked, as in the sensor's
+// documents.
 package scan
 
 import (
@@ -32,6 +36,7 @@ import (
 	"syscall"
 
 	"github.com/bansho-sec/bansho/pipeline/content"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 )
 
 // Options are the scan's inputs, as `bansho scan` parses them.
@@ -107,7 +112,7 @@ func newScanner(opts Options, stdout, stderr io.Writer) (*scanner, error) {
 		opts.Format = "text"
 	case "json", "text":
 	default:
-		return nil, fmt.Errorf("unknown format %q: use json or text", opts.Format)
+		return nil, fmt.Errorf("unknown format %q: use json or text", shown(opts.Format))
 	}
 	if len(opts.Paths) == 0 {
 		return nil, errors.New("no paths to scan")
@@ -146,12 +151,21 @@ func pathError(p string, err error) error {
 
 // quote shows a path as is unless it holds control characters or invalid
 // UTF-8, which would garble a terminal or a log line, or a tab or a
-// backquote.
+// backquote. A My Number in it is masked (shown).
 func quote(p string) string {
+	p = shown(p)
 	if strconv.CanBackquote(p) && !strings.ContainsRune(p, '\t') {
 		return p
 	}
 	return strconv.Quote(p)
+}
+
+// shown is a path as the report may show it: any My Number in it (a file
+// named after a person's number) masked as the sensor's documents mask
+// it (ecs.Redact), so the report never becomes a list of numbers.
+func shown(p string) string {
+	s, _ := ecs.Redact(p)
+	return s
 }
 
 // root scans one path named by the caller: a link there is followed.
@@ -343,7 +357,7 @@ func (s *scanner) encoding(matches []string) string {
 func (s *scanner) writeJSON(p, enc string, r *content.Result) {
 	w := s.out
 	w.WriteString(`{"path": `)
-	writeJSONString(w, p)
+	writeJSONString(w, shown(p))
 	w.WriteString(`, "encoding": `)
 	writeJSONString(w, enc)
 	for _, k := range []struct {

@@ -520,3 +520,53 @@ func TestSniff(t *testing.T) {
 		}
 	}
 }
+
+// A file or directory named after a person's My Number is shown masked,
+// as the sensor's documents show it: in the text and JSON reports, in the
+// line about an unreadable file and in the error about a missing path.
+// The assertions say how many raw numbers they saw, never which.
+func TestNumbersInNamesMasked(t *testing.T) {
+	root := writeTree(t, map[string][]byte{
+		my1 + ".csv":      []byte("no numbers here"),
+		my2 + "/list.txt": []byte("nor here"),
+	})
+	raw := func(s string) int { return strings.Count(s, my1) + strings.Count(s, my2) }
+	for _, format := range []string{"text", "json"} {
+		if err := os.WriteFile(filepath.Join(root, "gone-"+my1), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		opts := Options{Format: format, Paths: []string{root}, beforeOpen: func(p string) {
+			if strings.HasPrefix(filepath.Base(p), "gone-") {
+				os.Remove(p)
+			}
+		}}
+		code, stdout, stderr := run(t, opts)
+		if code != ExitOK {
+			t.Fatalf("%s: exit %d", format, code)
+		}
+		if n := raw(stdout + stderr); n != 0 {
+			t.Errorf("%s: %d raw My Numbers in the output", format, n)
+		}
+		if !strings.Contains(stdout, "****-****-****.csv") || !strings.Contains(stderr, "gone-****-****-****") {
+			t.Errorf("%s: the masked names are missing (%d bytes of report)", format, len(stdout))
+		}
+		// A JSON report still parses, with the masked path.
+		if format == "json" {
+			if _, ok := parseLines(t, stdout)[filepath.Join(root, "****-****-****.csv")]; !ok {
+				t.Errorf("json: no line for the masked path")
+			}
+		}
+	}
+	code, stdout, stderr := run(t, Options{Paths: []string{filepath.Join(root, "missing-"+my2)}})
+	if code != ExitUsage || raw(stdout+stderr) != 0 || !strings.Contains(stderr, "missing-****-****-****") {
+		t.Errorf("a missing path: exit %d, %d raw My Numbers", code, raw(stdout+stderr))
+	}
+}
+
+// A format argument that is a My Number is not echoed.
+func TestFormatNotEchoed(t *testing.T) {
+	code, stdout, stderr := run(t, Options{Format: my1, Paths: []string{t.TempDir()}})
+	if code != ExitUsage || strings.Contains(stdout+stderr, my1) || !strings.Contains(stderr, "unknown format") {
+		t.Errorf("exit %d, raw number shown %v", code, strings.Contains(stdout+stderr, my1))
+	}
+}

@@ -96,10 +96,18 @@ func (d *Detector) Scan(p []byte) Result {
 	return r
 }
 
+// MinHashKeyBytes is the shortest key ParseHashKey accepts. An
+// individual number has only 10^11 possible values (11 digits and a
+// check digit), so a hash is only as secret as its key: whoever guesses a
+// short key can hash every possible number and read each hash back.
+// 16 bytes (128 bits) is out of reach of guessing.
+const MinHashKeyBytes = 16
+
 // ParseHashKey turns the configured key text into key bytes, the same way
 // everywhere it is read: text of at least 32 hex digits (an even number)
 // is decoded as hex, so `openssl rand -hex 32` gives a 32-byte key; any
-// other text is used as its bytes. Empty text is an error.
+// other text is used as its bytes. Empty text, or a key of fewer than
+// MinHashKeyBytes bytes, is an error; the error never holds the key.
 func ParseHashKey(s string) ([]byte, error) {
 	if s == "" {
 		return nil, errors.New("content: hash key is empty: set content.hash_key or BANSHO_CONTENT_HASH_KEY")
@@ -108,6 +116,11 @@ func ParseHashKey(s string) ([]byte, error) {
 		if b, err := hex.DecodeString(s); err == nil {
 			return b, nil
 		}
+	}
+	if len(s) < MinHashKeyBytes {
+		return nil, fmt.Errorf("content: hash key too short (%d bytes): use at least 16 bytes of text or 32 hex digits "+
+			"(openssl rand -hex 32); a My Number has only 10^11 possible values, so whoever guesses a short key "+
+			"can reverse every hash by trying them all", len(s))
 	}
 	return []byte(s), nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -141,7 +142,7 @@ func TestParseHashKey(t *testing.T) {
 		want string
 	}{
 		{hexKey, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff"},
-		{"abcdef", "abcdef"}, // too short to be read as hex
+		{"abcdef0123456789", "abcdef0123456789"}, // too short to be read as hex, 16 bytes of text
 		{"correct horse battery staple", "correct horse battery staple"},
 		{hexKey[:63] + "g", hexKey[:63] + "g"},
 	} {
@@ -152,6 +153,15 @@ func TestParseHashKey(t *testing.T) {
 	}
 	if _, err := ParseHashKey(""); err == nil {
 		t.Error("an empty key is accepted")
+	}
+	// Under 16 bytes a key can be guessed, and with it every hash reversed
+	// by trying the 10^11 possible numbers: refused, and the key is not
+	// in the message.
+	for _, short := range []string{"abc", "abcdef012345678"} {
+		_, err := ParseHashKey(short)
+		if err == nil || strings.Contains(err.Error(), short) || !strings.Contains(err.Error(), "at least 16 bytes") {
+			t.Errorf("a %d-character key: %v", len(short), err != nil)
+		}
 	}
 }
 

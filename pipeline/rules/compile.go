@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
+
+	"github.com/bansho-sec/bansho/internal/readfile"
 )
 
 // Options are what a rule set takes from the configuration.
@@ -74,8 +75,26 @@ type Set struct {
 	Lists  map[string][]string
 	Macros int
 	opts   Options
-	bySlot [numSlots][]*Rule
-	terms  int // distinct condition terms (see cond)
+	// defined are the lists the rule files define (Lists also holds
+	// those only Options.Lists names).
+	defined map[string]bool
+	bySlot  [numSlots][]*Rule
+	terms   int // distinct condition terms (see cond)
+}
+
+// Defines reports whether the rule files define the list name: a list
+// that Options.Lists replaces but no rule file defines is used by no
+// rule (a misspelt allowlist).
+func (s *Set) Defines(name string) bool { return s.defined[name] }
+
+// DefinedLists are the names of the lists the rule files define, sorted.
+func (s *Set) DefinedLists() []string {
+	out := make([]string, 0, len(s.defined))
+	for n := range s.defined {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Enabled counts the enabled rules.
@@ -89,6 +108,14 @@ func (s *Set) Enabled() int {
 	return n
 }
 
+// MaxFileBytes bounds a rule file or a rule test file: a larger one is
+// refused before it is parsed. Fixture event inputs (input:) may be up to
+// MaxInputBytes.
+const (
+	MaxFileBytes  = 1 << 20
+	MaxInputBytes = 16 << 20
+)
+
 // Load reads and compiles the rule files of dir (or one file). A non-nil
 // error is an Errors listing every problem found, each at its file, line
 // and column.
@@ -99,7 +126,7 @@ func Load(dir string, opts Options) (*Set, error) {
 	}
 	p := &parsed{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readfile.Regular(f, MaxFileBytes, "a rule file")
 		if err != nil {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
@@ -183,6 +210,10 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 		}
 		c.lists[name] = out
 	}
+	defined := make(map[string]bool, len(c.lists))
+	for name := range c.lists {
+		defined[name] = true
+	}
 	for name, items := range opts.Lists {
 		c.lists[name] = items
 	}
@@ -206,7 +237,7 @@ func (p *parsed) compile(opts Options) (*Set, error) {
 		}
 	}
 
-	set := &Set{Files: p.files, Lists: c.lists, Macros: len(c.macros), opts: opts}
+	set := &Set{Files: p.files, Lists: c.lists, Macros: len(c.macros), opts: opts, defined: defined}
 	defer func() { set.terms = len(c.ids) }()
 	byName := map[string]*Rule{}
 	for _, r := range p.rules {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bansho-sec/bansho/internal/event"
+	"github.com/bansho-sec/bansho/internal/readfile"
 )
 
 // TestCase is one rule test: events (ECS documents as JSON lines) and
@@ -78,9 +78,12 @@ func LoadTests(dir string) ([]*TestCase, error) {
 }
 
 func loadTestFile(path string) ([]*TestCase, error) {
-	data, err := os.ReadFile(path)
+	data, err := readfile.Regular(path, MaxFileBytes, "a rule test file")
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if line, col := readfile.BadUTF8(data); line > 0 {
+		return nil, Errors{&Error{Pos: Pos{File: path, Line: line, Col: col}, Msg: "yaml: not UTF-8"}}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -114,7 +117,7 @@ func loadTestFile(path string) ([]*TestCase, error) {
 		}
 		text := t.Events
 		if t.Input != "" {
-			b, err := os.ReadFile(filepath.Join(filepath.Dir(path), t.Input))
+			b, err := readfile.Regular(filepath.Join(filepath.Dir(path), t.Input), MaxInputBytes, "a test input")
 			if err != nil {
 				fail("input: %v", err)
 				continue

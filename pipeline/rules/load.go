@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bansho-sec/bansho/internal/readfile"
 )
 
 // EngineVersion is the rule language version this engine implements.
@@ -172,6 +174,10 @@ func (p *parsed) errorf(pos Pos, format string, args ...any) {
 func (p *parsed) parseFile(path string, data []byte) {
 	src := &source{path: path, lines: strings.Split(string(data), "\n")}
 	p.files = append(p.files, path)
+	if line, col := readfile.BadUTF8(data); line > 0 {
+		p.errs = append(p.errs, &Error{Pos: Pos{File: path, Line: line, Col: col}, Msg: "yaml: not UTF-8"})
+		return
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		p.errs = append(p.errs, yamlError(path, err))

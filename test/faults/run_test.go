@@ -36,6 +36,7 @@ func startRun(t *testing.T, cfg string) *sensor {
 	p := testutil.WriteConfig(t, cfg)
 	s := &sensor{t: t, done: make(chan struct{})}
 	s.cmd = exec.Command(bansho, "run", "--config", p)
+	s.cmd.Env = childEnv()
 	s.cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.errb}
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -272,7 +273,7 @@ func TestRunDegradedParts(t *testing.T) {
 		name, part, extra string
 		store             string
 	}{
-		{"output file cannot be created", "output_file", "", ""},
+		{"output file cannot be opened", "output_file", "", ""},
 		{"store directory cannot be created", "store", "", filepath.Join(blocker, "store")},
 		{"metrics address in use", "metrics", "", ""},
 	} {
@@ -284,7 +285,11 @@ func TestRunDegradedParts(t *testing.T) {
 			cfg := runConfig(t, storeDir, "", "")
 			switch c.part {
 			case "output_file":
-				cfg = strings.Replace(cfg, `file: {path: ""}`, "file: {path: "+filepath.Join(blocker, "events.json")+"}", 1)
+				// A directory where the file should be: the
+				// configuration is sound, the file cannot be opened.
+				out := filepath.Join(t.TempDir(), "events.json")
+				os.Mkdir(out, 0o700)
+				cfg = strings.Replace(cfg, `file: {path: ""}`, "file: {path: "+out+"}", 1)
 			case "metrics":
 				cfg = strings.Replace(cfg, "listen: \"\"", "listen: "+busy.Addr().String(), 1)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 )
 
 // collector gathers the documents of a timeline as they are offered in
@@ -328,7 +329,9 @@ func (f *Filter) keys() []uint64 {
 
 // FromJSONLines selects the documents of a timeline from ECS JSON lines
 // (an events.json output file, an export). Lines that are not JSON are
-// counted in ParseErrors and skipped.
+// counted in ParseErrors and skipped. Any My Number in a document (any
+// string field, or a number value) is masked as the sensor masks it
+// (ecs.RedactJSON), since such a file need not come from the sensor.
 func FromJSONLines(r io.Reader, f Filter, maxDocs int) (*Timeline, error) {
 	if maxDocs <= 0 {
 		maxDocs = DefaultMaxDocs
@@ -343,7 +346,14 @@ func FromJSONLines(r io.Reader, f Filter, maxDocs int) (*Timeline, error) {
 		if len(strings.TrimSpace(string(line))) == 0 {
 			continue
 		}
-		d, err := Parse(line)
+		// Documents from a file may come from anywhere: mask any My
+		// Number in them before they are shown, as the sensor does.
+		masked, _, err := ecs.RedactJSON(line)
+		if err != nil {
+			parseErrs++
+			continue
+		}
+		d, err := Parse(masked)
 		if err != nil {
 			parseErrs++
 			continue
