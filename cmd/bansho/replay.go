@@ -67,6 +67,9 @@ lists come from --config when given.`,
 			name := "stdin"
 			if input != "-" {
 				f, err := os.Open(input)
+				if errors.Is(err, os.ErrNotExist) {
+					return usageError{fmt.Errorf("replay: %w", err)}
+				}
 				if err != nil {
 					return fmt.Errorf("replay: %w", err)
 				}
@@ -205,7 +208,7 @@ func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from
 func replayStore(out, errw io.Writer, dir string, set *rules.Set, from, to time.Time) error {
 	s, err := store.OpenReadOnly(dir, nil)
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return pathUsage(fmt.Errorf("replay: %w", err))
 	}
 	defer s.Close()
 	rp := newReplayer(out, errw, set, from, to)

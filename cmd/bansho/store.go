@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -121,12 +123,12 @@ sequence number and chain hash, that each segment continues the one before
 it, and that the indexes match. Every problem is printed with the segment
 file, the record's sequence number and its byte offset. Exit status 0 when
 the store is sound, 1 when anything is damaged or altered, 2 on usage
-errors. Safe to run while the sensor writes the store; nothing is changed.`,
+errors (also when --store names no store). Safe to run while the sensor writes the store; nothing is changed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := store.Verify(dir)
 			if err != nil {
-				return err
+				return pathUsage(err)
 			}
 			out := cmd.OutOrStdout()
 			for _, p := range rep.Problems {
@@ -164,7 +166,7 @@ func storeStatCmd() *cobra.Command {
 			}
 			s, err := store.OpenReadOnly(dir, nil)
 			if err != nil {
-				return err
+				return pathUsage(err)
 			}
 			defer s.Close()
 			return writeStat(cmd.OutOrStdout(), s, format)
@@ -272,9 +274,12 @@ what to hand over as evidence (with the chain hash from store verify).`,
 			if err != nil {
 				return usageError{errorf("store dump: --until: %v", err)}
 			}
+			if !slices.Contains(store.Streams, stream) {
+				return usageError{errorf("store dump: --stream %q: use one of %s", stream, strings.Join(store.Streams, ", "))}
+			}
 			s, err := store.OpenReadOnly(dir, nil)
 			if err != nil {
-				return err
+				return pathUsage(err)
 			}
 			defer s.Close()
 			q := store.Query{Stream: stream}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -62,6 +63,9 @@ Times are shown in the local time zone (TZ), or UTC with --utc.`,
 			var t *timeline.Timeline
 			if input != "" {
 				in, err := os.Open(input)
+				if errors.Is(err, os.ErrNotExist) {
+					return usageError{fmt.Errorf("timeline: %w", err)}
+				}
 				if err != nil {
 					return fmt.Errorf("timeline: %w", err)
 				}
@@ -73,7 +77,7 @@ Times are shown in the local time zone (TZ), or UTC with --utc.`,
 			} else {
 				s, err := store.OpenReadOnly(dir, nil)
 				if err != nil {
-					return err
+					return pathUsage(err)
 				}
 				defer s.Close()
 				t, err = timeline.FromStore(s, f, maxDocs)

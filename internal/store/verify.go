@@ -88,8 +88,8 @@ func (r *VerifyReport) add(p Problem) {
 // segment's last record may then still be in progress and is not reported
 // when it is the only problem there (the tail of a live segment).
 func Verify(dir string) (*VerifyReport, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+	if err := checkStoreDir(dir); err != nil {
+		return nil, err
 	}
 	rep := &VerifyReport{Dir: dir, Heads: map[string]ChainHead{}}
 	live := locked(dir)
@@ -105,7 +105,7 @@ func Verify(dir string) (*VerifyReport, error) {
 		}
 	}
 	if !any {
-		return nil, fmt.Errorf("store: %s holds no store (no %s directory)", dir, strings.Join(Streams, ", "))
+		return nil, notStore{fmt.Errorf("store: %s holds no store (no %s directory)", dir, strings.Join(Streams, ", "))}
 	}
 	return rep, nil
 }
