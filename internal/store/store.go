@@ -146,6 +146,9 @@ type stream struct {
 	nkeys    int       // keys added to it (with repeats)
 	staged   []stagedRec
 
+	// damage found at a read-only open (Store.Damage)
+	damage []Damage
+
 	head   atomic.Uint64 // last sequence number written; 0: none
 	first  atomic.Uint64 // first sequence number still stored
 	wakeMu sync.Mutex
