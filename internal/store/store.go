@@ -145,6 +145,9 @@ type stream struct {
 	bloom    bloom     // keys of the active segment's records
 	nkeys    int       // keys added to it (with repeats)
 	staged   []stagedRec
+	// Bytes of records before and after compression, over recent
+	// writes: the estimate of what staged records take on disk.
+	rawIn, diskOut int64
 
 	// damage found at a read-only open (Store.Damage)
 	damage []Damage
