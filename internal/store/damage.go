@@ -146,8 +146,7 @@ func (s *Store) findDamage(st *stream, paths []string) {
 		}
 		st.damage = append(st.damage, d)
 	}
-	// Orphans past the last segment (or before the first: not explained
-	// by retention, which removes the index with the segment).
+	// Orphans past the last segment.
 	for _, o := range orphans {
 		inGap := false
 		for i := 1; i < len(st.segs); i++ {
@@ -155,7 +154,9 @@ func (s *Store) findDamage(st *stream, paths []string) {
 				inGap = true
 			}
 		}
-		if !inGap && !st.explained(o.First, o.First) {
+		// One before the first segment is what retention leaves when it
+		// stops between removing a segment and its index.
+		if !inGap && !st.explained(o.First, o.First) && len(st.segs) > 0 && o.First > st.segs[0].first {
 			st.damage = append(st.damage, o)
 		}
 	}

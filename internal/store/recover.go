@@ -117,9 +117,14 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 			st.damage = append(st.damage, d)
 		}
 		if last && res.tornAt >= 0 && !locked(s.opt.Dir) {
-			st.damage = append(st.damage, Damage{Stream: st.name, File: path, First: first + res.count, Offset: res.tornAt,
+			d := Damage{Stream: st.name, File: path, First: first + res.count, Offset: res.tornAt,
 				Message: fmt.Sprintf("the last %d bytes cannot be read: a write cut short by a crash or power loss (the sensor cuts them off at its next start)", fi.Size()-res.tornAt),
-				minTime: res.maxTime})
+				minTime: res.maxTime}
+			// A sealed index still counts the records the segment had.
+			if count, _, _, ok := idxFooter(seg.idxPath(), first); ok && first+count > d.First {
+				d.Last = first + count - 1
+			}
+			st.damage = append(st.damage, d)
 		}
 	}
 	if res.hdr.first != first {

@@ -122,6 +122,28 @@ func verifyStream(rep *VerifyReport, name, sdir string, live bool) error {
 				Message: "damaged data moved aside at an earlier start (kept for inspection)"})
 		}
 	}
+	// An index whose segment is gone: the segment was removed (before the
+	// first segment, it is what retention leaves if it stops between the
+	// two removals).
+	have := map[string]bool{}
+	for _, p := range paths {
+		have[filepath.Base(p)] = true
+	}
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), ".idx")
+		if !ok || have[base+".seg"] {
+			continue
+		}
+		if first, ok := parseSegName(base + ".seg"); ok && len(paths) > 0 {
+			if f0, _ := parseSegName(filepath.Base(paths[0])); first > f0 {
+				msg := "segment file missing (its index is still there): its records are gone"
+				if count, _, _, ok := idxFooter(filepath.Join(sdir, e.Name()), first); ok && count > 0 {
+					msg = fmt.Sprintf("segment file missing (its index is still there): records %d to %d are gone", first, first+count-1)
+				}
+				rep.add(Problem{Stream: name, File: filepath.Join(sdir, base+".seg"), Offset: -1, Message: msg})
+			}
+		}
+	}
 	var prev *SegmentReport
 	for i, p := range paths {
 		sr, err := verifySegment(rep, name, p, prev, live && i == len(paths)-1)
