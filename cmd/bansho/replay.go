@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +22,7 @@ import (
 
 func replayCmd() *cobra.Command {
 	var rulesDir, input, store, since, until, cfgFile string
+	var allowDamaged bool
 	cmd := &cobra.Command{
 		Use:   "replay (--store DIR | --input FILE) [--rules DIR] [--since T] [--until T]",
 		Short: "Run rules over recorded ECS documents and print the alerts they make",
@@ -29,7 +32,12 @@ summary goes to stderr. --store reads the events stream of a local store
 (read-only, also while a sensor writes it); --input a JSON-lines file
 ("-" for stdin), for example the sensor's outputs.file.path. --since and
 --until (RFC 3339) select documents by @timestamp. Business hours and
-lists come from --config when given.`,
+lists come from --config when given.
+
+Exit status 3 when lines that are not documents, or damaged or missing
+store records, were skipped (each named on stderr; 0 with
+--allow-damaged); 1 when a rule failed to evaluate (named, with how many
+documents: its alerts may be missing).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (store == "") == (input == "") {
@@ -62,19 +70,19 @@ lists come from --config when given.`,
 				return err
 			}
 			if store != "" {
-				return replayStore(cmd.OutOrStdout(), cmd.ErrOrStderr(), store, set, from, to)
+				return replayStore(cmd.OutOrStdout(), cmd.ErrOrStderr(), store, set, from, to, allowDamaged)
 			}
 			in := io.Reader(os.Stdin)
 			name := "stdin"
 			if input != "-" {
-				f, err := os.Open(input)
+				f, err := openInput("replay", input)
 				if err != nil {
-					return fmt.Errorf("replay: %w", err)
+					return err
 				}
 				defer f.Close()
 				in, name = f, input
 			}
-			return replay(cmd.OutOrStdout(), cmd.ErrOrStderr(), in, name, set, from, to)
+			return replay(cmd.OutOrStdout(), cmd.ErrOrStderr(), in, name, set, from, to, allowDamaged)
 		},
 	}
 	cmd.Flags().StringVar(&rulesDir, "rules", "", "rule directory (default: the built-in pack)")
@@ -83,6 +91,7 @@ lists come from --config when given.`,
 	cmd.Flags().StringVar(&since, "since", "", "only documents at or after this time (RFC 3339)")
 	cmd.Flags().StringVar(&until, "until", "", "only documents before this time (RFC 3339)")
 	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "configuration file for business hours and lists")
+	cmd.Flags().BoolVar(&allowDamaged, "allow-damaged", false, "exit 0 even when bad lines or damaged or missing records were skipped (still named on stderr)")
 	return cmd
 }
 
@@ -101,11 +110,32 @@ type replayer struct {
 	skip   int
 	bad    int
 	byRule map[string]int
+	// allow: skipped documents and records do not make the exit status 3.
+	allow bool
+	dmg   damageLog
+	// Rules whose conditions failed to run: documents per rule, and the
+	// first failure's place and error.
+	where     string
+	ruleFails map[string]int
+	firstFail map[string]string
 }
 
-func newReplayer(out, errw io.Writer, set *rules.Set, from, to time.Time) *replayer {
-	return &replayer{eng: rules.NewEngine(set, rules.EngineOptions{}), enc: &ecs.Encoder{Version: version},
-		w: bufio.NewWriter(out), errw: errw, from: from, to: to, byRule: map[string]int{}}
+func newReplayer(out, errw io.Writer, set *rules.Set, from, to time.Time, allow bool) *replayer {
+	r := &replayer{enc: &ecs.Encoder{Version: version},
+		w: bufio.NewWriter(out), errw: errw, from: from, to: to, byRule: map[string]int{}, allow: allow,
+		ruleFails: map[string]int{}, firstFail: map[string]string{}}
+	last := map[string]string{} // rule -> the document it last failed on, to count documents
+	r.eng = rules.NewEngine(set, rules.EngineOptions{OnError: func(rule string, err error) {
+		if last[rule] == r.where {
+			return
+		}
+		last[rule] = r.where
+		if r.ruleFails[rule] == 0 {
+			r.firstFail[rule] = fmt.Sprintf("%s: %v", r.where, err)
+		}
+		r.ruleFails[rule]++
+	}})
+	return r
 }
 
 // doc evaluates one document; where names it in messages (file:line).
@@ -131,6 +161,7 @@ func (r *replayer) doc(b []byte, where string) {
 		}
 	}
 	r.docs++
+	r.where = where
 	alerts, err := r.eng.EvalDoc(b)
 	if err != nil {
 		r.bad++
@@ -143,8 +174,9 @@ func (r *replayer) doc(b []byte, where string) {
 	}
 }
 
-// finish flushes the alerts and writes the summary; bad documents make
-// the exit status 1.
+// finish flushes the alerts and writes the summary. Rules that failed to
+// run make the exit status 1 (their alerts may be missing); bad documents
+// and damaged or missing records 3, unless allowed.
 func (r *replayer) finish(name string) error {
 	if err := r.w.Flush(); err != nil {
 		return fmt.Errorf("replay: write: %w", err)
@@ -153,17 +185,37 @@ func (r *replayer) finish(name string) error {
 	for _, n := range r.byRule {
 		total += n
 	}
-	fmt.Fprintf(r.errw, "replay: %d documents evaluated, %d outside the time range, %d bad, %d alerts\n", r.docs, r.skip, r.bad, total)
-	printAlertSummary(r.errw, r.byRule)
-	if r.bad > 0 {
-		return fmt.Errorf("replay: %d bad documents in %s", r.bad, name)
+	r.dmg.print(r.errw, "replay")
+	failed := make([]string, 0, len(r.ruleFails))
+	for rule := range r.ruleFails {
+		failed = append(failed, rule)
 	}
-	return nil
+	sort.Strings(failed)
+	for _, rule := range failed {
+		fmt.Fprintf(r.errw, "replay: rule %q failed to evaluate on %d documents (first at %s)\n", rule, r.ruleFails[rule], r.firstFail[rule])
+	}
+	damaged := ""
+	if r.dmg.any() {
+		damaged = ", " + r.dmg.summary()
+	}
+	fmt.Fprintf(r.errw, "replay: %d documents evaluated, %d outside the time range, %d bad%s, %d alerts, %d rules failed to evaluate\n",
+		r.docs, r.skip, r.bad, damaged, total, len(failed))
+	printAlertSummary(r.errw, r.byRule)
+	if len(failed) > 0 {
+		return fmt.Errorf("replay: %d rules failed to evaluate (%s): their alerts may be missing", len(failed), strings.Join(failed, ", "))
+	}
+	if r.allow {
+		return nil
+	}
+	if r.bad > 0 {
+		return incompleteError{fmt.Errorf("replay: %d bad documents in %s, skipped (--allow-damaged accepts this)", r.bad, name)}
+	}
+	return r.dmg.result("replay", false)
 }
 
 // replay reads JSON lines from in.
-func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from, to time.Time) error {
-	rp := newReplayer(out, errw, set, from, to)
+func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from, to time.Time, allow bool) error {
+	rp := newReplayer(out, errw, set, from, to, allow)
 	r := bufio.NewReaderSize(in, 64<<10)
 	var buf []byte
 	line := 0
@@ -203,14 +255,14 @@ func replay(out, errw io.Writer, in io.Reader, name string, set *rules.Set, from
 
 // replayStore reads the events stream of a store, in order, within the
 // time range (the store skips segments outside it).
-func replayStore(out, errw io.Writer, dir string, set *rules.Set, from, to time.Time) error {
+func replayStore(out, errw io.Writer, dir string, set *rules.Set, from, to time.Time, allow bool) error {
 	s, err := store.OpenReadOnly(dir, nil)
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return pathUsage(fmt.Errorf("replay: %w", err))
 	}
 	defer s.Close()
-	rp := newReplayer(out, errw, set, from, to)
-	q := store.Query{Stream: store.StreamEvents}
+	rp := newReplayer(out, errw, set, from, to, allow)
+	q := store.Query{Stream: store.StreamEvents, OnDamage: rp.dmg.add}
 	if !from.IsZero() {
 		q.Since = from.UnixNano()
 	}

@@ -268,8 +268,8 @@ func TestRulesCheckTestAndReplay(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	err = c.Run()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Errorf("replay with a bad line: %v", err)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Errorf("replay with a bad line: %v, want exit 3 (incomplete)", err)
 	}
 	if !strings.Contains(stderr.String(), "recorded.json:2: not a JSON document") {
 		t.Errorf("stderr:\n%s", stderr.String())

@@ -26,8 +26,9 @@ person the same way). A file or directory named after a My Number is shown
 with the number masked (****-****-****), as the sensor's documents show it.
 
 --format json prints one JSON object per regular file scanned. Exit status
-is 0 when the scan completed (unreadable files are reported on stderr and
-counted), 2 on usage errors.`,
+is 0 when the scan completed (unreadable files, a named path that cannot be
+read among them, are reported on stderr and counted), 1 when interrupted,
+2 on usage errors (a named path that does not exist is one).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{errorf("scan: name at least one file or directory")}

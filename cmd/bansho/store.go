@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,12 +40,12 @@ sequence number and chain hash, that each segment continues the one before
 it, and that the indexes match. Every problem is printed with the segment
 file, the record's sequence number and its byte offset. Exit status 0 when
 the store is sound, 1 when anything is damaged or altered, 2 on usage
-errors. Safe to run while the sensor writes the store; nothing is changed.`,
+errors (also when --store names no store). Safe to run while the sensor writes the store; nothing is changed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep, err := store.Verify(dir)
 			if err != nil {
-				return err
+				return pathUsage(err)
 			}
 			out := cmd.OutOrStdout()
 			for _, p := range rep.Problems {
@@ -74,17 +76,38 @@ func storeStatCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stat [--store DIR] [--format text|json]",
 		Short: "Show streams, segments, sizes, time range and consumer lag",
-		Args:  cobra.NoArgs,
+		Long: `Show each stream's segments, records, bytes, sequence and time range,
+and each consumer's committed position and lag. Damage seen without
+reading every record (a segment that cannot be read or was removed, an
+index left without its segment, a torn tail) is named on stderr; the
+record counts come from sequence numbers and include it. store verify
+reads every record.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "text" && format != "json" {
 				return usageError{errorf("store stat: --format %q: use text or json", format)}
 			}
 			s, err := store.OpenReadOnly(dir, nil)
 			if err != nil {
-				return err
+				return pathUsage(err)
 			}
 			defer s.Close()
-			return writeStat(cmd.OutOrStdout(), s, format)
+			if err := writeStat(cmd.OutOrStdout(), s, format); err != nil {
+				return err
+			}
+			// What opening the store showed lost; damage inside sealed
+			// segments only a full read finds (store verify).
+			var dmg damageLog
+			for _, name := range store.Streams {
+				for _, d := range s.Damage(name) {
+					dmg.add(d)
+				}
+			}
+			if dmg.any() {
+				dmg.print(cmd.ErrOrStderr(), "store stat")
+				fmt.Fprintf(cmd.ErrOrStderr(), "store stat: %s (the record counts include them; run bansho store verify)\n", dmg.summary())
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "store", defaultStoreDir, "store directory")
@@ -127,7 +150,13 @@ func writeStat(w io.Writer, s *store.Store, format string) error {
 		consumers = append(consumers, statConsumer{Consumer: name, Next: c, Lag: lag})
 	}
 	if format == "json" {
-		return json.NewEncoder(w).Encode(map[string]any{"dir": s.Dir(), "streams": streams, "consumers": consumers})
+		var damage []string
+		for _, name := range store.Streams {
+			for _, d := range store.MergeDamage(s.Damage(name)) {
+				damage = append(damage, name+": "+d.String())
+			}
+		}
+		return json.NewEncoder(w).Encode(map[string]any{"dir": s.Dir(), "streams": streams, "consumers": consumers, "damage": damage})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STREAM\tSEGMENTS\tRECORDS\tBYTES\tSEQ\tOLDEST\tNEWEST")
@@ -170,14 +199,19 @@ func dash(s string) string {
 
 func storeDumpCmd() *cobra.Command {
 	var dir, stream, since, until string
+	var allowDamaged bool
 	cmd := &cobra.Command{
-		Use:   "dump [--store DIR] [--stream events|alerts|deadletter] [--since T] [--until T]",
+		Use:   "dump [--store DIR] [--stream events|alerts|deadletter] [--since T] [--until T] [--allow-damaged]",
 		Short: "Write a stream's documents as JSON lines",
 		Long: `Write the documents of one stream to standard output as JSON lines, in
 the order they were stored, optionally only those with an @timestamp in
 [--since, --until] (a duration back from now, 1h, or an RFC 3339 time). The
 output is what bansho timeline --input and bansho replay --input read, and
-what to hand over as evidence (with the chain hash from store verify).`,
+what to hand over as evidence (with the chain hash from store verify).
+
+Records that are damaged or missing (a segment removed, a torn tail) are
+skipped; each is named on stderr with its file and record numbers, a
+summary counts them, and the exit status is 3, or 0 with --allow-damaged.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
@@ -189,9 +223,12 @@ what to hand over as evidence (with the chain hash from store verify).`,
 			if err != nil {
 				return usageError{errorf("store dump: --until: %v", err)}
 			}
+			if !slices.Contains(store.Streams, stream) {
+				return usageError{errorf("store dump: --stream %q: use one of %s", stream, strings.Join(store.Streams, ", "))}
+			}
 			s, err := store.OpenReadOnly(dir, nil)
 			if err != nil {
-				return err
+				return pathUsage(err)
 			}
 			defer s.Close()
 			q := store.Query{Stream: stream}
@@ -201,17 +238,29 @@ what to hand over as evidence (with the chain hash from store verify).`,
 			if !to.IsZero() {
 				q.Until = to.UnixNano()
 			}
+			var dmg damageLog
+			q.OnDamage = dmg.add
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+			n := 0
 			err = s.Scan(q, func(r store.Record) error {
+				n++
 				w.Write(r.Doc)
 				return w.WriteByte('\n')
 			})
 			if ferr := w.Flush(); err == nil {
 				err = ferr
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			if len(dmg.list) > 0 {
+				dmg.print(cmd.ErrOrStderr(), "store dump")
+				fmt.Fprintf(cmd.ErrOrStderr(), "store dump: %d documents written; %s\n", n, dmg.summary())
+			}
+			return dmg.result("store dump", allowDamaged)
 		},
 	}
+	cmd.Flags().BoolVar(&allowDamaged, "allow-damaged", false, "exit 0 even when damaged or missing records were skipped (they are still named on stderr)")
 	cmd.Flags().StringVar(&dir, "store", defaultStoreDir, "store directory")
 	cmd.Flags().StringVar(&stream, "stream", store.StreamEvents, "stream: events, alerts or deadletter")
 	cmd.Flags().StringVar(&since, "since", "", "only documents from this time (duration back from now, or RFC 3339)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 
 func timelineCmd() *cobra.Command {
 	var dir, input, entity, pid, file, user, since, until, format string
-	var utc bool
+	var utc, allowDamaged bool
 	var maxDocs int
 	cmd := &cobra.Command{
 		Use:   "timeline [--store DIR | --input FILE] [--entity-id ID | --pid PID | --file PATH | --user NAME] [--since T] [--until T] [--format text|json]",
@@ -30,7 +29,12 @@ people's My Numbers, never a number) and alert, with times.
 --since and --until take a duration back from now (30m, 1h, 7d) or a time
 (RFC 3339: 2026-11-22T09:00:00+09:00, or 2026-11-22 09:00 local time).
 Conditions combine: a document must meet all of them to start the story.
-Times are shown in the local time zone (TZ), or UTC with --utc.`,
+Times are shown in the local time zone (TZ), or UTC with --utc.
+
+Records the store cannot return (damaged, or missing: a segment removed, a
+torn tail) and lines of --input that are not documents are skipped, named
+on stderr (file and record numbers, or file:line) and counted in the
+output; the exit status is then 3, or 0 with --allow-damaged.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
@@ -61,9 +65,9 @@ Times are shown in the local time zone (TZ), or UTC with --utc.`,
 			}
 			var t *timeline.Timeline
 			if input != "" {
-				in, err := os.Open(input)
+				in, err := openInput("timeline", input)
 				if err != nil {
-					return fmt.Errorf("timeline: %w", err)
+					return err
 				}
 				defer in.Close()
 				t, err = timeline.FromJSONLines(in, f, maxDocs)
@@ -73,7 +77,7 @@ Times are shown in the local time zone (TZ), or UTC with --utc.`,
 			} else {
 				s, err := store.OpenReadOnly(dir, nil)
 				if err != nil {
-					return err
+					return pathUsage(err)
 				}
 				defer s.Close()
 				t, err = timeline.FromStore(s, f, maxDocs)
@@ -81,17 +85,43 @@ Times are shown in the local time zone (TZ), or UTC with --utc.`,
 					return err
 				}
 			}
+			// What the story lacks is named on stderr, whatever the
+			// format, and makes the exit status 3.
+			errw := cmd.ErrOrStderr()
+			var dmg damageLog
+			for _, d := range t.Damage {
+				dmg.add(d)
+			}
+			dmg.print(errw, "timeline")
+			for _, l := range t.BadLines {
+				fmt.Fprintf(errw, "timeline: %s:%d: %s; skipped\n", input, l.Line, l.Reason)
+			}
+			if n := t.ParseErrors - len(t.BadLines); n > 0 {
+				fmt.Fprintf(errw, "timeline: %s: %d more lines that are not documents\n", input, n)
+			}
 			if format == "json" {
-				return t.WriteJSON(cmd.OutOrStdout())
+				err = t.WriteJSON(cmd.OutOrStdout())
+			} else {
+				loc := time.Local
+				if utc {
+					loc = time.UTC
+				}
+				err = t.WriteText(cmd.OutOrStdout(), loc)
 			}
-			loc := time.Local
-			if utc {
-				loc = time.UTC
+			if err != nil {
+				return err
 			}
-			return t.WriteText(cmd.OutOrStdout(), loc)
+			if err := dmg.result("timeline", allowDamaged); err != nil {
+				return err
+			}
+			if t.ParseErrors > 0 && !allowDamaged {
+				return incompleteError{fmt.Errorf("timeline: %s: %d lines are not documents and were skipped (--allow-damaged accepts this)", input, t.ParseErrors)}
+			}
+			return nil
 		},
 	}
 	fl := cmd.Flags()
+	fl.BoolVar(&allowDamaged, "allow-damaged", false, "exit 0 even when damaged or missing records, or input lines that are not documents, were skipped (still named on stderr)")
 	fl.StringVar(&dir, "store", defaultStoreDir, "store directory")
 	fl.StringVar(&input, "input", "", "read ECS JSON lines from this file instead of the store")
 	fl.StringVar(&entity, "entity-id", "", "process.entity_id to start from")

@@ -335,7 +335,7 @@ var Descriptions = map[string]string{
 	"store.min_free_bytes":                    "Free space the store leaves on its file system; below it old routine segments are removed, then routine documents refused (alerts are still written).",
 	"store.max_age":                           "Routine documents (events, health, state) older than this are removed; 0 keeps them until space runs out.",
 	"store.alert_max_age":                     "Alerts older than this are removed; 0 keeps them until space runs out.",
-	"store.segment_bytes":                     "Start a new segment file past this size (64 KiB to 1 GiB; at most store.max_bytes/8). Retention removes whole segments.",
+	"store.segment_bytes":                     "Start a new segment file past this size on disk, compressed (64 KiB to 1 GiB; at most store.max_bytes/8): about ten times as much in documents. Retention removes whole segments.",
 	"store.segment_age":                       "... or when the segment is this old, so age retention is not held up by a slow segment.",
 	"store.fsync":                             "fsync the store at every flush (about 5 a second), so a power cut loses at most the last flush interval.",
 	"store.compress":                          "Store the documents of each write as one zstd-compressed frame (about 7-10 times smaller; a damaged frame loses that one write's documents).",

@@ -59,7 +59,7 @@ type Options struct {
 const (
 	ExitOK          = 0 // the scan completed, unreadable files or not
 	ExitInterrupted = 1 // ctx was cancelled, or stdout failed
-	ExitUsage       = 2 // bad options or a path that does not exist
+	ExitUsage       = 2 // bad options or a path that does not exist (a path that cannot be read is counted, not a usage error)
 )
 
 // readSize is the size of each read from a file.
@@ -120,8 +120,12 @@ func newScanner(opts Options, stdout, stderr io.Writer) (*scanner, error) {
 	if len(opts.HashKey) == 0 {
 		return nil, errors.New("no hash key: pass --hash-key or set BANSHO_CONTENT_HASH_KEY")
 	}
+	// A path that does not exist is a mistake on the command line; one
+	// that exists but cannot be read (a symlink loop, no permission) is
+	// reported and counted like any unreadable file when the scan gets
+	// to it.
 	for _, p := range opts.Paths {
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 			return nil, pathError(p, err)
 		}
 	}

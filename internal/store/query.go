@@ -23,6 +23,11 @@ type Query struct {
 	// whose key filter holds none of them is skipped unread. They must
 	// include every key Match can accept (a superset is fine).
 	Keys func() []uint64
+	// OnDamage, when set, hears about records of the time range that
+	// cannot be returned: damaged, or missing (Store.Damage), and about
+	// a damaged index (First 0: no record lost, the segment was read
+	// instead). A caller that hands documents over must say so.
+	OnDamage func(Damage)
 }
 
 // Scan calls fn with each matching record, in stream order. Record.Doc is
@@ -36,6 +41,17 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 	st.mu.RLock()
 	segs := append([]*segment(nil), st.segs...)
 	st.mu.RUnlock()
+	damage := func(d Damage) {
+		if q.OnDamage != nil {
+			d.Stream = q.Stream
+			q.OnDamage(d)
+		}
+	}
+	for _, d := range st.damage {
+		if d.inRange(q.Since, q.Until) {
+			damage(d)
+		}
+	}
 	var buf []byte
 	for _, seg := range segs {
 		st.mu.RLock()
@@ -62,14 +78,21 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 		prevOff, k := int64(-1), 0
 		fr := frameCache{at: -1}
 		var userErr error
-		skip := uint64(0) // entries already visited, when the walk starts over
+		skip := uint64(0)             // entries already visited, when the walk starts over
+		fromIdx := seg.entries == nil // entry i is record seg.first+i (not so in a segment scan's entries)
 		visit := func(off int64, t int64, kind Kind, keys []uint64) error {
 			defer func() { i++ }()
 			if i < skip {
 				return nil
 			}
-			if i >= count || off >= size {
+			if i >= count {
 				return errStop // past what the writer has completed
+			}
+			if off >= size || off < segHdrSize {
+				if fromIdx {
+					return errIdxMismatch // an entry the index cannot hold
+				}
+				return errStop
 			}
 			if off == prevOff {
 				k++
@@ -99,7 +122,15 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 			if err != nil {
 				// Damaged: verify names it; a timeline goes on.
 				s.log.Warn("store: unreadable record skipped", "segment", seg.path, "offset", off, "error", err)
+				d := Damage{File: seg.path, Offset: off, Message: fmt.Sprintf("cannot be read (%v): skipped", err)}
+				if fromIdx {
+					d.First, d.Last = seg.first+i, seg.first+i
+				}
+				damage(d)
 				return nil
+			}
+			if fromIdx && rec.seq != seg.first+i {
+				return errIdxMismatch
 			}
 			if err := fn(Record{Stream: q.Stream, Seq: rec.seq, Time: rec.time, Kind: rec.kind, Doc: rec.doc}); err != nil {
 				userErr = err
@@ -108,16 +139,30 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 			return nil
 		}
 		_, werr := seg.eachEntry(visit)
+		if werr == nil && userErr == nil && i < count && seg.entries == nil {
+			werr = fmt.Errorf("%w: %d entries for %d records", errIdxMismatch, i, count) // a torn index
+		}
 		if werr != nil && userErr == nil {
 			// The index is derived data: without it, read the segment.
 			s.log.Warn("store: index unreadable; reading the segment instead", "segment", seg.path, "error", werr)
+			damage(Damage{File: seg.idxPath(), Offset: -1, NoLoss: true, Message: fmt.Sprintf("index unreadable (%v): the segment was read instead, no record lost", werr)})
 			werr = nil
 			if res, err := scanSegment(seg.path, st.id, false); err == nil {
-				skip, i, prevOff, k, fr = i, 0, -1, 0, frameCache{at: -1}
+				if i > 0 {
+					i-- // the entry that did not match is visited again
+				}
+				skip, i, prevOff, k, fr, fromIdx = i, 0, -1, 0, frameCache{at: -1}, false
 				_, werr = walkIdxBytes(res.entries, visit)
 				if errors.Is(werr, errStop) {
 					werr = nil
 				}
+				for _, d := range res.bad {
+					if d.inRange(q.Since, q.Until) {
+						damage(d)
+					}
+				}
+			} else {
+				damage(Damage{File: seg.path, First: seg.first, Last: seg.last(), Offset: -1, Message: fmt.Sprintf("the segment cannot be read (%v): its records were skipped", err)})
 			}
 		}
 		f.Close()
@@ -130,6 +175,9 @@ func (s *Store) Scan(q Query, fn func(Record) error) error {
 	}
 	return nil
 }
+
+// errIdxMismatch: an index entry that does not point at its record.
+var errIdxMismatch = errors.New("the index does not match the segment")
 
 // readRecordAt reads and checks the record at off.
 func readRecordAt(f *os.File, off int64, buf []byte) (rawRecord, []byte, error) {

@@ -39,6 +39,9 @@ func (s *Store) openStream(name string) (*stream, error) {
 		st.segs = append(st.segs, seg)
 		s.total += seg.size + seg.idxSize
 	}
+	if s.ro {
+		s.findDamage(st, paths)
+	}
 	if n := len(st.segs); n > 0 {
 		last := st.segs[n-1]
 		st.nextSeq = last.first + last.count
@@ -72,11 +75,18 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 		return seg, nil, nil
 	}
 	if s.ro && fromLiveIdx(seg) {
-		return seg, nil, nil
+		// Bytes after the last record the index names are a write in
+		// progress, or, with no writer, a torn tail: read it through.
+		if seg.size == fi.Size() || locked(s.opt.Dir) {
+			return seg, nil, nil
+		}
+		seg = &segment{path: path, first: first, size: fi.Size(), sealed: true}
 	}
 	res, err := scanSegment(path, st.id, true)
 	if err != nil && s.ro {
 		s.log.Warn("store: segment unreadable; skipped", "segment", path, "error", err)
+		st.damage = append(st.damage, Damage{Stream: st.name, File: path, First: first, Offset: -1,
+			Message: fmt.Sprintf("the segment cannot be read (%v): its records were skipped", err)})
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -93,7 +103,29 @@ func (s *Store) loadSegment(st *stream, path string, last bool) (*segment, *segH
 	}
 	if res.hdr.first != first && s.ro {
 		s.log.Warn("store: segment header does not match its name; skipped", "segment", path, "first", res.hdr.first)
+		st.damage = append(st.damage, Damage{Stream: st.name, File: path, First: first, Offset: -1,
+			Message: fmt.Sprintf("the segment's header says it starts at record %d (renamed or replaced): its records were skipped", res.hdr.first)})
 		return nil, nil, nil
+	}
+	if s.ro {
+		// The records the scan could not read: readers never see them.
+		for _, d := range res.bad {
+			if last && res.tornAt >= 0 && d.Offset >= res.tornAt {
+				continue // the torn tail, below
+			}
+			d.Stream, d.minTime, d.maxTime = st.name, res.minTime, res.maxTime
+			st.damage = append(st.damage, d)
+		}
+		if last && res.tornAt >= 0 && !locked(s.opt.Dir) {
+			d := Damage{Stream: st.name, File: path, First: first + res.count, Offset: res.tornAt,
+				Message: fmt.Sprintf("the last %d bytes cannot be read: a write cut short by a crash or power loss (the sensor cuts them off at its next start)", fi.Size()-res.tornAt),
+				minTime: res.maxTime}
+			// A sealed index still counts the records the segment had.
+			if count, _, _, ok := idxFooter(seg.idxPath(), first); ok && first+count > d.First {
+				d.Last = first + count - 1
+			}
+			st.damage = append(st.damage, d)
+		}
 	}
 	if res.hdr.first != first {
 		return nil, nil, fmt.Errorf("store: segment %s says it starts at record %d: the file was renamed or replaced", path, res.hdr.first)
@@ -199,8 +231,9 @@ type scanResult struct {
 	count            uint64
 	minTime, maxTime int64
 	lastHash         [hashSize]byte
-	entries          []byte // index entries
-	problem          string // the first problem found, if any
+	entries          []byte   // index entries
+	problem          string   // the first problem found, if any
+	bad              []Damage // records that cannot be read (File, First, Last, Offset, Message)
 	// tornAt is the offset after the last good record when nothing good
 	// follows it (a torn write at the end); -1 otherwise.
 	tornAt int64
@@ -238,14 +271,19 @@ func scanSegment(path string, streamID uint8, chain bool) (*scanResult, error) {
 			if errors.Is(err, errCRC) {
 				// The length was sane: skip the record (or frame) and go on.
 				badTail = true
+				d := Damage{File: path, First: expect, Last: expect, Offset: off, Message: "checksum mismatch: damaged or altered"}
 				if rec.seq > expect && rec.seq < expect+maxFrameRaw {
+					d.Last, d.Message = rec.seq, "checksum mismatch: the compressed records were damaged or altered"
 					expect = rec.seq + 1
 				} else {
 					expect++
 				}
+				res.bad = append(res.bad, d)
 				continue
 			}
 			// Nothing after this can be read.
+			res.bad = append(res.bad, Damage{File: path, First: expect, Offset: off,
+				Message: fmt.Sprintf("%v: the rest of the segment cannot be read", err)})
 			res.tornAt = goodEnd
 			return res, nil
 		}

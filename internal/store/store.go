@@ -148,6 +148,12 @@ type stream struct {
 	bloom    bloom     // keys of the active segment's records
 	nkeys    int       // keys added to it (with repeats)
 	staged   []stagedRec
+	// Bytes of records before and after compression, over recent
+	// writes: the estimate of what staged records take on disk.
+	rawIn, diskOut int64
+
+	// damage found at a read-only open (Store.Damage)
+	damage []Damage
 
 	head   atomic.Uint64 // last sequence number written; 0: none
 	first  atomic.Uint64 // first sequence number still stored
@@ -284,12 +290,8 @@ func OpenReadOnly(dir string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("store: %s is not a directory", dir)
+	if err := checkStoreDir(dir); err != nil {
+		return nil, err
 	}
 	s := &Store{
 		opt:        Options{Dir: dir, now: time.Now},
@@ -308,7 +310,7 @@ func OpenReadOnly(dir string, log *slog.Logger) (*Store, error) {
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("store: %s holds no store (no %s directory)", dir, strings.Join(Streams, ", "))
+		return nil, notStore{fmt.Errorf("store: %s holds no store (no %s directory)", dir, strings.Join(Streams, ", "))}
 	}
 	for _, name := range Streams {
 		st, err := s.openStream(name)
@@ -320,6 +322,29 @@ func OpenReadOnly(dir string, log *slog.Logger) (*Store, error) {
 	s.loadCommitted()
 	s.isClose.Store(true) // readers do not wait for more
 	return s, nil
+}
+
+// ErrNotStore is in the error of OpenReadOnly and Verify when the
+// directory named does not exist, is not a directory or holds no store:
+// the caller named the wrong place, nothing was read.
+var ErrNotStore = errors.New("no store there")
+
+// notStore is an error that is also ErrNotStore.
+type notStore struct{ err error }
+
+func (e notStore) Error() string   { return e.err.Error() }
+func (e notStore) Unwrap() []error { return []error{e.err, ErrNotStore} }
+
+// checkStoreDir checks that dir exists and is a directory.
+func checkStoreDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return notStore{fmt.Errorf("store: %w", err)}
+	}
+	if !fi.IsDir() {
+		return notStore{fmt.Errorf("store: %s is not a directory", dir)}
+	}
+	return nil
 }
 
 // makePrivateDir creates dir 0700, or tightens an existing one.

@@ -99,7 +99,7 @@ func checkSeq(t testing.TB, recs []Record, first uint64) {
 
 func TestWriteReadRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	s := openT(t, Options{Dir: dir, SegmentBytes: 64 << 10})
+	s := openT(t, Options{Dir: dir, SegmentBytes: 8 << 10})
 	for i := 0; i < 20; i++ {
 		if err := s.Write(docs(i*100, 100, "event")); err != nil {
 			t.Fatal(err)
@@ -114,7 +114,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openT(t, Options{Dir: dir, SegmentBytes: 64 << 10})
+	s = openT(t, Options{Dir: dir, SegmentBytes: 8 << 10})
 	defer s.Close()
 	recs := readAll(t, s, StreamEvents, 0)
 	if len(recs) != 2000 {
@@ -134,7 +134,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		t.Fatalf("alerts stream: %+v", al)
 	}
 	if st := s.Stats(); st.Streams[StreamEvents].Segments < 3 {
-		t.Fatalf("expected several segments of 64 KiB, got %d", st.Streams[StreamEvents].Segments)
+		t.Fatalf("expected several segments of 8 KiB (compressed), got %d", st.Streams[StreamEvents].Segments)
 	}
 	// Reading from the middle lands on the record asked for.
 	mid := readAll(t, s, StreamEvents, 1234)

@@ -88,8 +88,8 @@ func (r *VerifyReport) add(p Problem) {
 // segment's last record may then still be in progress and is not reported
 // when it is the only problem there (the tail of a live segment).
 func Verify(dir string) (*VerifyReport, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+	if err := checkStoreDir(dir); err != nil {
+		return nil, err
 	}
 	rep := &VerifyReport{Dir: dir, Heads: map[string]ChainHead{}}
 	live := locked(dir)
@@ -105,7 +105,7 @@ func Verify(dir string) (*VerifyReport, error) {
 		}
 	}
 	if !any {
-		return nil, fmt.Errorf("store: %s holds no store (no %s directory)", dir, strings.Join(Streams, ", "))
+		return nil, notStore{fmt.Errorf("store: %s holds no store (no %s directory)", dir, strings.Join(Streams, ", "))}
 	}
 	verifyCursors(rep, dir)
 	return rep, nil
@@ -139,6 +139,28 @@ func verifyStream(rep *VerifyReport, name, sdir string, live bool) error {
 		if strings.HasSuffix(e.Name(), ".damaged") {
 			rep.add(Problem{Stream: name, File: filepath.Join(sdir, e.Name()), Offset: -1,
 				Message: "damaged data moved aside at an earlier start (kept for inspection)"})
+		}
+	}
+	// An index whose segment is gone: the segment was removed (before the
+	// first segment, it is what retention leaves if it stops between the
+	// two removals).
+	have := map[string]bool{}
+	for _, p := range paths {
+		have[filepath.Base(p)] = true
+	}
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), ".idx")
+		if !ok || have[base+".seg"] {
+			continue
+		}
+		if first, ok := parseSegName(base + ".seg"); ok && len(paths) > 0 {
+			if f0, _ := parseSegName(filepath.Base(paths[0])); first > f0 {
+				msg := "segment file missing (its index is still there): its records are gone"
+				if count, _, _, ok := idxFooter(filepath.Join(sdir, e.Name()), first); ok && count > 0 {
+					msg = fmt.Sprintf("segment file missing (its index is still there): records %d to %d are gone", first, first+count-1)
+				}
+				rep.add(Problem{Stream: name, File: filepath.Join(sdir, base+".seg"), Offset: -1, Message: msg})
+			}
 		}
 	}
 	var prev *SegmentReport

@@ -90,15 +90,22 @@ func (s *Store) AppendDeadLetter(sink string, rec Record, reason string) error {
 // this one.
 func (s *Store) stage(st *stream, t int64, kind Kind, doc []byte, keys []uint64, now time.Time) (int, error) {
 	recSize := int64(recOverhead + len(doc))
+	// SegmentBytes is the size of the file on disk: staged records are
+	// not compressed yet, so their size there is estimated from what
+	// this stream's writes compressed to.
 	if act := st.active(); act != nil {
 		pending := int64(len(st.buf))
-		if act.size+pending+recSize > s.opt.SegmentBytes && act.count+uint64(len(st.staged)) > 0 {
-			n := len(st.staged)
-			if err := s.commit(st, now); err != nil {
-				return n + 1, err
+		if act.size+st.onDisk(pending+recSize) > s.opt.SegmentBytes && act.count+uint64(len(st.staged)) > 0 {
+			if n := len(st.staged); n > 0 {
+				if err := s.commit(st, now); err != nil {
+					return n + 1, err
+				}
 			}
-			if err := s.roll(st); err != nil {
-				return 1, err
+			// What was written is known now: roll only when it is full.
+			if act.size+st.onDisk(recSize) > s.opt.SegmentBytes && act.count > 0 {
+				if err := s.roll(st); err != nil {
+					return 1, err
+				}
 			}
 		}
 	}
@@ -129,6 +136,26 @@ func (s *Store) stage(st *stream, t int64, kind Kind, doc []byte, keys []uint64,
 	return 0, nil
 }
 
+// onDisk estimates the bytes raw bytes of staged records take in a
+// segment, from what this stream's writes compressed to (all of them until
+// something was written).
+func (st *stream) onDisk(raw int64) int64 {
+	if st.rawIn == 0 {
+		return raw
+	}
+	return raw * st.diskOut / st.rawIn
+}
+
+// noteRatio adds a write's size before and after compression to the
+// estimate, weighing recent writes more.
+func (st *stream) noteRatio(raw, disk int64) {
+	st.rawIn += raw
+	st.diskOut += disk
+	if st.rawIn > 64<<20 {
+		st.rawIn, st.diskOut = st.rawIn/2, st.diskOut/2
+	}
+}
+
 func (st *stream) discard() {
 	st.buf = st.buf[:0]
 	st.ibuf = st.ibuf[:0]
@@ -144,7 +171,9 @@ func (s *Store) commit(st *stream, now time.Time) error {
 	if len(st.staged) == 0 {
 		return nil
 	}
+	raw := int64(len(st.buf))
 	s.compressStaged(st)
+	st.noteRatio(raw, int64(len(st.buf)))
 	need := int64(len(st.buf) + len(st.ibuf))
 	if err := s.makeRoom(st, need, now); err != nil {
 		s.refused(len(st.staged), st, err)

@@ -32,6 +32,9 @@ type Engine struct {
 	doc  []byte  // the current event's document (not retained)
 	memo []uint8 // per condition term: 0 not yet, 1 false, 2 true (this event)
 
+	onError func(rule string, err error)
+	rule    *Rule // being evaluated, for onError
+
 	evaluated, fired, failed, suppressed atomic.Uint64
 	// State sizes as of the last refresh (every 1024 events), for other
 	// goroutines (metrics): the state itself is the evaluator's alone.
@@ -50,6 +53,10 @@ type EngineOptions struct {
 	// when such an event comes: with enrichment on, the live engine takes
 	// processes from the enrichment stage and keeps no table.
 	MaxProcesses int
+	// OnError, when set, hears about each condition that fails to run
+	// (counted in Errors) with the name of the rule being evaluated, from
+	// the evaluating goroutine (replay reports them).
+	OnError func(rule string, err error)
 }
 
 // running is a set with its state: a reload starts with fresh state.
@@ -69,7 +76,7 @@ func NewEngine(set *Set, o EngineOptions) *Engine {
 	entityID := func(pid uint32, start uint64) string {
 		return ecs.EntityID(h.ID, h.PidNSIno, h.BootID, pid, start)
 	}
-	e := &Engine{shift: o.Shift, maxProcs: o.MaxProcesses}
+	e := &Engine{shift: o.Shift, maxProcs: o.MaxProcesses, onError: o.OnError}
 	e.b = newBuilder(HostFields{Name: h.Name, ID: h.ID}, entityID, o.MaxProcesses)
 	e.Swap(set)
 	return e
@@ -249,6 +256,7 @@ func (e *Engine) run(s slot) {
 		clear(e.memo)
 	}
 	for _, rule := range r.set.bySlot[s] {
+		e.rule = rule
 		switch {
 		case rule.seq != nil:
 			e.sequence(r.seq[rule], rule, s)
@@ -270,6 +278,9 @@ func (e *Engine) test(c cond) bool {
 	if err != nil {
 		e.failed.Add(1)
 		e.memo[c.id] = 1
+		if e.onError != nil && e.rule != nil {
+			e.onError(e.rule.Name, err)
+		}
 		return false
 	}
 	b, _ := v.(bool)

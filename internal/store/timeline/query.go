@@ -2,7 +2,6 @@ package timeline
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -241,6 +240,14 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 		}
 	}
 	var parseErrs, read int
+	var damage []store.Damage
+	seenDamage := map[string]bool{}
+	onDamage := func(d store.Damage) {
+		if k := d.String(); !seenDamage[k] {
+			seenDamage[k] = true
+			damage = append(damage, d)
+		}
+	}
 	take := func(r store.Record) error {
 		key := r.Stream + "/" + strconv.FormatUint(r.Seq, 10)
 		if c.seen[key] {
@@ -265,7 +272,7 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 	// Pass 1: forward from the seeds. Routine documents and alerts are
 	// separate streams; each is in time order.
 	for _, stream := range []string{store.StreamEvents, store.StreamAlerts} {
-		if err := s.Scan(store.Query{Stream: stream, Since: since, Until: until, Match: match, Keys: keys}, take); err != nil {
+		if err := s.Scan(store.Query{Stream: stream, Since: since, Until: until, Match: match, Keys: keys, OnDamage: onDamage}, take); err != nil {
 			return nil, err
 		}
 	}
@@ -282,7 +289,7 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 			from = max(from, c.earliest.UnixNano())
 		}
 		for _, stream := range []string{store.StreamEvents, store.StreamAlerts} {
-			if err := s.Scan(store.Query{Stream: stream, Since: from, Until: last, Match: match, Keys: keys}, take); err != nil {
+			if err := s.Scan(store.Query{Stream: stream, Since: from, Until: last, Match: match, Keys: keys, OnDamage: onDamage}, take); err != nil {
 				return nil, err
 			}
 		}
@@ -294,7 +301,7 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 			}
 			key := store.KeyHash(store.KeyEntity, id)
 			q := store.Query{Stream: store.StreamEvents, Since: st.UnixNano(), Until: st.Add(2 * time.Second).UnixNano(),
-				Match: func(e *store.IndexEntry) bool { return e.Has(key) }, Keys: func() []uint64 { return []uint64{key} }}
+				Match: func(e *store.IndexEntry) bool { return e.Has(key) }, Keys: func() []uint64 { return []uint64{key} }, OnDamage: onDamage}
 			if err := s.Scan(q, take); err != nil {
 				return nil, err
 			}
@@ -303,6 +310,16 @@ func FromStore(s *store.Store, f Filter, maxDocs int) (*Timeline, error) {
 	t := build(c, &f)
 	t.ParseErrors = parseErrs
 	t.Read = read
+	t.Damage = store.MergeDamage(damage)
+	for _, d := range damage {
+		switch {
+		case d.NoLoss:
+		case d.Records() > 0:
+			t.DamagedRecords += d.Records()
+		default:
+			t.DamageUnknown++
+		}
+	}
 	return t, nil
 }
 
@@ -328,47 +345,77 @@ func (f *Filter) keys() []uint64 {
 }
 
 // FromJSONLines selects the documents of a timeline from ECS JSON lines
-// (an events.json output file, an export). Lines that are not JSON are
-// counted in ParseErrors and skipped. Any My Number in a document (any
-// string field, or a number value) is masked as the sensor masks it
+// (an events.json output file, an export). Lines that are not JSON
+// documents (or longer than store.MaxDocument) are counted in ParseErrors,
+// listed in BadLines and skipped. Any My Number in a document (any string
+// field, or a number value) is masked as the sensor masks it
 // (ecs.RedactJSON), since such a file need not come from the sensor.
 func FromJSONLines(r io.Reader, f Filter, maxDocs int) (*Timeline, error) {
 	if maxDocs <= 0 {
 		maxDocs = DefaultMaxDocs
 	}
 	var all []*Doc
-	var lineNo uint64
+	var ord uint64
 	parseErrs := 0
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), store.MaxDocument)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(strings.TrimSpace(string(line))) == 0 {
-			continue
-		}
-		// Documents from a file may come from anywhere: mask any My
-		// Number in them before they are shown, as the sensor does.
-		masked, _, err := ecs.RedactJSON(line)
-		if err != nil {
-			parseErrs++
-			continue
-		}
-		d, err := Parse(masked)
-		if err != nil {
-			parseErrs++
-			continue
-		}
-		lineNo++
-		d.ord = lineNo
-		if f.inRange(d.Timestamp) {
-			all = append(all, d)
+	var bad []BadLine
+	skip := func(line int, reason string) {
+		parseErrs++
+		if len(bad) < MaxBadLines {
+			bad = append(bad, BadLine{Line: line, Reason: reason})
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("timeline: a line is longer than %d bytes", store.MaxDocument)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	for lineNo := 1; ; lineNo++ {
+		b, err := br.ReadSlice('\n')
+		long := false
+		if err == bufio.ErrBufferFull {
+			// A long line: gather it, within store.MaxDocument.
+			buf = append(buf[:0], b...)
+			for err == bufio.ErrBufferFull && len(buf) <= store.MaxDocument {
+				b, err = br.ReadSlice('\n')
+				buf = append(buf, b...)
+			}
+			b = buf
+			if len(b) > store.MaxDocument {
+				long = true
+				for err == bufio.ErrBufferFull {
+					_, err = br.ReadSlice('\n')
+				}
+			}
 		}
-		return nil, fmt.Errorf("timeline: %w", err)
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("line %d: %w", lineNo, err)
+		}
+		switch line := strings.TrimSpace(string(b)); {
+		case long:
+			skip(lineNo, fmt.Sprintf("longer than %d bytes", store.MaxDocument))
+		case line == "":
+		default:
+			// Documents from a file may come from anywhere: mask any My
+			// Number in them before they are shown, as the sensor does.
+			masked, _, perr := ecs.RedactJSON([]byte(line))
+			var d *Doc
+			if perr == nil {
+				d, perr = Parse(masked)
+			}
+			if perr != nil {
+				if err == io.EOF {
+					skip(lineNo, fmt.Sprintf("not a JSON document, the last line cut short? (%v)", perr))
+				} else {
+					skip(lineNo, fmt.Sprintf("not a JSON document (%v)", perr))
+				}
+				break
+			}
+			ord++
+			d.ord = ord
+			if f.inRange(d.Timestamp) {
+				all = append(all, d)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
 	}
 	sortDocs(all)
 	c := newCollector(&f, maxDocs)
@@ -385,5 +432,6 @@ func FromJSONLines(r io.Reader, f Filter, maxDocs int) (*Timeline, error) {
 	}
 	t := build(c, &f)
 	t.ParseErrors = parseErrs
+	t.BadLines = bad
 	return t, nil
 }

@@ -20,6 +20,17 @@ func (t *Timeline) WriteText(w io.Writer, loc *time.Location) error {
 	p := &printer{w: w, loc: loc}
 	p.sameDay = !t.First.IsZero() && t.First.In(loc).Format("2006-01-02") == t.Last.In(loc).Format("2006-01-02")
 	fmt.Fprintf(w, "Timeline of %s\n", t.Filter.describe(loc))
+	// What the story may lack comes first, even when nothing was found.
+	if t.DamagedRecords > 0 || t.DamageUnknown > 0 {
+		s := fmt.Sprintf("(%d records damaged or missing in the store were skipped", t.DamagedRecords)
+		if t.DamageUnknown > 0 {
+			s += fmt.Sprintf(", and %d losses of an unknown number of records", t.DamageUnknown)
+		}
+		fmt.Fprintln(w, s+": the story may lack them)")
+	}
+	if t.ParseErrors > 0 {
+		fmt.Fprintf(w, "(%d input lines are not documents and were skipped%s)\n", t.ParseErrors, lineList(t.BadLines))
+	}
 	if t.Docs == 0 {
 		fmt.Fprintln(w, "no documents found")
 		return p.err
@@ -39,9 +50,6 @@ func (t *Timeline) WriteText(w io.Writer, loc *time.Location) error {
 		t.First.In(loc).Format("2006-01-02 15:04:05.000 MST"), t.Last.In(loc).Format("2006-01-02 15:04:05.000 MST"))
 	if t.Truncated {
 		fmt.Fprintln(w, "(truncated: the document limit was reached; narrow the query with --since/--until)")
-	}
-	if t.ParseErrors > 0 {
-		fmt.Fprintf(w, "(%d documents could not be parsed and were skipped)\n", t.ParseErrors)
 	}
 	for _, n := range t.Roots {
 		fmt.Fprintln(w)
@@ -346,6 +354,29 @@ func (f *Filter) describe(loc *time.Location) string {
 	return s
 }
 
+// lineList is ": lines 3, 7, 9" (the first ten), or "" for none.
+func lineList(bad []BadLine) string {
+	if len(bad) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(": line")
+	if len(bad) > 1 {
+		b.WriteString("s")
+	}
+	for i, l := range bad {
+		if i == 10 {
+			b.WriteString(", ...")
+			break
+		}
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " %d", l.Line)
+	}
+	return b.String()
+}
+
 // WriteJSON writes the timeline as one JSON object: the processes as a
 // tree, each with its documents (whole, under "document").
 func (t *Timeline) WriteJSON(w io.Writer) error {
@@ -404,13 +435,25 @@ func (t *Timeline) WriteJSON(w io.Writer) error {
 			Since    *time.Time `json:"since,omitempty"`
 			Until    *time.Time `json:"until,omitempty"`
 		} `json:"filter"`
-		Documents   int      `json:"documents"`
-		First       string   `json:"first,omitempty"`
-		Last        string   `json:"last,omitempty"`
-		Truncated   bool     `json:"truncated"`
-		ParseErrors int      `json:"parse_errors"`
-		Processes   []*jnode `json:"processes"`
-	}{Documents: t.Docs, Truncated: t.Truncated, ParseErrors: t.ParseErrors, Processes: []*jnode{}}
+		Documents   int    `json:"documents"`
+		First       string `json:"first,omitempty"`
+		Last        string `json:"last,omitempty"`
+		Truncated   bool   `json:"truncated"`
+		ParseErrors int    `json:"parse_errors"`
+		BadLines    []int  `json:"bad_lines,omitempty"`
+		// Records the store could not return, and each loss named.
+		DamagedRecords uint64   `json:"damaged_records"`
+		DamageUnknown  int      `json:"damage_unknown_size,omitempty"`
+		Damage         []string `json:"damage,omitempty"`
+		Processes      []*jnode `json:"processes"`
+	}{Documents: t.Docs, Truncated: t.Truncated, ParseErrors: t.ParseErrors, DamagedRecords: t.DamagedRecords,
+		DamageUnknown: t.DamageUnknown, Processes: []*jnode{}}
+	for _, l := range t.BadLines {
+		out.BadLines = append(out.BadLines, l.Line)
+	}
+	for _, d := range t.Damage {
+		out.Damage = append(out.Damage, d.String())
+	}
 	out.Filter.EntityID, out.Filter.PID, out.Filter.File, out.Filter.User = t.Filter.EntityID, t.Filter.PID, t.Filter.File, t.Filter.User
 	if !t.Filter.Since.IsZero() {
 		out.Filter.Since = &t.Filter.Since

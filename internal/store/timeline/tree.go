@@ -3,6 +3,8 @@ package timeline
 import (
 	"sort"
 	"time"
+
+	"github.com/bansho-sec/bansho/internal/store"
 )
 
 // Timeline is the story: root processes with their descendants, each with
@@ -15,10 +17,28 @@ type Timeline struct {
 	// Truncated is set when the document limit was reached.
 	Truncated   bool
 	ParseErrors int
+	// BadLines are the input lines that were not documents
+	// (FromJSONLines; the first MaxBadLines, ParseErrors counts all).
+	BadLines []BadLine
+	// Damage is what the store could not return: damaged or missing
+	// records the story may lack (FromStore). DamagedRecords counts
+	// them, DamageUnknown the losses of an unknown number of records.
+	Damage         []store.Damage
+	DamagedRecords uint64
+	DamageUnknown  int
 	// Read is how many documents the query read from the store (the
 	// index selects them; the documents then decide).
 	Read int
 }
+
+// BadLine is an input line that was skipped: its number (from 1) and why.
+type BadLine struct {
+	Line   int
+	Reason string
+}
+
+// MaxBadLines bounds Timeline.BadLines.
+const MaxBadLines = 1000
 
 // Node is one process.
 type Node struct {
