@@ -156,7 +156,8 @@ func writeStat(w io.Writer, s *store.Store, format string) error {
 				damage = append(damage, name+": "+d.String())
 			}
 		}
-		return json.NewEncoder(w).Encode(map[string]any{"dir": s.Dir(), "streams": streams, "consumers": consumers, "damage": damage})
+		return json.NewEncoder(w).Encode(map[string]any{"dir": s.Dir(), "streams": streams, "consumers": consumers, "damage": damage,
+			"cursors_damaged": cursorLines(s)})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STREAM\tSEGMENTS\tRECORDS\tBYTES\tSEQ\tOLDEST\tNEWEST")
@@ -180,7 +181,27 @@ func writeStat(w io.Writer, s *store.Store, format string) error {
 			}
 		}
 	}
+	if cl := cursorLines(s); len(cl) > 0 {
+		fmt.Fprintln(tw, "\nDAMAGED CURSORS")
+		for _, l := range cl {
+			fmt.Fprintln(tw, l)
+		}
+	}
 	return tw.Flush()
+}
+
+// cursorLines are the exporter cursors found damaged: in place (the next
+// start sets them aside) and set aside by earlier starts.
+func cursorLines(s *store.Store) []string {
+	out := []string{}
+	for _, d := range s.DamagedCursors() {
+		out = append(out, fmt.Sprintf("%s: %s unreadable (%s); the exporter resumes from the %s at the next start",
+			d.Consumer, d.File, d.Reason, d.ResumeFrom))
+	}
+	for _, p := range s.SetAsideCursors() {
+		out = append(out, "set aside: "+p)
+	}
+	return out
 }
 
 func nsTime(ns int64) string {

@@ -160,6 +160,14 @@ func (s *Store) DamagedCursors() []CursorDamage {
 	return append([]CursorDamage(nil), s.damagedCur...)
 }
 
+// SetAsideCursors lists the damaged cursor files kept in
+// cursors/damaged/ (by earlier starts), oldest first.
+func (s *Store) SetAsideCursors() []string {
+	paths, _ := filepath.Glob(filepath.Join(s.opt.Dir, "cursors", "damaged", "*.json.*"))
+	sort.Strings(paths)
+	return paths
+}
+
 // cursorParseError is a cursor file whose content is not a cursor.
 type cursorParseError struct{ err error }
 

@@ -166,6 +166,11 @@ func TestRunDamagedCursor(t *testing.T) {
 	Case(t, "store", "verify: damaged exporter cursor", "exit 1, names the cursor file",
 		fmt.Sprintf("exit %d: %s", v.Code, v.Output()), v.Code == 1 && strings.Contains(v.Output(), "kafka.json"))
 
+	st := Run(t, 30*time.Second, nil, nil, "store", "stat", "--store", dir)
+	Case(t, "store", "stat: damaged exporter cursor", "exit 0, lists it under DAMAGED CURSORS",
+		fmt.Sprintf("exit %d: %s", st.Code, lastLines(st.Stdout, "kafka.json", 1)),
+		st.Code == 0 && strings.Contains(st.Stdout, "DAMAGED CURSORS") && strings.Contains(st.Stdout, "kafka.json"))
+
 	s = startRun(t, cfg)
 	h := s.wait("health", 20*time.Second, func(d map[string]any) bool {
 		return health(d) && testutil.Field(d, "bansho.health.counters.store_cursors_damaged") == 1.0
@@ -176,6 +181,10 @@ func TestRunDamagedCursor(t *testing.T) {
 		"starts, cursor kept in cursors/damaged/, store_cursors_damaged 1, exporter runs",
 		fmt.Sprintf("health counted: %v, set aside: %d, exit %d; %s", h != nil, len(moved), code, lastLines(s.stderr(), "cursor", 1)),
 		h != nil && len(moved) == 1 && code == 0 && strings.Contains(s.stderr(), `msg="exporter started" exporter=kafka`))
+	st = Run(t, 30*time.Second, nil, nil, "store", "stat", "--store", dir)
+	Case(t, "store", "stat: cursor set aside by a start", "exit 0, lists the file kept in cursors/damaged/",
+		fmt.Sprintf("exit %d: %s", st.Code, lastLines(st.Stdout, "set aside", 1)),
+		st.Code == 0 && strings.Contains(st.Stdout, "set aside: "+filepath.Join(dir, "cursors", "damaged")))
 }
 
 // A file system filled by another process while the sensor was down: it
