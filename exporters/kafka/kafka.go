@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	kafkago "github.com/segmentio/kafka-go"
 
@@ -25,9 +26,12 @@ type Sink struct {
 	opt Options
 	w   *kafkago.Writer
 	tr  *kafkago.Transport
+	tls *tls.Config // nil: plain; the dialer does the handshake
 
 	msgs []kafkago.Message
 	idx  []int
+
+	tlsBroker string // set by anySpeaksTLS
 }
 
 // recordOverhead bounds what kafka-go adds to key and value when it sizes
@@ -44,6 +48,11 @@ func New(opt Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The exporter's dialer does the TLS handshake, so a broker that
+	// does not speak TLS is named as such instead of a timeout.
+	tlsCfg := tr.TLS
+	tr.TLS = nil
+	tr.Dial = (&dialer{net: net.Dialer{Timeout: tr.DialTimeout}, tls: tlsCfg}).dial
 	w := &kafkago.Writer{
 		Addr:                   kafkago.TCP(opt.Brokers...),
 		Balancer:               &kafkago.Murmur2Balancer{Consistent: true}, // the Java client's partitioner: same key, same partition
@@ -58,7 +67,7 @@ func New(opt Options) (*Sink, error) {
 		Transport:              tr,
 		AllowAutoTopicCreation: opt.AllowAutoTopicCreation,
 	}
-	return &Sink{opt: opt, w: w, tr: tr}, nil
+	return &Sink{opt: opt, w: w, tr: tr, tls: tlsCfg}, nil
 }
 
 // Name implements delivery.Sink.
@@ -126,11 +135,25 @@ func (s *Sink) explain(err error) error {
 	var kerr kafkago.Error
 	var nerr net.Error
 	var cerr *tls.CertificateVerificationError
+	var mis *tlsMismatchError
+	var herr *tlsHandshakeError
 	switch {
+	case errors.As(err, &mis):
+		return fmt.Errorf("kafka: %w", mis)
+	case s.tls == nil && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) &&
+		s.anySpeaksTLS():
+		// A TLS listener closes a connection whose first bytes are no
+		// TLS handshake.
+		return fmt.Errorf("kafka: %w", &tlsMismatchError{addr: s.tlsBroker, brokerTLS: true, err: err})
+	case errors.As(err, &herr):
+		return fmt.Errorf("kafka: %w", herr)
 	case errors.As(err, &cerr):
 		return fmt.Errorf("kafka: the certificate of %s is not trusted (check outputs.kafka.tls.ca_file and tls.server_name): %w", brokers, err)
-	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition:
+	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition && !s.opt.AllowAutoTopicCreation:
 		return fmt.Errorf("kafka: a topic (%s) does not exist on %s and outputs.kafka.allow_auto_topic_creation is off: create it: %w",
+			s.topics(), brokers, err)
+	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition:
+		return fmt.Errorf("kafka: a topic (%s) does not exist on %s, which did not create it although outputs.kafka.allow_auto_topic_creation is on (auto.create.topics.enable is off on the brokers?): create it: %w",
 			s.topics(), brokers, err)
 	case errors.As(err, &kerr) && (kerr == kafkago.SASLAuthenticationFailed || kerr == kafkago.UnsupportedSASLMechanism || kerr == kafkago.IllegalSASLState):
 		return fmt.Errorf("kafka: SASL authentication as %q with %s failed at %s (check outputs.kafka.sasl.*): %w",
@@ -149,6 +172,20 @@ func (s *Sink) explain(err error) error {
 			brokers, s.opt.SASL.Username, s.opt.SASL.Mechanism, err)
 	}
 	return fmt.Errorf("kafka: produce to %s: %w", brokers, err)
+}
+
+// anySpeaksTLS asks each broker whether it speaks TLS, and remembers the
+// first that does in s.tlsBroker.
+func (s *Sink) anySpeaksTLS() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	for _, b := range s.opt.Brokers {
+		if speaksTLS(ctx, "tcp", b) {
+			s.tlsBroker = b
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Sink) topics() string {
