@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -49,6 +51,9 @@ func New(opt Options) (*Sink, error) {
 	}
 	for i, a := range opt.Addresses {
 		if !strings.HasPrefix(a, "http://") && !strings.HasPrefix(a, "https://") {
+			if j := strings.LastIndex(a, "@"); j >= 0 {
+				a = "xxxxx" + a[j:] // user info, perhaps a password
+			}
 			return nil, keyErr(fmt.Sprintf("addresses[%d]", i), "%q is not an http:// or https:// URL", a)
 		}
 	}
@@ -194,7 +199,7 @@ func (s *Sink) ensureTemplate(ctx context.Context) {
 		return
 	}
 	if err := s.InstallTemplate(ctx); err != nil {
-		s.log.Error("index template not installed; will try again", "error", err)
+		s.log.Error("index template not installed; will try again", "error", s.scrub(err))
 		s.tmplNext = time.Now().Add(time.Minute)
 		return
 	}
@@ -319,11 +324,26 @@ func classify(ri esutil.BulkIndexerResponseItem, err error, byID bool) (delivery
 	return delivery.Rejected, reason
 }
 
-// explain adds what to do about a failed bulk request.
+// explain adds what to do about a failed bulk request. Addresses are named
+// with their passwords redacted, and no secret of the options appears in
+// the error.
 func (s *Sink) explain(err error) error {
+	return s.scrub(s.explainRaw(err))
+}
+
+func (s *Sink) explainRaw(err error) error {
 	msg := err.Error()
-	urls := strings.Join(s.opt.Addresses, ",")
+	urls := s.urls()
 	switch {
+	case strings.Contains(msg, "first record does not look like a TLS handshake") ||
+		strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("elasticsearch: %s does not speak TLS: use http:// in outputs.elasticsearch.addresses, or enable TLS on the server: %w", urls, err)
+	case strings.Contains(msg, "HTTP request to an HTTPS server"):
+		return fmt.Errorf("elasticsearch: %s speaks TLS: use https:// in outputs.elasticsearch.addresses: %w", urls, err)
+	case (strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF")) && s.plainToTLS() != "":
+		// A TLS server closes a connection whose first bytes are no TLS
+		// handshake.
+		return fmt.Errorf("elasticsearch: %s speaks TLS: use https:// in outputs.elasticsearch.addresses: %w", s.plainToTLS(), err)
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
 		return fmt.Errorf("elasticsearch: the certificate of %s is not trusted (check outputs.elasticsearch.ca_file): %w", urls, err)
 	case strings.Contains(msg, "[401"):
@@ -336,6 +356,98 @@ func (s *Sink) explain(err error) error {
 		return fmt.Errorf("elasticsearch: %s is overloaded (429), backing off: %w", urls, err)
 	}
 	return fmt.Errorf("elasticsearch: bulk to %s: %w", urls, err)
+}
+
+// urls names the addresses for errors and logs, passwords redacted.
+func (s *Sink) urls() string {
+	out := make([]string, len(s.opt.Addresses))
+	for i, a := range s.opt.Addresses {
+		out[i] = redact(a)
+	}
+	return strings.Join(out, ",")
+}
+
+// redact hides the password of an address (net/url's Redacted); an address
+// that does not parse is replaced whole if it holds user info.
+func redact(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		if strings.Contains(addr, "@") {
+			return "(an address that does not parse)"
+		}
+		return addr
+	}
+	return u.Redacted()
+}
+
+// secrets are the strings no error or log line may hold: the password and
+// API key of the options and the passwords of the addresses.
+func (s *Sink) secrets() []string {
+	var out []string
+	for _, v := range []string{s.opt.Password, s.opt.APIKey} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	for _, a := range s.opt.Addresses {
+		if u, err := url.Parse(a); err == nil {
+			if p, ok := u.User.Password(); ok && p != "" {
+				out = append(out, p, url.PathEscape(p), url.QueryEscape(p))
+			}
+		}
+	}
+	return out
+}
+
+// scrub returns err with every secret replaced by "xxxxx" in its message;
+// errors.Is and errors.As still see the original.
+func (s *Sink) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, sec := range s.secrets() {
+		clean = strings.ReplaceAll(clean, sec, "xxxxx")
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbed{msg: clean, err: err}
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
+
+// plainToTLS is the first http:// address whose server completes a TLS
+// handshake, redacted; "" if none does. A TLS server answers a ClientHello
+// at once, so each probe takes a round trip or half a second at most.
+func (s *Sink) plainToTLS() string {
+	for _, a := range s.opt.Addresses {
+		u, err := url.Parse(a)
+		if err != nil || u.Scheme != "http" {
+			continue
+		}
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 500 * time.Millisecond},
+			Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // a protocol probe; nothing is sent over it
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		c, err := d.DialContext(ctx, "tcp", host)
+		cancel()
+		if err == nil {
+			c.Close()
+			return redact(a)
+		}
+	}
+	return ""
 }
 
 // Close implements delivery.Sink.
