@@ -112,21 +112,106 @@ func (s *Sink) Send(ctx context.Context, batch []delivery.Record, res []delivery
 		}
 		return nil
 	}
+	errs := make([]error, len(s.msgs))
 	var werr kafkago.WriteErrors
-	if errors.As(err, &werr) && len(werr) == len(s.msgs) {
-		var first error
-		for j, e := range werr {
-			if e == nil {
+	switch {
+	case errors.As(err, &werr) && len(werr) == len(s.msgs):
+		copy(errs, werr)
+	default:
+		for j := range errs {
+			errs[j] = err
+		}
+	}
+	var first error
+	var large []int
+	for j, e := range errs {
+		switch {
+		case e == nil:
+			res[s.idx[j]].Status = delivery.Delivered
+		case errors.Is(e, kafkago.MessageSizeTooLarge):
+			large = append(large, j)
+		case first == nil:
+			first = e
+		}
+	}
+	if len(large) > 0 {
+		// The broker refused a record batch as too large: one of its
+		// messages is too large for the topic, or the batch is. Split
+		// until each is accepted or refused alone, so one large
+		// document cannot stall the stream.
+		if e := s.split(ctx, large, res); e != nil && first == nil {
+			first = e
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return s.explain(first)
+}
+
+// split produces the messages js of s.msgs (refused together as too
+// large) in halves, down to single messages; a message refused alone is
+// rejected for good (dead-lettered with the reason). It returns an error
+// that left messages pending, if any.
+func (s *Sink) split(ctx context.Context, js []int, res []delivery.Result) error {
+	if len(js) == 1 {
+		j := js[0]
+		m := s.msgs[j]
+		err := s.w.WriteMessages(ctx, m)
+		var werr kafkago.WriteErrors
+		if errors.As(err, &werr) && len(werr) == 1 {
+			err = werr[0]
+		}
+		switch {
+		case err == nil:
+			res[s.idx[j]].Status = delivery.Delivered
+			return nil
+		case errors.Is(err, kafkago.MessageSizeTooLarge):
+			res[s.idx[j]] = delivery.Result{Status: delivery.Rejected,
+				Reason: fmt.Sprintf("document of %d bytes refused by the broker as too large for topic %s (its max.message.bytes, or the broker's message.max.bytes): %v",
+					len(m.Value), m.Topic, err)}
+			return nil
+		}
+		return err
+	}
+	var first error
+	for _, half := range [][]int{js[:len(js)/2], js[len(js)/2:]} {
+		msgs := make([]kafkago.Message, len(half))
+		for k, j := range half {
+			msgs[k] = s.msgs[j]
+		}
+		err := s.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			for _, j := range half {
 				res[s.idx[j]].Status = delivery.Delivered
-			} else if first == nil {
+			}
+			continue
+		}
+		var werr kafkago.WriteErrors
+		if !errors.As(err, &werr) || len(werr) != len(half) {
+			werr = make(kafkago.WriteErrors, len(half))
+			for k := range werr {
+				werr[k] = err
+			}
+		}
+		var again []int
+		for k, e := range werr {
+			switch {
+			case e == nil:
+				res[s.idx[half[k]]].Status = delivery.Delivered
+			case errors.Is(e, kafkago.MessageSizeTooLarge):
+				again = append(again, half[k])
+			case first == nil:
 				first = e
 			}
 		}
-		if first != nil {
-			err = first
+		if len(again) > 0 {
+			if e := s.split(ctx, again, res); e != nil && first == nil {
+				first = e
+			}
 		}
 	}
-	return s.explain(err)
+	return first
 }
 
 // explain turns kafka-go's errors into ones that say what to fix.

@@ -1,6 +1,9 @@
 package kafka
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -9,6 +12,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/bansho-sec/bansho/exporters/delivery"
+	"github.com/bansho-sec/bansho/exporters/internal/testdocs"
 	"github.com/bansho-sec/bansho/test/backends"
 )
 
@@ -75,4 +79,52 @@ func TestExplainUnknownTopic(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// A document the broker refuses as too large (the topic's
+// max.message.bytes is below batch_bytes) is dead-lettered with a reason;
+// the documents that shared its produce request are delivered, so the
+// stream does not stall on it.
+func TestBrokerRefusesLargeDocument(t *testing.T) {
+	broker := needBroker(t)
+	run := uniq(t)
+	conn, err := kafkago.Dial("tcp", broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.CreateTopics(kafkago.TopicConfig{Topic: run, NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "65536"}}})
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Brokers: []string{broker}, Topics: Topics{Events: run, Alerts: run, Health: run}, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recs := records(testdocs.Docs("h", 40), "events")
+	big := append(append([]byte(`{"host":{"name":"h"},"message":"`), hexNoise(300<<10)...), `"}`...)
+	recs[20].Doc = big
+	res := make([]delivery.Result, len(recs))
+	err = s.Send(context.Background(), recs, res)
+	t.Log(err)
+	for i, r := range res {
+		want := delivery.Delivered
+		if i == 20 {
+			want = delivery.Rejected
+		}
+		if r.Status != want {
+			t.Errorf("record %d: %s (%s), want %s", i, statusName[r.Status], r.Reason, statusName[want])
+		}
+	}
+	if !strings.Contains(res[20].Reason, "max.message.bytes") {
+		t.Errorf("reason %q does not name max.message.bytes", res[20].Reason)
+	}
+}
+
+func hexNoise(n int) []byte {
+	b := make([]byte, n/2)
+	rand.Read(b)
+	return []byte(hex.EncodeToString(b))
 }
