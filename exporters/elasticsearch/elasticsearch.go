@@ -344,6 +344,8 @@ func (s *Sink) explainRaw(err error) error {
 		// A TLS server closes a connection whose first bytes are no TLS
 		// handshake.
 		return fmt.Errorf("elasticsearch: %s speaks TLS: use https:// in outputs.elasticsearch.addresses: %w", s.plainToTLS(), err)
+	case strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF"):
+		return fmt.Errorf("elasticsearch: %s closed the connection during a bulk request: it went down, or it refuses a request this large (a document above its limit? lower outputs.elasticsearch.max_document_bytes to dead-letter such documents): %w", urls, err)
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
 		return fmt.Errorf("elasticsearch: the certificate of %s is not trusted (check outputs.elasticsearch.ca_file): %w", urls, err)
 	case strings.Contains(msg, "[401"):

@@ -115,3 +115,32 @@ func TestBadAddressRedacted(t *testing.T) {
 		t.Fatalf("error %q, want the address without its user info", strings.ReplaceAll(fmt.Sprint(err), "pw-in-url", "<the password>"))
 	}
 }
+
+// A server that closes the connection on a bulk request (VictoriaLogs does
+// on a document above its line limit): the error says it may refuse the
+// size and names max_document_bytes; nothing is acknowledged.
+func TestServerClosesConnection(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			w.Header().Set("X-Elastic-Product", "Elasticsearch")
+			return
+		}
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			c.Close()
+		}
+	}))
+	defer srv.Close()
+	s, err := New(Options{Addresses: []string{srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sendAll(t, s, records(testdocs.Docs("h1", 5)))
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "closed the connection") || !strings.Contains(err.Error(), "outputs.elasticsearch.max_document_bytes") {
+		t.Errorf("error %v, want one naming max_document_bytes", err)
+	}
+	if statuses(res)[delivery.Pending] != 5 {
+		t.Errorf("statuses %v, want all pending", statuses(res))
+	}
+}
