@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,5 +100,34 @@ func TestVictoriaLogsSIGKILLFlushWindow(t *testing.T) {
 		gotOld, old, gotRecent, recent)
 	if gotOld != old {
 		t.Errorf("VictoriaLogs lost %d of %d documents it acknowledged 7 s before a SIGKILL", old-gotOld, old)
+	}
+}
+
+// VictoriaLogs takes every document the exporter may send (up to its
+// max_document_bytes, 1 MiB), as Elasticsearch does: up.sh raises
+// -insert.maxLineSizeBytes from 256 KiB, at which VictoriaLogs closed the
+// connection on a larger document.
+func TestVictoriaLogsTakesLargeDocuments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	e, err := Start("es")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	run := fmt.Sprint(time.Now().UnixNano())
+	body := fmt.Sprintf("{\"create\":{\"_index\":\"t\"}}\n{\"@timestamp\":%q,\"message\":\"%s\",\"labels\":{\"run\":%q}}\n",
+		time.Now().UTC().Format(time.RFC3339Nano), bytes.Repeat([]byte("x"), 1<<20-200), run)
+	req, _ := http.NewRequest("POST", e.ES+"/_bulk", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("a document of 1 MiB: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"status":201`)) {
+		t.Fatalf("a document of 1 MiB: %s %.200s", resp.Status, b)
 	}
 }
