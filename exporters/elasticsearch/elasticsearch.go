@@ -114,7 +114,8 @@ func New(opt Options) (*Sink, error) {
 	}
 	c, err := es.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
+		// The client's parse errors quote the address whole.
+		return nil, (&Sink{opt: opt}).scrub(fmt.Errorf("elasticsearch: %w", err))
 	}
 	return &Sink{opt: opt, client: c, log: opt.Log.With("exporter", "elasticsearch")}, nil
 }
@@ -374,8 +375,8 @@ func (s *Sink) urls() string {
 func redact(addr string) string {
 	u, err := url.Parse(addr)
 	if err != nil {
-		if strings.Contains(addr, "@") {
-			return "(an address that does not parse)"
+		if p := addrPassword(addr); p != "" {
+			return strings.Replace(addr, ":"+p+"@", ":xxxxx@", 1)
 		}
 		return addr
 	}
@@ -392,13 +393,36 @@ func (s *Sink) secrets() []string {
 		}
 	}
 	for _, a := range s.opt.Addresses {
-		if u, err := url.Parse(a); err == nil {
-			if p, ok := u.User.Password(); ok && p != "" {
-				out = append(out, p, url.PathEscape(p), url.QueryEscape(p))
+		if p := addrPassword(a); p != "" {
+			out = append(out, p)
+			if u, err := url.PathUnescape(p); err == nil && u != p {
+				out = append(out, u)
 			}
 		}
 	}
 	return out
+}
+
+// addrPassword is the password in an address's user info, found without
+// parsing the URL (an address that does not parse must not leak it either).
+func addrPassword(a string) string {
+	i := strings.Index(a, "://")
+	if i < 0 {
+		i = -3
+	}
+	rest := a[i+3:]
+	if k := strings.IndexAny(rest, "/?#"); k >= 0 {
+		rest = rest[:k]
+	}
+	j := strings.LastIndex(rest, "@")
+	if j < 0 {
+		return ""
+	}
+	_, p, ok := strings.Cut(rest[:j], ":")
+	if !ok {
+		return ""
+	}
+	return p
 }
 
 // scrub returns err with every secret replaced by "xxxxx" in its message;

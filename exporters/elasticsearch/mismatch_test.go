@@ -144,3 +144,13 @@ func TestServerClosesConnection(t *testing.T) {
 		t.Errorf("statuses %v, want all pending", statuses(res))
 	}
 }
+
+// An http:// address the client cannot parse is not echoed with its
+// password either.
+func TestUnparsableAddressRedacted(t *testing.T) {
+	_, err := New(Options{Addresses: []string{"http://bansho:pw-in-url@es1:notaport"}})
+	if err == nil || strings.Contains(err.Error(), "pw-in-url") {
+		t.Fatalf("error %q, want one without the password", strings.ReplaceAll(fmt.Sprint(err), "pw-in-url", "<the password>"))
+	}
+	t.Log(err)
+}
