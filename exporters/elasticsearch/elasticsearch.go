@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -49,6 +51,9 @@ func New(opt Options) (*Sink, error) {
 	}
 	for i, a := range opt.Addresses {
 		if !strings.HasPrefix(a, "http://") && !strings.HasPrefix(a, "https://") {
+			if j := strings.LastIndex(a, "@"); j >= 0 {
+				a = "xxxxx" + a[j:] // user info, perhaps a password
+			}
 			return nil, keyErr(fmt.Sprintf("addresses[%d]", i), "%q is not an http:// or https:// URL", a)
 		}
 	}
@@ -109,7 +114,8 @@ func New(opt Options) (*Sink, error) {
 	}
 	c, err := es.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
+		// The client's parse errors quote the address whole.
+		return nil, (&Sink{opt: opt}).scrub(fmt.Errorf("elasticsearch: %w", err))
 	}
 	return &Sink{opt: opt, client: c, log: opt.Log.With("exporter", "elasticsearch")}, nil
 }
@@ -194,7 +200,7 @@ func (s *Sink) ensureTemplate(ctx context.Context) {
 		return
 	}
 	if err := s.InstallTemplate(ctx); err != nil {
-		s.log.Error("index template not installed; will try again", "error", err)
+		s.log.Error("index template not installed; will try again", "error", s.scrub(err))
 		s.tmplNext = time.Now().Add(time.Minute)
 		return
 	}
@@ -319,11 +325,28 @@ func classify(ri esutil.BulkIndexerResponseItem, err error, byID bool) (delivery
 	return delivery.Rejected, reason
 }
 
-// explain adds what to do about a failed bulk request.
+// explain adds what to do about a failed bulk request. Addresses are named
+// with their passwords redacted, and no secret of the options appears in
+// the error.
 func (s *Sink) explain(err error) error {
+	return s.scrub(s.explainRaw(err))
+}
+
+func (s *Sink) explainRaw(err error) error {
 	msg := err.Error()
-	urls := strings.Join(s.opt.Addresses, ",")
+	urls := s.urls()
 	switch {
+	case strings.Contains(msg, "first record does not look like a TLS handshake") ||
+		strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("elasticsearch: %s does not speak TLS: use http:// in outputs.elasticsearch.addresses, or enable TLS on the server: %w", urls, err)
+	case strings.Contains(msg, "HTTP request to an HTTPS server"):
+		return fmt.Errorf("elasticsearch: %s speaks TLS: use https:// in outputs.elasticsearch.addresses: %w", urls, err)
+	case (strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF")) && s.plainToTLS() != "":
+		// A TLS server closes a connection whose first bytes are no TLS
+		// handshake.
+		return fmt.Errorf("elasticsearch: %s speaks TLS: use https:// in outputs.elasticsearch.addresses: %w", s.plainToTLS(), err)
+	case strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF"):
+		return fmt.Errorf("elasticsearch: %s closed the connection during a bulk request: it went down, or it refuses a request this large (a document above its limit? lower outputs.elasticsearch.max_document_bytes to dead-letter such documents): %w", urls, err)
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
 		return fmt.Errorf("elasticsearch: the certificate of %s is not trusted (check outputs.elasticsearch.ca_file): %w", urls, err)
 	case strings.Contains(msg, "[401"):
@@ -336,6 +359,121 @@ func (s *Sink) explain(err error) error {
 		return fmt.Errorf("elasticsearch: %s is overloaded (429), backing off: %w", urls, err)
 	}
 	return fmt.Errorf("elasticsearch: bulk to %s: %w", urls, err)
+}
+
+// urls names the addresses for errors and logs, passwords redacted.
+func (s *Sink) urls() string {
+	out := make([]string, len(s.opt.Addresses))
+	for i, a := range s.opt.Addresses {
+		out[i] = redact(a)
+	}
+	return strings.Join(out, ",")
+}
+
+// redact hides the password of an address (net/url's Redacted); an address
+// that does not parse is replaced whole if it holds user info.
+func redact(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		if p := addrPassword(addr); p != "" {
+			return strings.Replace(addr, ":"+p+"@", ":xxxxx@", 1)
+		}
+		return addr
+	}
+	return u.Redacted()
+}
+
+// secrets are the strings no error or log line may hold: the password and
+// API key of the options and the passwords of the addresses.
+func (s *Sink) secrets() []string {
+	var out []string
+	for _, v := range []string{s.opt.Password, s.opt.APIKey} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	for _, a := range s.opt.Addresses {
+		if p := addrPassword(a); p != "" {
+			out = append(out, p)
+			if u, err := url.PathUnescape(p); err == nil && u != p {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+// addrPassword is the password in an address's user info, found without
+// parsing the URL (an address that does not parse must not leak it either).
+func addrPassword(a string) string {
+	i := strings.Index(a, "://")
+	if i < 0 {
+		i = -3
+	}
+	rest := a[i+3:]
+	if k := strings.IndexAny(rest, "/?#"); k >= 0 {
+		rest = rest[:k]
+	}
+	j := strings.LastIndex(rest, "@")
+	if j < 0 {
+		return ""
+	}
+	_, p, ok := strings.Cut(rest[:j], ":")
+	if !ok {
+		return ""
+	}
+	return p
+}
+
+// scrub returns err with every secret replaced by "xxxxx" in its message;
+// errors.Is and errors.As still see the original.
+func (s *Sink) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := msg
+	for _, sec := range s.secrets() {
+		clean = strings.ReplaceAll(clean, sec, "xxxxx")
+	}
+	if clean == msg {
+		return err
+	}
+	return &scrubbed{msg: clean, err: err}
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
+
+// plainToTLS is the first http:// address whose server completes a TLS
+// handshake, redacted; "" if none does. A TLS server answers a ClientHello
+// at once, so each probe takes a round trip or half a second at most.
+func (s *Sink) plainToTLS() string {
+	for _, a := range s.opt.Addresses {
+		u, err := url.Parse(a)
+		if err != nil || u.Scheme != "http" {
+			continue
+		}
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "80")
+		}
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 500 * time.Millisecond},
+			Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // a protocol probe; nothing is sent over it
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		c, err := d.DialContext(ctx, "tcp", host)
+		cancel()
+		if err == nil {
+			c.Close()
+			return redact(a)
+		}
+	}
+	return ""
 }
 
 // Close implements delivery.Sink.

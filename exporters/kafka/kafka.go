@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	kafkago "github.com/segmentio/kafka-go"
 
@@ -25,9 +26,12 @@ type Sink struct {
 	opt Options
 	w   *kafkago.Writer
 	tr  *kafkago.Transport
+	tls *tls.Config // nil: plain; the dialer does the handshake
 
 	msgs []kafkago.Message
 	idx  []int
+
+	tlsBroker string // set by anySpeaksTLS
 }
 
 // recordOverhead bounds what kafka-go adds to key and value when it sizes
@@ -44,6 +48,11 @@ func New(opt Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The exporter's dialer does the TLS handshake, so a broker that
+	// does not speak TLS is named as such instead of a timeout.
+	tlsCfg := tr.TLS
+	tr.TLS = nil
+	tr.Dial = (&dialer{net: net.Dialer{Timeout: tr.DialTimeout}, tls: tlsCfg}).dial
 	w := &kafkago.Writer{
 		Addr:                   kafkago.TCP(opt.Brokers...),
 		Balancer:               &kafkago.Murmur2Balancer{Consistent: true}, // the Java client's partitioner: same key, same partition
@@ -58,7 +67,7 @@ func New(opt Options) (*Sink, error) {
 		Transport:              tr,
 		AllowAutoTopicCreation: opt.AllowAutoTopicCreation,
 	}
-	return &Sink{opt: opt, w: w, tr: tr}, nil
+	return &Sink{opt: opt, w: w, tr: tr, tls: tlsCfg}, nil
 }
 
 // Name implements delivery.Sink.
@@ -103,21 +112,106 @@ func (s *Sink) Send(ctx context.Context, batch []delivery.Record, res []delivery
 		}
 		return nil
 	}
+	errs := make([]error, len(s.msgs))
 	var werr kafkago.WriteErrors
-	if errors.As(err, &werr) && len(werr) == len(s.msgs) {
-		var first error
-		for j, e := range werr {
-			if e == nil {
+	switch {
+	case errors.As(err, &werr) && len(werr) == len(s.msgs):
+		copy(errs, werr)
+	default:
+		for j := range errs {
+			errs[j] = err
+		}
+	}
+	var first error
+	var large []int
+	for j, e := range errs {
+		switch {
+		case e == nil:
+			res[s.idx[j]].Status = delivery.Delivered
+		case errors.Is(e, kafkago.MessageSizeTooLarge):
+			large = append(large, j)
+		case first == nil:
+			first = e
+		}
+	}
+	if len(large) > 0 {
+		// The broker refused a record batch as too large: one of its
+		// messages is too large for the topic, or the batch is. Split
+		// until each is accepted or refused alone, so one large
+		// document cannot stall the stream.
+		if e := s.split(ctx, large, res); e != nil && first == nil {
+			first = e
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return s.explain(first)
+}
+
+// split produces the messages js of s.msgs (refused together as too
+// large) in halves, down to single messages; a message refused alone is
+// rejected for good (dead-lettered with the reason). It returns an error
+// that left messages pending, if any.
+func (s *Sink) split(ctx context.Context, js []int, res []delivery.Result) error {
+	if len(js) == 1 {
+		j := js[0]
+		m := s.msgs[j]
+		err := s.w.WriteMessages(ctx, m)
+		var werr kafkago.WriteErrors
+		if errors.As(err, &werr) && len(werr) == 1 {
+			err = werr[0]
+		}
+		switch {
+		case err == nil:
+			res[s.idx[j]].Status = delivery.Delivered
+			return nil
+		case errors.Is(err, kafkago.MessageSizeTooLarge):
+			res[s.idx[j]] = delivery.Result{Status: delivery.Rejected,
+				Reason: fmt.Sprintf("document of %d bytes refused by the broker as too large for topic %s (its max.message.bytes, or the broker's message.max.bytes): %v",
+					len(m.Value), m.Topic, err)}
+			return nil
+		}
+		return err
+	}
+	var first error
+	for _, half := range [][]int{js[:len(js)/2], js[len(js)/2:]} {
+		msgs := make([]kafkago.Message, len(half))
+		for k, j := range half {
+			msgs[k] = s.msgs[j]
+		}
+		err := s.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			for _, j := range half {
 				res[s.idx[j]].Status = delivery.Delivered
-			} else if first == nil {
+			}
+			continue
+		}
+		var werr kafkago.WriteErrors
+		if !errors.As(err, &werr) || len(werr) != len(half) {
+			werr = make(kafkago.WriteErrors, len(half))
+			for k := range werr {
+				werr[k] = err
+			}
+		}
+		var again []int
+		for k, e := range werr {
+			switch {
+			case e == nil:
+				res[s.idx[half[k]]].Status = delivery.Delivered
+			case errors.Is(e, kafkago.MessageSizeTooLarge):
+				again = append(again, half[k])
+			case first == nil:
 				first = e
 			}
 		}
-		if first != nil {
-			err = first
+		if len(again) > 0 {
+			if e := s.split(ctx, again, res); e != nil && first == nil {
+				first = e
+			}
 		}
 	}
-	return s.explain(err)
+	return first
 }
 
 // explain turns kafka-go's errors into ones that say what to fix.
@@ -126,11 +220,25 @@ func (s *Sink) explain(err error) error {
 	var kerr kafkago.Error
 	var nerr net.Error
 	var cerr *tls.CertificateVerificationError
+	var mis *tlsMismatchError
+	var herr *tlsHandshakeError
 	switch {
+	case errors.As(err, &mis):
+		return fmt.Errorf("kafka: %w", mis)
+	case s.tls == nil && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) &&
+		s.anySpeaksTLS():
+		// A TLS listener closes a connection whose first bytes are no
+		// TLS handshake.
+		return fmt.Errorf("kafka: %w", &tlsMismatchError{addr: s.tlsBroker, brokerTLS: true, err: err})
+	case errors.As(err, &herr):
+		return fmt.Errorf("kafka: %w", herr)
 	case errors.As(err, &cerr):
 		return fmt.Errorf("kafka: the certificate of %s is not trusted (check outputs.kafka.tls.ca_file and tls.server_name): %w", brokers, err)
-	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition:
+	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition && !s.opt.AllowAutoTopicCreation:
 		return fmt.Errorf("kafka: a topic (%s) does not exist on %s and outputs.kafka.allow_auto_topic_creation is off: create it: %w",
+			s.topics(), brokers, err)
+	case errors.As(err, &kerr) && kerr == kafkago.UnknownTopicOrPartition:
+		return fmt.Errorf("kafka: a topic (%s) does not exist on %s, which did not create it although outputs.kafka.allow_auto_topic_creation is on (auto.create.topics.enable is off on the brokers?): create it: %w",
 			s.topics(), brokers, err)
 	case errors.As(err, &kerr) && (kerr == kafkago.SASLAuthenticationFailed || kerr == kafkago.UnsupportedSASLMechanism || kerr == kafkago.IllegalSASLState):
 		return fmt.Errorf("kafka: SASL authentication as %q with %s failed at %s (check outputs.kafka.sasl.*): %w",
@@ -149,6 +257,20 @@ func (s *Sink) explain(err error) error {
 			brokers, s.opt.SASL.Username, s.opt.SASL.Mechanism, err)
 	}
 	return fmt.Errorf("kafka: produce to %s: %w", brokers, err)
+}
+
+// anySpeaksTLS asks each broker whether it speaks TLS, and remembers the
+// first that does in s.tlsBroker.
+func (s *Sink) anySpeaksTLS() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	for _, b := range s.opt.Brokers {
+		if speaksTLS(ctx, "tcp", b) {
+			s.tlsBroker = b
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Sink) topics() string {

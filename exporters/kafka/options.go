@@ -156,6 +156,9 @@ func (o *Options) validate() (*kafkago.Transport, compress.Compression, error) {
 	}
 	for i, b := range o.Brokers {
 		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			if j := strings.LastIndex(b, "@"); j >= 0 {
+				b = "xxxxx" + b[j:] // user info, perhaps a password
+			}
 			return nil, 0, keyErr(fmt.Sprintf("brokers[%d]", i), "%q is not host:port", b)
 		}
 	}

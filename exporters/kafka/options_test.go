@@ -63,6 +63,7 @@ func TestOptionsErrorsNameTheKey(t *testing.T) {
 	}{
 		{"no brokers", Options{}, "outputs.kafka.brokers: at least one broker"},
 		{"bad broker", Options{Brokers: []string{"kafka1"}}, `outputs.kafka.brokers[0]: "kafka1" is not host:port`},
+		{"broker with a password", Options{Brokers: []string{"u:pw-in-url@kafka1:9092"}}, `outputs.kafka.brokers[0]: "xxxxx@kafka1:9092" is not host:port`},
 		{"bad topic", ok(Options{Topics: Topics{Alerts: "my alerts"}}), `outputs.kafka.topics.alerts: "my alerts" is not a valid topic name`},
 		{"bad codec", ok(Options{Compression: "brotli"}), `outputs.kafka.compression: "brotli" is not one of none, gzip, snappy, lz4, zstd`},
 		{"tls files without tls", ok(Options{TLS: TLS{CAFile: cert}}), "outputs.kafka.tls.enabled: TLS files or options are set"},
@@ -89,8 +90,8 @@ func TestOptionsErrorsNameTheKey(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
-		if s.tr.TLS == nil || s.tr.TLS.RootCAs == nil || len(s.tr.TLS.Certificates) != 1 || s.tr.TLS.InsecureSkipVerify {
-			t.Errorf("%s: TLS config %+v", m, s.tr.TLS)
+		if s.tls == nil || s.tls.RootCAs == nil || len(s.tls.Certificates) != 1 || s.tls.InsecureSkipVerify {
+			t.Errorf("%s: TLS config %+v", m, s.tls)
 		}
 		if s.tr.SASL == nil || !strings.EqualFold(s.tr.SASL.Name(), m) {
 			t.Errorf("%s: SASL mechanism %v", m, s.tr.SASL)
@@ -105,9 +106,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.w.RequiredAcks != -1 || s.w.AllowAutoTopicCreation || s.tr.TLS != nil {
+	if s.w.RequiredAcks != -1 || s.w.AllowAutoTopicCreation || s.tls != nil {
 		t.Errorf("acks %d auto-create %v tls %v: want acks=all, no auto-create, no TLS by default",
-			s.w.RequiredAcks, s.w.AllowAutoTopicCreation, s.tr.TLS)
+			s.w.RequiredAcks, s.w.AllowAutoTopicCreation, s.tls)
 	}
 	for kind, want := range map[string]string{"event": "bansho-events", "alert": "bansho-alerts", "metric": "bansho-health", "state": "bansho-health", "": "bansho-events"} {
 		if got := s.Topic(kind); got != want {

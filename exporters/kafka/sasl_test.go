@@ -37,6 +37,9 @@ func TestSASLAgainstBroker(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "SASL authentication as \""+c.user+"\" with "+c.mech) || !strings.Contains(err.Error(), "outputs.kafka.sasl") {
 			t.Errorf("%s: error %v, want one naming the SASL user and outputs.kafka.sasl", c.mech, err)
 		}
+		if err != nil && strings.Contains(err.Error(), "wrong-pw") {
+			t.Errorf("%s: the error holds the SASL password", c.mech)
+		}
 		requireStatus(t, c.mech+": ", res, delivery.Pending)
 	}
 }

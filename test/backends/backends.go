@@ -48,7 +48,11 @@ func freePort() (int, error) {
 
 // Start runs up.sh for the named back ends ("kafka", "es") in a new state
 // directory on free ports and waits until they serve.
-func Start(names ...string) (*Env, error) {
+func Start(names ...string) (*Env, error) { return StartWith(nil, names...) }
+
+// StartWith is Start with extra environment for the scripts, for example
+// BANSHO_ES_MAX_LINE=262144 (lib.sh lists the settings).
+func StartWith(extraEnv []string, names ...string) (*Env, error) {
 	dir, err := os.MkdirTemp("", "bansho-backends-")
 	if err != nil {
 		return nil, err
@@ -66,6 +70,7 @@ func Start(names ...string) (*Env, error) {
 		"BANSHO_KAFKA_PORT="+strconv.Itoa(kp),
 		"BANSHO_ES_PORT="+strconv.Itoa(ep),
 		"BANSHO_READY_TIMEOUT=120")}
+	e.env = append(e.env, extraEnv...)
 	if err := e.Up(names...); err != nil {
 		e.Close()
 		return nil, err

@@ -10,6 +10,9 @@
 #   BANSHO_KAFKA_TOPICS  seed topics, "name[:partitions],..." (default none;
 #                        unknown topics are auto-created with 1 partition)
 #   BANSHO_ES_PORT       VictoriaLogs HTTP port (default 9428)
+#   BANSHO_ES_MAX_LINE   VictoriaLogs -insert.maxLineSizeBytes: the largest
+#                        document it takes (default 2097152, above the
+#                        exporter's max_document_bytes; VictoriaLogs' own 262144)
 #   BANSHO_READY_TIMEOUT seconds to wait for a backend to become ready (default 60)
 
 backends_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,6 +22,7 @@ kafka_port=${BANSHO_KAFKA_PORT:-19092}
 kafka_brokers=${BANSHO_KAFKA_BROKERS:-1}
 kafka_topics=${BANSHO_KAFKA_TOPICS:-}
 es_port=${BANSHO_ES_PORT:-9428}
+es_max_line=${BANSHO_ES_MAX_LINE:-2097152}
 ready_timeout=${BANSHO_READY_TIMEOUT:-60}
 
 kafka_addr=127.0.0.1:${kafka_port}
@@ -33,7 +37,7 @@ die() {
 }
 note() { echo "${script_name:-backends}: $*" >&2; }
 
-for v in kafka_port kafka_brokers es_port ready_timeout; do
+for v in kafka_port kafka_brokers es_port es_max_line ready_timeout; do
 	[[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "${v} must be a positive integer, got '${!v}'"
 done
 

@@ -101,10 +101,18 @@ up_es() {
 		# The retention flags keep documents with any timestamp: by
 		# default VictoriaLogs answers 201 for documents older than 7 days
 		# or over 2 days in the future, and then silently drops them.
+		# -inmemoryDataFlushInterval=1s (its minimum; default 5s) narrows
+		# what a SIGKILL loses: documents acknowledged in the last ~6 s
+		# instead of ~10 s. -insert.maxLineSizeBytes lets it take every
+		# document the exporter sends (up to max_document_bytes, 1 MiB),
+		# as Elasticsearch does; its default, 256 KiB, makes it close the
+		# connection on a larger one (docs/backends.md).
 		start es "${es_port}" "${bin}" \
 			-httpListenAddr="127.0.0.1:${es_port}" \
 			-storageDataPath="$(data_dir es)" \
-			-retentionPeriod=100y -futureRetention=100y
+			-retentionPeriod=100y -futureRetention=100y \
+			-inmemoryDataFlushInterval=1s \
+			-insert.maxLineSizeBytes="${es_max_line}"
 	fi
 	wait_ready es es_ready
 }

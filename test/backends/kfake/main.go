@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Exit codes: 2 for bad flags (the flag package's convention), 1 for a
@@ -276,6 +277,33 @@ func (cfg config) options(logOut io.Writer) ([]kfake.Opt, error) {
 	return opts, nil
 }
 
+// persistAutoCreatedTopics makes a topic created by a metadata request
+// (auto.create.topics.enable) survive a SIGKILL. kfake's own auto-creation
+// does not write topics.json: only a clean shutdown saved such a topic, so
+// after a crash the broker forgot it, created it again empty over the old
+// segment files and served garbage (kcat: "Unsupported Message(Set)
+// MagicByte" at the first old offset). This control function sees every
+// metadata request first and creates each missing topic the request may
+// auto-create through Cluster.CreateTopic, which is the CreateTopics path
+// and writes topics.json before the topic is used; the request then runs
+// as usual and finds the topic.
+func persistAutoCreatedTopics(c *kfake.Cluster) {
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		m, ok := req.(*kmsg.MetadataRequest)
+		if !ok || !m.AllowAutoTopicCreation {
+			return nil, nil, false
+		}
+		for _, t := range m.Topics {
+			if t.Topic == nil || *t.Topic == "" || validTopicName(*t.Topic) != nil {
+				continue
+			}
+			// TOPIC_ALREADY_EXISTS for the usual case: nothing to do.
+			_ = c.CreateTopic(*t.Topic, -1, nil)
+		}
+		return nil, nil, false
+	})
+}
+
 func listenLoopback(network, address string) (net.Listener, error) {
 	_, port, err := net.SplitHostPort(address)
 	if err != nil {
@@ -297,6 +325,9 @@ func run(cfg config, sigs <-chan os.Signal, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kfake: start cluster (ports from %d, %d brokers, data dir %q): %v\n",
 			cfg.port, cfg.brokers, cfg.dataDir, err)
 		return exitStart
+	}
+	if cfg.autoCreate && cfg.dataDir != "" {
+		persistAutoCreatedTopics(cluster)
 	}
 	// NewCluster returns with every listener bound, so clients can connect
 	// from here on.
