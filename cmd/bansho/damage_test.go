@@ -10,46 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/internal/store/storetest"
 )
-
-// damageStore writes n routine documents, in writes of 100, into a store
-// of several segments, and returns its directory and the segment files.
-func damageStore(t *testing.T, n int) (string, []string) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "store")
-	s, err := store.Open(store.Options{Dir: dir, SegmentBytes: 16 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	var batch [][]byte
-	for i := 1; i <= n; i++ {
-		batch = append(batch, []byte(fmt.Sprintf(`{"@timestamp":%q,"event":{"kind":"event","action":"exec","category":["process"]},"process":{"entity_id":"p%d","pid":%d,"name":"job","executable":"/usr/bin/job","args":["job","--run","%d"]},"n":%d}`,
-			t0.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), i, 1000+i, i*7919%100003, i)))
-		if len(batch) == 100 {
-			if err := s.Write(batch); err != nil {
-				t.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		if err := s.Write(batch); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs, _ := filepath.Glob(filepath.Join(dir, "events", "*.seg"))
-	if len(segs) < 4 {
-		t.Fatalf("only %d segments", len(segs))
-	}
-	return dir, segs
-}
 
 func runBansho(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -65,7 +28,7 @@ func runBansho(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // --allow-damaged; every good record is still delivered.
 func TestDamagedStoreIsReported(t *testing.T) {
 	const n = 3000 // timeline without a filter is slow over many processes
-	dir, segs := damageStore(t, n)
+	dir, segs := storetest.Segmented(t, n, 4)
 	victim := segs[len(segs)/2]
 	b, _ := os.ReadFile(victim)
 	mid := len(b) / 2
@@ -118,7 +81,7 @@ func TestDamagedStoreIsReported(t *testing.T) {
 // A segment removed from the middle is a gap in the sequence numbers;
 // removed from the end, its index left behind says what is gone.
 func TestMissingSegmentIsReported(t *testing.T) {
-	dir, segs := damageStore(t, 5000)
+	dir, segs := storetest.Segmented(t, 5000, 4)
 	os.Remove(segs[1])
 	os.Remove(segs[len(segs)-1])
 	firstOf := func(p string) uint64 {

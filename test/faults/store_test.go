@@ -12,48 +12,13 @@ import (
 	"time"
 
 	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/internal/store/storetest"
 )
 
-// faultStore writes n routine documents (in writes of 100, 20 processes)
-// into a store of several small segments, and returns its directory and
-// the events segment files in order.
+// faultStore is a closed store of n job documents in small segments,
+// with the events segment files in order.
 func faultStore(t *testing.T, n int) (string, []string) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "store")
-	s, err := store.Open(store.Options{Dir: dir, SegmentBytes: 16 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeDocs(t, s, 1, n)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir, segments(t, dir)
-}
-
-func writeDocs(t *testing.T, s *store.Store, from, n int) {
-	t.Helper()
-	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
-	var batch [][]byte
-	for i := from; i < from+n; i++ {
-		batch = append(batch, []byte(fmt.Sprintf(`{"@timestamp":%q,"event":{"kind":"event","action":"open","category":["file"],"outcome":"success"},"process":{"entity_id":"p%d","pid":%d,"name":"job","executable":"/usr/bin/job"},"file":{"path":"/srv/data/f%d.csv"},"seq":%d}`,
-			t0.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano), i%20, 1000+i%20, i%97, i)))
-		if len(batch) == 100 || i == from+n-1 {
-			if err := s.Write(batch); err != nil {
-				t.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-	}
-}
-
-func segments(t *testing.T, dir string) []string {
-	t.Helper()
-	segs, _ := filepath.Glob(filepath.Join(dir, "events", "*.seg"))
-	if len(segs) < 5 {
-		t.Fatalf("only %d segments", len(segs))
-	}
-	return segs
+	return storetest.Segmented(t, n, 5)
 }
 
 func firstOf(seg string) int {
@@ -304,7 +269,7 @@ func TestStoreLockedByWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	writeDocs(t, s, 1, 2050) // the last segment is active, not sealed
+	storetest.WriteJobs(t, s, 1, 2050) // the last segment is active, not sealed
 	_, err = store.Open(store.Options{Dir: dir})
 	Case(t, "store", "locked by a running writer: a second writer", "refused, naming the lock holder",
 		fmt.Sprint(err), err != nil && strings.Contains(err.Error(), "in use by another bansho process"))
