@@ -39,7 +39,7 @@ func (w *world) doc(at time.Duration, p *proc, action string, extra map[string]a
 	pr := map[string]any{"entity_id": p.id, "pid": p.pid, "name": p.name, "executable": p.exe, "command_line": p.cmd,
 		"start": p.start, "user": map[string]any{"id": "0", "name": "root"},
 		"entry_leader": map[string]any{"entity_id": w.host + "-e1", "pid": 1, "name": "bash", "command_line": "-bash",
-			"user": map[string]any{"id": "1000", "name": p.login},
+			"user":       map[string]any{"id": "1000", "name": p.login},
 			"entry_meta": map[string]any{"type": "sshd", "source": map[string]any{"ip": "198.51.100.23"}}}}
 	if p.parent != nil {
 		pr["parent"] = map[string]any{"entity_id": p.parent.id, "pid": p.parent.pid, "name": p.parent.name, "command_line": p.parent.cmd}
@@ -48,7 +48,7 @@ func (w *world) doc(at time.Duration, p *proc, action string, extra map[string]a
 		pr["group_leader"] = map[string]any{"entity_id": p.group.id, "pid": p.group.pid}
 	}
 	d := map[string]any{"@timestamp": t0.Add(at), "host": map[string]any{"name": w.host},
-		"event": map[string]any{"id": fmt.Sprintf("%s-%d", w.host, w.n), "kind": "event", "action": action, "outcome": "success"},
+		"event":   map[string]any{"id": fmt.Sprintf("%s-%d", w.host, w.n), "kind": "event", "action": action, "outcome": "success"},
 		"process": pr, "user": map[string]any{"id": "0", "name": "root"},
 		"bansho": map[string]any{"login_user": map[string]any{"id": "1000", "name": p.login}}}
 	for k, v := range extra {
@@ -75,7 +75,7 @@ func (w *world) open(at time.Duration, p *proc, path string, protected bool) {
 	w.doc(at, p, "open", map[string]any{"file.path": path, "bansho.file.protected": protected, "bansho.file.flags": []string{"O_RDONLY"}})
 }
 
-func content(hashes []string, sampled int, truncated bool, pii ...string) map[string]any {
+func contentOf(hashes []string, sampled int, truncated bool, pii ...string) map[string]any {
 	return map[string]any{"my_number": map[string]any{"distinct": len(hashes), "hashes": hashes},
 		"corporate_number": map[string]any{"distinct": 0}, "sampled_bytes": sampled, "truncated": truncated, "pii_types": pii}
 }
@@ -94,7 +94,7 @@ func (w *world) write(at time.Duration, p *proc, path string, bytes int, c map[s
 func (w *world) health(at time.Duration, drops int) {
 	w.n++
 	b, _ := json.Marshal(map[string]any{"@timestamp": t0.Add(at), "host": map[string]any{"name": w.host},
-		"event": map[string]any{"id": fmt.Sprintf("%s-h%d", w.host, w.n), "kind": "metric", "action": "sensor-health"},
+		"event":  map[string]any{"id": fmt.Sprintf("%s-h%d", w.host, w.n), "kind": "metric", "action": "sensor-health"},
 		"bansho": map[string]any{"health": map[string]any{"drops": map[string]any{"total": drops}, "counters": map[string]any{}}}})
 	w.docs = append(w.docs, b)
 }
@@ -119,37 +119,37 @@ func story() *world {
 	cat.cmd = "cat " + roster
 	w.doc(0, cat, "exec", nil)
 	w.open(time.Second, cat, roster, true)
-	w.write(2*time.Second, cat, "/tmp/r.csv", 300, content(hashes(1, 3), 300, false, "name", "birth_date"), nil)
-	w.write(2*time.Second, cat, "/dev/pts/1", 300, content(hashes(1, 3), 300, false), nil) // a terminal: not a flow
+	w.write(2*time.Second, cat, "/tmp/r.csv", 300, contentOf(hashes(1, 3), 300, false, "name", "birth_date"), nil)
+	w.write(2*time.Second, cat, "/dev/pts/1", 300, contentOf(hashes(1, 3), 300, false), nil) // a terminal: not a flow
 	mv := w.proc("mv", 102, bash, 3*time.Second)
 	w.doc(3*time.Second, mv, "rename", map[string]any{"file.path": "/tmp/r.csv", "file.target_path": "/tmp/notes.txt"})
 	tar := w.proc("tar", 103, bash, 4*time.Second)
 	w.open(4*time.Second, tar, "/tmp/notes.txt", false)
-	w.write(5*time.Second, tar, "/tmp/a.tgz", 9000, content(nil, 4096, true), nil)
+	w.write(5*time.Second, tar, "/tmp/a.tgz", 9000, contentOf(nil, 4096, true), nil)
 	curl := w.proc("curl", 104, bash, 6*time.Second)
 	w.open(6*time.Second, curl, "/tmp/a.tgz", false)
 	w.doc(7*time.Second, curl, "connect", map[string]any{"destination.ip": "203.0.113.50", "destination.port": 443,
 		"bansho.network.fd": 5, "bansho.network.destination_class": "internet", "network.transport": "tcp"})
 	w.doc(8*time.Second, curl, "send", map[string]any{"bansho.network.fd": 5, "bansho.network.tls": true, "bansho.network.tainted": true,
-		"bansho.network.syscall": "SSL_write", "bansho.network.bytes": 9000, "bansho.content": content(nil, 4096, true)})
+		"bansho.network.syscall": "SSL_write", "bansho.network.bytes": 9000, "bansho.content": contentOf(nil, 4096, true)})
 	w.doc(8*time.Second, curl, "send", map[string]any{"destination.ip": "203.0.113.50", "destination.port": 443, "bansho.network.fd": 5,
-		"bansho.network.tainted": true, "bansho.network.bytes": 9100, "bansho.content": content(nil, 4096, true)})
+		"bansho.network.tainted": true, "bansho.network.bytes": 9100, "bansho.content": contentOf(nil, 4096, true)})
 	// cat roster | gzip > /tmp/x.gz: gzip is in cat's process group.
 	cat2 := w.proc("cat", 105, bash, 10*time.Second)
 	gz := w.proc("gzip", 106, bash, 10*time.Second)
 	gz.group = cat2
 	w.open(10*time.Second, cat2, roster, true)
-	w.write(11*time.Second, gz, "/tmp/x.gz", 120, content(nil, 120, false), nil)
+	w.write(11*time.Second, gz, "/tmp/x.gz", 120, contentOf(nil, 120, false), nil)
 	// cp to a USB stick: copy_file_range, read back in part.
 	cp := w.proc("cp", 107, bash, 12*time.Second)
 	w.open(12*time.Second, cp, roster, true)
-	w.write(13*time.Second, cp, "/media/usb/r.csv", 12000, content(hashes(1, 2), 4096, true, "name"),
+	w.write(13*time.Second, cp, "/media/usb/r.csv", 12000, contentOf(hashes(1, 2), 4096, true, "name"),
 		map[string]any{"bansho.file.syscall": "copy_file_range", "bansho.file.mount": map[string]any{"fstype": "vfat", "removable": true, "point": "/media/usb"}})
 	// Unrelated: another protected file, another user; an untainted write.
 	other := w.proc("cat", 201, bash, 14*time.Second)
 	other.login = "suzuki"
 	w.open(14*time.Second, other, "/srv/mynumber/other.csv", true)
-	w.write(15*time.Second, other, "/tmp/o.csv", 100, content(hashes(9, 9), 100, false), nil)
+	w.write(15*time.Second, other, "/tmp/o.csv", 100, contentOf(hashes(9, 9), 100, false), nil)
 	ed := w.proc("vi", 202, bash, 16*time.Second)
 	w.doc(16*time.Second, ed, "write", map[string]any{"file.path": "/tmp/unrelated", "bansho.file.bytes": 10})
 	w.doc(17*time.Second, ed, "connect", map[string]any{"destination.ip": "192.0.2.9", "destination.port": 80})
@@ -313,7 +313,7 @@ func TestManyHosts(t *testing.T) {
 	bash := w2.proc("bash", 1, nil, -time.Hour)
 	cat := w2.proc("cat", 300, bash, 20*time.Second)
 	w2.open(20*time.Second, cat, roster, true)
-	w2.write(21*time.Second, cat, "/tmp/r2.csv", 200, content(hashes(2, 5), 200, false), nil)
+	w2.write(21*time.Second, cat, "/tmp/r2.csv", 200, contentOf(hashes(2, 5), 200, false), nil)
 	w2.health(time.Minute, 0)
 	r := analyze(t, Options{Files: []string{roster}}, w1, w2)
 	// Hashes 1-3 on one host, 2-5 on the other: five people, each once.
@@ -340,5 +340,44 @@ func TestUndecodable(t *testing.T) {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("JSON has no %s: %s", k, b)
 		}
+	}
+}
+
+func TestRender(t *testing.T) {
+	w := story()
+	rest := &AtRest{Persons: 4, From: "test", hashes: hashes(1, 4)}
+	r := analyze(t, Options{Files: []string{roster}, AtRest: map[string]*AtRest{roster: rest}}, w)
+	var js, md, html strings.Builder
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteMarkdown(&md, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteHTML(&html, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3〜4", "tls-upload", "TLS送信", "<svg id=\"timeline\"", "bansho-incident", "生年月日 birth date", "198.51.100.23"} {
+		if !strings.Contains(html.String(), want) {
+			t.Errorf("HTML has no %q", want)
+		}
+	}
+	if strings.Contains(html.String(), "http://") && !strings.Contains(html.String(), `xmlns="http://www.w3.org/2000/svg"`) {
+		t.Errorf("HTML refers to the network")
+	}
+	if !strings.Contains(md.String(), "### 4. TLS送信 HTTPS upload → 203.0.113.50:443") {
+		t.Errorf("markdown:\n%s", md.String())
+	}
+	// The HTML page carries the report for `affected`.
+	back, err := LoadReport([]byte(html.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Hashes, r.Hashes) || len(back.Flows) != len(r.Flows) {
+		t.Errorf("report from HTML differs")
+	}
+	back, err = LoadReport([]byte(js.String()))
+	if err != nil || back.Persons.Lower != 3 {
+		t.Errorf("report from JSON: %v %+v", err, back)
 	}
 }
