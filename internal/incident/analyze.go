@@ -442,9 +442,23 @@ func (a *Analyzer) Report() (*Report, error) {
 				}
 			}
 		}
-		// Renames and links of the data, by whoever makes them.
+		// Renames and links of the data, by whoever makes them; and a
+		// carrier's mv of a copy, which the kernel does not report (a
+		// copy is not protected data), from its command line.
+		moveFrom, moveTo, inferred := "", "", ""
 		if (d.Event.Action == "rename" || d.Event.Action == "link") && d.Event.Outcome != "failure" && d.File.TargetPath != "" {
-			l := srcLabel(d)
+			moveFrom, moveTo = d.File.Path, d.File.TargetPath
+		} else if d.Event.Action == "exec" && p != nil && path.Base(d.Process.Executable) == "mv" {
+			if src, dst := mvOperands(d.Process.Args, d.Process.WorkingDir); src != "" && derived[d.Host.Name+":"+src] != nil {
+				moveFrom, moveTo, inferred = src, dst, "command line"
+			}
+		}
+		if moveFrom != "" {
+			action := d.Event.Action
+			if inferred != "" {
+				action = "rename"
+			}
+			l := d.Host.Name + ":" + moveFrom
 			fs := derived[l]
 			isSrc := false
 			if fs == nil && d.Bansho.File.Protected {
@@ -459,14 +473,15 @@ func (a *Analyzer) Report() (*Report, error) {
 			}
 			if fs != nil || isSrc {
 				touch(d.Timestamp)
-				f := getFlow(d, d.Event.Action, d.File.TargetPath)
-				f.Via = d.Event.Action
-				f.Destination.Path = d.File.TargetPath
+				f := getFlow(d, action, moveTo)
+				f.Via = action
+				f.Inferred = inferred
+				f.Destination.Path = moveTo
 				if m := d.Bansho.File.Mount; m != nil {
 					f.Destination.FSType, f.Destination.Mount = m.FSType, m.Point
 					f.Destination.Removable, f.Destination.NetworkFS = m.Removable, m.Network
 				}
-				f.from.add(d.File.Path)
+				f.from.add(moveFrom)
 				addContent(f, d, 0)
 				nf := &fstate{sources: set{}, read: set{}, hashes: set{}, corp: set{}, pii: set{}}
 				if fs != nil {
@@ -480,7 +495,7 @@ func (a *Analyzer) Report() (*Report, error) {
 					*nf = *fs
 					nf.read = set{}
 					nf.read.merge(fs.read)
-					nf.read.add(d.File.Path)
+					nf.read.add(moveFrom)
 				} else {
 					f.sources.add(l)
 					nf.sources.add(l)
@@ -491,8 +506,8 @@ func (a *Analyzer) Report() (*Report, error) {
 						sources[l] = &Source{Host: d.Host.Name, Path: d.File.Path, FirstRead: d.Timestamp}
 					}
 				}
-				derived[d.Host.Name+":"+d.File.TargetPath] = nf
-				if d.Event.Action == "rename" {
+				derived[d.Host.Name+":"+moveTo] = nf
+				if action == "rename" {
 					delete(derived, l)
 				}
 			}
@@ -773,6 +788,59 @@ func (a *Analyzer) pipePeer(d *Doc, procs, carrierChild map[string]*pstate) *pst
 		}
 	}
 	return nil
+}
+
+// mvOperands reads `mv [OPTION]... SOURCE DEST` (one source; with -t
+// DIR or a DEST ending in /, DEST is DIR/base(SOURCE)), with relative
+// names made absolute against the working directory. A DEST naming an
+// existing directory without a slash cannot be told from a new name.
+func mvOperands(args []string, cwd string) (string, string) {
+	var ops []string
+	target := ""
+	opts := true
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case opts && a == "--":
+			opts = false
+		case opts && (a == "-t" || a == "--target-directory") && i+1 < len(args):
+			target = args[i+1]
+			i++
+		case opts && strings.HasPrefix(a, "--target-directory="):
+			target = strings.TrimPrefix(a, "--target-directory=")
+		case opts && (a == "-S" || a == "--suffix") && i+1 < len(args):
+			i++
+		case opts && strings.HasPrefix(a, "-") && a != "-":
+		default:
+			ops = append(ops, a)
+		}
+	}
+	abs := func(p string) string {
+		if p == "" || strings.HasPrefix(p, "/") {
+			return path.Clean(p)
+		}
+		if cwd == "" {
+			return ""
+		}
+		return path.Join(cwd, p)
+	}
+	var src, dst string
+	switch {
+	case target != "" && len(ops) == 1:
+		src, dst = ops[0], strings.TrimSuffix(target, "/")+"/"+path.Base(ops[0])
+	case target == "" && len(ops) == 2:
+		src, dst = ops[0], ops[1]
+		if strings.HasSuffix(dst, "/") {
+			dst += path.Base(src)
+		}
+	default:
+		return "", ""
+	}
+	src, dst = abs(src), abs(dst)
+	if src == "" || dst == "" {
+		return "", ""
+	}
+	return src, dst
 }
 
 func bound(h set, maxDistinct int, complete, bounded bool, extra set) Count {

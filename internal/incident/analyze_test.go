@@ -381,3 +381,39 @@ func TestRender(t *testing.T) {
 		t.Errorf("report from JSON: %v %+v", err, back)
 	}
 }
+
+// A shell that read the roster carries it: its children's copy, the mv
+// of the copy (not reported by the kernel: the copy is not protected
+// data; found from mv's command line) and the upload of the new name.
+func TestCarrierShellAndMv(t *testing.T) {
+	w := &world{host: "hr-db-01"}
+	sh := w.proc("bash", 10, nil, 0)
+	w.open(time.Second, sh, roster, true)
+	cp := w.proc("cp", 11, sh, 2*time.Second)
+	w.doc(2*time.Second, cp, "fork", nil)
+	w.write(3*time.Second, cp, "/tmp/c.csv", 100, contentOf(hashes(1, 2), 100, false), nil)
+	mv := w.proc("mv", 12, sh, 4*time.Second)
+	w.doc(4*time.Second, mv, "fork", nil)
+	w.doc(4*time.Second, mv, "exec", map[string]any{"process.args": []string{"mv", "-f", "c.csv", "notes/"}, "process.working_directory": "/tmp"})
+	r := analyze(t, Options{Files: []string{roster}}, w)
+	want := []string{"cp copy /tmp/c.csv", "mv rename /tmp/notes/c.csv"}
+	if got := flowKeys(r); !reflect.DeepEqual(got, want) {
+		t.Fatalf("flows %q, want %q", got, want)
+	}
+	if f := r.Flows[1]; f.Inferred != "command line" || f.Persons.Lower != 2 {
+		t.Errorf("inferred rename: %+v", f)
+	}
+	for _, c := range []struct {
+		args     []string
+		src, dst string
+	}{
+		{[]string{"mv", "a", "b"}, "/w/a", "/w/b"},
+		{[]string{"mv", "-t", "/d", "a"}, "/w/a", "/d/a"},
+		{[]string{"mv", "--", "-a", "/x/y"}, "/w/-a", "/x/y"},
+		{[]string{"mv", "a", "b", "c"}, "", ""},
+	} {
+		if s, d := mvOperands(c.args, "/w"); s != c.src || d != c.dst {
+			t.Errorf("mvOperands(%q) = %q %q, want %q %q", c.args, s, d, c.src, c.dst)
+		}
+	}
+}

@@ -106,6 +106,8 @@ type Proc struct {
 	Name        string     `json:"name"`
 	Executable  string     `json:"executable"`
 	CommandLine string     `json:"command_line"`
+	Args        []string   `json:"args"`
+	WorkingDir  string     `json:"working_directory"`
 	Start       *time.Time `json:"start"`
 	User        User       `json:"user"`
 	Parent      *Proc      `json:"parent"`

@@ -122,6 +122,10 @@ type Flow struct {
 	From   []string `json:"from"`
 	Events []string `json:"events"`
 	Alerts []string `json:"alerts"`
+	// Inferred says how a flow no event recorded was found: "command
+	// line" for a rename of a copy (not protected data, so the kernel
+	// does not report it) read from mv's arguments.
+	Inferred string `json:"inferred,omitempty"`
 }
 
 // Process is the acting process and its ancestry, nearest first.
