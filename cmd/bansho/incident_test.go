@@ -306,8 +306,8 @@ func TestIncidentEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if os.Getenv("BANSHO_INCIDENT_ARTIFACTS") != "" {
-		copyFile(t, html, filepath.Join(os.Getenv("BANSHO_INCIDENT_ARTIFACTS"), "incident.html"))
+	if os.Getenv("BANSHO_TEST_ARTIFACTS") != "" {
+		copyFile(t, html, filepath.Join(os.Getenv("BANSHO_TEST_ARTIFACTS"), "incident.html"))
 	}
 }
 

@@ -908,6 +908,8 @@ func viaOf(d *Doc, p *pstate) string {
 	switch name {
 	case "cp", "rsync", "dd", "install", "cat", "scp":
 		return "copy"
+	case "mv":
+		return "move" // across file systems: a copy, then the original removed
 	}
 	return "write"
 }

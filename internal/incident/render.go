@@ -37,6 +37,7 @@ var viaLabels = map[string]string{
 	"tls-upload": "TLS送信 HTTPS upload",
 	"send":       "送信 send",
 	"connect":    "接続 connect",
+	"move":       "移動 move",
 }
 
 func piiLabel(k string) string {
@@ -62,6 +63,27 @@ func countText(c Count) string {
 		return fmt.Sprintf("%d〜%d (%d以上 at least %d, %d以下 at most %d)", c.Lower, *c.Upper, c.Lower, c.Lower, *c.Upper, *c.Upper)
 	}
 	return fmt.Sprintf("%d以上 at least %d (上限不明 upper bound not known)", c.Lower, c.Lower)
+}
+
+// cardText is a count in a few characters: "94", "94–300", "≥94".
+func cardText(c Count) string {
+	switch {
+	case c.Exact:
+		return strconv.Itoa(c.Lower)
+	case c.Upper != nil:
+		return fmt.Sprintf("%d–%d", c.Lower, *c.Upper)
+	}
+	return "≥" + strconv.Itoa(c.Lower)
+}
+
+func boundText(c Count) string {
+	switch {
+	case c.Exact:
+		return "確定 exact"
+	case c.Upper != nil:
+		return "下限〜上限 lower to upper bound"
+	}
+	return "下限、上限不明 lower bound; upper not known"
 }
 
 // DestText is a flow's destination in one line.
@@ -250,10 +272,15 @@ func (r *Report) WriteHTML(w io.Writer, loc *time.Location) error {
 		JSON     template.JS
 		Persons  string
 		Corp     string
+		PCard    string
+		CCard    string
+		PBound   string
+		CBound   string
 		PII      []string
 		Deadline Deadlines
 	}{R: r, Loc: loc, SVG: template.HTML(r.timelineSVG(loc)), JSON: template.JS(js),
-		Persons: countText(r.Persons), Corp: countText(r.CorporateNumbers), Deadline: r.Deadlines}
+		Persons: countText(r.Persons), Corp: countText(r.CorporateNumbers), Deadline: r.Deadlines,
+		PCard: cardText(r.Persons), CCard: cardText(r.CorporateNumbers), PBound: boundText(r.Persons), CBound: boundText(r.CorporateNumbers)}
 	for _, k := range r.PIITypes {
 		v.PII = append(v.PII, piiLabel(k))
 	}
@@ -302,12 +329,14 @@ svg{border:1px solid #ddd;background:#fff}
 
 <h2>概要 / Summary</h2>
 <div class="cards">
-<div class="card"><div class="n" id="persons">{{.Persons}}</div><div class="l">影響を受ける本人（個人番号）<br>People affected (My Numbers)</div></div>
-<div class="card"><div class="n" id="corporate-numbers">{{.Corp}}</div><div class="l">法人番号<br>Corporate numbers</div></div>
+<div class="card"><div class="n" id="persons-card">{{.PCard}}</div><div class="l">影響を受ける本人（個人番号）<br>People affected (My Numbers)<br>{{.PBound}}</div></div>
+<div class="card"><div class="n" id="corporate-card">{{.CCard}}</div><div class="l">法人番号<br>Corporate numbers<br>{{.CBound}}</div></div>
 <div class="card"><div class="n" id="flow-count">{{len .R.Flows}}</div><div class="l">流出経路<br>Flows out</div></div>
 <div class="card"><div class="n" id="host-count">{{len .R.Hosts}}</div><div class="l">ホスト<br>Hosts</div></div>
 </div>
 <table>
+<tr><th>本人の数<br>People</th><td id="persons">{{.Persons}}</td></tr>
+<tr><th>法人番号<br>Corporate numbers</th><td id="corporate-numbers">{{.Corp}}</td></tr>
 <tr><th>人数の根拠<br>Basis of the count</th><td id="persons-basis">{{.R.Persons.Basis}}</td></tr>
 <tr><th>番号と共に漏えいした情報<br>Information with the numbers</th><td id="pii-types">{{if .PII}}{{join .PII ", "}}{{else}}検出なし none detected{{end}}</td></tr>
 <tr><th>ホスト<br>Hosts</th><td>{{join .R.Hosts ", "}}</td></tr>
