@@ -54,6 +54,7 @@ type streamKey struct {
 type streamEntry struct {
 	key streamKey
 	s   *content.Stream
+	pii map[string]bool // kinds of personal information seen in the stream
 }
 
 // Scan processes ev in place. Events without data are left alone.
@@ -69,7 +70,8 @@ func (c *ContentScanner) Scan(ev *event.Event) {
 			return
 		}
 	}
-	st := c.stream(ev)
+	se := c.stream(ev)
+	st := se.s
 	st.Write(data)
 	r := st.Result()
 	ev.Content = &event.Content{
@@ -77,6 +79,22 @@ func (c *ContentScanner) Scan(ev *event.Event) {
 		CorporateNumber: finding(r.CorporateNumber),
 		SampledBytes:    len(data),
 		Truncated:       int64(len(data)) < written(ev),
+	}
+	// What else went with the numbers: looked for in the samples of a
+	// stream once it holds numbers (the heading is usually in the same
+	// first sample as the first rows).
+	if r.MyNumber.Found() || r.CorporateNumber.Found() {
+		for _, k := range content.PIITypes(data) {
+			if se.pii == nil {
+				se.pii = map[string]bool{}
+			}
+			se.pii[k] = true
+		}
+		for _, k := range content.PIIKinds {
+			if se.pii[k] {
+				ev.Content.PIITypes = append(ev.Content.PIITypes, k)
+			}
+		}
 	}
 	c.Scanned.Add(1)
 	if r.MyNumber.Distinct > 0 {
@@ -135,7 +153,7 @@ func (c *ContentScanner) readBack(f *event.File) []byte {
 	return c.buf[:got]
 }
 
-func (c *ContentScanner) stream(ev *event.Event) *content.Stream {
+func (c *ContentScanner) stream(ev *event.Event) *streamEntry {
 	if c.streams == nil {
 		c.streams = map[streamKey]*list.Element{}
 		if c.MaxStreams <= 0 {
@@ -151,7 +169,7 @@ func (c *ContentScanner) stream(ev *event.Event) *content.Stream {
 	}
 	if el, ok := c.streams[k]; ok {
 		c.lru.MoveToFront(el)
-		return el.Value.(*streamEntry).s
+		return el.Value.(*streamEntry)
 	}
 	var s *content.Stream
 	if c.lru.Len() >= c.MaxStreams {
@@ -165,8 +183,9 @@ func (c *ContentScanner) stream(ev *event.Event) *content.Stream {
 	} else {
 		s = c.Detector.NewStream()
 	}
-	c.streams[k] = c.lru.PushFront(&streamEntry{key: k, s: s})
-	return s
+	se := &streamEntry{key: k, s: s}
+	c.streams[k] = c.lru.PushFront(se)
+	return se
 }
 
 func finding(f content.Finding) event.Finding {

@@ -3,14 +3,15 @@
 # clang/llvm and libbpf headers (make generate), bpftool, the real programs
 # the kernel tests run (python3, coreutils, gcc-multilib for the static
 # 32-bit programs of the ia32 tests, openssh-server for a real SSH
-# login), kcat (the exporter tests read Kafka back with it), and mounts
-# tracefs. Idempotent;
+# login), kcat (the exporter tests read Kafka back with it), chromium
+# and a Japanese font (the incident report's HTML is opened in a headless
+# browser), and mounts tracefs. Idempotent;
 # run as root. Go itself is expected at /usr/local/go or on PATH.
 set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-for pkg in clang llvm libbpf-dev bpftool gcc gcc-multilib python3 coreutils iproute2 curl jq kcat openssh-server openssh-client; do
+for pkg in clang llvm libbpf-dev bpftool gcc gcc-multilib python3 coreutils iproute2 curl jq kcat openssh-server openssh-client chromium fonts-noto-cjk; do
 	have "$pkg" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

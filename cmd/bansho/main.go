@@ -34,7 +34,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), probeCmd(), versionCmd(), scanCmd(), storeCmd(), timelineCmd(), rulesCmd(), replayCmd(), configCmd())
+	root.AddCommand(runCmd(), probeCmd(), versionCmd(), scanCmd(), storeCmd(), timelineCmd(), rulesCmd(), replayCmd(), configCmd(), incidentCmd())
 	usageErrors(root)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "bansho:", err)

@@ -230,6 +230,10 @@ type Content struct {
 	CorporateNumber Finding
 	SampledBytes    int  // bytes of this event's data that were scanned
 	Truncated       bool // the event carried more data than was sampled
+	// PIITypes: kinds of personal information (name, birth_date, address,
+	// phone, bank_account) seen in the stream's samples, reported once
+	// the stream holds numbers (content.PIITypes).
+	PIITypes []string
 }
 
 // Finding is one kind of number found (see pipeline/content).

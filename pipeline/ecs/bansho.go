@@ -61,6 +61,9 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 		contentFinding(o, "corporate_number", &c.CorporateNumber)
 		o.uint("sampled_bytes", uint64(c.SampledBytes))
 		o.boolean("truncated", c.Truncated)
+		if len(c.PIITypes) > 0 {
+			o.strs("pii_types", c.PIITypes)
+		}
 		o.close()
 	}
 	switch ev.Op {

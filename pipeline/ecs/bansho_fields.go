@@ -69,6 +69,7 @@ var BanshoFields = map[string]string{
 	"bansho.content.corporate_number.encodings":   "keyword[]",
 	"bansho.content.sampled_bytes":                "long",
 	"bansho.content.truncated":                    "boolean",
+	"bansho.content.pii_types":                    "keyword[]",
 
 	"bansho.health.events.received":     "long",
 	"bansho.health.events.emitted":      "long",

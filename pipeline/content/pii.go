@@ -1,0 +1,212 @@
+package content
+
+import (
+	"bytes"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/width"
+)
+
+// PII kinds that, next to a My Number, make misuse possible. They are
+// reported by name, never with the text that showed them.
+const (
+	PIIName        = "name"
+	PIIBirthDate   = "birth_date"
+	PIIAddress     = "address"
+	PIIPhone       = "phone"
+	PIIBankAccount = "bank_account"
+)
+
+// PIIKinds lists every kind PIITypes reports, in the order it reports them.
+var PIIKinds = []string{PIIName, PIIBirthDate, PIIAddress, PIIPhone, PIIBankAccount}
+
+// DecodeText turns bytes of unknown encoding into text, the way the
+// detector's encodings are told apart: a BOM, then zero bytes at even or
+// odd offsets (UTF-16), then UTF-8 (allowing a character cut at either
+// end, as samples are), then CP932 (Shift_JIS). It reports the encoding
+// it chose. Undecodable bytes become U+FFFD.
+func DecodeText(p []byte) (string, string) {
+	switch {
+	case bytes.HasPrefix(p, []byte{0xEF, 0xBB, 0xBF}):
+		return strings.ToValidUTF8(string(p[3:]), "\uFFFD"), "utf-8"
+	case bytes.HasPrefix(p, []byte{0xFF, 0xFE}):
+		return decodeUTF16(p[2:], false), "utf-16le"
+	case bytes.HasPrefix(p, []byte{0xFE, 0xFF}):
+		return decodeUTF16(p[2:], true), "utf-16be"
+	}
+	var even, odd int
+	for i, c := range p {
+		if c == 0 {
+			if i%2 == 0 {
+				even++
+			} else {
+				odd++
+			}
+		}
+	}
+	if n := len(p) / 2; n >= 4 && (odd > n/4 || even > n/4) {
+		if odd >= even {
+			return decodeUTF16(p, false), "utf-16le"
+		}
+		return decodeUTF16(p, true), "utf-16be"
+	}
+	if mostlyUTF8(p) {
+		return strings.ToValidUTF8(string(p), "\uFFFD"), "utf-8"
+	}
+	if out, err := japanese.ShiftJIS.NewDecoder().Bytes(p); err == nil {
+		return string(out), "cp932"
+	}
+	// A sample cut inside a double-byte character: decode what is whole.
+	for cut := 1; cut <= 2 && cut < len(p); cut++ {
+		if out, err := japanese.ShiftJIS.NewDecoder().Bytes(p[:len(p)-cut]); err == nil {
+			return string(out), "cp932"
+		}
+	}
+	return strings.ToValidUTF8(string(p), "\uFFFD"), "unknown"
+}
+
+// mostlyUTF8: valid UTF-8 but for a character cut at the start or end.
+func mostlyUTF8(p []byte) bool {
+	for i := 0; i < 3 && len(p) > 0 && !utf8.RuneStart(p[0]); i++ {
+		p = p[1:]
+	}
+	for i := 0; i < 3 && len(p) > 0; i++ {
+		if utf8.Valid(p) {
+			return true
+		}
+		p = p[:len(p)-1]
+	}
+	return utf8.Valid(p)
+}
+
+func decodeUTF16(p []byte, be bool) string {
+	u := make([]uint16, 0, len(p)/2)
+	for i := 0; i+1 < len(p); i += 2 {
+		if be {
+			u = append(u, uint16(p[i])<<8|uint16(p[i+1]))
+		} else {
+			u = append(u, uint16(p[i+1])<<8|uint16(p[i]))
+		}
+	}
+	return string(utf16.Decode(u))
+}
+
+var (
+	// Column headings and labels; matched on text folded to half-width
+	// and lower case.
+	piiKeywords = map[string][]string{
+		PIIName:        {"氏名", "名前", "フリガナ", "ふりがな", "姓名", "カナ氏名", "name", "full name", "family name"},
+		PIIBirthDate:   {"生年月日", "誕生日", "birth", "dob"},
+		PIIAddress:     {"住所", "所在地", "現住所", "address", "〒"},
+		PIIPhone:       {"電話", "tel", "携帯", "phone", "mobile"},
+		PIIBankAccount: {"口座", "銀行", "支店名", "普通預金", "当座預金", "振込先", "bank", "account number"},
+	}
+	// A date in the Japanese era calendar (昭和55年3月1日, S55.3.1, H2/1/1).
+	reWareki = regexp.MustCompile(`(明治|大正|昭和|平成|令和|\b[mtshr])\s?(\d{1,2}|元)\s?[年./-]\s?\d{1,2}\s?[月./-]\s?\d{1,2}`)
+	// A Gregorian date (1980-03-01, 1980/3/1, 1980年3月1日, 19800301 is
+	// left out: eight digits are too often something else).
+	reDate = regexp.MustCompile(`\b(19\d\d|20[0-2]\d)\s?[年./-]\s?(\d{1,2})\s?[月./-]\s?(\d{1,2})`)
+	// A Japanese phone number: 0 and 9 more digits in groups (03-1234-5678),
+	// or a mobile's 11 digits (090-1234-5678, 09012345678).
+	rePhone = regexp.MustCompile(`(^|[^\d-])(0\d{1,4}-\d{1,4}-\d{3,4}|0[5789]0\d{8}|\(0\d{1,4}\)\s?\d{1,4}-\d{4})($|[^\d-])`)
+	// A postal code with its mark, or a prefecture followed by a city,
+	// ward, town or village.
+	rePostal     = regexp.MustCompile(`〒\s?\d{3}-?\d{4}`)
+	rePrefecture = regexp.MustCompile(`(北海道|東京都|大阪府|京都府|(青森|岩手|宮城|秋田|山形|福島|茨城|栃木|群馬|埼玉|千葉|神奈川|新潟|富山|石川|福井|山梨|長野|岐阜|静岡|愛知|三重|滋賀|兵庫|奈良|和歌山|鳥取|島根|岡山|広島|山口|徳島|香川|愛媛|高知|福岡|佐賀|長崎|熊本|大分|宮崎|鹿児島|沖縄)県)\S{1,8}?[市区町村郡]`)
+	// A bank account: a deposit type followed by a 7-digit account number.
+	reAccount = regexp.MustCompile(`(普通|当座|貯蓄)\S{0,4}[\s,:：]*\d{7}($|\D)`)
+)
+
+// PIITypes reports which kinds of personal information besides numbers
+// the bytes show: names, birth dates, addresses, phone numbers and bank
+// accounts, from column headings and labels (氏名, 生年月日, 住所, 電話,
+// 口座 and their English forms) and from the shape of the values (dates
+// in the era calendar, Gregorian dates in years people are born in,
+// phone numbers, postal codes, a prefecture and city, a deposit type and
+// account number). The encoding is found as DecodeText finds it. It is
+// meant for data already known to hold My Numbers: alone, a heading or a
+// date says little.
+func PIITypes(p []byte) []string {
+	if len(p) == 0 {
+		return nil
+	}
+	text, _ := DecodeText(p)
+	return PIITypesText(text)
+}
+
+// PIITypesText is PIITypes over decoded text.
+func PIITypesText(text string) []string {
+	folded := strings.ToLower(width.Fold.String(text))
+	found := map[string]bool{}
+	for kind, kws := range piiKeywords {
+		for _, kw := range kws {
+			if strings.Contains(folded, kw) && wordAt(folded, kw) {
+				found[kind] = true
+				break
+			}
+		}
+	}
+	if !found[PIIBirthDate] {
+		if reWareki.MatchString(folded) {
+			found[PIIBirthDate] = true
+		} else {
+			for _, m := range reDate.FindAllStringSubmatch(folded, 16) {
+				// A year people on a roster were born in, not a
+				// timestamp of this decade.
+				y, _ := strconv.Atoi(m[1])
+				mo, _ := strconv.Atoi(m[2])
+				d, _ := strconv.Atoi(m[3])
+				if y < 2015 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 {
+					found[PIIBirthDate] = true
+					break
+				}
+			}
+		}
+	}
+	if !found[PIIPhone] && rePhone.MatchString(folded) {
+		found[PIIPhone] = true
+	}
+	if !found[PIIAddress] && (rePostal.MatchString(folded) || rePrefecture.MatchString(folded)) {
+		found[PIIAddress] = true
+	}
+	if !found[PIIBankAccount] && reAccount.MatchString(folded) {
+		found[PIIBankAccount] = true
+	}
+	var out []string
+	for _, k := range PIIKinds {
+		if found[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// wordAt: an ASCII keyword must stand as a word somewhere (so "tel" is
+// not found in "hotel", "name" not in "filename"); Japanese ones match
+// anywhere.
+func wordAt(s, kw string) bool {
+	if kw[0] >= 0x80 {
+		return true
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], kw)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(kw)
+		if (j == 0 || !isWordByte(s[j-1])) && (end == len(s) || !isWordByte(s[end])) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'
+}
