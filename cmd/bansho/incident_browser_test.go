@@ -23,10 +23,10 @@ func browserStory(t *testing.T, path string, at time.Time) {
 	proc := func(id, name string, pid int, cmd string) map[string]any {
 		return map[string]any{"entity_id": id, "pid": pid, "name": name, "executable": "/usr/bin/" + name, "command_line": cmd,
 			"args": strings.Fields(cmd), "working_directory": "/home/tanaka", "start": at,
-			"user": map[string]any{"id": "0", "name": "root"},
+			"user":   map[string]any{"id": "0", "name": "root"},
 			"parent": map[string]any{"entity_id": "sh", "pid": 4100, "name": "bash", "command_line": "-bash"},
 			"entry_leader": map[string]any{"entity_id": "sh", "pid": 4100, "name": "bash", "command_line": "-bash",
-				"user": map[string]any{"id": "1000", "name": "tanaka"},
+				"user":       map[string]any{"id": "1000", "name": "tanaka"},
 				"entry_meta": map[string]any{"type": "sshd", "source": map[string]any{"ip": "198.51.100.23"}}}}
 	}
 	emit := func(dt time.Duration, p map[string]any, kind, action string, set map[string]any) {
@@ -68,7 +68,7 @@ func browserStory(t *testing.T, path string, at time.Time) {
 	emit(time.Second, cp, "event", "open", map[string]any{"file": map[string]any{"path": "/srv/mynumber/roster.csv"},
 		"bansho.file": map[string]any{"protected": true, "flags": []string{"O_RDONLY"}}})
 	emit(2*time.Second, cp, "event", "write", map[string]any{"file": map[string]any{"path": "/tmp/r.csv"},
-		"bansho.file": map[string]any{"tainted": true, "bytes": 48000, "syscall": "copy_file_range"},
+		"bansho.file":    map[string]any{"tainted": true, "bytes": 48000, "syscall": "copy_file_range"},
 		"bansho.content": found(hashes(1, 94), 4096, 48000, "name", "birth_date", "address")})
 	emit(2*time.Second, cp, "alert", "write", map[string]any{"file": map[string]any{"path": "/tmp/r.csv"}, "rule": map[string]any{"id": "copy-out"}})
 	mv := proc("mv", "mv", 4243, "mv /tmp/r.csv /media/usb/r.csv")
@@ -76,7 +76,7 @@ func browserStory(t *testing.T, path string, at time.Time) {
 	emit(5*time.Second, mv, "event", "open", map[string]any{"file": map[string]any{"path": "/tmp/r.csv"},
 		"bansho.file": map[string]any{"flags": []string{"O_RDONLY"}}})
 	emit(5*time.Second, mv, "event", "write", map[string]any{"file": map[string]any{"path": "/media/usb/r.csv"},
-		"bansho.file": map[string]any{"tainted": true, "bytes": 48000, "mount": map[string]any{"fstype": "vfat", "removable": true, "point": "/media/usb"}},
+		"bansho.file":    map[string]any{"tainted": true, "bytes": 48000, "mount": map[string]any{"fstype": "vfat", "removable": true, "point": "/media/usb"}},
 		"bansho.content": found(hashes(1, 94), 4096, 48000, "name", "birth_date", "address")})
 	tar := proc("tar", "tar", 4244, "tar czf /tmp/r.tgz /media/usb/r.csv")
 	emit(8*time.Second, tar, "event", "open", map[string]any{"file": map[string]any{"path": "/media/usb/r.csv"},

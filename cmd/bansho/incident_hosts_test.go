@@ -28,7 +28,7 @@ func hostDocs(host string, at time.Time, hashes []string) [][]byte {
 	doc := func(dt time.Duration, p map[string]any, action string, extra map[string]any) []byte {
 		n++
 		d := map[string]any{"@timestamp": at.Add(dt), "host": map[string]any{"name": host},
-			"event": map[string]any{"id": fmt.Sprintf("%s-%d", host, n), "kind": "event", "action": action, "outcome": "success"},
+			"event":   map[string]any{"id": fmt.Sprintf("%s-%d", host, n), "kind": "event", "action": action, "outcome": "success"},
 			"process": p, "bansho": map[string]any{"login_user": map[string]any{"id": "1000", "name": "tanaka"}}}
 		for k, v := range extra {
 			d[k] = v
