@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG    ?=
 
-.PHONY: all build generate check-generated test test-unit test-bpf test-faults test-kernels bench bench-memory bench-store bench-export run setup fmt vet clean \
+.PHONY: all build generate check-generated test test-unit test-bpf test-faults test-kernels bench bench-memory bench-store bench-export bench-throughput run setup fmt vet clean \
 	backends-up backends-down install uninstall deploy-check k8s-rules kibana-objects
 
 all: build
@@ -78,6 +78,17 @@ bench: build
 # CPU and peak RSS under a load of protected-file work: docs/benchmarks.md.
 bench-memory: build
 	$(SUDO) env "PATH=$$PATH" BANSHO_BIN=$(CURDIR)/$(BIN) bash bench/memory.sh
+
+# The whole sensor under a driven load stepped up until something is lost:
+# documents/s offered and written, CPU per document (user space and kernel
+# programs), loss by cause, RSS, with 1, 100 and 10,000 live processes and
+# with the exporters; auditd on the same load; the plot. About 10 minutes:
+# docs/benchmarks.md. BENCH_RATES, BENCH_PROCS, BENCH_STEP_SECONDS,
+# BENCH_EXPORTERS=0, BENCH_AUDITD=0 narrow it.
+bench-throughput: build
+	$(SUDO) bash bench/deps.sh auditd
+	$(GO) build -o bin/throughput ./bench/throughput
+	$(SUDO) env "PATH=$$PATH" BANSHO_BIN=$(CURDIR)/$(BIN) bin/throughput
 
 # Events/s from the store to Kafka and to the Elasticsearch bulk API
 # (starts its own back ends): see docs/exporters.md.
