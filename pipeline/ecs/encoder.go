@@ -50,6 +50,8 @@ type Encoder struct {
 	// restatic replaces static once the host's addresses changed.
 	restatic atomic.Pointer[[]byte]
 
+	argsCache argsCache // encoded argument lists of the process table
+
 	idsMu sync.Mutex
 	ids   map[entityKey][entityIDLen]byte // entity ids by (pid, start); bounded
 }

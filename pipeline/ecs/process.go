@@ -43,7 +43,7 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 		o.userNE("executable", pi.Executable)
 		o.userNE("working_directory", pi.WorkingDirectory)
 		if len(pi.Args) > 0 {
-			appendArgs(o, pi.Args)
+			e.tableArgs(o, pi.Args)
 			o.uint("args_count", uint64(max(pi.ArgsCount, len(pi.Args))))
 		}
 	}
@@ -119,7 +119,7 @@ func (e *Encoder) procInfo(o *obj, k string, pi *event.ProcInfo) {
 	o.userNE("executable", pi.Executable)
 	o.userNE("working_directory", pi.WorkingDirectory)
 	if len(pi.Args) > 0 {
-		appendArgs(o, pi.Args)
+		e.tableArgs(o, pi.Args)
 		o.uint("args_count", uint64(max(pi.ArgsCount, len(pi.Args))))
 	}
 	if !pi.Unknown {
