@@ -20,6 +20,12 @@ import (
 // symbolic links, if it holds at most max bytes. what names the kind of
 // file in the size error ("a configuration file"). Errors hold the path.
 func Regular(path string, max int64, what string) ([]byte, error) {
+	// What is not a regular file is refused before it is opened: opening
+	// a device has effects of its own, and may be refused for reasons
+	// that would hide what is wrong.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %s", path, kind(st.Mode()))
+	}
 	// O_NONBLOCK: opening a FIFO with no writer returns at once; it is
 	// refused below. Regular files ignore the flag.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
