@@ -332,6 +332,9 @@ const (
 // scan reads one file whole; reason is -1 when it was scanned.
 func (r *RestScanner) scan(rf *restFile, st *content.Stream, lim *restLimiter, buf []byte) (*event.Event, int) {
 	path := rf.key.path
+	// The document's time is when reading began: a write after it is
+	// later, and so not covered by this scan.
+	began, kbegan := r.now(), bootNS()
 	fd, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOATIME, 0)
 	if errors.Is(err, unix.EPERM) {
 		// O_NOATIME needs ownership of the file (or CAP_FOWNER).
@@ -394,8 +397,7 @@ func (r *RestScanner) scan(rf *restFile, st *content.Stream, lim *restLimiter, b
 	f := *rf.ev.File
 	f.Ret = read
 	ev.File = &f
-	ev.Time = r.now()
-	ev.KTime = bootNS()
+	ev.Time, ev.KTime = began, kbegan
 	ev.Content = &event.Content{
 		MyNumber:        finding(res.MyNumber),
 		CorporateNumber: finding(res.CorporateNumber),
