@@ -211,7 +211,7 @@ func (r *RestScanner) Note(ev *event.Event) {
 		rf = &restFile{key: k}
 		r.pending[k] = rf
 	} else {
-		r.byProc[procRef{rf.ev.Proc.PID, rf.ev.Proc.StartBoot}]--
+		r.unref(procRef{rf.ev.Proc.PID, rf.ev.Proc.StartBoot})
 	}
 	rf.dev = ev.File.Dev
 	rf.last = r.now()
@@ -242,6 +242,13 @@ func (r *RestScanner) exited(p procRef) {
 	r.poke()
 }
 
+// unref: one file fewer waits for writer p (r.mu held).
+func (r *RestScanner) unref(p procRef) {
+	if r.byProc[p]--; r.byProc[p] <= 0 {
+		delete(r.byProc, p)
+	}
+}
+
 func (r *RestScanner) poke() {
 	select {
 	case r.wake <- struct{}{}:
@@ -262,10 +269,7 @@ func (r *RestScanner) due() ([]*restFile, time.Duration) {
 		if rf.exited || !at.After(now) {
 			out = append(out, rf)
 			delete(r.pending, k)
-			p := procRef{rf.ev.Proc.PID, rf.ev.Proc.StartBoot}
-			if r.byProc[p]--; r.byProc[p] <= 0 {
-				delete(r.byProc, p)
-			}
+			r.unref(procRef{rf.ev.Proc.PID, rf.ev.Proc.StartBoot})
 			continue
 		}
 		if d := at.Sub(now); next == 0 || d < next {

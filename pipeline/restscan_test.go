@@ -168,6 +168,21 @@ func TestRestScanExitIsDue(t *testing.T) {
 	if !f.waitFor(1, 0, 2*time.Second) {
 		t.Fatal("the writer's exit did not make the file due")
 	}
+	// Nothing is kept per writer once its files are done.
+	q := filepath.Join(t.TempDir(), "b.csv")
+	rosterFile(t, f.det, q, 300)
+	f.r.Note(restWrite(t, q, 202))
+	f.r.Note(restWrite(t, q, 203)) // the last writer is the one named
+	f.r.Note(&event.Event{Op: event.OpExit, Proc: event.Process{PID: 203, StartBoot: 77}, Exit: &event.Exit{}})
+	if !f.waitFor(2, 0, 2*time.Second) {
+		t.Fatal("the last writer's exit did not make the file due")
+	}
+	f.r.mu.Lock()
+	n := len(f.r.byProc)
+	f.r.mu.Unlock()
+	if n != 0 || f.events()[1].Proc.PID != 203 {
+		t.Errorf("%d writers remembered; document names pid %d", n, f.events()[1].Proc.PID)
+	}
 }
 
 func TestRestScanOnlyWhatTheSamplesMissed(t *testing.T) {
