@@ -30,6 +30,9 @@ type ContentScanner struct {
 	// copy (copy_file_range, sendfile, splice), whose data never passed
 	// through userspace.
 	SampleBytes int
+	// Rest, when set, is told of every event once it is scanned, and
+	// scans at rest the files whose writes the samples did not cover.
+	Rest *RestScanner
 
 	streams map[streamKey]*list.Element
 	lru     list.List
@@ -59,6 +62,13 @@ type streamEntry struct {
 
 // Scan processes ev in place. Events without data are left alone.
 func (c *ContentScanner) Scan(ev *event.Event) {
+	c.scan(ev)
+	if c.Rest != nil {
+		c.Rest.Note(ev)
+	}
+}
+
+func (c *ContentScanner) scan(ev *event.Event) {
 	data := ev.Sample
 	ev.Sample = nil
 	if data == nil && !c.needsReadBack(ev) {

@@ -129,6 +129,19 @@ type Content struct {
 	// TLSLibraries are glob patterns of libssl files whose SSL_write is
 	// probed for plaintext; others are found from processes' maps.
 	TLSLibraries []string `mapstructure:"tls_libraries"`
+	// RestScan: files a tainted process wrote more of than the samples
+	// show (cp, long writes) are scanned whole once written.
+	RestScan RestScan `mapstructure:"rest_scan"`
+}
+
+// RestScan configures the at-rest scan of files written past the sample
+// (pipeline.RestScanner).
+type RestScan struct {
+	Enabled        bool          `mapstructure:"enabled"`
+	MaxBytes       int64         `mapstructure:"max_bytes"`
+	BytesPerSecond int64         `mapstructure:"bytes_per_second"`
+	Settle         time.Duration `mapstructure:"settle"`
+	Queue          int           `mapstructure:"queue"`
 }
 
 // Store configures the local event store (internal/store): every
@@ -203,30 +216,35 @@ func Defaults() map[string]any {
 	kd := kafka.DefaultOptions()
 	ed := elasticsearch.DefaultOptions()
 	d := map[string]any{
-		"protect.paths":            []string{"/srv/mynumber"},
-		"protect.integrity_paths":  []string{"/usr/bin", "/usr/sbin", "/usr/lib/systemd", "/etc/audit", "/etc/bansho"},
-		"metrics.listen":           "127.0.0.1:9090",
-		"shutdown.timeout":         "10s",
-		"health.stall_after":       "30s",
-		"sensor.ring_buffer_bytes": sd.RingBufferBytes,
-		"sensor.wakeup_bytes":      sd.WakeupBytes,
-		"sensor.poll_interval":     dur(sd.PollInterval),
-		"sensor.queue_size":        sd.QueueSize,
-		"sensor.trace_accept":      sd.TraceAccept,
-		"sensor.trace_udp_send":    sd.TraceUDPSend,
-		"sensor.udp_send_dedupe":   dur(sd.SendDedupe),
-		"sensor.fold_window":       dur(sd.FoldWindow),
-		"outputs.stdout.enabled":   true,
-		"outputs.file.path":        "/var/lib/bansho/events.json",
-		"outputs.file.max_bytes":   int64(file.DefaultMaxBytes),
-		"outputs.file.max_backups": file.DefaultMaxBackups,
-		"outputs.file.fsync":       false,
-		"log.level":                "info",
-		"log.format":               "text",
-		"health.interval":          "30s",
-		"content.hash_key":         "",
-		"content.hash_key_file":    "/var/lib/bansho/content-hash.key",
-		"content.sample_bytes":     sd.SampleBytes,
+		"protect.paths":                      []string{"/srv/mynumber"},
+		"protect.integrity_paths":            []string{"/usr/bin", "/usr/sbin", "/usr/lib/systemd", "/etc/audit", "/etc/bansho"},
+		"metrics.listen":                     "127.0.0.1:9090",
+		"shutdown.timeout":                   "10s",
+		"health.stall_after":                 "30s",
+		"sensor.ring_buffer_bytes":           sd.RingBufferBytes,
+		"sensor.wakeup_bytes":                sd.WakeupBytes,
+		"sensor.poll_interval":               dur(sd.PollInterval),
+		"sensor.queue_size":                  sd.QueueSize,
+		"sensor.trace_accept":                sd.TraceAccept,
+		"sensor.trace_udp_send":              sd.TraceUDPSend,
+		"sensor.udp_send_dedupe":             dur(sd.SendDedupe),
+		"sensor.fold_window":                 dur(sd.FoldWindow),
+		"outputs.stdout.enabled":             true,
+		"outputs.file.path":                  "/var/lib/bansho/events.json",
+		"outputs.file.max_bytes":             int64(file.DefaultMaxBytes),
+		"outputs.file.max_backups":           file.DefaultMaxBackups,
+		"outputs.file.fsync":                 false,
+		"log.level":                          "info",
+		"log.format":                         "text",
+		"health.interval":                    "30s",
+		"content.hash_key":                   "",
+		"content.hash_key_file":              "/var/lib/bansho/content-hash.key",
+		"content.sample_bytes":               sd.SampleBytes,
+		"content.rest_scan.enabled":          true,
+		"content.rest_scan.max_bytes":        int64(64 << 20),
+		"content.rest_scan.bytes_per_second": int64(32 << 20),
+		"content.rest_scan.settle":           "2s",
+		"content.rest_scan.queue":            1024,
 		"content.tls_libraries": []string{"/usr/lib/x86_64-linux-gnu/libssl.so.*", "/lib/x86_64-linux-gnu/libssl.so.*",
 			"/usr/lib64/libssl.so.*", "/usr/lib/libssl.so.*", "/usr/local/lib*/libssl.so.*"},
 		"store.enabled":        true,
@@ -329,6 +347,11 @@ var Descriptions = map[string]string{
 	"content.hash_key":                        "Key of the HMAC-SHA256 of detected numbers (32+ hex digits are decoded as hex); set it per deployment from a secret so one person counts once across hosts. At least 16 bytes of text or 32 hex digits (openssl rand -hex 32): a My Number has only 10^11 possible values, so whoever guesses a short key can reverse every hash.",
 	"content.hash_key_file":                   "Where the key is kept when content.hash_key is empty; created 0600 with a random key if missing (hashes then match only on this host).",
 	"content.sample_bytes":                    "Bytes of each write or send by a process that read protected data that are scanned for My Numbers (0 to 4096; 0 disables).",
+	"content.rest_scan.enabled":               "Scan whole, once written, each unprotected regular file a process that read protected data wrote more of than the samples show (a copy by cp, writes longer than content.sample_bytes), so its event counts the people of the whole file (event.action content-scan). Needs content.sample_bytes above 0.",
+	"content.rest_scan.max_bytes":             "Files larger than this are not scanned at rest (counted as content_rest_skipped_too_large).",
+	"content.rest_scan.bytes_per_second":      "Rate at which files are read for the at-rest scan; the scan waits, it does not drop.",
+	"content.rest_scan.settle":                "A file is scanned once no write to it has been seen for this long, or when its writer exits.",
+	"content.rest_scan.queue":                 "Files waiting for the at-rest scan at most; more are counted as content_rest_skipped_queue_full.",
 	"store.enabled":                           "Keep every document in the local store (exporters to Kafka and Elasticsearch read from it; `bansho timeline`, `replay` and `store verify` use it).",
 	"store.dir":                               "Store directory, created 0700 (files 0600). One sensor writes it at a time.",
 	"store.max_bytes":                         "Most bytes the store holds (at least 1 MiB); past it the oldest routine segments are removed, alerts last.",
@@ -602,6 +625,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Content.SampleBytes < 0 || c.Content.SampleBytes > 4096 {
 		return &Error{Key: "content.sample_bytes", Msg: fmt.Sprintf("%d must be between 0 and 4096", c.Content.SampleBytes)}
+	}
+	if r := c.Content.RestScan; r.Enabled {
+		if r.MaxBytes < 4096 || r.MaxBytes > 1<<40 {
+			return &Error{Key: "content.rest_scan.max_bytes", Msg: fmt.Sprintf("%d must be between 4096 and 1 TiB", r.MaxBytes)}
+		}
+		if r.BytesPerSecond < 64<<10 {
+			return &Error{Key: "content.rest_scan.bytes_per_second", Msg: fmt.Sprintf("%d is below 65536", r.BytesPerSecond)}
+		}
+		if r.Settle < 100*time.Millisecond || r.Settle > time.Hour {
+			return &Error{Key: "content.rest_scan.settle", Msg: fmt.Sprintf("%s must be between 100ms and 1h", r.Settle)}
+		}
+		if r.Queue < 1 || r.Queue > 1<<20 {
+			return &Error{Key: "content.rest_scan.queue", Msg: fmt.Sprintf("%d must be between 1 and 1048576", r.Queue)}
+		}
 	}
 	if c.Content.HashKey != "" {
 		if _, err := content.ParseHashKey(c.Content.HashKey); err != nil {

@@ -59,6 +59,8 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"bad level", "protect:\n  paths: [" + dir + "]\nlog:\n  level: loud\n", ":4: log.level: \"loud\" is not one of"},
 		{"store size", "protect:\n  paths: [" + dir + "]\nstore:\n  max_bytes: 1000\n", ":4: store.max_bytes: 1000 is below 1 MiB"},
 		{"store segment", "protect:\n  paths: [" + dir + "]\nstore:\n  segment_bytes: 10\n", ":4: store.segment_bytes: 10 is not between"},
+		{"rest settle", "protect:\n  paths: [" + dir + "]\ncontent:\n  rest_scan:\n    settle: 10ms\n", ":5: content.rest_scan.settle: 10ms must be between 100ms and 1h"},
+		{"rest queue", "protect:\n  paths: [" + dir + "]\ncontent:\n  rest_scan:\n    queue: 0\n", ":5: content.rest_scan.queue: 0 must be between"},
 		{"bad yaml", "protect:\n  paths: [" + dir + "\n", "not valid YAML"},
 		{"not a mapping", "- a\n- b\n", "must be a mapping"},
 	}

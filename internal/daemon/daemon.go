@@ -123,6 +123,14 @@ func Run(ctx context.Context, opt Options) error {
 			return d.up.fail(partContentKey, err)
 		}
 		p.Content = &pipeline.ContentScanner{Detector: det, SampleBytes: cfg.Content.SampleBytes}
+		if r := cfg.Content.RestScan; r.Enabled {
+			// Files written past the samples, scanned whole once written;
+			// stopped before the final health document counts them.
+			p.Content.Rest = &pipeline.RestScanner{Detector: det, Emit: p.Emit, MaxBytes: r.MaxBytes,
+				BytesPerSecond: r.BytesPerSecond, Settle: r.Settle, Queue: r.Queue}
+			p.Content.Rest.Start()
+			defer p.Content.Rest.Stop()
+		}
 	}
 
 	s, err := sensor.New(scfg, log)
@@ -208,6 +216,9 @@ loop:
 	}
 	// Detach, drain the ring buffer and the queue, final documents, flush.
 	if err := d.ops.drain(s, stopReading, readErr, readDone, &wg, func() {
+		if p.Content != nil && p.Content.Rest != nil {
+			p.Content.Rest.Stop() // what still waits is counted (shutdown)
+		}
 		health()
 		p.Emit(d.stateEvent("sensor-stopped", "shutdown", nil))
 	}); err != nil && runErr == nil {

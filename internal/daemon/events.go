@@ -40,6 +40,15 @@ func (d *daemon) healthEvent(s *sensor.Sensor, p *pipeline.Pipeline, up time.Dur
 		st.Counters["file_removed_files"], st.Counters["file_removed_bytes"] = rm.Files, rm.Bytes
 	}
 	st.Counters["self_programs_detached"] = d.ops.detachedNow()
+	if c := p.Content; c != nil && c.Rest != nil {
+		r := c.Rest
+		st.Counters["content_rest_scanned"] = r.Scanned.Load()
+		st.Counters["content_rest_bytes"] = r.Bytes.Load()
+		st.Counters["content_rest_pending"] = uint64(r.Pending())
+		for reason, n := range r.Skipped() {
+			st.Counters["content_rest_skipped_"+reason] = n
+		}
+	}
 	now := sensor.BootNS()
 	h := &event.Health{
 		Received:     st.Received,

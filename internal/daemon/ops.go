@@ -120,6 +120,10 @@ func (o *ops) attach(s *sensor.Sensor, p *pipeline.Pipeline, queue chan *event.E
 		if c := p.Content; c != nil {
 			ps.Scanned, ps.ReadBack, ps.ReadBackFailed = c.Scanned.Load(), c.ReadBack.Load(), c.Failed.Load()
 			ps.MyNumberHits, ps.CorporateHits = c.MyNumberHits.Load(), c.CorporateHits.Load()
+			if r := c.Rest; r != nil {
+				ps.Rest, ps.RestScanned, ps.RestBytes = true, r.Scanned.Load(), r.Bytes.Load()
+				ps.RestSkipped, ps.RestPending = r.Skipped(), r.Pending()
+			}
 		}
 		return ps
 	}})

@@ -31,6 +31,10 @@ const (
 	OpHealth Op = 100 // periodic counters: drops, events, failures
 	OpState  Op = 101 // the sensor started or stopped
 	OpAlert  Op = 102 // a rule fired (Alert)
+	// OpContentScan: the sensor scanned, at rest, the whole of a file a
+	// tainted process wrote more of than the samples showed (File, Proc
+	// of the writer, Content with AtRest set).
+	OpContentScan Op = 104
 )
 
 func (o Op) String() string {
@@ -63,6 +67,8 @@ func (o Op) String() string {
 		return "state"
 	case OpAlert:
 		return "alert"
+	case OpContentScan:
+		return "content_scan"
 	}
 	return selfOpString(o)
 }
@@ -234,6 +240,11 @@ type Content struct {
 	// phone, bank_account) seen in the stream's samples, reported once
 	// the stream holds numbers (content.PIITypes).
 	PIITypes []string
+	// AtRest: the findings are of the whole file, read by the sensor
+	// once its writer had stopped writing (OpContentScan); ScannedBytes
+	// is the size read.
+	AtRest       bool
+	ScannedBytes int64
 }
 
 // Finding is one kind of number found (see pipeline/content).

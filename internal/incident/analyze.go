@@ -160,6 +160,9 @@ type flowAcc struct {
 	unknownProc  bool
 	// whole: the flow moved a whole file whose content is known at rest.
 	wholeAtRest bool
+	// scannedAtRest: the sensor scanned the destination whole after the
+	// flow's writes (a content-scan document).
+	scannedAtRest bool
 	// An HTTPS upload is seen twice: the plaintext handed to SSL_write
 	// and the ciphertext sent. The plaintext's bytes count.
 	tls                  bool
@@ -391,6 +394,53 @@ func (a *Analyzer) Report() (*Report, error) {
 			continue
 		}
 		if d.Event.Kind != "event" && d.Event.Kind != "" {
+			continue
+		}
+		if c := d.Bansho.Content; c != nil && c.AtRest && d.Event.Action == "content-scan" {
+			// The sensor read, whole, a file a tainted process wrote more of
+			// than its samples showed: the flows into it (by any writer)
+			// get the people of the whole file.
+			l := d.Host.Name + ":" + d.File.Path
+			cut := c.MyNumber.Distinct > len(c.MyNumber.Hashes) || c.CorporateNumber.Distinct > len(c.CorporateNumber.Hashes)
+			known := false
+			for _, f := range order {
+				if f.Kind != "file" || f.Host != d.Host.Name || f.Destination.Path != d.File.Path {
+					continue
+				}
+				known = true
+				f.LastTime = d.Timestamp
+				f.events = append(f.events, d.Event.ID)
+				f.hashes.add(c.MyNumber.Hashes...)
+				f.corp.add(c.CorporateNumber.Hashes...)
+				f.maxMy, f.maxCorp = max(f.maxMy, c.MyNumber.Distinct), max(f.maxCorp, c.CorporateNumber.Distinct)
+				f.pii.add(c.PIITypes...)
+				f.AtRestBytes = c.ScannedBytes
+				if f.Via == "archive" {
+					// Compressed: the numbers in it cannot be read from its
+					// bytes, so what was found stays a lower bound.
+					continue
+				}
+				// Every byte written before the scan was read; writes
+				// after it mark the flow cut again.
+				f.scannedAtRest = true
+				f.truncated, f.repeatNoScan, f.hashesCut = false, false, cut
+			}
+			if fs := derived[l]; fs != nil && known {
+				fs.hashes.add(c.MyNumber.Hashes...)
+				fs.corp.add(c.CorporateNumber.Hashes...)
+				fs.pii.add(c.PIITypes...)
+				fs.maxMy, fs.maxCorp = max(fs.maxMy, c.MyNumber.Distinct), max(fs.maxCorp, c.CorporateNumber.Distinct)
+				archived := false
+				for _, f := range order {
+					if f.Kind == "file" && f.Host == d.Host.Name && f.Destination.Path == d.File.Path && f.Via == "archive" {
+						archived = true
+					}
+				}
+				fs.complete = !cut && !archived
+			}
+			if known {
+				touch(d.Timestamp)
+			}
 			continue
 		}
 		p := procs[key]
@@ -698,6 +748,10 @@ func (a *Analyzer) Report() (*Report, error) {
 		}
 		f.Persons = bound(f.hashes, f.maxMy, f.Complete, bounded, extra)
 		f.CorporateNumbers = bound(f.corp, f.maxCorp, f.Complete, bounded, extraCorp)
+		if f.Complete && f.scannedAtRest {
+			f.Persons.Basis = "the whole file, scanned at rest by the sensor once written"
+			f.CorporateNumbers.Basis = f.Persons.Basis
+		}
 		seen.merge(f.hashes)
 		seenCorp.merge(f.corp)
 		lowerMy, lowerCorp = max(lowerMy, f.maxMy), max(lowerCorp, f.maxCorp)

@@ -417,3 +417,88 @@ func TestCarrierShellAndMv(t *testing.T) {
 		}
 	}
 }
+
+// restScan is the sensor's content-scan document: the whole file, read
+// once its writer p had stopped writing.
+func (w *world) restScan(at time.Duration, p *proc, path string, size int, hs []string, pii ...string) {
+	c := contentOf(hs, size, false, pii...)
+	c["at_rest"], c["scanned_bytes"] = true, size
+	w.doc(at, p, "content-scan", map[string]any{"file.path": path, "bansho.file.tainted": true, "bansho.content": c})
+}
+
+// A copy the samples saw the first 4 KiB of, scanned whole at rest by the
+// sensor: the flow's people are exact, without the source at rest.
+func TestSensorScanAtRestMakesFlowExact(t *testing.T) {
+	w := &world{host: "hr-db-01"}
+	w.health(-time.Minute, 0)
+	bash := w.proc("bash", 1, nil, -time.Hour)
+	cp := w.proc("cp", 107, bash, 0)
+	w.open(0, cp, roster, true)
+	w.write(time.Second, cp, "/home/tanaka/r.csv", 12000, contentOf(hashes(1, 40), 4096, true, "name"),
+		map[string]any{"bansho.file.syscall": "copy_file_range"})
+	// The same cp archives too: a compressed file found no numbers, its
+	// at-rest scan says nothing exact.
+	tar := w.proc("tar", 108, bash, 2*time.Second)
+	w.open(2*time.Second, tar, roster, true)
+	w.write(3*time.Second, tar, "/home/tanaka/r.tgz", 9000, contentOf(nil, 4096, true), nil)
+	// Another file, scanned at rest, that no carrier wrote.
+	other := w.proc("cp", 300, bash, 2*time.Second)
+	w.restScan(4*time.Second, other, "/tmp/unrelated.csv", 5000, hashes(500, 510))
+	w.restScan(3*time.Second, cp, "/home/tanaka/r.csv", 12000, hashes(1, 300), "name", "birth_date")
+	w.restScan(5*time.Second, tar, "/home/tanaka/r.tgz", 9000, nil)
+	// mv of the copy afterwards carries the exact people.
+	mv := w.proc("mv", 109, bash, 6*time.Second)
+	w.doc(6*time.Second, mv, "rename", map[string]any{"file.path": "/home/tanaka/r.csv", "file.target_path": "/home/tanaka/s.csv"})
+	w.health(time.Minute, 0)
+
+	r := analyze(t, Options{Files: []string{roster}}, w)
+	if got, want := flowKeys(r), []string{"cp copy /home/tanaka/r.csv", "tar archive /home/tanaka/r.tgz", "mv rename /home/tanaka/s.csv"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("flows %q, want %q", got, want)
+	}
+	c := r.Flows[0]
+	if !c.Complete || c.AtRestBytes != 12000 || c.Persons.Lower != 300 || c.Persons.Upper == nil || *c.Persons.Upper != 300 || !c.Persons.Exact ||
+		!strings.Contains(c.Persons.Basis, "at rest") || !reflect.DeepEqual(c.Hashes, hashes(1, 300)) {
+		t.Errorf("copy: complete %v, at rest %d, persons %+v, %d hashes", c.Complete, c.AtRestBytes, c.Persons, len(c.Hashes))
+	}
+	if !reflect.DeepEqual(c.PIITypes, []string{"name", "birth_date"}) || len(c.Events) != 2 {
+		t.Errorf("copy: pii %v, events %v", c.PIITypes, c.Events)
+	}
+	if a := r.Flows[1]; a.Complete || a.Persons.Exact || a.AtRestBytes != 9000 {
+		t.Errorf("archive: complete %v, persons %+v", a.Complete, a.Persons)
+	}
+	if m := r.Flows[2]; !m.Complete || m.Persons.Lower != 300 || !m.Persons.Exact {
+		t.Errorf("rename of the scanned copy: complete %v, persons %+v", m.Complete, m.Persons)
+	}
+	// The archive keeps the total a lower bound; the unrelated file is not counted.
+	if r.Persons.Lower != 300 || r.Persons.Exact || containsStr(r.Hashes.MyNumber, hashes(500, 500)[0]) {
+		t.Errorf("persons %+v", r.Persons)
+	}
+
+	// Without the archive, every flow is exact.
+	w2 := &world{host: "hr-db-01"}
+	w2.health(-time.Minute, 0)
+	w2.open(0, cp, roster, true)
+	w2.write(time.Second, cp, "/home/tanaka/r.csv", 12000, contentOf(hashes(1, 40), 4096, true), nil)
+	w2.restScan(3*time.Second, cp, "/home/tanaka/r.csv", 12000, hashes(1, 300))
+	w2.health(time.Minute, 0)
+	r2 := analyze(t, Options{Files: []string{roster}}, w2)
+	if r2.Persons.Lower != 300 || r2.Persons.Upper == nil || *r2.Persons.Upper != 300 || !r2.Persons.Exact {
+		t.Errorf("total: %+v", r2.Persons)
+	}
+	for _, u := range r2.Unknowns {
+		if u.Kind == "samples-cut" || u.Kind == "source-content-unknown" {
+			t.Errorf("unknown left: %+v", u)
+		}
+	}
+
+	// A write after the scan makes the flow cut again.
+	w3 := &world{host: "hr-db-01"}
+	w3.open(0, cp, roster, true)
+	w3.write(time.Second, cp, "/home/tanaka/r.csv", 12000, contentOf(hashes(1, 40), 4096, true), nil)
+	w3.restScan(3*time.Second, cp, "/home/tanaka/r.csv", 12000, hashes(1, 300))
+	w3.write(4*time.Second, cp, "/home/tanaka/r.csv", 12000, contentOf(hashes(301, 310), 4096, true), nil)
+	r3 := analyze(t, Options{Files: []string{roster}}, w3)
+	if f := r3.Flows[0]; f.Complete || f.Persons.Lower != 310 || f.Persons.Exact {
+		t.Errorf("written after the scan: complete %v, persons %+v", f.Complete, f.Persons)
+	}
+}

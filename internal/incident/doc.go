@@ -62,6 +62,10 @@ type Doc struct {
 			SampledBytes    int64    `json:"sampled_bytes"`
 			Truncated       bool     `json:"truncated"`
 			PIITypes        []string `json:"pii_types"`
+			// AtRest: the sensor scanned the whole file once written
+			// (event.action content-scan); ScannedBytes is its size.
+			AtRest       bool  `json:"at_rest"`
+			ScannedBytes int64 `json:"scanned_bytes"`
 		} `json:"content"`
 		File struct {
 			Protected bool     `json:"protected"`

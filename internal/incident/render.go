@@ -224,7 +224,11 @@ func (r *Report) WriteMarkdown(w io.Writer, loc *time.Location) error {
 		p("| プロセス / Process | %s |\n", mdEscape(f.Process.CommandLine))
 		p("| 親プロセス / Ancestry | %s |\n", mdEscape(ancestryText(f.Process)))
 		p("| 宛先 / Destination | %s |\n", mdEscape(DestText(f.Destination)))
-		p("| バイト数 / Bytes | %d (検査 scanned %d) |\n", f.Bytes, f.SampledBytes)
+		if f.AtRestBytes > 0 {
+			p("| バイト数 / Bytes | %d (検査 scanned %d; 書込み後にファイル全体 %d バイトを検査 whole file scanned at rest) |\n", f.Bytes, f.SampledBytes, f.AtRestBytes)
+		} else {
+			p("| バイト数 / Bytes | %d (検査 scanned %d) |\n", f.Bytes, f.SampledBytes)
+		}
 		p("| 本人数 / People | %s |\n", countText(f.Persons))
 		if f.CorporateNumbers.Lower > 0 {
 			p("| 法人番号 / Corporate numbers | %s |\n", countText(f.CorporateNumbers))
@@ -375,7 +379,7 @@ svg{border:1px solid #ddd;background:#fff}
 <tr><th>プロセス Process</th><td><code>{{.Process.CommandLine}}</code><br><span class="small">{{.Process.Executable}} · user {{.Process.User}}</span></td></tr>
 <tr><th>親プロセス Ancestry</th><td>{{ancestry .Process}}</td></tr>
 <tr><th>宛先 Destination</th><td>{{dest .Destination}}</td></tr>
-<tr><th>バイト数 Bytes</th><td>{{.Bytes}} <span class="small">(検査 scanned {{.SampledBytes}}{{if not .Complete}}; 一部のみ only part{{end}})</span></td></tr>
+<tr><th>バイト数 Bytes</th><td>{{.Bytes}} <span class="small">(検査 scanned {{.SampledBytes}}{{if .AtRestBytes}}; 書込み後にファイル全体を検査 whole file ({{.AtRestBytes}}) scanned at rest{{end}}{{if not .Complete}}; 一部のみ only part{{end}})</span></td></tr>
 <tr{{if not .Persons.Exact}} class="warn"{{end}}><th>本人数 People</th><td>{{count .Persons}}<br><span class="small">{{.Persons.Basis}}</span></td></tr>
 {{if .CorporateNumbers.Lower}}<tr><th>法人番号 Corporate numbers</th><td>{{count .CorporateNumbers}}</td></tr>{{end}}
 <tr><th>付随情報 With the numbers</th><td>{{range $i, $k := .PIITypes}}{{if $i}}, {{end}}{{pii $k}}{{end}}</td></tr>

@@ -111,7 +111,10 @@ type Flow struct {
 	Bytes       int64       `json:"bytes"`
 	// SampledBytes of Bytes were scanned; Complete says all were (and no
 	// hash was left out), so Persons.Lower is exact for this flow.
-	SampledBytes     int64    `json:"sampled_bytes"`
+	SampledBytes int64 `json:"sampled_bytes"`
+	// AtRestBytes: the destination file was scanned whole by the sensor
+	// once written (bansho.content.at_rest), this many bytes; 0 when not.
+	AtRestBytes      int64    `json:"at_rest_bytes"`
 	Complete         bool     `json:"complete"`
 	Persons          Count    `json:"persons"`
 	CorporateNumbers Count    `json:"corporate_numbers"`

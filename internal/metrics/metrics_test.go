@@ -79,7 +79,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Register(PipelineCollector{Snapshot: func() PipelineSnapshot {
-		return PipelineSnapshot{Encoded: 40, Scanned: 9, MyNumberHits: 2}
+		return PipelineSnapshot{Encoded: 40, Scanned: 9, MyNumberHits: 2, Rest: true, RestScanned: 4, RestBytes: 65536,
+			RestSkipped: map[string]uint64{"too_large": 1, "queue_full": 0}, RestPending: 2}
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		"bansho_sensor_user_read_failures_total 7", `bansho_sensor_kernel_counter_total{counter="path_truncated"} 1`,
 		`bansho_sensor_ringbuf_drops_by_kind_total{kind="exec"} 3`, "bansho_sensor_ringbuf_fill_ratio 0.25",
 		"bansho_sensor_queue_length 5", "bansho_pipeline_documents_encoded_total 40", "bansho_content_scans_total 9",
-		`bansho_content_findings_total{kind="my_number"} 2`, "go_goroutines", "process_open_fds",
+		`bansho_content_findings_total{kind="my_number"} 2`, "bansho_content_rest_scans_total 4",
+		"bansho_content_rest_bytes_total 65536", `bansho_content_rest_skipped_total{reason="too_large"} 1`, "bansho_content_rest_pending 2", "go_goroutines", "process_open_fds",
 		`bansho_build_info{goversion="go`, `version="1.2.3 (abcdef012345)"} 1`,
 	} {
 		if !strings.Contains(body, want) {

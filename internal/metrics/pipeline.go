@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // PipelineSnapshot is what the pipeline and the content scanner report.
 type PipelineSnapshot struct {
@@ -11,6 +15,13 @@ type PipelineSnapshot struct {
 	ReadBackFailed uint64
 	MyNumberHits   uint64 // scanned events with My Numbers found
 	CorporateHits  uint64 // scanned events with corporate numbers found
+	// The at-rest scan of files written past the samples; Rest is false
+	// when it does not run.
+	Rest        bool
+	RestScanned uint64            // files scanned whole
+	RestBytes   uint64            // bytes read for them
+	RestSkipped map[string]uint64 // files not scanned, by reason
+	RestPending int               // files waiting
 }
 
 // PipelineCollector reads a PipelineSnapshot at every scrape.
@@ -25,11 +36,17 @@ var (
 	dReadBack = desc("content", "readbacks_total", "In-kernel copies whose data was read back from the destination file.")
 	dRBFail   = desc("content", "readback_failures_total", "Read-backs that failed (the file was gone or unreadable).")
 	dFindings = desc("content", "findings_total", "Scanned events with numbers found, by kind (my_number, corporate_number).", "kind")
+
+	dRestScans   = desc("content", "rest_scans_total", "Files written past the samples that were scanned whole at rest.")
+	dRestBytes   = desc("content", "rest_bytes_total", "Bytes read by the at-rest scans.")
+	dRestSkipped = desc("content", "rest_skipped_total", "Files written past the samples that were not scanned at rest, by reason (too_large, queue_full, vanished, replaced, unreadable, shutdown).", "reason")
+	dRestPending = desc("content", "rest_pending", "Files waiting for the at-rest scan.")
 )
 
 // Describe implements prometheus.Collector.
 func (c PipelineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dEncoded, dOutErrs, dScanned, dReadBack, dRBFail, dFindings} {
+	for _, d := range []*prometheus.Desc{dEncoded, dOutErrs, dScanned, dReadBack, dRBFail, dFindings,
+		dRestScans, dRestBytes, dRestSkipped, dRestPending} {
 		ch <- d
 	}
 }
@@ -47,6 +64,14 @@ func (c PipelineCollector) Collect(ch chan<- prometheus.Metric) {
 	m(dRBFail, s.ReadBackFailed)
 	m(dFindings, s.MyNumberHits, "my_number")
 	m(dFindings, s.CorporateHits, "corporate_number")
+	if s.Rest {
+		m(dRestScans, s.RestScanned)
+		m(dRestBytes, s.RestBytes)
+		for _, r := range sortedKeys(s.RestSkipped) {
+			m(dRestSkipped, s.RestSkipped[r], r)
+		}
+		ch <- prometheus.MustNewConstMetric(dRestPending, prometheus.GaugeValue, float64(s.RestPending))
+	}
 }
 
 // healthCollector exports the loops' ages and the readiness conditions.
@@ -75,4 +100,13 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(dReady, prometheus.GaugeValue, v, n)
 	}
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

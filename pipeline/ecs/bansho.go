@@ -64,6 +64,10 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 		if len(c.PIITypes) > 0 {
 			o.strs("pii_types", c.PIITypes)
 		}
+		if c.AtRest {
+			o.boolean("at_rest", true)
+			o.int("scanned_bytes", c.ScannedBytes)
+		}
 		o.close()
 	}
 	switch ev.Op {

@@ -70,6 +70,8 @@ var BanshoFields = map[string]string{
 	"bansho.content.sampled_bytes":                "long",
 	"bansho.content.truncated":                    "boolean",
 	"bansho.content.pii_types":                    "keyword[]",
+	"bansho.content.at_rest":                      "boolean",
+	"bansho.content.scanned_bytes":                "long",
 
 	"bansho.health.events.received":     "long",
 	"bansho.health.events.emitted":      "long",

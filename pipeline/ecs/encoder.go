@@ -190,6 +190,10 @@ func categorize(ev *event.Event) (m meta, kernel bool) {
 		return netMeta(ev), true
 	case event.OpSelfSignal, event.OpSelfPtrace, event.OpSelfDetach:
 		return selfMeta(ev)
+	case event.OpContentScan:
+		// The sensor read a file a tainted process wrote: the writer is
+		// the acting process, the findings are of the whole file.
+		return meta{"event", `["file"]`, `["info"]`, "content-scan", "bansho.file", "success"}, true
 	case event.OpHealth:
 		return meta{"metric", `["host"]`, `["info"]`, "sensor-health", "bansho.health", ""}, false
 	case event.OpState:

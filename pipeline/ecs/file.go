@@ -180,11 +180,13 @@ func fileExtras(o *obj, ev *event.Event) {
 		o.boolean("integrity", true) // under protect.integrity_paths
 	}
 	o.boolean("tainted", ev.Has(event.FlagTainted))
-	o.key("syscall")
-	o.b = appendSyscall(o.b, f.Syscall)
-	o.int("ret", f.Ret)
-	if f.FD >= 0 {
-		o.int("fd", int64(f.FD))
+	if ev.Op != event.OpContentScan { // the sensor's own read: no call of the writer
+		o.key("syscall")
+		o.b = appendSyscall(o.b, f.Syscall)
+		o.int("ret", f.Ret)
+		if f.FD >= 0 {
+			o.int("fd", int64(f.FD))
+		}
 	}
 	switch ev.Op {
 	case event.OpFileOpen:

@@ -191,6 +191,18 @@ func goldenCases() []goldenCase {
 		{name: "missing_payload", ev: &event.Event{Op: event.OpExec, Time: t0, Proc: p}},
 		{name: "alert", names: true, ev: alertEv(p, reg)},
 		{name: "enriched_write_usb", ev: enrichedWrite()},
+		{name: "content_scan", ev: func() *event.Event {
+			// The sensor read the copy cp wrote to the USB stick, whole.
+			w := enrichedWrite()
+			f := *w.File
+			ev := &event.Event{Op: event.OpContentScan, Flags: event.FlagTainted, KTime: w.KTime + 2_000_000_000,
+				Time: w.Time.Add(2 * time.Second), Proc: w.Proc, Enriched: w.Enriched,
+				File: &event.File{Path: f.Path, Dev: f.Dev, Ino: f.Ino, IMode: f.IMode, FD: -1, Pos: -1, Ret: 120000}}
+			ev.Content = &event.Content{MyNumber: event.Finding{Distinct: 300, Occurrences: 300, Confidence: "high",
+				Reasons: []string{"checksum", "keyword"}, Hashes: []string{"3f1a", "9c0b"}, Encodings: []string{"ascii"}},
+				SampledBytes: 120000, AtRest: true, ScannedBytes: 120000, PIITypes: []string{"name", "birth_date"}}
+			return ev
+		}()},
 		{name: "enriched_connect_pod", ev: enrichedConnect()},
 		{name: "enriched_unknown", ev: func() *event.Event {
 			ev := fileEv(event.OpFileOpen, event.FlagProtected, daemon(), reg(event.File{Syscall: 257, Ret: 3, FD: 3,
