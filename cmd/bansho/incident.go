@@ -121,9 +121,9 @@ the rows of the roster to notify.`,
 			a := incident.New(opt)
 			if len(inputs) > 0 {
 				for _, p := range inputs {
-					f, err := os.Open(p)
+					f, err := openInput("incident", p)
 					if err != nil {
-						return fmt.Errorf("incident: %w", err)
+						return err
 					}
 					err = a.ReadJSONLines(bufio.NewReaderSize(f, 1<<20))
 					f.Close()
@@ -136,7 +136,7 @@ the rows of the roster to notify.`,
 					var damaged atomic.Int64
 					s, err := store.OpenReadOnly(dir, slog.New(&countWarnings{n: &damaged, next: slog.NewTextHandler(cmd.ErrOrStderr(), nil)}))
 					if err != nil {
-						return err
+						return pathUsage(err)
 					}
 					err = a.ReadStore(s, dir)
 					s.Close()
