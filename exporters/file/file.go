@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -43,6 +45,7 @@ type Exporter struct {
 	pending   int   // documents in buf
 	committed int64 // file size up to the last complete document written
 	removed   Removed
+	shared    os.FileMode // the directory's mode, when shared and left alone
 }
 
 // Removed is what rotation has deleted: the oldest backup each time one
@@ -93,10 +96,11 @@ func New(opt Options) (*Exporter, error) {
 	if opt.BufferSize <= 0 {
 		opt.BufferSize = 256 << 10
 	}
-	if err := prepareDir(filepath.Dir(opt.Path)); err != nil {
+	shared, err := prepareDir(filepath.Dir(opt.Path), filepath.Base(opt.Path))
+	if err != nil {
 		return nil, err
 	}
-	e := &Exporter{opt: opt, buf: make([]byte, 0, opt.BufferSize)}
+	e := &Exporter{opt: opt, buf: make([]byte, 0, opt.BufferSize), shared: shared}
 	if err := e.open(); err != nil {
 		return nil, err
 	}
@@ -106,7 +110,8 @@ func New(opt Options) (*Exporter, error) {
 // CheckDir reports what New would refuse about the directory of path
 // without changing anything (for a configuration check): one that others
 // can write to. A missing directory is fine (New creates it); one with
-// wider read permissions is fine (New tightens it).
+// wider read permissions is fine (New tightens it when it is the output's
+// own, else leaves it and says so).
 func CheckDir(path string) error {
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
@@ -142,33 +147,67 @@ func modeString(m os.FileMode) string {
 // 0700 as the file is tightened to 0600: the names and sizes of the
 // rotated files tell when protected data was read. A directory others can
 // write to (a shared one such as /tmp), or owned by another user, is
-// refused: tightening it would break its other users, and they could
-// replace the files in it.
-func prepareDir(dir string) error {
+// refused: they could replace the files in it. A directory that holds
+// anything but the output and its rotated files (/var/log, /dev) is left
+// as it is, and reported: tightening it would break the system's other
+// users of it. shared is that directory's mode then, else 0.
+func prepareDir(dir, base string) (shared os.FileMode, err error) {
 	st, err := os.Stat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
+			return 0, err
 		}
 		st, err = os.Stat(dir)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := checkDirMode(dir, st); err != nil {
-		return err
+		return 0, err
 	}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
-		return fmt.Errorf("%s: owned by uid %d, not by this process (uid %d), who could replace the files in it: "+
+		return 0, fmt.Errorf("%s: owned by uid %d, not by this process (uid %d), who could replace the files in it: "+
 			"give the output a directory of its own", dir, sys.Uid, os.Geteuid())
 	}
-	if st.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("%s: cannot tighten it to 0700: %w", dir, errors.Unwrap(err))
-		}
+	if st.Mode().Perm() == 0o700 {
+		return 0, nil
 	}
-	return nil
+	if !ownDir(dir, base) {
+		return st.Mode().Perm(), nil
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return 0, fmt.Errorf("%s: cannot tighten it to 0700: %w", dir, errors.Unwrap(err))
+	}
+	return 0, nil
 }
+
+// ownDir reports whether dir holds nothing but the output base and its
+// rotated files (base.1, base.2, ...): a directory of the output's own.
+func ownDir(dir, base string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if n == base {
+			continue
+		}
+		if suf, ok := strings.CutPrefix(n, base+"."); ok {
+			if _, err := strconv.Atoi(suf); err == nil {
+				continue
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// SharedDir is the mode of the output's directory when it is shared with
+// other files and so was left as it is (0: the directory is the output's
+// own, 0700). The caller should say so: give the output a directory of
+// its own.
+func (e *Exporter) SharedDir() os.FileMode { return e.shared }
 
 func (e *Exporter) open() error {
 	f, err := os.OpenFile(e.opt.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, e.opt.Mode)

@@ -209,7 +209,7 @@ func TestRotationWithoutBackupsIsCounted(t *testing.T) {
 }
 
 // The directory of the output is tightened as the file is: an existing
-// 0755 one becomes 0700 (a listing shows who was read and when, through
+// 0755 one of its own becomes 0700 (a listing shows who was read and when, through
 // the rotated file names and sizes). A directory others may write to (a
 // shared one like /tmp, 1777) is refused: tightening it would break
 // others, and anyone could replace the files in it.
@@ -226,6 +226,20 @@ func TestTightensOrRefusesDirectory(t *testing.T) {
 	e.Close()
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("directory mode %o, want 700", st.Mode().Perm())
+	}
+	// A directory with other files in it (/var/log, /dev) is the
+	// system's: left as it is, and said so. (A test that wrote to
+	// /dev/full once made /dev 0700.)
+	sys := filepath.Join(t.TempDir(), "log")
+	os.Mkdir(sys, 0o755)
+	os.Chmod(sys, 0o755)
+	os.WriteFile(filepath.Join(sys, "syslog"), nil, 0o644)
+	if e, err = New(Options{Path: filepath.Join(sys, "events.json")}); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if st, _ := os.Stat(sys); st.Mode().Perm() != 0o755 || e.SharedDir() != 0o755 {
+		t.Errorf("a shared directory: mode %o, SharedDir %o; want it left 755 and reported", st.Mode().Perm(), e.SharedDir())
 	}
 	// Created: 0700 (also with a umask that would allow more or less).
 	deep := filepath.Join(t.TempDir(), "a", "b")

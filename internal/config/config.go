@@ -337,7 +337,7 @@ var Descriptions = map[string]string{
 	"sensor.udp_send_dedupe":                  "Report a process's datagrams to one destination at most once per this period.",
 	"sensor.fold_window":                      "Count repeats of the same call (process, operation, object, result) within this long of a reported one in the kernel, and report them as one summary with bansho.repeat.*; 0 disables, at most 1m. Calls that carry content samples or change taint are never folded.",
 	"outputs.stdout.enabled":                  "Write JSON lines to standard output.",
-	"outputs.file.path":                       "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600; existing ones are tightened to those modes, and a directory others can write to (a shared one like /tmp) or owned by another user is refused: give the output a directory of its own.",
+	"outputs.file.path":                       "JSON-lines output file; empty disables it. The directory is created 0700, the file 0600; an existing file is tightened, and so is an existing directory that holds only the output and its rotated files; one that holds other files (/var/log) is left as it is, with a warning; a directory others can write to (a shared one like /tmp) or owned by another user is refused: give the output a directory of its own.",
 	"outputs.file.max_bytes":                  "Rotate the file at this size (at least 4096).",
 	"outputs.file.max_backups":                "Rotated files kept (path.1 is the newest); what rotation removes is counted in bansho.health.counters.file_removed_{files,bytes}.",
 	"outputs.file.fsync":                      "fsync the file at every flush.",

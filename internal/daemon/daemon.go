@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -300,6 +301,10 @@ func (d *daemon) openOutputs() []exporters.Exporter {
 				return fmt.Errorf("outputs.file.path: %w", err)
 			}
 			d.fileOut = f
+			if m := f.SharedDir(); m != 0 {
+				d.log.Warn("the output file's directory holds other files and is left as it is: give the output a directory of its own, which bansho keeps 0700",
+					"dir", filepath.Dir(c.File.Path), "mode", fmt.Sprintf("%o", m))
+			}
 			outs = append(outs, f)
 			return nil
 		})
