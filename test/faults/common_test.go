@@ -1,12 +1,8 @@
 package faults
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -58,30 +54,10 @@ func sharedDir(t *testing.T) string {
 // would run config check or scan), else as the suite's user.
 func RunAsNobody(t *testing.T, timeout time.Duration, args ...string) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	bin := bansho
-	if os.Geteuid() == 0 {
-		bin = nobodyBinary(t)
+	if os.Geteuid() != 0 {
+		return runAs(t, timeout, bansho, nil, nil, []string{"BANSHO_CONTENT_HASH_KEY="}, args...)
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(childEnv(), "BANSHO_CONTENT_HASH_KEY=")
-	if os.Geteuid() == 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := Result{Stdout: out.String(), Stderr: errb.String(), TimedOut: ctx.Err() != nil}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
-	default:
-		t.Fatalf("bansho %s: %v", strings.Join(args, " "), err)
-	}
-	return r
+	return runAs(t, timeout, nobodyBinary(t), &syscall.Credential{Uid: 65534, Gid: 65534}, nil, []string{"BANSHO_CONTENT_HASH_KEY="}, args...)
 }
 
 // write writes a file, making its directory.

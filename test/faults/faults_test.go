@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,10 +144,19 @@ func (r Result) Output() string { return r.Stdout + r.Stderr }
 // with env added to the environment.
 func Run(t *testing.T, timeout time.Duration, stdin []byte, env []string, args ...string) Result {
 	t.Helper()
+	return runAs(t, timeout, bansho, nil, stdin, env, args...)
+}
+
+// runAs runs bin with args as the credential cred (nil: the suite's own).
+func runAs(t *testing.T, timeout time.Duration, bin string, cred *syscall.Credential, stdin []byte, env []string, args ...string) Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bansho, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(childEnv(), env...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
