@@ -198,13 +198,18 @@ func (s *settings) series(rep *report, scratch, name string, procs int, exporter
 			return err
 		}
 		ser.steps = append(ser.steps, st)
-		logf("  offered %.0f/s: written %.0f/s, CPU %.1f us/doc (bpf %.1f), lost %d, RSS %.1f MiB",
-			st.offeredRate(ser), st.writtenRate(), st.cpuPerDoc(), st.bpfPerDoc(), st.lost, st.rssMiB)
+		logf("  %.0f ops/s: offered %.0f docs/s, written %.0f/s (drain %.1f s), CPU %.1f us/doc (bpf %.1f), lost %d, RSS %.1f MiB",
+			st.opsRate(), st.offeredRate(), st.writtenRate(), st.drain(), st.cpuPerDoc(), st.bpfPerDoc(), st.lost, st.rssMiB)
 		if st.lost > 0 {
 			break
 		}
 		if n := len(ser.steps); n >= 2 && !ser.steps[n-1].sustained() && !ser.steps[n-2].sustained() {
 			break // two steps it did not keep up with: the next would only lose
+		}
+		if n := len(ser.steps); n >= 3 && ser.steps[n-1].opsRate() < 1.05*ser.steps[n-3].opsRate() {
+			logf("  the load cannot go faster on this machine (%.0f operations/s)", ser.steps[n-1].opsRate())
+			ser.loadBound = true
+			break
 		}
 	}
 	if last := ser.steps[len(ser.steps)-1]; !last.sustained() {
