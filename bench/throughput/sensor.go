@@ -259,6 +259,7 @@ func (st step) writtenRate() float64 { return float64(st.written) / st.span }
 
 // drain is how long the sensor needed after the load to write it all.
 func (st step) drain() float64 { return st.span - st.secs }
+
 // offeredRate is the documents the load made per second while it ran:
 // every one is either written or counted lost (the sensor's accounting
 // leaves nothing out), so written plus lost over the load's time. The
