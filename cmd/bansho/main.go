@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bansho-sec/bansho/pipeline/ecs"
+
 	"github.com/bansho-sec/bansho/internal/store"
 )
 
@@ -37,7 +39,10 @@ func main() {
 	root.AddCommand(runCmd(), probeCmd(), versionCmd(), scanCmd(), storeCmd(), timelineCmd(), rulesCmd(), replayCmd(), configCmd(), incidentCmd())
 	usageErrors(root)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "bansho:", err)
+		// Whatever an error quotes (a file name, an argument, a value
+		// of a document) has any My Number in it masked.
+		msg, _ := ecs.Redact(err.Error())
+		fmt.Fprintln(os.Stderr, "bansho:", msg)
 		os.Exit(exitCode(err))
 	}
 }

@@ -122,7 +122,9 @@ type replayer struct {
 
 func newReplayer(out, errw io.Writer, set *rules.Set, from, to time.Time, allow bool) *replayer {
 	r := &replayer{enc: &ecs.Encoder{Version: version},
-		w: bufio.NewWriter(out), errw: errw, from: from, to: to, byRule: map[string]int{}, allow: allow,
+		// Its messages quote file names and values of the documents:
+		// any My Number in them is masked, as the documents are.
+		w: bufio.NewWriter(out), errw: maskWriter{errw}, from: from, to: to, byRule: map[string]int{}, allow: allow,
 		ruleFails: map[string]int{}, firstFail: map[string]string{}}
 	last := map[string]string{} // rule -> the document it last failed on, to count documents
 	r.eng = rules.NewEngine(set, rules.EngineOptions{OnError: func(rule string, err error) {

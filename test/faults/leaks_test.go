@@ -12,7 +12,7 @@ import (
 // Numbers are planted in names, paths, arguments and documents; each case
 // asserts none of them comes back unmasked (and only counts them).
 func TestLeaks(t *testing.T) {
-	ns := MyNumbers(7, 8)
+	ns := MyNumbers(7, 10)
 	noRaw := func(r Result) bool { return len(RawNumbers(r.Output(), ns...)) == 0 }
 	rawCount := func(r Result) string { return fmt.Sprintf("; %d raw numbers", len(RawNumbers(r.Output(), ns...))) }
 
@@ -92,6 +92,16 @@ func TestLeaks(t *testing.T) {
 				"exit 0, every number masked", brief(r)+rawCount(r),
 				clean(r) && r.Code == 0 && noRaw(r) && strings.Contains(r.Stdout, "****-****-****"))
 		}
+	})
+
+	t.Run("replay", func(t *testing.T) {
+		d := t.TempDir()
+		doc := `{"@timestamp":"` + ns[8] + `","event":{"kind":"event","action":"open"}}` + "\n"
+		in := write(t, filepath.Join(d, "in-"+ns[9]+".json"), []byte(doc), 0o600)
+		r := Run(t, timeout, nil, nil, "replay", "--input", in, "--since", "2026-01-01T00:00:00Z")
+		Case(t, "leaks", "replay --since: a My Number as @timestamp, in a file named after one",
+			"exit 3 naming file:line, both numbers masked", brief(r)+rawCount(r),
+			clean(r) && r.Code == 3 && noRaw(r) && strings.Contains(r.Stderr, "in-****-****-****.json:1"))
 	})
 
 	t.Run("rules", func(t *testing.T) {
