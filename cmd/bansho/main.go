@@ -9,9 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bansho-sec/bansho/pipeline/ecs"
-
 	"github.com/bansho-sec/bansho/internal/store"
+	"github.com/bansho-sec/bansho/pipeline/ecs"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
