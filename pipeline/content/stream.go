@@ -44,7 +44,7 @@ type Stream struct {
 	provisional bool
 	overlay     [numKinds][]uint64
 
-	hist    []byte // the data just before pos; cap 2*histCap
+	hist    []byte // the data just before pos; at least the last histCap bytes, cap up to about 2*histCap
 	pos     int64  // bytes written
 	win     []byte // the chunk being scanned, at winBase; hist ends at winBase
 	winBase int64
@@ -91,9 +91,10 @@ type colEntry struct {
 // NewStream returns an empty Stream.
 func (d *Detector) NewStream() *Stream {
 	s := &Stream{
-		d:       d,
-		mac:     hmac.New(sha256.New, d.key),
-		hist:    make([]byte, 0, 2*d.histCap),
+		d:   d,
+		mac: hmac.New(sha256.New, d.key),
+		// hist grows with the stream up to about 2*histCap (remember):
+		// a stream of a few small writes does not hold a full history.
 		scratch: make([]byte, 0, 2*(preCtx+margin)+preCtx),
 	}
 	for k := range s.sets {

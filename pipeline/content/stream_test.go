@@ -98,9 +98,19 @@ func TestStreamBounded(t *testing.T) {
 	if rel := float64(f.Distinct-len(seen)) / float64(len(seen)); rel < -0.1 || rel > 0.1 {
 		t.Errorf("distinct estimate %d for %d distinct numbers", f.Distinct, len(seen))
 	}
-	if cap(s.hist) != histCap || s.sets[MyNumber].len() != 100 || len(s.sets[MyNumber].table) != tableLen {
-		t.Errorf("stream memory grew: history cap %d→%d, set %d, table %d→%d",
-			histCap, cap(s.hist), s.sets[MyNumber].len(), tableLen, len(s.sets[MyNumber].table))
+	// Memory grows with the stream (a stream that never holds a number
+	// stays small) up to the bounds, and not past them.
+	if cap(s.hist) > 2*s.d.histCap+64 || s.sets[MyNumber].len() != 100 || len(s.sets[MyNumber].table) > s.sets[MyNumber].max {
+		t.Errorf("stream memory past its bounds: history cap %d→%d (bound %d), set %d, table %d→%d (bound %d)",
+			histCap, cap(s.hist), 2*s.d.histCap, s.sets[MyNumber].len(), tableLen, len(s.sets[MyNumber].table), s.sets[MyNumber].max)
+	}
+	histCap, tableLen = cap(s.hist), len(s.sets[MyNumber].table)
+	for range 1000 {
+		s.Write([]byte(genMyNumber(r) + "\n"))
+	}
+	s.Write(make([]byte, 100000))
+	if cap(s.hist) != histCap || len(s.sets[MyNumber].table) != tableLen {
+		t.Errorf("stream memory grew at its bounds: history cap %d→%d, table %d→%d", histCap, cap(s.hist), tableLen, len(s.sets[MyNumber].table))
 	}
 	// The hashes kept are those of the smallest fingerprints, whatever the
 	// order: the same numbers written backwards keep the same hashes.
@@ -130,5 +140,21 @@ func TestStreamReset(t *testing.T) {
 	s.Write([]byte("x 123456789018 x"))
 	if got, want := s.Result(), d.Scan([]byte("x 123456789018 x")); !reflect.DeepEqual(got, want) {
 		t.Errorf("after reset: %+v, want %+v", got, want)
+	}
+}
+
+// A stream that holds no number keeps small tables: the sensor keeps
+// thousands of streams, most of them of files and sockets without any.
+func TestStreamWithoutNumbersStaysSmall(t *testing.T) {
+	d := testDetector(t)
+	s := d.NewStream()
+	for range 100 {
+		s.Write([]byte("2026-12-01 10:00:00 GET /index.html 200 5123\n"))
+	}
+	s.Result()
+	for k := range s.sets {
+		if n := len(s.sets[k].table); n > 16 {
+			t.Errorf("set %d: table of %d slots for no numbers", k, n)
+		}
 	}
 }
