@@ -39,6 +39,16 @@ func auditStatus(key string) string {
 	return ""
 }
 
+// auditdAlive: the audit daemon the kernel names is a live auditd (the
+// kernel keeps the pid of one that was killed until it next sends).
+func auditdAlive(pid string) bool {
+	if pid == "" || pid == "0" {
+		return false
+	}
+	comm, err := os.ReadFile("/proc/" + pid + "/comm")
+	return err == nil && strings.TrimSpace(string(comm)) == "auditd"
+}
+
 // auditdPeer runs the load under auditd with rules that record what the
 // sensor records (reads and writes under the protected directory, writes
 // to the export directory, every execve and connect), at the rates of the
@@ -50,7 +60,7 @@ func (s *settings) auditdPeer(rep *report, scratch string) error {
 		rep.auditNote = "auditd is not installed (bench/deps.sh auditd installs it)"
 		return nil
 	}
-	if auditStatus("enabled") != "0" || auditStatus("pid") != "0" {
+	if auditStatus("enabled") != "0" || auditdAlive(auditStatus("pid")) {
 		rep.auditNote = "auditing is enabled or auditd runs on this host: left alone"
 		return nil
 	}
