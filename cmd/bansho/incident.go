@@ -85,16 +85,9 @@ the rows of the roster to notify.`,
 			}
 			var det *content.Detector
 			if scanSources {
-				text := hashKey
-				if text == "" {
-					text = os.Getenv("BANSHO_CONTENT_HASH_KEY")
-				}
-				if text == "" {
-					return usageError{errorf("incident: --scan-sources needs the sensor's hash key: --hash-key KEY or BANSHO_CONTENT_HASH_KEY")}
-				}
-				key, err := content.ParseHashKey(text)
+				key, err := commandHashKey("incident", hashKey, "--scan-sources needs the sensor's hash key")
 				if err != nil {
-					return usageError{errorf("incident: --hash-key: %v", err)}
+					return err
 				}
 				if det, err = content.NewDetector(content.Config{HashKey: key, MaxHashes: 1 << 20}); err != nil {
 					return err
@@ -281,16 +274,9 @@ The hash key must be the sensor's: --hash-key or BANSHO_CONTENT_HASH_KEY.`,
 			default:
 				return usageError{errorf("incident affected: --format %q: use text, csv or json", format)}
 			}
-			text := hashKey
-			if text == "" {
-				text = os.Getenv("BANSHO_CONTENT_HASH_KEY")
-			}
-			if text == "" {
-				return usageError{errorf("incident affected: a hash key is required: --hash-key KEY or BANSHO_CONTENT_HASH_KEY")}
-			}
-			key, err := content.ParseHashKey(text)
+			key, err := commandHashKey("incident affected", hashKey, "a hash key is required")
 			if err != nil {
-				return usageError{errorf("incident affected: --hash-key: %v", err)}
+				return err
 			}
 			det, err := content.NewDetector(content.Config{HashKey: key})
 			if err != nil {

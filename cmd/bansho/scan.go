@@ -33,16 +33,9 @@ read among them, are reported on stderr and counted), 1 when interrupted,
 			if len(args) == 0 {
 				return usageError{errorf("scan: name at least one file or directory")}
 			}
-			text := hashKey
-			if text == "" {
-				text = os.Getenv("BANSHO_CONTENT_HASH_KEY")
-			}
-			if text == "" {
-				return usageError{errorf("scan: a hash key is required: --hash-key KEY or BANSHO_CONTENT_HASH_KEY")}
-			}
-			key, err := content.ParseHashKey(text)
+			key, err := commandHashKey("scan", hashKey, "a hash key is required")
 			if err != nil {
-				return usageError{errorf("scan: --hash-key: %v", err)}
+				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -56,4 +49,23 @@ read among them, are reported on stderr and counted), 1 when interrupted,
 	cmd.Flags().StringVar(&format, "format", "text", "output format: json or text")
 	cmd.Flags().StringVar(&hashKey, "hash-key", "", "key of the number hashes (default $BANSHO_CONTENT_HASH_KEY)")
 	return cmd
+}
+
+// commandHashKey is the hash key of a command run by hand (scan, incident):
+// --hash-key, else BANSHO_CONTENT_HASH_KEY. Without one, or with one
+// content.ParseHashKey refuses, it is a usage error of cmd; missing says
+// why the key is needed.
+func commandHashKey(cmd, flag, missing string) ([]byte, error) {
+	text := flag
+	if text == "" {
+		text = os.Getenv("BANSHO_CONTENT_HASH_KEY")
+	}
+	if text == "" {
+		return nil, usageError{errorf("%s: %s: --hash-key KEY or BANSHO_CONTENT_HASH_KEY", cmd, missing)}
+	}
+	key, err := content.ParseHashKey(text)
+	if err != nil {
+		return nil, usageError{errorf("%s: --hash-key: %v", cmd, err)}
+	}
+	return key, nil
 }
