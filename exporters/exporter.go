@@ -2,7 +2,11 @@
 // encoded ECS JSON object without a trailing newline.
 package exporters
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bansho-sec/bansho/internal/dockey"
+)
 
 // Exporter ships encoded documents. Write may buffer; Flush makes what was
 // written durable as far as the exporter can; Close flushes and releases.
@@ -11,6 +15,13 @@ type Exporter interface {
 	Write(docs [][]byte) error
 	Flush() error
 	Close() error
+}
+
+// MetaWriter is an Exporter that can use what the encoder knew of each
+// document (its time, kind and index keys) instead of parsing it: the
+// store. meta is as long as docs.
+type MetaWriter interface {
+	WriteMeta(docs [][]byte, meta []dockey.Meta) error
 }
 
 // LostError reports documents an exporter could not write, so the caller

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bansho-sec/bansho/exporters"
+	"github.com/bansho-sec/bansho/internal/dockey"
 	"github.com/bansho-sec/bansho/internal/event"
 	"github.com/bansho-sec/bansho/pipeline/ecs"
 )
@@ -36,6 +37,7 @@ type Pipeline struct {
 	mu           sync.Mutex // serialises writes: events and out-of-band documents
 	buf          []byte
 	docs         [][]byte
+	meta         []dockey.Meta // what the encoder knew of each of docs (for the store)
 	emitted      atomic.Uint64
 	outputErrors atomic.Uint64
 	outputLost   atomic.Uint64
@@ -128,6 +130,7 @@ func (p *Pipeline) write(batch []*event.Event) {
 	defer p.mu.Unlock()
 	p.buf = p.buf[:0]
 	p.docs = p.docs[:0]
+	p.meta = p.meta[:0]
 	offs := make([]int, 0, len(batch)+1)
 	for _, ev := range batch {
 		if p.Content != nil {
@@ -136,14 +139,19 @@ func (p *Pipeline) write(batch []*event.Event) {
 		ev.Sample = nil // never encoded, whatever the configuration
 		off := len(p.buf)
 		offs = append(offs, off)
-		p.buf = p.Encoder.Append(p.buf, ev)
+		ti := p.nextMeta()
+		p.buf = p.Encoder.AppendMeta(p.buf, ev, &p.meta[ti])
 		if p.Rules != nil {
 			for _, a := range p.Rules.Eval(ev, p.buf[off:]) {
+				ai := p.nextMeta()
 				if a.Alert != nil {
 					a.Alert.TriggerMasked = true // the trigger is p.Encoder's own document
 				}
 				offs = append(offs, len(p.buf))
-				p.buf = p.Encoder.Append(p.buf, a)
+				p.buf = p.Encoder.AppendMeta(p.buf, a, &p.meta[ai])
+				if a.Alert != nil {
+					ecs.AlertMeta(&p.meta[ai], &p.meta[ti])
+				}
 			}
 		}
 	}
@@ -152,11 +160,29 @@ func (p *Pipeline) write(batch []*event.Event) {
 		p.docs = append(p.docs, p.buf[offs[i]:offs[i+1]])
 	}
 	for _, x := range p.Exporters {
-		if err := x.Write(p.docs); err != nil {
+		var err error
+		if mw, ok := x.(exporters.MetaWriter); ok {
+			err = mw.WriteMeta(p.docs, p.meta)
+		} else {
+			err = x.Write(p.docs)
+		}
+		if err != nil {
 			p.failed(x, err)
 		}
 	}
 	p.emitted.Add(uint64(len(p.docs)))
+}
+
+// nextMeta adds an element to p.meta, reusing the key array an element in
+// that place had in an earlier batch, and returns its index.
+func (p *Pipeline) nextMeta() int {
+	n := len(p.meta)
+	if n < cap(p.meta) {
+		p.meta = p.meta[:n+1]
+	} else {
+		p.meta = append(p.meta, dockey.Meta{})
+	}
+	return n
 }
 
 func (p *Pipeline) flush() {

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bansho-sec/bansho/exporters"
+	"github.com/bansho-sec/bansho/internal/dockey"
 )
 
 // Outputs counts, per output, documents written, documents lost, failed
@@ -66,9 +67,17 @@ type countedExporter struct {
 	latency                         prometheus.Observer
 }
 
-func (c *countedExporter) Write(docs [][]byte) error {
+func (c *countedExporter) Write(docs [][]byte) error { return c.WriteMeta(docs, nil) }
+
+// WriteMeta passes the encoder's metadata on to an output that uses it.
+func (c *countedExporter) WriteMeta(docs [][]byte, meta []dockey.Meta) error {
 	start := time.Now()
-	err := c.Exporter.Write(docs)
+	var err error
+	if mw, ok := c.Exporter.(exporters.MetaWriter); ok && meta != nil {
+		err = mw.WriteMeta(docs, meta)
+	} else {
+		err = c.Exporter.Write(docs)
+	}
 	c.latency.Observe(time.Since(start).Seconds())
 	ok := len(docs)
 	if err != nil {

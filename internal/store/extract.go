@@ -2,47 +2,27 @@ package store
 
 import (
 	"bytes"
-	"hash/fnv"
 	"strconv"
 	"time"
+
+	"github.com/bansho-sec/bansho/internal/dockey"
 )
 
-// Index keys. A record's index entry holds 64-bit hashes of "prefix value"
-// strings for the fields a timeline starts from or follows; a query hashes
-// what it looks for the same way and then checks the document itself, so a
-// hash collision can cost a read but never give a wrong answer.
+// Index keys: the types and hash are dockey's, which the encoder uses too
+// (see WriteMeta).
 const (
-	KeyEntity = 'e' // process.entity_id
-	KeyParent = 'p' // process.parent.entity_id
-	KeyPID    = 'i' // process.pid
-	KeyFile   = 'f' // file.path, file.target_path
-	KeyDir    = 'd' // every directory above file.path / file.target_path
-	KeyUser   = 'u' // user names and ids: the acting, effective, real and login user
+	KeyEntity = dockey.Entity
+	KeyParent = dockey.Parent
+	KeyPID    = dockey.PID
+	KeyFile   = dockey.File
+	KeyDir    = dockey.Dir
+	KeyUser   = dockey.User
 )
 
-// maxKeys bounds the keys of one record (deep paths stop adding
-// directories).
-const maxKeys = 32
+const maxKeys = dockey.Max
 
 // KeyHash is the hash an index entry holds for a key of type t.
-func KeyHash(t byte, value string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte{t, 0})
-	h.Write([]byte(value))
-	return h.Sum64()
-}
-
-func keyHashBytes(t byte, value []byte) uint64 {
-	// FNV-1a by hand: no allocation on the write path.
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	h = (h ^ uint64(t)) * prime
-	h = (h ^ 0) * prime
-	for _, c := range value {
-		h = (h ^ uint64(c)) * prime
-	}
-	return h
-}
+func KeyHash(t byte, value string) uint64 { return dockey.HashString(t, value) }
 
 // docInfo is what the store needs to know about a document.
 type docInfo struct {
@@ -238,16 +218,7 @@ func (x *extractor) parseString(b []byte, i int) ([]byte, int) {
 }
 
 func (x *extractor) key(t byte, v []byte) {
-	if len(v) == 0 || len(x.info.keys) >= maxKeys {
-		return
-	}
-	h := keyHashBytes(t, v)
-	for _, k := range x.info.keys {
-		if k == h {
-			return
-		}
-	}
-	x.info.keys = append(x.info.keys, h)
+	x.info.keys = dockey.Add(x.info.keys, t, v)
 }
 
 // leaf handles a scalar value (a string's contents, or a literal).
@@ -266,15 +237,7 @@ func (x *extractor) leaf(v []byte) {
 	case "process.pid":
 		x.key(KeyPID, v)
 	case "file.path", "file.target_path":
-		x.key(KeyFile, v)
-		// Directories above it, so a directory finds what happened in it.
-		for i := len(v); ; {
-			i = bytes.LastIndexByte(v[:i], '/')
-			if i <= 0 {
-				break
-			}
-			x.key(KeyDir, v[:i])
-		}
+		x.info.keys = dockey.AddPath(x.info.keys, v)
 	case "user.id", "user.name", "user.effective.id", "user.effective.name",
 		"process.user.id", "process.user.name", "process.real_user.id", "process.real_user.name",
 		"bansho.login_user.id", "bansho.login_user.name":
@@ -343,4 +306,21 @@ func skipString(b []byte, i int) int {
 		}
 		j++
 	}
+}
+
+// Meta is what the store indexes doc by when it parses it: the reference
+// the encoder's own metadata (WriteMeta) is tested against.
+func Meta(doc []byte) dockey.Meta {
+	var x extractor
+	info := x.extract(doc)
+	kind := "event"
+	switch info.kind {
+	case KindAlert:
+		kind = "alert"
+	case KindMetric:
+		kind = "metric"
+	case KindState:
+		kind = "state"
+	}
+	return dockey.Meta{Time: info.time, Kind: kind, Keys: info.keys, Valid: true}
 }

@@ -9,29 +9,45 @@ import (
 	"time"
 
 	"github.com/bansho-sec/bansho/exporters"
+	"github.com/bansho-sec/bansho/internal/dockey"
 )
 
 // Write implements exporters.Exporter: it appends every document to its
 // stream. Documents it cannot store are reported in an
 // *exporters.LostError.
-func (s *Store) Write(docs [][]byte) error {
+func (s *Store) Write(docs [][]byte) error { return s.WriteMeta(docs, nil) }
+
+// WriteMeta is Write with what the encoder knew of each document
+// (exporters.MetaWriter): its time, kind and index keys are taken from
+// meta[i] when meta[i].Valid, and parsed from the document otherwise. meta
+// is nil or as long as docs.
+func (s *Store) WriteMeta(docs [][]byte, meta []dockey.Meta) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.closed || s.ro {
 		return &exporters.LostError{Exporter: "store", Lost: len(docs), Err: ErrClosed}
 	}
+	if meta != nil && len(meta) != len(docs) {
+		meta = nil
+	}
 	now := s.opt.now()
 	s.maintain(now, false)
 	var lost int
 	var lastErr error
-	for _, doc := range docs {
+	for i, doc := range docs {
 		if len(doc) > MaxDocument {
 			s.st.tooLarge.Add(1)
 			lost++
 			lastErr = fmt.Errorf("document of %d bytes is above the store's limit of %d", len(doc), MaxDocument)
 			continue
 		}
-		info := s.x.extract(doc)
+		var info docInfo
+		if meta != nil && meta[i].Valid {
+			m := &meta[i]
+			info = docInfo{time: m.Time, kind: kindOf([]byte(m.Kind)), keys: m.Keys}
+		} else {
+			info = *s.x.extract(doc)
+		}
 		st := s.streams[StreamEvents]
 		if info.kind == KindAlert {
 			st = s.streams[StreamAlerts]

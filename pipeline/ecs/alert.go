@@ -6,6 +6,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/bansho-sec/bansho/internal/dockey"
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
@@ -125,6 +126,14 @@ func (e *Encoder) appendAlert(dst []byte, ev *event.Event) []byte {
 	o.close()
 	o.close()
 	return o.b
+}
+
+// AlertMeta fills m with the index metadata of an alert on trigger, whose
+// metadata is trig: an alert copies its trigger's time and the sections
+// the store indexes (process, user, file, bansho.login_user), so its keys
+// are the trigger's. The keys are copied into m's own.
+func AlertMeta(m *dockey.Meta, trig *dockey.Meta) {
+	*m = dockey.Meta{Time: trig.Time, Kind: "alert", Keys: append(m.Keys[:0], trig.Keys...), Valid: trig.Valid}
 }
 
 // masked is raw JSON from a trigger document with any My Number in it

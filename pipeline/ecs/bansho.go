@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bansho-sec/bansho/internal/dockey"
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
@@ -14,14 +15,18 @@ func (e *Encoder) bansho(o *obj, ev *event.Event, kernel bool) {
 		p := &ev.Proc
 		if p.AUID != event.NoUID {
 			o.section("login_user")
+			mark := len(o.b)
 			o.ustr("id", uint64(p.AUID))
+			o.note(dockey.User, mark)
 			name := ""
 			if en := ev.Enriched; en != nil {
 				name = en.LoginUserName
 			} else if e.Names != nil {
 				name = e.Names(p.AUID)
 			}
+			mark = len(o.b)
 			o.userNE("name", name)
+			o.note(dockey.User, mark)
 			o.close()
 		}
 		if p.SessionID != event.NoUID {

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bansho-sec/bansho/internal/dockey"
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
@@ -131,11 +132,27 @@ type meta struct {
 // returns the extended buffer. An event whose part for its Op is missing
 // is still encoded, with what it has.
 func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
+	return e.AppendMeta(dst, ev, nil)
+}
+
+// AppendMeta is Append that also fills m, when it is not nil, with what
+// the store indexes the document by (its time, kind and keys), so the
+// store need not parse it again. An alert's keys are its trigger's: see
+// AlertMeta.
+func (e *Encoder) AppendMeta(dst []byte, ev *event.Event, m *dockey.Meta) []byte {
 	e.once.Do(e.init)
 	if ev.Op == event.OpAlert && ev.Alert != nil {
+		if m != nil {
+			m.Valid = false
+		}
 		return e.appendAlert(dst, ev)
 	}
-	o := obj{b: dst}
+	o := obj{b: dst, ix: m}
+	if m != nil {
+		// UnixNano is defined for the years 1678-2261 only.
+		y := ev.Time.UTC().Year()
+		*m = dockey.Meta{Time: ev.Time.UnixNano(), Keys: m.Keys[:0], Valid: y > 1678 && y < 2261}
+	}
 	o.open()
 	o.time("@timestamp", ev.Time)
 	o.b = append(o.b, ',')
@@ -145,13 +162,20 @@ func (e *Encoder) Append(dst []byte, ev *event.Event) []byte {
 		o.b = append(o.b, e.static...)
 	}
 
-	m, kernel := categorize(ev)
-	e.eventSection(&o, ev, &m)
+	cat, kernel := categorize(ev)
+	if m != nil {
+		m.Kind = cat.kind
+	}
+	e.eventSection(&o, ev, &cat)
 	if kernel {
 		e.process(&o, ev)
 		o.section("user")
+		mark := len(o.b)
 		o.ustr("id", uint64(ev.Proc.EUID))
+		o.note(dockey.User, mark)
+		mark = len(o.b)
 		o.userNE("name", e.nameFor(ev, ev.Proc.EUID))
+		o.note(dockey.User, mark)
 		o.close()
 		e.container(&o, ev.Enriched)
 	}
@@ -278,11 +302,17 @@ func (e *Encoder) groupName(o *obj, k string, gid uint32) {
 // idSection writes {"id":"<id>","name":...} under k.
 func (e *Encoder) idSection(o *obj, ev *event.Event, k string, id uint32, group bool) {
 	o.section(k)
-	o.ustr("id", uint64(id))
 	if group {
+		o.ustr("id", uint64(id))
 		o.userNE("name", e.groupFor(ev, id))
 	} else {
+		// process.user and process.real_user are indexed.
+		mark := len(o.b)
+		o.ustr("id", uint64(id))
+		o.note(dockey.User, mark)
+		mark = len(o.b)
 		o.userNE("name", e.nameFor(ev, id))
+		o.note(dockey.User, mark)
 	}
 	o.close()
 }

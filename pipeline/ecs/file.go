@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bansho-sec/bansho/internal/dockey"
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
@@ -134,7 +135,9 @@ func fileMeta(ev *event.Event) meta {
 func (e *Encoder) file(o *obj, f *event.File) {
 	o.section("file")
 	if p := f.Path; p != "" {
+		mark := len(o.b)
 		o.user("path", p)
+		o.note(dockey.File, mark)
 		if i := strings.LastIndexByte(p, '/'); i >= 0 {
 			name := p[i+1:]
 			o.userNE("name", name)
@@ -149,7 +152,9 @@ func (e *Encoder) file(o *obj, f *event.File) {
 			}
 		}
 	}
+	mark := len(o.b)
 	o.userNE("target_path", f.TargetPath)
+	o.note(dockey.File, mark)
 	if f.Ino != 0 {
 		o.ustr("inode", f.Ino)
 		// The kernel's dev_t: major in the high 12 bits, minor in the low 20.

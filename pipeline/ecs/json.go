@@ -1,9 +1,12 @@
 package ecs
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/bansho-sec/bansho/internal/dockey"
 )
 
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD and
@@ -77,6 +80,51 @@ type obj struct {
 	used     [maxDepth]bool // per level: a member was written
 	redacted bool           // a string from the traced system had a My Number masked
 	trusted  bool           // an alert's trigger came from this encoder: masked() copies it as is
+	ix       *dockey.Meta   // when set, the index keys of the document are noted here
+}
+
+// note adds the value of the member written since mark (`"k":value`, a
+// comma before it or not) to the document's index keys. A value the
+// writer had to escape is not the value the store would parse back: the
+// keys are then left to the store to parse (Valid false).
+func (o *obj) note(t byte, mark int) {
+	if o.ix == nil || mark >= len(o.b) {
+		return
+	}
+	v := o.b[mark:]
+	i := bytes.Index(v, []byte(`":`))
+	if i < 0 {
+		o.ix.Valid = false
+		return
+	}
+	v = v[i+2:]
+	if len(v) >= 2 && v[0] == '"' {
+		v = v[1 : len(v)-1]
+		if bytes.IndexByte(v, '\\') >= 0 {
+			o.ix.Valid = false
+			return
+		}
+	}
+	if t == dockey.File {
+		o.ix.Keys = dockey.AddPath(o.ix.Keys, v)
+	} else {
+		o.ix.Keys = dockey.Add(o.ix.Keys, t, v)
+	}
+}
+
+// noteString adds a value written elsewhere (a cached section) as it
+// would be written: one that JSON escapes leaves the keys to the store.
+func (o *obj) noteString(t byte, v string) {
+	if o.ix == nil || v == "" {
+		return
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			o.ix.Valid = false
+			return
+		}
+	}
+	o.ix.Keys = dockey.AddString(o.ix.Keys, t, v)
 }
 
 func (o *obj) open() {

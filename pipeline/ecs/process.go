@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bansho-sec/bansho/internal/dockey"
 	"github.com/bansho-sec/bansho/internal/event"
 )
 
@@ -16,10 +17,14 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 	en := ev.Enriched
 	o.section("process")
 	if p.StartBoot != 0 {
+		mark := len(o.b)
 		o.key("entity_id")
 		o.b = e.appendEntity(o.b, p.PID, p.StartBoot)
+		o.note(dockey.Entity, mark)
 	}
+	mark := len(o.b)
 	o.uint("pid", uint64(p.PID))
+	o.note(dockey.PID, mark)
 	o.section("thread")
 	o.uint("id", uint64(p.TID))
 	o.close()
@@ -67,13 +72,16 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 
 	if en != nil && en.Parent != nil {
 		e.procInfo(o, "parent", en.Parent)
+		o.noteString(dockey.Parent, en.Parent.EntityID)
 		o.close()
 	} else {
 		o.section("parent")
 		o.uint("pid", uint64(p.PPID))
 		if p.ParentStartBoot != 0 {
+			mark := len(o.b)
 			o.key("entity_id")
 			o.b = e.appendEntity(o.b, p.PPID, p.ParentStartBoot)
+			o.note(dockey.Parent, mark)
 			o.time("start", p.ParentStart)
 		}
 		o.close()
