@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -106,7 +107,19 @@ func operation(dir string, i int, record []byte, buf []byte, addr string) error 
 		}
 	}
 	name := filepath.Join(dir, "out", "export-"+strconv.Itoa(i%1000)+".csv")
-	if err := os.WriteFile(name, record, 0o600); err != nil {
+	// Rewritten in place, not truncated: every record has the same
+	// length, and ext4 flushes a file truncated and written again to disk
+	// at close (auto_da_alloc), which made the load generator, not the
+	// sensor, the limit of the rate.
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(record)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	if i%20 == 0 {
@@ -126,7 +139,10 @@ func operation(dir string, i int, record []byte, buf []byte, addr string) error 
 	return nil
 }
 
-// loadRecords are 64 different records of about 512 bytes, each with
+// recordSize is the length of every record.
+const recordSize = 600
+
+// loadRecords are 64 different records of recordSize bytes, each with
 // three My Numbers and their holders' names and birth dates, as an export
 // of a personnel system would write them.
 func loadRecords() [][]byte {
@@ -141,7 +157,11 @@ func loadRecords() [][]byte {
 		for b.Len() < 512 {
 			b.WriteString("# 備考: 年末調整のための扶養控除等申告書より転記\n")
 		}
-		out = append(out, []byte(b.String()))
+		// One length for all (padded with spaces), so a rewrite in place
+		// leaves no tail of a longer record.
+		rec := []byte(b.String())
+		rec = append(rec, bytes.Repeat([]byte(" "), recordSize-1-len(rec))...)
+		out = append(out, append(rec, '\n'))
 	}
 	return out
 }
