@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -57,4 +59,65 @@ func TestBatchWindowGathersATrickle(t *testing.T) {
 	if w, d := runTrickle(t, -1, 8, 40*time.Millisecond); w < 4 || d != 8 {
 		t.Errorf("no window, 8 events 40 ms apart: %d writes of %d documents, want about 8 of 8", w, d)
 	}
+}
+
+// gate is an output whose writes wait until it is opened.
+type gate struct {
+	writeCounter
+	open chan struct{}
+	pids []int
+}
+
+func (g *gate) Write(d [][]byte) error {
+	<-g.open
+	for _, b := range d {
+		var doc struct{ Process struct{ PID int } }
+		json.Unmarshal(b, &doc)
+		g.pids = append(g.pids, doc.Process.PID)
+	}
+	return g.writeCounter.Write(d)
+}
+
+// The pipeline encodes the next batch while the outputs write one, and no
+// further: with the outputs stuck on a batch it takes two more (one into
+// the second buffer, one that waits for a buffer), then stops reading its
+// input (batches of one event here). When the outputs go on, everything is written, in
+// order.
+func TestOutputsRunBesideTheEncoder(t *testing.T) {
+	out := &gate{open: make(chan struct{})}
+	p := &Pipeline{Encoder: &ecs.Encoder{}, Exporters: []exporters.Exporter{out},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BatchWindow: -1, MaxBatch: 1}
+	in := make(chan *event.Event)
+	done := make(chan struct{})
+	go func() { p.Run(context.Background(), in); close(done) }()
+	send := func(pid int, within time.Duration) bool {
+		select {
+		case in <- &event.Event{Op: event.OpFork, Time: time.Now(), Proc: event.Process{PID: uint32(pid)}, Fork: &event.Fork{}}:
+			return true
+		case <-time.After(within):
+			return false
+		}
+	}
+	for pid := 1; pid <= 3; pid++ {
+		if !send(pid, 5*time.Second) {
+			t.Fatalf("event %d not taken while the outputs write the first batch", pid)
+		}
+	}
+	if send(4, 200*time.Millisecond) {
+		t.Fatalf("the pipeline took a fourth batch with both buffers at the outputs")
+	}
+	close(out.open)
+	if !send(4, 5*time.Second) {
+		t.Fatal("the pipeline did not go on once the outputs did")
+	}
+	close(in)
+	<-done
+	if want := []int{1, 2, 3, 4}; !slices.Equal(out.pids, want) {
+		t.Errorf("written %v, want %v", out.pids, want)
+	}
+	p.Emit(&event.Event{Op: event.OpFork, Time: time.Now(), Proc: event.Process{PID: 5}, Fork: &event.Fork{}})
+	if n := len(out.pids); n != 5 || p.Emitted() != 5 {
+		t.Errorf("Emit returned before the outputs had its document (%d written, %d counted)", n, p.Emitted())
+	}
+	p.Close()
 }

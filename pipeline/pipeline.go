@@ -41,10 +41,11 @@ type Pipeline struct {
 	// of a hundred.
 	BatchWindow time.Duration
 
-	mu           sync.Mutex // serialises writes: events and out-of-band documents
-	buf          []byte
-	docs         [][]byte
-	meta         []dockey.Meta // what the encoder knew of each of docs (for the store)
+	mu           sync.Mutex // serialises encoding and the order of requests to the outputs
+	offs         []int
+	free         chan *encoded // buffers the outputs are done with
+	out          chan outReq   // to the output goroutine
+	closed       bool
 	emitted      atomic.Uint64
 	outputErrors atomic.Uint64
 	outputLost   atomic.Uint64
@@ -76,9 +77,10 @@ func (p *Pipeline) Emitted() uint64 { return p.emitted.Load() }
 // OutputErrors counts failed writes or flushes, over all outputs.
 func (p *Pipeline) OutputErrors() uint64 { return p.outputErrors.Load() }
 
-// Run consumes in until it is closed, then flushes. ctx is not used to stop
-// early: the caller closes in after stopping the source, so that every
-// event already read is written out.
+// Run consumes in until it is closed, then flushes and returns once the
+// outputs have every document. ctx is not used to stop early: the caller
+// closes in after stopping the source, so that every event already read
+// is written out.
 func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 	if p.MaxBatch <= 0 {
 		p.MaxBatch = 512
@@ -100,8 +102,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 		select {
 		case ev, ok := <-in:
 			if !ok {
-				p.write(batch)
-				p.flush()
+				p.submit(batch, true, true)
 				return
 			}
 			batch = append(batch, ev)
@@ -114,8 +115,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 				select {
 				case ev, ok = <-in:
 					if !ok {
-						p.write(batch)
-						p.flush()
+						p.submit(batch, true, true)
 						return
 					}
 					batch = append(batch, ev)
@@ -128,8 +128,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 				select {
 				case ev, ok = <-in:
 					if !ok {
-						p.write(batch)
-						p.flush()
+						p.submit(batch, true, true)
 						return
 					}
 					batch = append(batch, ev)
@@ -138,7 +137,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 				}
 			}
 			wait.Stop()
-			p.write(batch)
+			p.submit(batch, false, false)
 			batch = batch[:0]
 		case <-tick.C:
 			p.flush()
@@ -152,78 +151,168 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 const DefaultBatchWindow = 20 * time.Millisecond
 
 // Emit writes one out-of-band document (health, state) at once, bypassing
-// the queue so it can never be dropped, and flushes.
+// the queue so it can never be dropped, and flushes; it returns when the
+// outputs have it.
 func (p *Pipeline) Emit(ev *event.Event) {
-	p.write([]*event.Event{ev})
-	p.flush()
+	p.submit([]*event.Event{ev}, true, true)
 }
 
-func (p *Pipeline) write(batch []*event.Event) {
-	if len(batch) == 0 {
+// write encodes batch and writes it to the outputs before it returns.
+func (p *Pipeline) write(batch []*event.Event) { p.submit(batch, false, true) }
+
+// The outputs run on a goroutine of their own (output), so the pipeline
+// encodes, scans and matches the next batch while they compress, hash and
+// write this one: two sets of buffers take turns, and when both are with
+// the outputs the pipeline waits (its input queue fills, and what cannot
+// wait there is counted where it is dropped, as before).
+
+// encoded is one batch's documents on their way to the outputs.
+type encoded struct {
+	buf  []byte
+	docs [][]byte
+	meta []dockey.Meta // what the encoder knew of each of docs (for the store)
+}
+
+// outReq is one request to the output goroutine, in pipeline order.
+type outReq struct {
+	enc   *encoded // documents to write, or nil
+	flush bool
+	close bool
+	done  chan struct{} // closed when done, if set
+}
+
+// start makes the buffers and starts the output goroutine; p.mu is held.
+func (p *Pipeline) start() {
+	if p.out != nil {
+		return
+	}
+	p.free = make(chan *encoded, 2)
+	p.free <- &encoded{}
+	p.free <- &encoded{}
+	p.out = make(chan outReq, 2)
+	go p.output()
+}
+
+func (p *Pipeline) output() {
+	for r := range p.out {
+		if r.enc != nil {
+			p.ship(r.enc)
+			p.free <- r.enc
+		}
+		if r.flush {
+			p.flushOutputs()
+		}
+		if r.close {
+			p.closeOutputs()
+		}
+		if r.done != nil {
+			close(r.done)
+		}
+		if r.close {
+			return
+		}
+	}
+}
+
+// submit encodes batch and hands it to the outputs, with a flush after it
+// when flush is set; with wait it returns only once that is done.
+func (p *Pipeline) submit(batch []*event.Event, flush, wait bool) {
+	if len(batch) == 0 && !flush {
 		return
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf = p.buf[:0]
-	p.docs = p.docs[:0]
-	p.meta = p.meta[:0]
-	offs := make([]int, 0, len(batch)+1)
+	if p.closed {
+		// After Close: the outputs say what they make of it.
+		defer p.mu.Unlock()
+		enc := &encoded{}
+		p.encode(enc, batch)
+		p.ship(enc)
+		return
+	}
+	p.start()
+	r := outReq{flush: flush}
+	if len(batch) > 0 {
+		r.enc = <-p.free
+		p.encode(r.enc, batch)
+	}
+	if wait {
+		r.done = make(chan struct{})
+	}
+	p.out <- r
+	p.mu.Unlock()
+	if wait {
+		<-r.done
+	}
+}
+
+// encode scans, encodes and matches batch into enc.
+func (p *Pipeline) encode(enc *encoded, batch []*event.Event) {
+	enc.buf = enc.buf[:0]
+	enc.docs = enc.docs[:0]
+	enc.meta = enc.meta[:0]
+	offs := p.offs[:0]
 	for _, ev := range batch {
 		if p.Content != nil {
 			p.Content.Scan(ev)
 		}
 		ev.Sample = nil // never encoded, whatever the configuration
-		off := len(p.buf)
+		off := len(enc.buf)
 		offs = append(offs, off)
-		ti := p.nextMeta()
-		p.buf = p.Encoder.AppendMeta(p.buf, ev, &p.meta[ti])
+		ti := enc.nextMeta()
+		enc.buf = p.Encoder.AppendMeta(enc.buf, ev, &enc.meta[ti])
 		if p.Rules != nil {
-			for _, a := range p.Rules.Eval(ev, p.buf[off:]) {
-				ai := p.nextMeta()
+			for _, a := range p.Rules.Eval(ev, enc.buf[off:]) {
+				ai := enc.nextMeta()
 				if a.Alert != nil {
 					a.Alert.TriggerMasked = true // the trigger is p.Encoder's own document
 				}
-				offs = append(offs, len(p.buf))
-				p.buf = p.Encoder.AppendMeta(p.buf, a, &p.meta[ai])
+				offs = append(offs, len(enc.buf))
+				enc.buf = p.Encoder.AppendMeta(enc.buf, a, &enc.meta[ai])
 				if a.Alert != nil {
-					ecs.AlertMeta(&p.meta[ai], &p.meta[ti])
+					ecs.AlertMeta(&enc.meta[ai], &enc.meta[ti])
 				}
 			}
 		}
 	}
-	offs = append(offs, len(p.buf))
+	offs = append(offs, len(enc.buf))
 	for i := 0; i+1 < len(offs); i++ {
-		p.docs = append(p.docs, p.buf[offs[i]:offs[i+1]])
+		enc.docs = append(enc.docs, enc.buf[offs[i]:offs[i+1]])
 	}
+	p.offs = offs
+}
+
+// ship writes enc's documents to every output.
+func (p *Pipeline) ship(enc *encoded) {
 	for _, x := range p.Exporters {
 		var err error
 		if mw, ok := x.(exporters.MetaWriter); ok {
-			err = mw.WriteMeta(p.docs, p.meta)
+			err = mw.WriteMeta(enc.docs, enc.meta)
 		} else {
-			err = x.Write(p.docs)
+			err = x.Write(enc.docs)
 		}
 		if err != nil {
 			p.failed(x, err)
 		}
 	}
-	p.emitted.Add(uint64(len(p.docs)))
+	p.emitted.Add(uint64(len(enc.docs)))
 }
 
-// nextMeta adds an element to p.meta, reusing the key array an element in
-// that place had in an earlier batch, and returns its index.
-func (p *Pipeline) nextMeta() int {
-	n := len(p.meta)
-	if n < cap(p.meta) {
-		p.meta = p.meta[:n+1]
+// nextMeta adds an element to enc.meta, reusing the key array an element
+// in that place had in an earlier batch, and returns its index.
+func (enc *encoded) nextMeta() int {
+	n := len(enc.meta)
+	if n < cap(enc.meta) {
+		enc.meta = enc.meta[:n+1]
 	} else {
-		p.meta = append(p.meta, dockey.Meta{})
+		enc.meta = append(enc.meta, dockey.Meta{})
 	}
 	return n
 }
 
-func (p *Pipeline) flush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// flush asks the outputs to flush, after what was handed to them before.
+func (p *Pipeline) flush() { p.submit(nil, true, false) }
+
+func (p *Pipeline) flushOutputs() {
 	for _, x := range p.Exporters {
 		if err := x.Flush(); err != nil {
 			p.failed(x, err)
@@ -241,10 +330,26 @@ func (p *Pipeline) failed(x exporters.Exporter, err error) {
 	p.Log.Error("output failed", "output", x.Name(), "error", err)
 }
 
-// Close closes every exporter.
+// Close writes what was handed to the outputs, then closes every one.
 func (p *Pipeline) Close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	if p.out == nil {
+		p.closeOutputs()
+		p.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	p.out <- outReq{close: true, done: done}
+	p.mu.Unlock()
+	<-done
+}
+
+func (p *Pipeline) closeOutputs() {
 	for _, x := range p.Exporters {
 		if err := x.Close(); err != nil {
 			p.Log.Error("output close failed", "output", x.Name(), "error", err)
