@@ -185,8 +185,11 @@ func (s *Stream) remember(p []byte) {
 // Result returns what was found so far, as if the stream ended here. It
 // does not change what later Writes find.
 func (s *Stream) Result() Result {
-	tmp := s.st
-	s.cur = &tmp
+	// tmp (3 KiB) came from the heap on every Result.
+	tmp := s.d.states.Get().(*state)
+	defer s.d.states.Put(tmp)
+	*tmp = s.st
+	s.cur = tmp
 	s.provisional = true
 	s.win, s.winBase = nil, s.pos
 	if tmp.und < s.pos {
