@@ -1,6 +1,7 @@
 package content
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -330,6 +331,17 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 		keys = keys[:s.d.maxHashes]
 		n = len(keys)
 	}
+	// The set alone, as most Results: its hashes in the order it keeps.
+	sorted := keys == nil && len(s.overlay[k]) == 0
+	if sorted && !set.ordered {
+		for slot := range set.order {
+			s.slotSum(k, set, slot)
+		}
+		slices.SortFunc(set.order, func(a, b int32) int {
+			return bytes.Compare(set.sums[a].sum[:], set.sums[b].sum[:])
+		})
+		set.ordered = true
+	}
 	// The hex of every hash in one string, cut into the Hashes.
 	var b strings.Builder
 	b.Grow(n * 2 * sha256.Size)
@@ -337,6 +349,8 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 	for i := range n {
 		var sum *[sha256.Size]byte
 		switch {
+		case sorted:
+			sum = &set.sums[set.order[i]].sum
 		case keys != nil:
 			if j, ok := set.find(keys[i]); ok {
 				sum = s.slotSum(k, set, int(set.table[j]-1))
@@ -356,7 +370,9 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 	for i := range f.Hashes {
 		f.Hashes[i] = all[i*len(h) : (i+1)*len(h)]
 	}
-	slices.Sort(f.Hashes)
+	if !sorted {
+		slices.Sort(f.Hashes)
+	}
 	f.Distinct = n
 	if overflow {
 		f.HashesTruncated = true
