@@ -45,6 +45,7 @@ type Detector struct {
 	fpKey     [numKinds]uint64 // keys the fingerprints that stand for numbers in memory
 	kw        *kwDFA
 	pool      sync.Pool // *Stream for Scan
+	states    sync.Pool // *state for Stream.Result
 }
 
 // NewDetector checks cfg and returns a Detector.
@@ -81,6 +82,7 @@ func NewDetector(cfg Config) (*Detector, error) {
 	// the earliest start still undecided.
 	d.histCap = max(int(d.wmax)+64, lineLookback) + preCtx + margin
 	d.pool.New = func() any { return d.NewStream() }
+	d.states.New = func() any { return new(state) }
 	return d, nil
 }
 

@@ -1,5 +1,7 @@
 package content
 
+import "crypto/sha256"
+
 // distinctSet remembers up to a bound of distinct numbers by fingerprint
 // (Detector.fingerprint). When full it keeps the smallest fingerprints (a
 // bottom-k sample), so which numbers it holds does not depend on the order
@@ -8,11 +10,25 @@ package content
 //
 // The table is open addressing with linear probing; fingerprints are well
 // mixed, so their low bits index it.
+//
+// Each slot also keeps its number's HMAC once a Result computed it, so a
+// stream's later Results do not hash it again (32 bytes a number; the
+// HMACs are what Results report anyway), and the slots' order by HMAC
+// while the set is unchanged.
 type distinctSet struct {
-	table []int32  // slot+1, 0 empty; len a power of two, at least twice len(keys)
-	heap  []int32  // slots, a max-heap by fingerprint
-	keys  []uint64 // slot → fingerprint
-	max   int      // the table's size for the bound: it grows up to this
+	table   []int32  // slot+1, 0 empty; len a power of two, at least twice len(keys)
+	heap    []int32  // slots, a max-heap by fingerprint
+	keys    []uint64 // slot → fingerprint
+	sums    []slotSum
+	order   []int32 // every slot; by HMAC if ordered
+	ordered bool
+	max     int // the table's size for the bound: it grows up to this
+}
+
+// slotSum is the HMAC of a slot's number, if ok.
+type slotSum struct {
+	sum [sha256.Size]byte
+	ok  bool
 }
 
 // init makes a set for at most bound fingerprints. The table starts
@@ -26,7 +42,8 @@ func (d *distinctSet) init(bound int) {
 	}
 	d.max = n
 	d.table = make([]int32, min(16, n))
-	d.heap, d.keys = nil, nil
+	d.heap, d.keys, d.sums, d.order = nil, nil, nil, nil
+	d.ordered = false
 }
 
 // grow doubles the table and places every fingerprint again.
@@ -49,6 +66,9 @@ func (d *distinctSet) reset() {
 	}
 	d.heap = d.heap[:0]
 	d.keys = d.keys[:0]
+	d.sums = d.sums[:0]
+	d.order = d.order[:0]
+	d.ordered = false
 }
 
 func (d *distinctSet) len() int { return len(d.keys) }
@@ -83,6 +103,9 @@ func (d *distinctSet) add(key uint64) {
 	}
 	slot := int32(len(d.keys))
 	d.keys = append(d.keys, key)
+	d.sums = append(d.sums, slotSum{})
+	d.order = append(d.order, slot)
+	d.ordered = false
 	i, _ := d.find(key)
 	d.table[i] = slot + 1
 	d.heap = append(d.heap, slot)
@@ -103,6 +126,8 @@ func (d *distinctSet) replaceMax(key uint64) {
 	slot := h[0]
 	d.remove(d.keys[slot])
 	d.keys[slot] = key
+	d.sums[slot] = slotSum{}
+	d.ordered = false
 	i, _ := d.find(key)
 	d.table[i] = slot + 1
 	for i := 0; ; { // sift down

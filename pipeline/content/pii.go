@@ -3,8 +3,10 @@ package content
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -25,6 +27,16 @@ const (
 // PIIKinds lists every kind PIITypes reports, in the order it reports them.
 var PIIKinds = []string{PIIName, PIIBirthDate, PIIAddress, PIIPhone, PIIBankAccount}
 
+// Indexes in PIIKinds.
+const (
+	piiName = iota
+	piiBirth
+	piiAddr
+	piiPhone
+	piiBank
+	numPII
+)
+
 // DecodeText turns bytes of unknown encoding into text, the way the
 // detector's encodings are told apart: a BOM, then zero bytes at even or
 // odd offsets (UTF-16), then UTF-8 (allowing a character cut at either
@@ -40,8 +52,8 @@ func DecodeText(p []byte) (string, string) {
 		return decodeUTF16(p[2:], true), "utf-16be"
 	}
 	var even, odd int
-	for i, c := range p {
-		if c == 0 {
+	for i := bytes.IndexByte(p, 0); i >= 0 && i < len(p); i++ {
+		if p[i] == 0 {
 			if i%2 == 0 {
 				even++
 			} else {
@@ -54,6 +66,9 @@ func DecodeText(p []byte) (string, string) {
 			return decodeUTF16(p, false), "utf-16le"
 		}
 		return decodeUTF16(p, true), "utf-16be"
+	}
+	if utf8.Valid(p) {
+		return string(p), "utf-8"
 	}
 	if mostlyUTF8(p) {
 		return strings.ToValidUTF8(string(p), "\uFFFD"), "utf-8"
@@ -123,21 +138,45 @@ var (
 )
 
 // piiByFirst holds the keywords by their first character, and piiFirst
-// is the set of those characters (all in the BMP), for the one pass.
+// is the set of those characters and of the anchors' (all in the BMP),
+// for the one pass.
 var (
 	piiByFirst = map[rune][]piiKW{}
 	piiFirst   [1 << 10]uint64
 )
 
-type piiKW struct{ kind, kw string }
+type piiKW struct {
+	kind int // index in PIIKinds
+	kw   string
+}
+
+// The anchors the value shapes are looked for around, by the bit the one
+// pass sets when their first character is in the text: without it,
+// around would search the whole text in vain.
+const (
+	anchorEra     = 1 << iota // 明治 大正 昭和 平成 令和
+	anchorPostal              // 〒
+	anchorPref                // 都 道 府 県
+	anchorDeposit             // 普通 当座 貯蓄
+)
+
+var anchorRunes = map[rune]int{
+	'明': anchorEra, '大': anchorEra, '昭': anchorEra, '平': anchorEra, '令': anchorEra,
+	'〒': anchorPostal,
+	'都': anchorPref, '道': anchorPref, '府': anchorPref, '県': anchorPref,
+	'普': anchorDeposit, '当': anchorDeposit, '貯': anchorDeposit,
+}
 
 func init() {
 	for kind, kws := range piiKeywords {
 		for _, kw := range kws {
 			r, _ := utf8.DecodeRuneInString(kw)
-			piiByFirst[r] = append(piiByFirst[r], piiKW{kind, kw})
+			piiByFirst[r] = append(piiByFirst[r], piiKW{slices.Index(PIIKinds, kind), kw})
 			piiFirst[r>>6] |= 1 << (r & 63)
 		}
+	}
+	for r := range anchorRunes {
+		piiFirst[r>>6] |= 1 << (r & 63)
 	}
 }
 
@@ -180,13 +219,18 @@ func PIITypesText(text string) []string {
 		}
 		text = text[:cut]
 	}
-	folded := asciiLower(width.Fold.String(text))
-	found := map[string]bool{}
+	folded := asciiLower(foldWidth(text))
+	var found [numPII]bool // by PIIKinds index
+	anchors := 0
 	// One pass over the text: at each character that starts a keyword,
-	// the keywords that start with it.
+	// the keywords that start with it; and which anchors' first
+	// characters it holds.
 	for i, r := range folded {
 		if r >= 1<<16 || piiFirst[r>>6]&(1<<(r&63)) == 0 {
 			continue
+		}
+		if r >= 0x80 {
+			anchors |= anchorRunes[r]
 		}
 		for _, k := range piiByFirst[r] {
 			if !found[k.kind] && strings.HasPrefix(folded[i:], k.kw) &&
@@ -201,27 +245,44 @@ func PIITypesText(text string) []string {
 	// an era name, 〒, 都道府県, a deposit type), never over the whole
 	// sample. Over a 4 KiB roster sample that is the difference between
 	// about a millisecond and a few microseconds.
-	if !found[PIIBirthDate] && (hasWareki(folded) || hasBirthDate(folded)) {
-		found[PIIBirthDate] = true
+	if !found[piiBirth] && (hasWareki(folded, anchors&anchorEra != 0) || hasBirthDate(folded)) {
+		found[piiBirth] = true
 	}
-	if !found[PIIPhone] && hasPhone(folded) {
-		found[PIIPhone] = true
+	if !found[piiPhone] && hasPhone(folded) {
+		found[piiPhone] = true
 	}
-	if !found[PIIAddress] && (around(folded, []string{"〒"}, 0, 16, rePostal) ||
-		around(folded, []string{"都", "道", "府", "県"}, 24, 40, rePrefecture)) {
-		found[PIIAddress] = true
+	if !found[piiAddr] && (anchors&anchorPostal != 0 && around(folded, []string{"〒"}, 0, 16, rePostal) ||
+		anchors&anchorPref != 0 && around(folded, []string{"都", "道", "府", "県"}, 24, 40, rePrefecture)) {
+		found[piiAddr] = true
 	}
-	if !found[PIIBankAccount] && around(folded, []string{"普通", "当座", "貯蓄"}, 0, 48, reAccount) {
-		found[PIIBankAccount] = true
+	if !found[piiBank] && anchors&anchorDeposit != 0 && around(folded, []string{"普通", "当座", "貯蓄"}, 0, 48, reAccount) {
+		found[piiBank] = true
 	}
 	var out []string
-	for _, k := range PIIKinds {
-		if found[k] {
+	for i, k := range PIIKinds {
+		if found[i] {
 			out = append(out, k)
 		}
 	}
 	return out
 }
+
+// foldWidth is width.Fold.String(s) without its allocation when the fold
+// changes nothing, as in text without full-width ASCII or half-width
+// kana. s is at most piiScan bytes.
+func foldWidth(s string) string {
+	buf := foldBufs.Get().(*[piiScan]byte)
+	defer foldBufs.Put(buf)
+	if n := copy(buf[:], s); n == len(s) {
+		if m, err := width.Fold.Span(buf[:n], true); m == n && err == nil {
+			return s
+		}
+	}
+	return width.Fold.String(s)
+}
+
+// foldBufs: Span takes bytes, and a buffer on the stack escapes.
+var foldBufs = sync.Pool{New: func() any { return new([piiScan]byte) }}
 
 // asciiLower lowers A-Z only: the keywords' letters are ASCII (after the
 // width fold), and unicode.ToLower on every kana and kanji was a fifth of
@@ -324,8 +385,22 @@ func hasPhone(s string) bool {
 		if from >= 0 && s[from] == '(' {
 			from--
 		}
-		return rePhone.MatchString(window(s, from, i+20))
+		w := window(s, from, i+20)
+		return phoneStart(w) && rePhone.MatchString(w)
 	})
+}
+
+// phoneStart reports whether rePhone could match in w: only from a 0 or
+// "(0" at the start of w or after a byte that is neither a digit nor '-'
+// (a byte of a multibyte character is neither).
+func phoneStart(w string) bool {
+	for q := 0; q < len(w); q++ {
+		if (w[q] == '0' || w[q] == '(' && q+1 < len(w) && w[q+1] == '0') &&
+			(q == 0 || !(w[q-1] >= '0' && w[q-1] <= '9' || w[q-1] == '-')) {
+			return true
+		}
+	}
+	return false
 }
 
 // eras are the era names reWareki knows, and the letters of their short
@@ -334,8 +409,9 @@ var eras = []string{"明治", "大正", "昭和", "平成", "令和"}
 
 // hasWareki: a date in the era calendar, from each era name or each
 // letter m, t, s, h, r that starts a word and is followed by a digit.
-func hasWareki(s string) bool {
-	if around(s, eras, 0, 40, reWareki) {
+// eraRunes says the text holds the first character of an era name.
+func hasWareki(s string, eraRunes bool) bool {
+	if eraRunes && around(s, eras, 0, 40, reWareki) {
 		return true
 	}
 	for i := 0; i+1 < len(s); i++ {

@@ -1,12 +1,14 @@
 package content
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
 	"math"
 	"slices"
+	"strings"
 )
 
 const (
@@ -184,8 +186,11 @@ func (s *Stream) remember(p []byte) {
 // Result returns what was found so far, as if the stream ended here. It
 // does not change what later Writes find.
 func (s *Stream) Result() Result {
-	tmp := s.st
-	s.cur = &tmp
+	// tmp (3 KiB) came from the heap on every Result.
+	tmp := s.d.states.Get().(*state)
+	defer s.d.states.Put(tmp)
+	*tmp = s.st
+	s.cur = tmp
 	s.provisional = true
 	s.win, s.winBase = nil, s.pos
 	if tmp.und < s.pos {
@@ -315,33 +320,83 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 		Layouts:     ks.lays.names(),
 	}
 	set := &s.sets[k]
-	keys := make([]uint64, 0, set.len()+len(s.overlay[k]))
-	keys = append(append(keys, set.keys...), s.overlay[k]...)
 	overflow := ks.overflow
-	if len(keys) > s.d.maxHashes {
+	n := set.len() + len(s.overlay[k])
+	var keys []uint64 // the fingerprints reported, when not all of them
+	if n > s.d.maxHashes {
 		overflow = true
+		keys = make([]uint64, 0, n)
+		keys = append(append(keys, set.keys...), s.overlay[k]...)
 		slices.Sort(keys)
 		keys = keys[:s.d.maxHashes]
+		n = len(keys)
 	}
-	f.Hashes = make([]string, len(keys))
-	for i, key := range keys {
-		f.Hashes[i] = s.hashOf(k, key)
+	// The set alone, as most Results: its hashes in the order it keeps.
+	sorted := keys == nil && len(s.overlay[k]) == 0
+	if sorted && !set.ordered {
+		for slot := range set.order {
+			s.slotSum(k, set, slot)
+		}
+		slices.SortFunc(set.order, func(a, b int32) int {
+			return bytes.Compare(set.sums[a].sum[:], set.sums[b].sum[:])
+		})
+		set.ordered = true
 	}
-	slices.Sort(f.Hashes)
-	f.Distinct = len(keys)
+	// The hex of every hash in one string, cut into the Hashes.
+	var b strings.Builder
+	b.Grow(n * 2 * sha256.Size)
+	var h [2 * sha256.Size]byte
+	for i := range n {
+		var sum *[sha256.Size]byte
+		switch {
+		case sorted:
+			sum = &set.sums[set.order[i]].sum
+		case keys != nil:
+			if j, ok := set.find(keys[i]); ok {
+				sum = s.slotSum(k, set, int(set.table[j]-1))
+			} else {
+				sum = s.sumOf(k, keys[i])
+			}
+		case i < set.len():
+			sum = s.slotSum(k, set, i)
+		default:
+			sum = s.sumOf(k, s.overlay[k][i-set.len()])
+		}
+		hex.Encode(h[:], sum[:])
+		b.Write(h[:])
+	}
+	all := b.String()
+	f.Hashes = make([]string, n)
+	for i := range f.Hashes {
+		f.Hashes[i] = all[i*len(h) : (i+1)*len(h)]
+	}
+	if !sorted {
+		slices.Sort(f.Hashes)
+	}
+	f.Distinct = n
 	if overflow {
 		f.HashesTruncated = true
 		f.DistinctEstimated = true
-		f.Distinct = max(len(keys)+1, int(math.Round(ks.hll.estimate())))
+		f.Distinct = max(n+1, int(math.Round(ks.hll.estimate())))
 	}
 	f.Confidence, f.Reasons = ks.confidence(k)
 	return f
 }
 
-// hashOf returns the lowercase hex HMAC-SHA256 of the ASCII digits of the
-// number of kind k with fingerprint key; the digits are rebuilt only to be
+// slotSum returns the HMAC of the number in slot of set (of kind k),
+// computing it the first time.
+func (s *Stream) slotSum(k Kind, set *distinctSet, slot int) *[sha256.Size]byte {
+	ss := &set.sums[slot]
+	if !ss.ok {
+		ss.sum, ss.ok = *s.sumOf(k, set.keys[slot]), true
+	}
+	return &ss.sum
+}
+
+// sumOf returns the HMAC-SHA256 of the ASCII digits of the number of kind
+// k with fingerprint key, in s.macBuf; the digits are rebuilt only to be
 // hashed.
-func (s *Stream) hashOf(k Kind, key uint64) string {
+func (s *Stream) sumOf(k Kind, key uint64) *[sha256.Size]byte {
 	dig := s.d.unfingerprint(k, key)
 	n := 12
 	if k == CorporateNumber {
@@ -350,5 +405,6 @@ func (s *Stream) hashOf(k Kind, key uint64) string {
 	s.mac.Reset()
 	s.mac.Write(dig[:n])
 	clear(dig[:])
-	return hex.EncodeToString(s.mac.Sum(s.macBuf[:0]))
+	s.mac.Sum(s.macBuf[:0])
+	return &s.macBuf
 }
