@@ -14,7 +14,9 @@ import "crypto/sha256"
 // Each slot also keeps its number's HMAC once a Result computed it, so a
 // stream's later Results do not hash it again (32 bytes a number; the
 // HMACs are what Results report anyway), and the slots' order by HMAC
-// while the set is unchanged.
+// while the set is unchanged; only while the set holds at most cachedSums
+// numbers, so that the cache adds at most a few KiB to a stream (a set
+// past it hashes its numbers for each Result, as a few large ones do).
 type distinctSet struct {
 	table   []int32  // slot+1, 0 empty; len a power of two, at least twice len(keys)
 	heap    []int32  // slots, a max-heap by fingerprint
@@ -24,6 +26,9 @@ type distinctSet struct {
 	ordered bool
 	max     int // the table's size for the bound: it grows up to this
 }
+
+// cachedSums bounds the sets whose numbers' HMACs are kept.
+const cachedSums = 64
 
 // slotSum is the HMAC of a slot's number, if ok.
 type slotSum struct {
@@ -103,8 +108,12 @@ func (d *distinctSet) add(key uint64) {
 	}
 	slot := int32(len(d.keys))
 	d.keys = append(d.keys, key)
-	d.sums = append(d.sums, slotSum{})
-	d.order = append(d.order, slot)
+	if len(d.keys) <= cachedSums {
+		d.sums = append(d.sums, slotSum{})
+		d.order = append(d.order, slot)
+	} else if d.sums != nil {
+		d.sums, d.order = nil, nil // past the bound: no cache
+	}
 	d.ordered = false
 	i, _ := d.find(key)
 	d.table[i] = slot + 1
@@ -126,7 +135,9 @@ func (d *distinctSet) replaceMax(key uint64) {
 	slot := h[0]
 	d.remove(d.keys[slot])
 	d.keys[slot] = key
-	d.sums[slot] = slotSum{}
+	if int(slot) < len(d.sums) {
+		d.sums[slot] = slotSum{}
+	}
 	d.ordered = false
 	i, _ := d.find(key)
 	d.table[i] = slot + 1

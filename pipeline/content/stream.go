@@ -332,7 +332,7 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 		n = len(keys)
 	}
 	// The set alone, as most Results: its hashes in the order it keeps.
-	sorted := keys == nil && len(s.overlay[k]) == 0
+	sorted := keys == nil && len(s.overlay[k]) == 0 && len(set.sums) == set.len()
 	if sorted && !set.ordered {
 		for slot := range set.order {
 			s.slotSum(k, set, slot)
@@ -386,6 +386,9 @@ func (s *Stream) finding(k Kind, ks *kindState) Finding {
 // slotSum returns the HMAC of the number in slot of set (of kind k),
 // computing it the first time.
 func (s *Stream) slotSum(k Kind, set *distinctSet, slot int) *[sha256.Size]byte {
+	if slot >= len(set.sums) {
+		return s.sumOf(k, set.keys[slot]) // the set is past cachedSums
+	}
 	ss := &set.sums[slot]
 	if !ss.ok {
 		ss.sum, ss.ok = *s.sumOf(k, set.keys[slot]), true

@@ -162,39 +162,42 @@ func TestStreamWithoutNumbersStaysSmall(t *testing.T) {
 }
 
 // The HMACs a stream keeps between Results stay right as its distinct
-// set fills, evicts and is reset: every Result's hashes are those a fresh
-// scan of the same data reports.
+// set fills, evicts, grows past the sets whose HMACs are kept
+// (cachedSums) and is reset: every Result's hashes are those a fresh scan
+// of the same data reports.
 func TestStreamHashesAcrossResults(t *testing.T) {
-	d, err := NewDetector(Config{HashKey: testKey, MaxHashes: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(15, 15))
-	s := d.NewStream()
-	// Round 0 leaves the last numbers undecided at each Result; round 1
-	// pads every number so each Result has only the set's.
-	for round := range 2 {
-		var data []byte
-		var valid []string
-		for i := range 40 {
-			num := genMyNumber(r)
-			valid = append(valid, hmacHex(testKey, num))
-			w := []byte(num + ",x\n")
-			if round == 1 {
-				w = append(w, strings.Repeat("-", 100)+"\n"...)
-			}
-			data = append(data, w...)
-			s.Write(w)
-			got, want := s.Result().MyNumber, d.Scan(data).MyNumber
-			if !slices.Equal(got.Hashes, want.Hashes) || got.Distinct != want.Distinct || got.HashesTruncated != want.HashesTruncated {
-				t.Fatalf("round %d, number %d: stream and fresh scan report different hashes", round, i)
-			}
-			for _, h := range got.Hashes {
-				if !slices.Contains(valid, h) {
-					t.Fatalf("round %d, number %d: a hash of no number written", round, i)
+	for _, c := range []struct{ maxHashes, numbers int }{{8, 40}, {200, cachedSums + 40}} {
+		d, err := NewDetector(Config{HashKey: testKey, MaxHashes: c.maxHashes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(15, 15))
+		s := d.NewStream()
+		// Round 0 leaves the last numbers undecided at each Result; round 1
+		// pads every number so each Result has only the set's.
+		for round := range 2 {
+			var data []byte
+			var valid []string
+			for i := range c.numbers {
+				num := genMyNumber(r)
+				valid = append(valid, hmacHex(testKey, num))
+				w := []byte(num + ",x\n")
+				if round == 1 {
+					w = append(w, strings.Repeat("-", 100)+"\n"...)
+				}
+				data = append(data, w...)
+				s.Write(w)
+				got, want := s.Result().MyNumber, d.Scan(data).MyNumber
+				if !slices.Equal(got.Hashes, want.Hashes) || got.Distinct != want.Distinct || got.HashesTruncated != want.HashesTruncated {
+					t.Fatalf("max %d, round %d, number %d: stream and fresh scan report different hashes", c.maxHashes, round, i)
+				}
+				for _, h := range got.Hashes {
+					if !slices.Contains(valid, h) {
+						t.Fatalf("max %d, round %d, number %d: a hash of no number written", c.maxHashes, round, i)
+					}
 				}
 			}
+			s.Reset()
 		}
-		s.Reset()
 	}
 }
