@@ -19,6 +19,27 @@ func appendString(b []byte, s string) []byte {
 func appendStringBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while they are all printable ASCII other
+		// than '"' and '\\' (most of a document's strings are): several
+		// times faster than a byte at a time. A byte below 0x20, and one
+		// that equals '"' or '\\' once xored with it, borrows in the
+		// subtraction and sets its high bit; &^x drops the high bits a byte
+		// of 0x80 or more set, which x itself then shows. A false alarm
+		// only takes the byte path.
+		for i+8 <= len(s) {
+			const ones, highs = 0x0101010101010101, 0x8080808080808080
+			w := s[i : i+8]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			borrows := (x - ones*0x20) | ((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones)
+			if (borrows&^x|x)&highs != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
 			i++
