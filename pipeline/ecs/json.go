@@ -122,10 +122,16 @@ func (o *obj) sep() {
 
 // key writes a constant member name (no escaping: names are literals).
 func (o *obj) key(k string) {
-	o.sep()
-	o.b = append(o.b, '"')
-	o.b = append(o.b, k...)
-	o.b = append(o.b, '"', ':')
+	// sep inlined: one append of the comma and the quote.
+	b := o.b
+	if l := o.depth - 1; o.used[l] {
+		b = append(b, ',', '"')
+	} else {
+		o.used[l] = true
+		b = append(b, '"')
+	}
+	b = append(b, k...)
+	o.b = append(b, '"', ':')
 }
 
 // dynKey writes a member name that is data (a counter or detail name).
