@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -87,4 +88,34 @@ func FuzzAppendStringBody(f *testing.F) {
 			t.Fatalf("%q: %q, want %q", s, got, want)
 		}
 	})
+}
+
+// appendTime's own calendar agrees with the time package's on random
+// instants from before year 0 to after 9999, and on the edges of days,
+// months, leap years and centuries, in any zone.
+func TestAppendTimeCalendar(t *testing.T) {
+	check := func(tm time.Time) {
+		t.Helper()
+		want := `"` + tm.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") + `"`
+		if got := string(appendTime(nil, tm)); got != want {
+			t.Fatalf("%d.%09d: %s, want %s", tm.Unix(), tm.Nanosecond(), got, want)
+		}
+	}
+	check(time.Time{})
+	jst := time.FixedZone("JST", 9*3600)
+	for _, y := range []int{-1, 0, 1, 1899, 1900, 1969, 1970, 1999, 2000, 2024, 2100, 2400, 9999, 10000} {
+		for _, m := range []time.Month{1, 2, 3, 12} {
+			for _, d := range []int{0, 1, 28, 29, 30, 31} {
+				for _, s := range []int{-1, 0, 86399, 86400} {
+					check(time.Date(y, m, d, 0, 0, s, 999999999, time.UTC))
+					check(time.Date(y, m, d, 0, 0, s, 0, jst))
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 5))
+	lo, hi := time.Date(-2, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(10002, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for range 200000 {
+		check(time.Unix(lo+r.Int64N(hi-lo), r.Int64N(1e9)))
+	}
 }
