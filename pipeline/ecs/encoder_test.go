@@ -185,3 +185,22 @@ func busyWrite() *event.Event {
 		SampledBytes: 65536}
 	return ev
 }
+
+// BenchmarkAppendEnrichedWrite when every document's process is a new
+// snapshot (a fork storm: each process writes once): the process's own
+// snapshot is never found in the cache.
+func BenchmarkAppendEnrichedWriteNewProcess(b *testing.B) {
+	e := goldenCase{names: true}.encoder()
+	ev := busyWrite()
+	self := ev.Enriched.Process
+	snaps := make([]event.ProcInfo, b.N)
+	buf := make([]byte, 0, 8192)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		snaps[i] = *self
+		ev.Enriched.Process = &snaps[i]
+		buf = e.Append(buf[:0], ev)
+	}
+	b.SetBytes(int64(len(buf)))
+}

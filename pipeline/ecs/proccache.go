@@ -30,11 +30,44 @@ type procFrag struct {
 
 type procCache struct {
 	mu sync.Mutex
-	m  map[*event.ProcInfo]*procFrag
+	m  map[*event.ProcInfo]*procFrag // nil: seen once, by ownProgram
+}
+
+// put stores f for pi; the caller holds mu.
+func (c *procCache) put(pi *event.ProcInfo, f *procFrag) {
+	if c.m == nil || len(c.m) >= maxProcCache {
+		c.m = make(map[*event.ProcInfo]*procFrag, 256)
+	}
+	c.m[pi] = f
+}
+
+// ownProgram writes process.executable .. args_count of the acting
+// process from its snapshot pi (not Unknown). The first time only marks
+// pi: in a fork storm most processes are seen once, and encoding them
+// directly allocates nothing; from the second time, the cache.
+func (e *Encoder) ownProgram(o *obj, pi *event.ProcInfo) {
+	c := &e.procCache
+	c.mu.Lock()
+	f, seen := c.m[pi]
+	if !seen {
+		c.put(pi, nil)
+	}
+	c.mu.Unlock()
+	if !seen {
+		e.program(o, pi)
+		return
+	}
+	if f == nil {
+		f = e.procFrag(pi)
+	}
+	// pid came before: the fragment's leading comma is due.
+	o.b = append(o.b, f.b[f.prog[0]:f.prog[1]]...)
+	o.redacted = o.redacted || f.progRedacted
 }
 
 // procFrag returns the encoded members of pi, a snapshot of the process
-// table (not Unknown), from the cache when it has them.
+// table (not Unknown), from the cache when it has them (built, not only
+// marked).
 func (e *Encoder) procFrag(pi *event.ProcInfo) *procFrag {
 	c := &e.procCache
 	c.mu.Lock()
@@ -51,10 +84,7 @@ func (e *Encoder) procFrag(pi *event.ProcInfo) *procFrag {
 	f.prog[0]--
 	f.prog[1]--
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxProcCache {
-		c.m = make(map[*event.ProcInfo]*procFrag, 256)
-	}
-	c.m[pi] = f
+	c.put(pi, f)
 	c.mu.Unlock()
 	return f
 }

@@ -167,3 +167,20 @@ func TestProcCacheBounded(t *testing.T) {
 		}
 	}
 }
+
+// A process seen once (a fork storm) costs no allocation: its snapshot is
+// only marked, and its program encoded directly.
+func TestProcCacheForkStormAllocatesNothing(t *testing.T) {
+	e := testEncoder()
+	ev := busyWrite()
+	self := ev.Enriched.Process
+	buf := e.Append(nil, ev) // the leaders are cached
+	snaps := make([]event.ProcInfo, 0, 200)
+	if n := testing.AllocsPerRun(100, func() {
+		snaps = append(snaps, *self)
+		ev.Enriched.Process = &snaps[len(snaps)-1]
+		buf = e.Append(buf[:0], ev)
+	}); n != 0 {
+		t.Errorf("%v allocations per document", n)
+	}
+}

@@ -42,10 +42,7 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 		if pi := en.Process; pi.Unknown {
 			e.program(o, pi)
 		} else {
-			// pid came before: the fragment's leading comma is due.
-			f := e.procFrag(pi)
-			o.b = append(o.b, f.b[f.prog[0]:f.prog[1]]...)
-			o.redacted = o.redacted || f.progRedacted
+			e.ownProgram(o, pi)
 		}
 	}
 	if x := ev.Exit; x != nil {
