@@ -34,8 +34,11 @@ func TestArgsCacheSameDocuments(t *testing.T) {
 	if strings.Contains(string(second), "123456789018") || !strings.Contains(string(second), `"redacted":true`) {
 		t.Fatalf("the cached command line is not masked: %s", second)
 	}
-	// The parent execs: a new list, the same length, from the table.
-	ev.Enriched.Parent.Args = []string{"sh", "-c", "exec python3 report.py --all --year 2026 --out /tmp/x"}
+	// The parent execs: a new list, the same length, in a new snapshot
+	// from the table (a published one is never changed).
+	np := *ev.Enriched.Parent
+	np.Args = []string{"sh", "-c", "exec python3 report.py --all --year 2026 --out /tmp/x"}
+	ev.Enriched.Parent = &np
 	if got, want := e.Append(nil, ev), fresh(); !sameDoc(got, want) {
 		t.Fatalf("a new list got the old fragment:\n%s\n%s", got, want)
 	}

@@ -52,6 +52,7 @@ type Encoder struct {
 	restatic atomic.Pointer[[]byte]
 
 	argsCache argsCache // encoded argument lists of the process table
+	procCache procCache // encoded processes of the process table
 
 	idsMu sync.Mutex
 	ids   map[entityKey][entityIDLen]byte // entity ids by (pid, start); bounded

@@ -22,6 +22,27 @@ func appendString(b []byte, s string) []byte {
 func appendStringBody(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while they are all printable ASCII other
+		// than '"' and '\\' (most of a document's strings are): several
+		// times faster than a byte at a time. A byte below 0x20, and one
+		// that equals '"' or '\\' once xored with it, borrows in the
+		// subtraction and sets its high bit; &^x drops the high bits a byte
+		// of 0x80 or more set, which x itself then shows. A false alarm
+		// only takes the byte path.
+		for i+8 <= len(s) {
+			const ones, highs = 0x0101010101010101, 0x8080808080808080
+			w := s[i : i+8]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			borrows := (x - ones*0x20) | ((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones)
+			if (borrows&^x|x)&highs != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
 			i++
@@ -149,10 +170,16 @@ func (o *obj) sep() {
 
 // key writes a constant member name (no escaping: names are literals).
 func (o *obj) key(k string) {
-	o.sep()
-	o.b = append(o.b, '"')
-	o.b = append(o.b, k...)
-	o.b = append(o.b, '"', ':')
+	// sep inlined: one append of the comma and the quote.
+	b := o.b
+	if l := o.depth - 1; o.used[l] {
+		b = append(b, ',', '"')
+	} else {
+		o.used[l] = true
+		b = append(b, '"')
+	}
+	b = append(b, k...)
+	o.b = append(b, '"', ':')
 }
 
 // dynKey writes a member name that is data (a counter or detail name).
@@ -267,25 +294,47 @@ func (o *obj) strs(k string, v []string) {
 // e.g. "2026-11-22T01:02:03.456789000Z"; the same as AppendFormat with
 // that layout, a few times faster (three per document).
 func appendTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	hour, min, sec := t.Clock()
+	// The civil date from the day number in one pass (H. Hinnant's
+	// days_from_civil inverse), instead of Date and Clock each working
+	// it out again.
+	secs := t.Unix()
+	days := secs / 86400
+	if secs%86400 < 0 {
+		days--
+	}
+	sod := int(secs - days*86400)
+	z := days + 719468 // days since 0000-03-01
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097                                  // [0, 146096]
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
+	year := int(yoe + era*400)
+	doy := doe - (365*yoe + yoe/4 - yoe/100) // [0, 365], from March 1
+	mp := (5*doy + 2) / 153                  // [0, 11], March first
+	day := int(doy - (153*mp+2)/5 + 1)
+	month := int(mp + 3)
+	if mp >= 10 {
+		month -= 12
+		year++
+	}
 	b = append(b, '"')
 	if year < 0 || year > 9999 {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
+		b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z07:00")
 		return append(b, '"')
 	}
 	b = append2(append2(b, year/100), year%100)
 	b = append(b, '-')
-	b = append2(b, int(month))
+	b = append2(b, month)
 	b = append(b, '-')
 	b = append2(b, day)
 	b = append(b, 'T')
-	b = append2(b, hour)
+	b = append2(b, sod/3600)
 	b = append(b, ':')
-	b = append2(b, min)
+	b = append2(b, sod/60%60)
 	b = append(b, ':')
-	b = append2(b, sec)
+	b = append2(b, sod%60)
 	b = append(b, '.')
 	ns := t.Nanosecond()
 	for div := 100000000; div > 0; div /= 10 {

@@ -44,12 +44,10 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 			o.uint("args_count", argc)
 		}
 	} else if en != nil && en.Process != nil {
-		pi := en.Process
-		o.userNE("executable", pi.Executable)
-		o.userNE("working_directory", pi.WorkingDirectory)
-		if len(pi.Args) > 0 {
-			e.tableArgs(o, pi.Args)
-			o.uint("args_count", uint64(max(pi.ArgsCount, len(pi.Args))))
+		if pi := en.Process; pi.Unknown {
+			e.program(o, pi)
+		} else {
+			e.ownProgram(o, pi)
 		}
 	}
 	if x := ev.Exit; x != nil {
@@ -116,6 +114,21 @@ func (e *Encoder) process(o *obj, ev *event.Event) {
 // process table; the caller closes it.
 func (e *Encoder) procInfo(o *obj, k string, pi *event.ProcInfo) {
 	o.section(k)
+	if pi.Unknown {
+		// Made for one event (enrich): not worth a cache entry.
+		e.procInfoBody(o, pi)
+		return
+	}
+	f := e.procFrag(pi)
+	o.used[o.depth-1] = true
+	o.b = append(o.b, f.b...)
+	o.redacted = o.redacted || f.redacted
+}
+
+// procInfoBody writes the members of a procInfo section. It returns where
+// in o.b the program's members (see program) are, and whether a string
+// of theirs had a My Number masked.
+func (e *Encoder) procInfoBody(o *obj, pi *event.ProcInfo) (prog [2]int, progRedacted bool) {
 	if pi.EntityID != "" {
 		o.str("entity_id", pi.EntityID)
 	}
@@ -124,18 +137,31 @@ func (e *Encoder) procInfo(o *obj, k string, pi *event.ProcInfo) {
 		o.time("start", pi.Start)
 	}
 	o.userNE("name", pi.Name)
-	o.userNE("executable", pi.Executable)
-	o.userNE("working_directory", pi.WorkingDirectory)
-	if len(pi.Args) > 0 {
-		e.tableArgs(o, pi.Args)
-		o.uint("args_count", uint64(max(pi.ArgsCount, len(pi.Args))))
-	}
+	before := o.redacted
+	o.redacted = false
+	prog[0] = len(o.b)
+	e.program(o, pi)
+	prog[1] = len(o.b)
+	progRedacted = o.redacted
+	o.redacted = o.redacted || before
 	if !pi.Unknown {
 		o.boolean("interactive", pi.Interactive)
 		o.section("user")
 		o.ustr("id", uint64(pi.UID))
 		o.userNE("name", pi.UserName)
 		o.close()
+	}
+	return prog, progRedacted
+}
+
+// program writes the executable, working directory and arguments of a
+// process of the table.
+func (e *Encoder) program(o *obj, pi *event.ProcInfo) {
+	o.userNE("executable", pi.Executable)
+	o.userNE("working_directory", pi.WorkingDirectory)
+	if len(pi.Args) > 0 {
+		e.tableArgs(o, pi.Args)
+		o.uint("args_count", uint64(max(pi.ArgsCount, len(pi.Args))))
 	}
 }
 

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 
@@ -37,14 +38,26 @@ func Redact(s string) (string, bool) {
 }
 
 // nextNumber finds the first individual number in s at or after byte
-// from: its byte range [start, end).
+// from: its byte range [start, end). ASCII, the common case, is read a
+// byte at a time without decoding.
 func nextNumber(s string, from int) (start, end int, ok bool) {
 	if !mayHoldNumber(s[from:]) {
 		return 0, 0, false
 	}
 	for i := from; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if digitOf(r) < 0 || (i > 0 && precededByDigit(s, i)) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c < '0' || c > '9' {
+				i++
+				continue
+			}
+		} else if !isFullWidthDigit(s, i) {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			continue
+		}
+		// A digit: a number starts only where a digit run does.
+		if i > 0 && precededByDigit(s, i) {
+			_, size := utf8.DecodeRuneInString(s[i:])
 			i += size
 			continue
 		}
@@ -53,14 +66,22 @@ func nextNumber(s string, from int) (start, end int, ok bool) {
 		}
 		// Not a number: skip the rest of this digit run.
 		for i < len(s) {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if digitOf(r) < 0 {
+			if c := s[i]; c >= '0' && c <= '9' {
+				i++
+			} else if isFullWidthDigit(s, i) {
+				i += 3
+			} else {
 				break
 			}
-			i += size
 		}
 	}
 	return 0, 0, false
+}
+
+// isFullWidthDigit reports whether a full-width digit (U+FF10..U+FF19,
+// EF BC 90..99 in UTF-8) starts at s[i].
+func isFullWidthDigit(s string, i int) bool {
+	return s[i] == 0xEF && i+2 < len(s) && s[i+1] == 0xBC && s[i+2] >= 0x90 && s[i+2] <= 0x99
 }
 
 // matchMyNumber tries the two layouts at i: 12 digits in a row, or three
@@ -107,14 +128,16 @@ func matchMyNumber(s string, i int) (end int, ok bool) {
 func readDigits(s string, i int, dst []byte, max int) (int, int) {
 	n := 0
 	for n < max && i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		d := digitOf(r)
-		if d < 0 {
+		if c := s[i]; c >= '0' && c <= '9' {
+			dst[n] = c
+			i++
+		} else if isFullWidthDigit(s, i) {
+			dst[n] = '0' + s[i+2] - 0x90
+			i += 3
+		} else {
 			break
 		}
-		dst[n] = byte('0' + d)
 		n++
-		i += size
 	}
 	return i, n
 }
@@ -128,13 +151,26 @@ func nextIsDigit(s string, i int) bool {
 }
 
 // mayHoldNumber is a cheap pre-check: at least 12 digit characters.
+// Words of eight ASCII bytes have their digits counted at once.
 func mayHoldNumber(s string) bool {
-	n := 0
-	for i := 0; i < len(s); i++ {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	n, i := 0, 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if x&highs != 0 {
+			break // not all ASCII: the bytes from here one by one
+		}
+		// Bytes below 0x80 do not carry: a byte's high bit says it is at
+		// least '0' in the first sum and more than '9' in the second.
+		n += bits.OnesCount64((x + ones*(0x80-'0')) &^ (x + ones*(0x80-'9'-1)) & highs)
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c >= '0' && c <= '9' {
 			n++
-		} else if c == 0xEF && i+2 < len(s) && s[i+1] == 0xBC && s[i+2] >= 0x90 && s[i+2] <= 0x99 {
+		} else if isFullWidthDigit(s, i) {
 			n++
 			i += 2
 		}
