@@ -15,7 +15,7 @@ import "crypto/sha256"
 // stream's later Results do not hash it again (32 bytes a number; the
 // HMACs are what Results report anyway), and the slots' order by HMAC
 // while the set is unchanged; only while the set holds at most cachedSums
-// numbers, so that the cache adds at most a few KiB to a stream (a set
+// numbers, so that the cache adds at most 4.7 KiB to a set (a set
 // past it hashes its numbers for each Result, as a few large ones do).
 type distinctSet struct {
 	table   []int32  // slot+1, 0 empty; len a power of two, at least twice len(keys)
@@ -28,7 +28,7 @@ type distinctSet struct {
 }
 
 // cachedSums bounds the sets whose numbers' HMACs are kept.
-const cachedSums = 64
+const cachedSums = 128
 
 // slotSum is the HMAC of a slot's number, if ok.
 type slotSum struct {
