@@ -49,8 +49,9 @@ func writeEvent(i int, sample []byte) *event.Event {
 }
 
 // run pushes b.N events through write() in batches of 512, the way Run
-// takes them from the queue; the events are made outside the timer.
-func runBatches(b *testing.B, p *Pipeline, mk func(i int) *event.Event) {
+// takes them from the queue; the events are made outside the timer. It
+// returns and reports the CPU time per event.
+func runBatches(b *testing.B, p *Pipeline, mk func(i int) *event.Event) float64 {
 	const batch = 512
 	evs := make([]*event.Event, 0, batch)
 	b.ReportAllocs()
@@ -67,7 +68,9 @@ func runBatches(b *testing.B, p *Pipeline, mk func(i int) *event.Event) {
 	p.flush()
 	// CPU time, unlike ns/op, does not count the time other work on a
 	// busy machine kept this process waiting.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	perOp := float64(cpuTime()-cpu0) / float64(b.N)
+	b.ReportMetric(perOp, "cpu-ns/op")
+	return perOp
 }
 
 // cpuTime is the process's user and system CPU time in nanoseconds.
