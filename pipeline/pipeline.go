@@ -112,29 +112,25 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *event.Event) {
 			}
 		fill:
 			for len(batch) < p.MaxBatch {
+				var ev *event.Event
+				var ok bool
 				select {
 				case ev, ok = <-in:
-					if !ok {
-						p.submit(batch, true, true)
-						return
-					}
-					batch = append(batch, ev)
-					continue
 				default:
-				}
-				if window <= 0 {
-					break
-				}
-				select {
-				case ev, ok = <-in:
-					if !ok {
-						p.submit(batch, true, true)
-						return
+					if window <= 0 {
+						break fill
 					}
-					batch = append(batch, ev)
-				case <-wait.C:
-					break fill
+					select {
+					case ev, ok = <-in:
+					case <-wait.C:
+						break fill
+					}
 				}
+				if !ok {
+					p.submit(batch, true, true)
+					return
+				}
+				batch = append(batch, ev)
 			}
 			wait.Stop()
 			p.submit(batch, false, false)
