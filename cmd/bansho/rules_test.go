@@ -176,14 +176,16 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 	testutil.RequireBPF(t)
 	prot, rulesDir := t.TempDir(), t.TempDir()
 	local := filepath.Join(rulesDir, "local.yaml")
+	// The files define a list the configuration sets (rules.lists).
+	const list = "- list: report_readers\n  items: []\n"
 	rule := func(name string) string {
-		return fmt.Sprintf("- rule: %s\n  desc: d.\n  condition: event.action == \"open\" and bansho.file.protected\n  output: read %%file.path\n  priority: notice\n", name)
+		return list + fmt.Sprintf("- rule: %s\n  desc: d.\n  condition: event.action == \"open\" and bansho.file.protected\n  output: read %%file.path\n  priority: notice\n", name)
 	}
 	if err := os.WriteFile(local, []byte(rule("First")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "events.json")
-	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf("store:\n  dir: %s\ncontent:\n  sample_bytes: 0\nrules:\n  dir: %s\n", filepath.Join(t.TempDir(), "store"), rulesDir)))
+	cfg := writeConfig(t, fileConfig(prot, out, fmt.Sprintf("store:\n  dir: %s\ncontent:\n  sample_bytes: 0\nrules:\n  dir: %s\n  lists:\n  - {name: report_readers, items: [/opt/report]}\n", filepath.Join(t.TempDir(), "store"), rulesDir)))
 	p := runSensor(t, cfg, out)
 	f := filepath.Join(prot, "a.csv")
 	touch := func() { exec.Command("/usr/bin/touch", f).Run() }
@@ -203,8 +205,8 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 	if failed == nil {
 		t.Fatalf("no rules-reload-failed document:\n%s", p.log())
 	}
-	if msg, _ := field(failed, "message").(string); !strings.Contains(msg, "local.yaml:3:") {
-		t.Errorf("reload failure message %q does not name local.yaml:3", msg)
+	if msg, _ := field(failed, "message").(string); !strings.Contains(msg, "local.yaml:5:") {
+		t.Errorf("reload failure message %q does not name local.yaml:5", msg)
 	}
 	// The running rules stay.
 	os.Remove(f)
@@ -231,6 +233,28 @@ func TestRulesReloadInTheSensor(t *testing.T) {
 	touch()
 	if !alertBy("Second") {
 		t.Error("no alert from the reloaded rules")
+	}
+
+	// Files that compile but no longer define the configured list: a
+	// misspelt or dropped allowlist would allow nothing, so the reload is
+	// refused as start-up would refuse it.
+	if err := os.WriteFile(local, []byte(strings.TrimPrefix(rule("Third"), list)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	refused := waitDoc(t, out, 5*time.Second, func(d map[string]any) bool {
+		msg, _ := field(d, "message").(string)
+		return field(d, "event.action") == "rules-reload-failed" && strings.Contains(msg, "rules.lists[0].name")
+	})
+	if refused == nil {
+		t.Fatalf("no rules-reload-failed document naming rules.lists[0].name:\n%s", p.log())
+	}
+	os.Remove(f)
+	touch()
+	time.Sleep(500 * time.Millisecond)
+	for _, d := range docs(t, out) {
+		if field(d, "rule.name") == "Third" {
+			t.Fatal("the refused rules were swapped in")
+		}
 	}
 	p.stop()
 }

@@ -132,6 +132,7 @@ func startRules(c config.Rules, chk *CheckResult, p *pipeline.Pipeline, host ecs
 	log.Info("rules loaded", "source", RuleSource(c.Dir), "rules", len(set.Rules), "enabled", set.Enabled())
 
 	r := &rules.Reloader{Dir: c.Dir, Opts: opts, Engine: eng, Log: log,
+		Check: func(set *rules.Set) error { return CheckLists(set, c.Lists) },
 		Result: func(set *rules.Set, err error) {
 			if err != nil {
 				details := map[string]string{"dir": c.Dir}

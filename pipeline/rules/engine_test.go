@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,6 +130,49 @@ func TestReloadKeepsRunningSetOnError(t *testing.T) {
 	}
 	if ok, failed := r.Reloads(); ok != 2 || failed != 1 {
 		t.Errorf("reloads ok %d failed %d", ok, failed)
+	}
+}
+
+// A reload that compiles but fails the sensor's check (Reloader.Check:
+// a configured list the new files no longer define) keeps the running
+// rules and reports the check's error.
+func TestReloadKeepsRunningSetWhenCheckFails(t *testing.T) {
+	dir := t.TempDir()
+	withList := "- list: my_readers\n  items: [/opt/app]\n" + goodRule
+	if err := os.WriteFile(filepath.Join(dir, "local.yaml"), []byte(withList), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(set, EngineOptions{})
+	var got error
+	r := &Reloader{Dir: dir, Engine: e,
+		Check: func(s *Set) error {
+			if !s.Defines("my_readers") {
+				return errors.New("rules.lists[0].name: \"my_readers\" is not a list of the rules")
+			}
+			return nil
+		},
+		Result: func(_ *Set, err error) { got = err }}
+	if err := os.WriteFile(filepath.Join(dir, "local.yaml"), []byte(goodRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload(); err == nil || got == nil || !strings.Contains(got.Error(), "my_readers") {
+		t.Fatalf("reload without the list: error %v, reported %v", err, got)
+	}
+	if e.Set() != set {
+		t.Fatal("a reload that failed its check replaced the running rules")
+	}
+	if ok, failed := r.Reloads(); ok != 0 || failed != 1 {
+		t.Errorf("reloads ok %d failed %d", ok, failed)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "local.yaml"), []byte(withList+"- list: more\n  items: [a]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload(); err != nil || e.Set() == set {
+		t.Fatalf("a reload that passes its check: %v", err)
 	}
 }
 

@@ -24,6 +24,10 @@ type Reloader struct {
 	// Result, when set, is called after every reload attempt: set is the
 	// new rule set, or err every problem found (an Errors) and set nil.
 	Result func(set *Set, err error)
+	// Check, when set, vets a set that compiled before it is swapped in
+	// (the sensor refuses a configured rules.lists name the new files no
+	// longer define); its error fails the reload like a compile error.
+	Check func(set *Set) error
 	// Debounce groups a burst of file events (an editor's save, a
 	// deployment copying files) into one reload; default 300ms.
 	Debounce time.Duration
@@ -37,6 +41,11 @@ func (r *Reloader) Reloads() (ok, failed uint64) { return r.ok.Load(), r.failed.
 // Reload loads the directory once and swaps it in if it compiles.
 func (r *Reloader) Reload() error {
 	set, err := Load(r.Dir, r.Opts)
+	if err == nil && r.Check != nil {
+		if err = r.Check(set); err != nil {
+			set = nil
+		}
+	}
 	if err != nil {
 		r.failed.Add(1)
 		if r.Log != nil {
