@@ -231,7 +231,7 @@ func (a *Analyzer) Report() (*Report, error) {
 				return false
 			}
 		}
-		if opt.User != "" && !d.Bansho.LoginUser.is(opt.User) && !d.User.is(opt.User) && !d.Process.User.is(opt.User) {
+		if opt.User != "" && !d.Bansho.LoginUser.Is(opt.User) && !d.User.Is(opt.User) && !d.Process.User.Is(opt.User) {
 			return false
 		}
 		if len(alertProcs) > 0 && !alertProcs[d.procKey()] {
@@ -448,7 +448,7 @@ func (a *Analyzer) Report() (*Report, error) {
 		// process group the kernel tainted (it read a pipe the carrier
 		// wrote to).
 		if p == nil && key != "" {
-			if pp := procs[d.Host.Name+"/"+d.parentID()]; pp != nil && d.parentID() != "" && (d.Event.Action == "fork" || d.Event.Action == "exec" || d.tainted()) {
+			if pp := procs[d.Host.Name+"/"+d.ParentID()]; pp != nil && d.ParentID() != "" && (d.Event.Action == "fork" || d.Event.Action == "exec" || d.tainted()) {
 				p = &pstate{since: d.Timestamp, via: "child", sources: set{}, read: set{}, dests: map[int]Destination{}}
 				p.sources.merge(pp.sources)
 				p.read.merge(pp.read)
@@ -565,7 +565,7 @@ func (a *Analyzer) Report() (*Report, error) {
 		if p == nil {
 			continue
 		}
-		if pk := d.parentID(); pk != "" && carrierChild[d.Host.Name+"/"+pk] == nil {
+		if pk := d.ParentID(); pk != "" && carrierChild[d.Host.Name+"/"+pk] == nil {
 			carrierChild[d.Host.Name+"/"+pk] = p
 		}
 		if p.start == nil {
@@ -828,12 +828,12 @@ func (a *Analyzer) pipePeer(d *Doc, procs, carrierChild map[string]*pstate) *pst
 	if !d.tainted() {
 		return nil
 	}
-	if g := d.groupID(); g != "" && g != d.Process.EntityID {
+	if g := d.GroupID(); g != "" && g != d.Process.EntityID {
 		if p := procs[d.Host.Name+"/"+g]; p != nil {
 			return p
 		}
 	}
-	if pk := d.parentID(); pk != "" {
+	if pk := d.ParentID(); pk != "" {
 		// Started together, as the commands of one pipeline are.
 		if c := carrierChild[d.Host.Name+"/"+pk]; c != nil && c.start != nil && d.Process.Start != nil {
 			if dt := d.Process.Start.Sub(*c.start); dt < 2*time.Second && dt > -2*time.Second {

@@ -15,118 +15,34 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bansho-sec/bansho/internal/ecsdoc"
 )
 
-// Doc is the part of an ECS document a timeline shows. Raw is the whole
-// document.
+// Doc is a decoded document (internal/ecsdoc); Raw is the whole document.
 type Doc struct {
-	Timestamp time.Time `json:"@timestamp"`
-	Message   string    `json:"message"`
-	Event     struct {
-		Kind     string   `json:"kind"`
-		Action   string   `json:"action"`
-		Outcome  string   `json:"outcome"`
-		Category []string `json:"category"`
-		Type     []string `json:"type"`
-		Severity int      `json:"severity"`
-	} `json:"event"`
-	Process Proc `json:"process"`
-	User    User `json:"user"`
-	File    File `json:"file"`
-	Source  Addr `json:"source"`
-	Dest    Addr `json:"destination"`
-	Network struct {
-		Transport string `json:"transport"`
-		Direction string `json:"direction"`
-	} `json:"network"`
-	Rule struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	} `json:"rule"`
-	Bansho struct {
-		LoginUser User `json:"login_user"`
-		Redacted  bool `json:"redacted"`
-		Content   struct {
-			MyNumber        Finding `json:"my_number"`
-			CorporateNumber Finding `json:"corporate_number"`
-		} `json:"content"`
-		File struct {
-			Protected bool     `json:"protected"`
-			Tainted   bool     `json:"tainted"`
-			Syscall   string   `json:"syscall"`
-			Flags     []string `json:"flags"`
-			Bytes     int64    `json:"bytes"`
-		} `json:"file"`
-		Network struct {
-			Syscall string `json:"syscall"`
-			Tainted bool   `json:"tainted"`
-			Bytes   int64  `json:"bytes"`
-		} `json:"network"`
-	} `json:"bansho"`
-
+	ecsdoc.Doc
 	Raw json.RawMessage `json:"-"`
 	ord uint64          // sequence number or line: order among equal timestamps
 }
 
-// Proc is process.* (and process.parent.*).
-type Proc struct {
-	EntityID    string     `json:"entity_id"`
-	PID         int        `json:"pid"`
-	Name        string     `json:"name"`
-	Executable  string     `json:"executable"`
-	CommandLine string     `json:"command_line"`
-	Args        []string   `json:"args"`
-	Start       *time.Time `json:"start"`
-	End         *time.Time `json:"end"`
-	ExitCode    *int       `json:"exit_code"`
-	Interactive bool       `json:"interactive"`
-	User        User       `json:"user"`
-	RealUser    User       `json:"real_user"`
-	Parent      *Proc      `json:"parent"`
-}
-
-// User is user.* and its variants.
-type User struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Effective *User  `json:"effective"`
-}
-
-// File is file.*.
-type File struct {
-	Path       string `json:"path"`
-	TargetPath string `json:"target_path"`
-}
-
-// Addr is source.* or destination.*.
-type Addr struct {
-	IP     string `json:"ip"`
-	Port   int    `json:"port"`
-	Domain string `json:"domain"`
-}
-
-// Finding is bansho.content.my_number (or corporate_number).
-type Finding struct {
-	Distinct    int    `json:"distinct"`
-	Occurrences int    `json:"occurrences"`
-	Confidence  string `json:"confidence"`
-}
+// The decoded parts a timeline names.
+type (
+	Proc    = ecsdoc.Proc
+	User    = ecsdoc.User
+	File    = ecsdoc.File
+	Addr    = ecsdoc.Addr
+	Finding = ecsdoc.Finding
+)
 
 // Parse decodes one document.
 func Parse(b []byte) (*Doc, error) {
 	d := &Doc{}
-	if err := json.Unmarshal(b, d); err != nil {
+	if err := ecsdoc.Decode(b, &d.Doc); err != nil {
 		return nil, err
 	}
 	d.Raw = append(json.RawMessage(nil), b...)
 	return d, nil
-}
-
-func (d *Doc) parentID() string {
-	if d.Process.Parent == nil {
-		return ""
-	}
-	return d.Process.Parent.EntityID
 }
 
 // Filter selects the seeds of a timeline and its time range.

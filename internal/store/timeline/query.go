@@ -86,7 +86,7 @@ func (c *collector) offer(d *Doc) bool {
 		}
 	case id != "" && c.entities[id]:
 		keep = c.relevant(d)
-	case d.parentID() != "" && c.entities[d.parentID()]:
+	case d.ParentID() != "" && c.entities[d.ParentID()]:
 		keep = true // a descendant
 	case id != "" && c.parents[id] && isLifecycle(d):
 		keep, context = true, true
@@ -105,7 +105,7 @@ func (c *collector) offer(d *Doc) bool {
 			c.entities[id] = true
 			delete(c.parents, id)
 		}
-		if p := d.parentID(); p != "" && !c.entities[p] {
+		if p := d.ParentID(); p != "" && !c.entities[p] {
 			c.parents[p] = true
 		}
 	}
@@ -153,8 +153,9 @@ func (c *collector) relevant(d *Doc) bool {
 	if c.f.File == "" {
 		return true
 	}
+	my, corp := d.Findings()
 	return isLifecycle(d) || d.Event.Kind == "alert" || d.Bansho.File.Tainted || d.Bansho.Network.Tainted ||
-		d.Bansho.Content.MyNumber.Distinct > 0 || d.Bansho.Content.CorporateNumber.Distinct > 0
+		my.Distinct > 0 || corp.Distinct > 0
 }
 
 func isLifecycle(d *Doc) bool {

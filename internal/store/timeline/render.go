@@ -268,10 +268,11 @@ func summary(d *Doc) string {
 	if d.Event.Outcome == "failure" {
 		b.WriteString("  (failed)")
 	}
-	if f := d.Bansho.Content.MyNumber; f.Distinct > 0 {
+	my, corp := d.Findings()
+	if f := my; f.Distinct > 0 {
 		fmt.Fprintf(&b, "  !! My Number: %d %s (%s confidence, %d occurrences)", f.Distinct, plural(f.Distinct, "person", "people"), clean(f.Confidence), f.Occurrences)
 	}
-	if f := d.Bansho.Content.CorporateNumber; f.Distinct > 0 {
+	if f := corp; f.Distinct > 0 {
 		fmt.Fprintf(&b, "  corporate numbers: %d", f.Distinct)
 	}
 	return b.String()
