@@ -141,7 +141,7 @@ func (r *report) svg() string {
 	const W, H, left, right, top, gap, ph = 760, 560, 70, 200, 30, 60, 210
 	colors := []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"}
 	minX, maxX := math.Inf(1), math.Inf(-1)
-	maxCPU, maxRSS := 0.0, 0.0
+	minCPU, maxCPU, maxRSS := math.Inf(1), 0.0, 0.0
 	for _, ser := range r.series {
 		for _, st := range ser.steps {
 			if st.recovery || st.written == 0 {
@@ -149,9 +149,21 @@ func (r *report) svg() string {
 			}
 			x := st.writtenRate()
 			minX, maxX = math.Min(minX, x), math.Max(maxX, x)
-			maxCPU = math.Max(maxCPU, st.cpuPerDoc()+st.bpfPerDoc())
+			minCPU, maxCPU = math.Min(minCPU, st.cpuPerDoc()+st.bpfPerDoc()), math.Max(maxCPU, st.cpuPerDoc()+st.bpfPerDoc())
 			maxRSS = math.Max(maxRSS, st.rssMiB)
 		}
+	}
+	// auditd, the peer, on the CPU panel: CPU per audit event against
+	// audit events per second.
+	var audit [][2]float64
+	for _, a := range r.audit {
+		if a.events == 0 || a.secs <= 0 {
+			continue
+		}
+		x, y := float64(a.events)/a.secs, a.cpuPerEvent()
+		audit = append(audit, [2]float64{x, y})
+		minX, maxX = math.Min(minX, x), math.Max(maxX, x)
+		minCPU, maxCPU = math.Min(minCPU, y), math.Max(maxCPU, y)
 	}
 	if math.IsInf(minX, 0) {
 		return `<svg xmlns="http://www.w3.org/2000/svg"/>`
@@ -162,13 +174,32 @@ func (r *report) svg() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", W, H)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", W, H)
-	panel := func(y0 int, title string, maxY float64, val func(step) float64, unit string) {
-		maxY = niceCeil(maxY)
-		yp := func(v float64) float64 { return float64(y0+ph) - v/maxY*ph }
+	// panel draws one plot; with minY > 0 its y axis is a log scale from
+	// minY (the CPU per document spans a decade: the fixed costs of a
+	// second dominate at low rates).
+	panel := func(y0 int, title string, minY, maxY float64, val func(step) float64, unit string, extra func(yp func(float64) float64)) {
+		var yp func(v float64) float64
+		var ticks []float64
+		if minY > 0 {
+			ly0, ly1 := math.Log10(minY*0.8), math.Log10(maxY*1.25)
+			yp = func(v float64) float64 { return float64(y0+ph) - (math.Log10(v)-ly0)/(ly1-ly0)*ph }
+			for d := math.Pow(10, math.Floor(ly0)); d <= math.Pow(10, ly1); d *= 10 {
+				for _, m := range []float64{1, 2, 5} {
+					if l := math.Log10(d * m); l >= ly0 && l <= ly1 {
+						ticks = append(ticks, d*m)
+					}
+				}
+			}
+		} else {
+			maxY = niceCeil(maxY)
+			yp = func(v float64) float64 { return float64(y0+ph) - v/maxY*ph }
+			for i := 0; i <= 4; i++ {
+				ticks = append(ticks, maxY*float64(i)/4)
+			}
+		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", left, y0-8, title)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%d" fill="none" stroke="#888"/>`+"\n", left, y0, pw, ph)
-		for i := 0; i <= 4; i++ {
-			v := maxY * float64(i) / 4
+		for _, v := range ticks {
 			fmt.Fprintf(&b, `<line x1="%d" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n",
 				left, left+pw, yp(v), yp(v), left-6, yp(v)+4, trimFloat(v))
 		}
@@ -204,10 +235,25 @@ func (r *report) svg() string {
 			}
 			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5"/>`+"\n", strings.Join(pts, " "), c)
 		}
+		if extra != nil {
+			extra(yp)
+		}
 	}
-	panel(top+10, "Sensor CPU per document (user space + kernel programs)", maxCPU, func(st step) float64 { return st.cpuPerDoc() + st.bpfPerDoc() }, "us per document")
-	panel(top+10+ph+gap, "Sensor RSS", maxRSS, func(st step) float64 { return st.rssMiB }, "MiB")
-	fmt.Fprintf(&b, `<text x="%.0f" y="%d" text-anchor="middle">documents written per second (log scale); x: a step that lost documents</text>`+"\n",
+	const auditColor = "#555"
+	drawAudit := func(yp func(float64) float64) {
+		var pts []string
+		for _, p := range audit {
+			x, y := xp(p[0]), yp(p[1])
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="5" height="5" fill="%s"/>`+"\n", x-2.5, y-2.5, auditColor)
+		}
+		if len(pts) > 0 {
+			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5" stroke-dasharray="5 3"/>`+"\n", strings.Join(pts, " "), auditColor)
+		}
+	}
+	panel(top+10, "CPU per document (user space + kernel programs; log scale)", minCPU, maxCPU, func(st step) float64 { return st.cpuPerDoc() + st.bpfPerDoc() }, "us per document", drawAudit)
+	panel(top+10+ph+gap, "Sensor RSS", 0, maxRSS, func(st step) float64 { return st.rssMiB }, "MiB", nil)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%d" text-anchor="middle">documents (auditd: audit events) written per second, log scale; x: a step that lost documents</text>`+"\n",
 		left+pw/2, top+10+2*ph+gap+34)
 	for i, ser := range r.series {
 		c := colors[i%len(colors)]
@@ -219,6 +265,11 @@ func (r *report) svg() string {
 			first, rest = name[:i], name[i+2:]
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text><text x="%d" y="%d" fill="#555">%s</text>`+"\n", W-right+38, y+4, esc(first), W-right+38, y+18, esc(rest))
+	}
+	if len(audit) > 0 {
+		y := top + 20 + len(r.series)*34
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="5 3"/>`+"\n", W-right+12, W-right+32, y, y, auditColor)
+		fmt.Fprintf(&b, `<text x="%d" y="%d">auditd, the same load</text><text x="%d" y="%d" fill="#555">CPU per audit event</text>`+"\n", W-right+38, y+4, W-right+38, y+18)
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
