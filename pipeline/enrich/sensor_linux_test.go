@@ -235,6 +235,9 @@ func TestDeepPipelineAncestry(t *testing.T) {
 // Exit codes and signals, on enriched exit events.
 func TestExitCodes(t *testing.T) {
 	l := startLive(t)
+	// The table is seeded while the reader starts: let that settle, so
+	// what follows is about exits, not about start-up.
+	l.Settle()
 	cmd := exec.Command("sh", "-c", "exit 7")
 	cmd.Run()
 	kill := exec.Command("sleep", "30")
@@ -247,7 +250,13 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("pid %d: code %d, enriched %+v", pid, ev.Exit.Code(), ev.Enriched)
 		}
 		if get(l.doc(ev), "process.executable") == nil {
-			t.Errorf("pid %d: exit document without its executable", pid)
+			// Say what the table had, and what the sensor saw of the
+			// process, so a failure can be told from a lost event.
+			var seen []string
+			for _, x := range l.All(func(x *event.Event) bool { return int(x.Proc.PID) == pid }) {
+				seen = append(seen, x.Op.String())
+			}
+			t.Errorf("pid %d: exit document without its executable (table: %+v; events of the pid: %v)", pid, *ev.Enriched.Process, seen)
 		}
 	}
 }
