@@ -238,26 +238,49 @@ func TestExitCodes(t *testing.T) {
 	// The table is seeded while the reader starts: let that settle, so
 	// what follows is about exits, not about start-up.
 	l.Settle()
-	cmd := exec.Command("sh", "-c", "exit 7")
-	cmd.Run()
-	kill := exec.Command("sleep", "30")
-	kill.Start()
-	kill.Process.Signal(syscall.SIGTERM)
-	kill.Wait()
-	for pid, want := range map[int]int{cmd.Process.Pid: 7, kill.Process.Pid: 128 + 15} {
-		ev := l.WaitFor("exit", func(ev *event.Event) bool { return ev.Op == event.OpExit && int(ev.Proc.PID) == pid })
-		if ev.Exit.Code() != want || ev.Enriched == nil || ev.Enriched.Process == nil {
-			t.Errorf("pid %d: code %d, enriched %+v", pid, ev.Exit.Code(), ev.Enriched)
+	// The sensor sees the whole host: on a busy one (a CI run building
+	// packages beside the test) the fork or exec of a process can be
+	// dropped, counted, and its exit then comes without the table's
+	// snapshot. That is the reader's accounting, tested elsewhere; here an
+	// attempt counts when the sensor saw both processes exec.
+	for attempt := 1; ; attempt++ {
+		cmd := exec.Command("sh", "-c", "exit 7")
+		cmd.Run()
+		kill := exec.Command("sleep", "30")
+		kill.Start()
+		kill.Process.Signal(syscall.SIGTERM)
+		kill.Wait()
+		want := map[int]int{cmd.Process.Pid: 7, kill.Process.Pid: 128 + 15}
+		exits := map[int]*event.Event{}
+		for pid := range want {
+			exits[pid] = l.WaitFor("exit", func(ev *event.Event) bool { return ev.Op == event.OpExit && int(ev.Proc.PID) == pid })
 		}
-		if get(l.doc(ev), "process.executable") == nil {
-			// Say what the table had, and what the sensor saw of the
-			// process, so a failure can be told from a lost event.
-			var seen []string
-			for _, x := range l.All(func(x *event.Event) bool { return int(x.Proc.PID) == pid }) {
-				seen = append(seen, x.Op.String())
+		lost := false
+		for pid := range want {
+			if len(l.All(func(x *event.Event) bool { return x.Op == event.OpExec && int(x.Proc.PID) == pid })) == 0 {
+				lost = true
 			}
-			t.Errorf("pid %d: exit document without its executable (table: %+v; events of the pid: %v)", pid, *ev.Enriched.Process, seen)
 		}
+		if lost && attempt < 3 {
+			t.Logf("attempt %d: an exec was not seen (dropped on a busy host); again", attempt)
+			continue
+		}
+		for pid, code := range want {
+			ev := exits[pid]
+			if ev.Exit.Code() != code || ev.Enriched == nil || ev.Enriched.Process == nil {
+				t.Fatalf("pid %d: code %d, enriched %+v", pid, ev.Exit.Code(), ev.Enriched)
+			}
+			if get(l.doc(ev), "process.executable") == nil {
+				// Say what the table had, and what the sensor saw of the
+				// process, so a failure can be told from a lost event.
+				var seen []string
+				for _, x := range l.All(func(x *event.Event) bool { return int(x.Proc.PID) == pid }) {
+					seen = append(seen, x.Op.String())
+				}
+				t.Errorf("pid %d: exit document without its executable (table: %+v; events of the pid: %v)", pid, *ev.Enriched.Process, seen)
+			}
+		}
+		return
 	}
 }
 
