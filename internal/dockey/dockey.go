@@ -5,6 +5,8 @@
 // under load); a document without it is parsed, as before.
 package dockey
 
+import "bytes"
+
 // Key types. An index entry holds 64-bit hashes of "type value" for the
 // fields below; a query hashes what it looks for the same way and then
 // checks the document itself, so a collision can cost a read but never
@@ -24,21 +26,10 @@ const Max = 32
 
 // Hash is the hash an index entry holds for a key of type t (FNV-1a over
 // t, a zero byte and the value; by hand so nothing is allocated).
-func Hash(t byte, value []byte) uint64 {
+func Hash[S ~string | ~[]byte](t byte, value S) uint64 {
 	h := uint64(offset)
 	h = (h ^ uint64(t)) * prime
 	h *= prime // the zero byte
-	for _, c := range value {
-		h = (h ^ uint64(c)) * prime
-	}
-	return h
-}
-
-// HashString is Hash of a string.
-func HashString(t byte, value string) uint64 {
-	h := uint64(offset)
-	h = (h ^ uint64(t)) * prime
-	h *= prime
 	for i := 0; i < len(value); i++ {
 		h = (h ^ uint64(value[i])) * prime
 	}
@@ -59,22 +50,11 @@ type Meta struct {
 
 // Add appends the key (t, value) to keys unless it is empty, already
 // there, or keys is full.
-func Add(keys []uint64, t byte, value []byte) []uint64 {
+func Add[S ~string | ~[]byte](keys []uint64, t byte, value S) []uint64 {
 	if len(value) == 0 || len(keys) >= Max {
 		return keys
 	}
-	return addHash(keys, Hash(t, value))
-}
-
-// AddString is Add of a string.
-func AddString(keys []uint64, t byte, value string) []uint64 {
-	if len(value) == 0 || len(keys) >= Max {
-		return keys
-	}
-	return addHash(keys, HashString(t, value))
-}
-
-func addHash(keys []uint64, h uint64) []uint64 {
+	h := Hash(t, value)
 	for _, k := range keys {
 		if k == h {
 			return keys
@@ -88,19 +68,10 @@ func addHash(keys []uint64, h uint64) []uint64 {
 func AddPath(keys []uint64, value []byte) []uint64 {
 	keys = Add(keys, File, value)
 	for i := len(value); ; {
-		i = lastSlash(value[:i])
+		i = bytes.LastIndexByte(value[:i], '/')
 		if i <= 0 {
 			return keys
 		}
 		keys = Add(keys, Dir, value[:i])
 	}
-}
-
-func lastSlash(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == '/' {
-			return i
-		}
-	}
-	return -1
 }

@@ -22,7 +22,7 @@ const (
 const maxKeys = dockey.Max
 
 // KeyHash is the hash an index entry holds for a key of type t.
-func KeyHash(t byte, value string) uint64 { return dockey.HashString(t, value) }
+func KeyHash(t byte, value string) uint64 { return dockey.Hash(t, value) }
 
 // docInfo is what the store needs to know about a document.
 type docInfo struct {
@@ -313,14 +313,5 @@ func skipString(b []byte, i int) int {
 func Meta(doc []byte) dockey.Meta {
 	var x extractor
 	info := x.extract(doc)
-	kind := "event"
-	switch info.kind {
-	case KindAlert:
-		kind = "alert"
-	case KindMetric:
-		kind = "metric"
-	case KindState:
-		kind = "state"
-	}
-	return dockey.Meta{Time: info.time, Kind: kind, Keys: info.keys, Valid: true}
+	return dockey.Meta{Time: info.time, Kind: info.kind.String(), Keys: info.keys, Valid: true}
 }

@@ -145,7 +145,7 @@ func (o *obj) noteString(t byte, v string) {
 			return
 		}
 	}
-	o.ix.Keys = dockey.AddString(o.ix.Keys, t, v)
+	o.ix.Keys = dockey.Add(o.ix.Keys, t, v)
 }
 
 func (o *obj) open() {
