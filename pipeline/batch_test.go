@@ -17,8 +17,8 @@ import (
 
 // writeCounter counts the writes and documents it is given.
 type writeCounter struct {
-	mu           sync.Mutex
-	writes, docs int
+	mu                    sync.Mutex
+	writes, docs, flushes int
 }
 
 func (w *writeCounter) Name() string { return "count" }
@@ -29,7 +29,12 @@ func (w *writeCounter) Write(d [][]byte) error {
 	w.docs += len(d)
 	return nil
 }
-func (w *writeCounter) Flush() error { return nil }
+func (w *writeCounter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flushes++
+	return nil
+}
 func (w *writeCounter) Close() error { return nil }
 
 // runTrickle sends n events gap apart through a pipeline with the given
@@ -120,4 +125,21 @@ func TestOutputsRunBesideTheEncoder(t *testing.T) {
 		t.Errorf("Emit returned before the outputs had its document (%d written, %d counted)", n, p.Emitted())
 	}
 	p.Close()
+}
+
+// After Close the pipeline no longer has an output goroutine, and a late
+// document (the daemon's last state document) goes straight to the
+// outputs: written, then flushed, as Emit promises.
+func TestEmitAfterClose(t *testing.T) {
+	out := &writeCounter{}
+	p := &Pipeline{Encoder: &ecs.Encoder{}, Exporters: []exporters.Exporter{out},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p.Emit(&event.Event{Op: event.OpFork, Time: time.Now(), Proc: event.Process{PID: 1}, Fork: &event.Fork{}})
+	p.Close()
+	w, d, f := out.writes, out.docs, out.flushes
+	p.Emit(&event.Event{Op: event.OpFork, Time: time.Now(), Proc: event.Process{PID: 2}, Fork: &event.Fork{}})
+	if out.writes != w+1 || out.docs != d+1 || out.flushes != f+1 {
+		t.Errorf("Emit after Close: %d writes of %d documents, %d flushes; want %d, %d, %d",
+			out.writes, out.docs, out.flushes, w+1, d+1, f+1)
+	}
 }

@@ -220,9 +220,14 @@ func (p *Pipeline) submit(batch []*event.Event, flush, wait bool) {
 	if p.closed {
 		// After Close: the outputs say what they make of it.
 		defer p.mu.Unlock()
-		enc := &encoded{}
-		p.encode(enc, batch)
-		p.ship(enc)
+		if len(batch) > 0 {
+			enc := &encoded{}
+			p.encode(enc, batch)
+			p.ship(enc)
+		}
+		if flush {
+			p.flushOutputs()
+		}
 		return
 	}
 	p.start()
