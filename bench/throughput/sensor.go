@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/bansho-sec/bansho/test/backends"
 )
@@ -24,15 +25,6 @@ type sensor struct {
 	backends *backends.Env
 	log      string
 	done     chan error
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // startSensor writes the protected roster and a configuration into dir
@@ -51,7 +43,7 @@ func startSensor(s *settings, dir string, exporters bool) (*sensor, error) {
 	if err := os.WriteFile(filepath.Join(dir, "protected", "roster.csv"), []byte(roster.String()), 0o600); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := backends.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -150,24 +142,49 @@ func (sen *sensor) stop() error {
 // backlog is what the sensor has not written yet: events in the pipeline
 // queue and bytes in the ring buffer.
 func (sen *sensor) backlog() (queue, ring float64, err error) {
-	resp, err := http.Get("http://" + sen.addr + "/metrics")
+	fams, err := sen.scrape()
 	if err != nil {
 		return 0, 0, err
 	}
+	each(fams, "bansho_sensor_queue_length", "", func(_ string, v float64) { queue = v })
+	each(fams, "bansho_sensor_ringbuf_pending_bytes", "", func(_ string, v float64) { ring = v })
+	return queue, ring, nil
+}
+
+// scrape reads the sensor's /metrics.
+func (sen *sensor) scrape() (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get("http://" + sen.addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+	var tp expfmt.TextParser
+	fams, err := tp.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("the sensor's /metrics: %w", err)
+	}
+	return fams, nil
+}
+
+// each calls fn with every series of the family name: the value of its
+// label by ("" for none) and its value.
+func each(fams map[string]*dto.MetricFamily, name, by string, fn func(label string, v float64)) {
+	for _, m := range fams[name].GetMetric() {
+		label := ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == by {
+				label = l.GetValue()
+			}
+		}
 		switch {
-		case strings.HasPrefix(l, "bansho_sensor_queue_length "):
-			queue = v
-		case strings.HasPrefix(l, "bansho_sensor_ringbuf_pending_bytes "):
-			ring = v
+		case m.Counter != nil:
+			fn(label, m.GetCounter().GetValue())
+		case m.Gauge != nil:
+			fn(label, m.GetGauge().GetValue())
+		default:
+			fn(label, m.GetUntyped().GetValue())
 		}
 	}
-	return queue, ring, sc.Err()
 }
 
 // counters are what a step compares before and after.
@@ -187,50 +204,16 @@ func (sen *sensor) sample() (counters, error) {
 	if c.bpfNS, err = bpfRuntime(pid); err != nil {
 		return c, err
 	}
-	resp, err := http.Get("http://" + sen.addr + "/metrics")
+	fams, err := sen.scrape()
 	if err != nil {
 		return c, err
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(l, ' ')
-		v, err := strconv.ParseFloat(l[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		name := l[:i]
-		switch {
-		case name == "bansho_pipeline_documents_encoded_total":
-			c.encoded = v
-		case name == "bansho_rules_alerts_total":
-			c.alerts = v
-		case strings.HasPrefix(name, "bansho_sensor_drops_total{"):
-			c.drops["sensor "+label(name, "cause")] += v
-		case strings.HasPrefix(name, "bansho_store_refused_total{"):
-			c.drops["store "+label(name, "reason")] += v
-		case strings.HasPrefix(name, "bansho_exporter_dead_lettered_total{"):
-			c.drops["dead letter "+label(name, "exporter")] += v
-		}
-	}
-	return c, sc.Err()
-}
-
-func label(metric, key string) string {
-	i := strings.Index(metric, key+"=\"")
-	if i < 0 {
-		return "?"
-	}
-	rest := metric[i+len(key)+2:]
-	if j := strings.IndexByte(rest, '"'); j >= 0 {
-		return rest[:j]
-	}
-	return rest
+	each(fams, "bansho_pipeline_documents_encoded_total", "", func(_ string, v float64) { c.encoded += v })
+	each(fams, "bansho_rules_alerts_total", "", func(_ string, v float64) { c.alerts += v })
+	each(fams, "bansho_sensor_drops_total", "cause", func(k string, v float64) { c.drops["sensor "+k] += v })
+	each(fams, "bansho_store_refused_total", "reason", func(k string, v float64) { c.drops["store "+k] += v })
+	each(fams, "bansho_exporter_dead_lettered_total", "exporter", func(k string, v float64) { c.drops["dead letter "+k] += v })
+	return c, nil
 }
 
 // step is one rate: the load runs for d at opsRate operations a second,

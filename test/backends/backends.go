@@ -37,7 +37,8 @@ func scriptDir() string {
 	return filepath.Dir(file)
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -57,11 +58,11 @@ func StartWith(extraEnv []string, names ...string) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	kp, err := freePort()
+	kp, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	ep, err := freePort()
+	ep, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
