@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -137,7 +138,7 @@ func TestRestScanWholeFileAfterSettle(t *testing.T) {
 	if ev.Content.ScannedBytes != st.Size() || f.r.Bytes.Load() != uint64(st.Size()) || f.r.Scanned.Load() != 1 {
 		t.Errorf("scanned %d bytes (counter %d, %d files), file %d", ev.Content.ScannedBytes, f.r.Bytes.Load(), f.r.Scanned.Load(), st.Size())
 	}
-	if !containsAll(ev.Content.PIITypes, "name") {
+	if !slices.Contains(ev.Content.PIITypes, "name") {
 		t.Errorf("pii types %v", ev.Content.PIITypes)
 	}
 	// The document: at rest, whole, and no number in it.
@@ -296,17 +297,4 @@ func TestRestScanRateAndShutdown(t *testing.T) {
 	if got := f.r.Skipped()["shutdown"]; got != 2 {
 		t.Errorf("shutdown skips %d, want 2", got)
 	}
-}
-
-func containsAll(xs []string, want ...string) bool {
-	m := map[string]bool{}
-	for _, x := range xs {
-		m[x] = true
-	}
-	for _, w := range want {
-		if !m[w] {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -189,7 +190,7 @@ func TestIncidentEndToEnd(t *testing.T) {
 		t.Errorf("persons %+v, %d hashes; want upper %d", rep.Persons, len(all), len(truth))
 	}
 	t.Logf("persons: lower %d (scanned), upper %v (at rest); basis %q", rep.Persons.Lower, *rep.Persons.Upper, rep.Persons.Basis)
-	if !containsAll(rep.PIITypes, "name", "birth_date") {
+	if !slices.Contains(rep.PIITypes, "name") || !slices.Contains(rep.PIITypes, "birth_date") {
 		t.Errorf("pii types %v", rep.PIITypes)
 	}
 	if rep.Deadlines.FinalDays != 30 {
@@ -242,19 +243,6 @@ func TestIncidentEndToEnd(t *testing.T) {
 	if os.Getenv("BANSHO_TEST_ARTIFACTS") != "" {
 		copyFile(t, html, filepath.Join(os.Getenv("BANSHO_TEST_ARTIFACTS"), "incident.html"))
 	}
-}
-
-func containsAll(xs []string, want ...string) bool {
-	m := map[string]bool{}
-	for _, x := range xs {
-		m[x] = true
-	}
-	for _, w := range want {
-		if !m[w] {
-			return false
-		}
-	}
-	return true
 }
 
 func mustRead(t *testing.T, p string) []byte {
