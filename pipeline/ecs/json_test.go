@@ -90,10 +90,10 @@ func FuzzAppendStringBody(f *testing.F) {
 	})
 }
 
-// appendTime's own calendar agrees with the time package's on random
-// instants from before year 0 to after 9999, and on the edges of days,
-// months, leap years and centuries, in any zone.
-func TestAppendTimeCalendar(t *testing.T) {
+// appendTime writes what the time package's AppendFormat writes, on
+// random instants from before year 0 to after 9999, and on the edges of
+// days, months, leap years and centuries, in any zone.
+func TestAppendTimeIsAppendFormat(t *testing.T) {
 	check := func(tm time.Time) {
 		t.Helper()
 		want := `"` + tm.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") + `"`
